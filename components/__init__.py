@@ -1,0 +1,34 @@
+"""Pulumi components, one per AWS concern. None of them knows about tiers.
+
+| component              | AWS concern                                                   |
+|------------------------|---------------------------------------------------------------|
+| NotificationTopic      | KMS-encrypted SNS topic for every alarm and alert             |
+| PostureGuard           | scheduled PITR/versioning checks, metrics and alarms          |
+| BackupVault            | vault, its key, deny-delete policy, vault notifications       |
+| BackupPlan             | plan rules, selection by ARN, AWS Backup service role         |
+| BackupRegionSettings   | per-region opt-in and advanced DynamoDB backup                |
+| BackupJobAlerts        | EventBridge rules for failed jobs, "no backup" alarm          |
+"""
+
+from components.backup_alerts import BackupJobAlerts, BackupJobAlertsArgs
+from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule
+from components.backup_region_settings import BackupRegionSettings, BackupRegionSettingsArgs
+from components.backup_vault import BackupVault, BackupVaultArgs
+from components.notification_topic import NotificationTopic, NotificationTopicArgs
+from components.posture_guard import PostureGuard, PostureGuardArgs
+
+__all__ = [
+    "BackupJobAlerts",
+    "BackupJobAlertsArgs",
+    "BackupPlan",
+    "BackupPlanArgs",
+    "BackupRegionSettings",
+    "BackupRegionSettingsArgs",
+    "BackupRule",
+    "BackupVault",
+    "BackupVaultArgs",
+    "NotificationTopic",
+    "NotificationTopicArgs",
+    "PostureGuard",
+    "PostureGuardArgs",
+]

@@ -1,0 +1,155 @@
+"""BackupPlan: an AWS Backup plan, its rules, its selection by ARN and its service role."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policies import managed_policy_arn, service_trust_policy
+from formkiq_backup import aws_rules
+
+# AWS managed policies for the AWS Backup role; the paths differ (service-role/ or none).
+# S3 backups fail with AccessDenied without the two S3 policies (RULES A3).
+BACKUP_ROLE_POLICIES = {
+    "backup": "service-role/AWSBackupServiceRolePolicyForBackup",
+    "restores": "service-role/AWSBackupServiceRolePolicyForRestores",
+    "s3-backup": "AWSBackupServiceRolePolicyForS3Backup",
+    "s3-restore": "AWSBackupServiceRolePolicyForS3Restore",
+}
+
+
+@dataclass(frozen=True)
+class BackupRule:
+    """One backup rule; its name should say what it keeps, e.g. daily_kept_35_days."""
+
+    name: str
+    schedule: str
+    """AWS 6-field cron, at most hourly."""
+    delete_after_days: int
+    timezone: str = "UTC"
+    start_window_minutes: int = 60
+    completion_window_minutes: int = 180
+    cold_storage_after_days: int | None = None
+    """AWS Backup ignores this for resource types that cannot tier (S3 today)."""
+    recovery_point_tags: Mapping[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Every AWS rule this rule breaks (RULES A1), checked because no emulator does."""
+        found = aws_rules.rule_name_problems(self.name)
+        try:
+            aws_rules.parse_backup_schedule(self.schedule)
+        except aws_rules.ScheduleError as error:
+            found.append(f"schedule {self.schedule!r} {error}")
+        found += [f"timezone {self.timezone!r} {problem}"
+                  for problem in aws_rules.timezone_problems(self.timezone)]
+        found += aws_rules.window_problems(self.start_window_minutes,
+                                           self.completion_window_minutes)
+        found += aws_rules.lifecycle_problems(self.delete_after_days,
+                                              self.cold_storage_after_days)
+        return found
+
+
+@dataclass(frozen=True)
+class BackupPlanArgs:
+    """What to back up, when, and into which vault."""
+
+    plan_name: str
+    selection_name: str
+    vault_name: pulumi.Input[str]
+    rules: Sequence[BackupRule]
+    resource_arns: Sequence[str]
+    """Explicit ARNs: explicit selections back up even where a type is not opted in."""
+    account_id: str
+    partition: str
+    protect: bool = True
+    """Protect and retain the service role restores depend on."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Argument errors, reported before any resource is registered."""
+        found = aws_rules.selection_name_problems(self.selection_name)
+        if not self.rules:
+            found.append("a plan needs at least one rule")
+        if not self.resource_arns:
+            found.append("a selection needs at least one resource ARN")
+        names = [rule.name for rule in self.rules]
+        found += [f"rule name {n!r} is used twice" for n in sorted(set(names))
+                  if names.count(n) > 1]
+        for rule in self.rules:
+            found += [f"rule {rule.name!r}: {problem}" for problem in rule.problems()]
+        return found
+
+
+class BackupPlan(pulumi.ComponentResource):
+    """Scheduled backups of the given resources into one vault.
+
+    Deleting the plan or selection stops new backups but never deletes recovery points: those
+    live in the vault until their own lifecycle ends.
+    """
+
+    plan_id: pulumi.Output[str]
+    plan_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    """The role AWS Backup assumes to back up and restore; restores can reuse it."""
+
+    def __init__(self, name: str, args: BackupPlanArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        problems = args.problems()
+        if problems:
+            raise ValueError(f"BackupPlan {name!r}: " + "; ".join(problems))
+        super().__init__("formkiq-backup:index:BackupPlan", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"AWS Backup service role for {args.plan_name}",
+            assume_role_policy=service_trust_policy("backup.amazonaws.com", args.account_id),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+                                        retain_on_delete=args.protect),
+        )
+        for suffix, policy in BACKUP_ROLE_POLICIES.items():
+            aws.iam.RolePolicyAttachment(
+                f"{name}-role-{suffix}",
+                role=role.name,
+                policy_arn=managed_policy_arn(args.partition, policy),
+                opts=child,
+            )
+        plan = aws.backup.Plan(
+            f"{name}-plan",
+            name=args.plan_name,
+            rules=[self._rule(rule, args.vault_name) for rule in args.rules],
+            tags=tags,
+            opts=child,
+        )
+        aws.backup.Selection(
+            f"{name}-selection",
+            name=args.selection_name,
+            plan_id=plan.id,
+            iam_role_arn=role.arn,
+            resources=list(args.resource_arns),
+            opts=child,
+        )
+
+        self.plan_id = plan.id
+        self.plan_arn = plan.arn
+        self.role_arn = role.arn
+        self.register_outputs({"planId": plan.id, "roleArn": role.arn})
+
+    @staticmethod
+    def _rule(rule: BackupRule, vault_name: pulumi.Input[str]) -> aws.backup.PlanRuleArgs:
+        return aws.backup.PlanRuleArgs(
+            rule_name=rule.name,
+            target_vault_name=vault_name,
+            schedule=rule.schedule,
+            schedule_expression_timezone=rule.timezone,
+            start_window=rule.start_window_minutes,
+            completion_window=rule.completion_window_minutes,
+            lifecycle=aws.backup.PlanRuleLifecycleArgs(
+                delete_after=rule.delete_after_days,
+                cold_storage_after=rule.cold_storage_after_days,
+            ),
+            recovery_point_tags=dict(rule.recovery_point_tags),
+        )

@@ -1,0 +1,154 @@
+"""BackupVault: an AWS Backup vault, its customer-managed key and its deny-delete policy."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policies import account_root, policy_document
+from formkiq_backup import aws_rules
+
+# Vault events worth a message: failures AWS still delivers, and RECOVERY_POINT_MODIFIED (a
+# lifecycle change or deletion). Failed backup jobs arrive through EventBridge instead, because
+# BACKUP_JOB_FAILED is a deprecated vault event that AWS never sends.
+FAILURE_AND_CHANGE_EVENTS = (
+    "COPY_JOB_FAILED",
+    "RECOVERY_POINT_MODIFIED",
+    "S3_BACKUP_OBJECT_FAILED",
+    "S3_RESTORE_OBJECT_FAILED",
+)
+
+# What the access policy denies to everyone but the break-glass roles: deleting recovery
+# points, shortening their lives, and removing the vault or its policy, lock or notifications.
+PROTECTED_ACTIONS = (
+    "backup:DeleteRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:DeleteBackupVault*",
+)
+
+
+@dataclass(frozen=True)
+class BackupVaultArgs:
+    """A vault's name, who may still delete from it, and where its events go."""
+
+    vault_name: str
+    key_alias: str
+    account_id: str
+    partition: str
+    break_glass_role_arns: Sequence[str] = ()
+    """The only principals allowed the PROTECTED_ACTIONS and to delete or disable the key."""
+    notification_topic_arn: pulumi.Input[str] | None = None
+    notification_events: Sequence[str] = FAILURE_AND_CHANGE_EVENTS
+    protect: bool = True
+    """Pulumi refuses to delete the vault, key and policy while this is on."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Argument errors, reported before any resource is registered."""
+        found = aws_rules.vault_name_problems(self.vault_name)
+        found += [f"break-glass principal {arn!r} is not an IAM role ARN"
+                  for arn in self.break_glass_role_arns if not aws_rules.is_iam_role_arn(arn)]
+        found += [f"vault event {event!r} is not one AWS delivers (supported: "
+                  f"{', '.join(sorted(aws_rules.SUPPORTED_VAULT_EVENTS))})"
+                  for event in self.notification_events
+                  if event not in aws_rules.SUPPORTED_VAULT_EVENTS]
+        return found
+
+
+class BackupVault(pulumi.ComponentResource):
+    """A vault whose recovery points only break-glass roles can delete.
+
+    The vault, its key and its policy are always retained when removed from the program:
+    deleting the key would make every recovery point unreadable, and the vault cannot be
+    deleted while it holds recovery points anyway. A tier downgrade therefore leaves all of
+    them in AWS, where existing recovery points expire only by their own lifecycle.
+    """
+
+    vault_name: pulumi.Output[str]
+    vault_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    """The key encrypting recovery points (advanced DynamoDB and S3 backups)."""
+
+    def __init__(self, name: str, args: BackupVaultArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        problems = args.problems()
+        if problems:
+            raise ValueError(f"BackupVault {name!r}: " + "; ".join(problems))
+        super().__init__("formkiq-backup:index:BackupVault", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # retain_on_delete is unconditional (see the class docstring); protect follows the arg.
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True)
+        tags = dict(args.tags)
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts recovery points in backup vault {args.vault_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy_document([
+                {
+                    "Sid": "AccountAdministersKey",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account_root(args.partition, args.account_id)},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                self._break_glass_only(
+                    "OnlyBreakGlassDeletesKey",
+                    ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                    args.break_glass_role_arns,
+                ),
+            ]),
+            tags=tags,
+            opts=kept,
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id,
+                      opts=child)
+        vault = aws.backup.Vault(
+            f"{name}-vault",
+            name=args.vault_name,
+            kms_key_arn=key.arn,
+            force_destroy=False,
+            tags=tags,
+            opts=kept,
+        )
+        aws.backup.VaultPolicy(
+            f"{name}-access-policy",
+            backup_vault_name=vault.name,
+            policy=policy_document([self._break_glass_only(
+                "OnlyBreakGlassDeletesRecoveryPoints", list(PROTECTED_ACTIONS),
+                args.break_glass_role_arns)]),
+            opts=kept,
+        )
+        if args.notification_topic_arn is not None:
+            aws.backup.VaultNotifications(
+                f"{name}-notifications",
+                backup_vault_name=vault.name,
+                sns_topic_arn=args.notification_topic_arn,
+                backup_vault_events=list(args.notification_events),
+                # The access policy denies DeleteBackupVaultNotifications, and every change to
+                # this resource is a replacement: retaining skips the delete AWS would refuse.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+
+        self.vault_name = vault.name
+        self.vault_arn = vault.arn
+        self.key_arn = key.arn
+        self.register_outputs({"vaultArn": vault.arn, "keyArn": key.arn})
+
+    @staticmethod
+    def _break_glass_only(sid: str, actions: list[str],
+                          break_glass_role_arns: Sequence[str]) -> dict[str, object]:
+        """Deny `actions` to every principal except the break-glass roles (none: to all)."""
+        statement: dict[str, object] = {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": actions,
+            "Resource": "*",
+        }
+        if break_glass_role_arns:
+            statement["Condition"] = {
+                "ArnNotLike": {"aws:PrincipalArn": sorted(break_glass_role_arns)}}
+        return statement

@@ -1,0 +1,40 @@
+"""Policy documents as Pulumi outputs, built in Python rather than with getPolicyDocument.
+
+Building JSON locally keeps previews free of extra invokes and lets tests read the exact
+document AWS would receive.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+
+Statement = Mapping[str, Any]
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """A policy document whose statements may contain outputs (ARNs not known yet)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust_policy(service: str, account_id: str) -> pulumi.Output[str]:
+    """A role trust policy for one AWS service, limited to calls made for this account.
+
+    aws:SourceAccount stops the confused-deputy case where the service acts for another account.
+    """
+    return policy_document([{
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }])
+
+
+def account_root(partition: str, account_id: str) -> str:
+    """The account principal that lets IAM policies, not only the key policy, grant key use."""
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def managed_policy_arn(partition: str, path_and_name: str) -> str:
+    """An AWS managed policy ARN; the path differs between policies, so it is given whole."""
+    return f"arn:{partition}:iam::aws:policy/{path_and_name}"

@@ -1,0 +1,218 @@
+"""PostureGuard: a scheduled Lambda that proves PITR and versioning stay on, with alarms.
+
+FormKiQ's CloudFormation stack owns PITR and versioning; taking them over would fight it. So we
+watch them instead: a check every few minutes, one metric per check, and alarms that treat
+missing data as breaching, so a guard that stops running is an alarm too.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policies import policy_document, service_trust_policy
+from formkiq_backup import aws_rules
+from formkiq_backup.lambdas import POSTURE_GUARD
+from formkiq_backup.posture import (
+    APP_ENVIRONMENT_DIMENSION,
+    METRIC_NAMESPACE,
+    REQUIRED_PITR_DAYS,
+    Check,
+)
+
+
+class NamedResource(Protocol):
+    """Anything with a name and an ARN: a table or bucket to watch."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def arn(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PostureGuardArgs:
+    """What to watch and where to report."""
+
+    app_environment: str
+    account_id: str
+    tables: Sequence[NamedResource]
+    """Tables that must keep PITR on with at least `minimum_pitr_days`."""
+    buckets: Sequence[NamedResource]
+    """Buckets that must keep versioning Enabled."""
+    alarm_topic_arn: pulumi.Input[str]
+    alarm_topic_key_arn: pulumi.Input[str]
+    alarm_name_prefix: str
+    minimum_pitr_days: int = REQUIRED_PITR_DAYS
+    remediate: bool = False
+    """Off by default: re-enabling is a change to FormKiQ's own resources, so it is opt-in."""
+    check_every_minutes: int = 15
+    log_retention_days: int = 90
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Argument errors, reported before any resource is registered."""
+        found = []
+        if not 1 <= self.minimum_pitr_days <= aws_rules.MAX_PITR_RECOVERY_PERIOD_DAYS:
+            found.append(f"minimum_pitr_days={self.minimum_pitr_days}: DynamoDB keeps 1..35 days")
+        if not 1 <= self.check_every_minutes <= 720:
+            found.append(f"check_every_minutes={self.check_every_minutes}: must be 1..720")
+        found += aws_rules.alarm_window_problems(self.alarm_period_seconds, 1)
+        if not self.tables and not self.buckets:
+            found.append("nothing to watch: give at least one table or bucket")
+        return found
+
+    @property
+    def alarm_period_seconds(self) -> int:
+        """Two check intervals: one late run is tolerated, two missing runs alarm."""
+        return 2 * self.check_every_minutes * 60
+
+
+class PostureGuard(pulumi.ComponentResource):
+    """Scheduled PITR/versioning checks, their metrics, and one alarm per check."""
+
+    function_name: pulumi.Output[str]
+    """The guard Lambda; invoke it to check on demand."""
+    alarm_names: list[pulumi.Output[str]]
+    """One alarm per protected table (PITR) and bucket (versioning)."""
+
+    def __init__(self, name: str, args: PostureGuardArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        problems = args.problems()
+        if problems:
+            raise ValueError(f"PostureGuard {name!r}: " + "; ".join(problems))
+        super().__init__("formkiq-backup:index:PostureGuard", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        role = aws.iam.Role(
+            f"{name}-role",
+            description=f"FormKiQ backup posture guard ({args.app_environment})",
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.account_id),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-permissions",
+            role=role.id,
+            policy=policy_document(self._permissions(args, log_group.arn)),
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            description=f"Checks PITR and versioning of FormKiQ {args.app_environment}",
+            runtime="python3.12",
+            architectures=["arm64"],
+            handler=POSTURE_GUARD.handler,
+            code=pulumi.AssetArchive({
+                archive_path: pulumi.FileAsset(str(path))
+                for archive_path, path in POSTURE_GUARD.paths().items()
+            }),
+            role=role.arn,
+            timeout=60,
+            memory_size=256,
+            environment={"variables": {
+                "APP_ENVIRONMENT": args.app_environment,
+                "PROTECTED_TABLES": json.dumps([table.name for table in args.tables]),
+                "PROTECTED_BUCKETS": json.dumps([bucket.name for bucket in args.buckets]),
+                "MINIMUM_PITR_DAYS": str(args.minimum_pitr_days),
+                "REMEDIATE": "true" if args.remediate else "false",
+                "METRIC_NAMESPACE": METRIC_NAMESPACE,
+                "ALARM_TOPIC_ARN": args.alarm_topic_arn,
+            }},
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            tags=tags,
+            opts=child,
+        )
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            description="Runs the FormKiQ backup posture guard",
+            schedule_expression=f"rate({args.check_every_minutes} minutes)",
+            tags=tags,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(f"{name}-schedule-target", rule=schedule.name,
+                                   arn=function.arn, opts=child)
+        aws.lambda_.Permission(
+            f"{name}-schedule-permission",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,
+            opts=child,
+        )
+
+        watched = [(Check.PITR, table.name) for table in args.tables]
+        watched += [(Check.VERSIONING, bucket.name) for bucket in args.buckets]
+        self.alarm_names = [
+            self._alarm(name, args, check, resource, child).name for check, resource in watched
+        ]
+        self.function_name = function.name
+        self.register_outputs({"functionName": function.name})
+
+    @staticmethod
+    def _permissions(args: PostureGuardArgs,
+                     log_group_arn: pulumi.Output[str]) -> list[dict[str, object]]:
+        """Read-only unless remediation is on; writes only to its own metric namespace."""
+        table_actions = ["dynamodb:DescribeContinuousBackups"]
+        bucket_actions = ["s3:GetBucketVersioning"]
+        if args.remediate:
+            table_actions.append("dynamodb:UpdateContinuousBackups")
+            bucket_actions.append("s3:PutBucketVersioning")
+        statements: list[dict[str, object]] = [
+            {"Sid": "WriteOwnLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": log_group_arn.apply(lambda arn: f"{arn}:*")},
+            {"Sid": "PublishPostureMetrics", "Effect": "Allow",
+             "Action": "cloudwatch:PutMetricData", "Resource": "*",
+             "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
+            {"Sid": "NotifyAlarmTopic", "Effect": "Allow", "Action": "sns:Publish",
+             "Resource": args.alarm_topic_arn},
+            {"Sid": "EncryptForAlarmTopic", "Effect": "Allow",
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+             "Resource": args.alarm_topic_key_arn},
+        ]
+        if args.tables:
+            statements.append({"Sid": "CheckTablePitr", "Effect": "Allow",
+                               "Action": table_actions,
+                               "Resource": [table.arn for table in args.tables]})
+        if args.buckets:
+            statements.append({"Sid": "CheckBucketVersioning", "Effect": "Allow",
+                               "Action": bucket_actions,
+                               "Resource": [bucket.arn for bucket in args.buckets]})
+        return statements
+
+    @staticmethod
+    def _alarm(name: str, args: PostureGuardArgs, check: Check, resource: str,
+               opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+        what = ("PITR (>= %d days)" % args.minimum_pitr_days if check is Check.PITR
+                else "versioning")
+        kind = "pitr" if check is Check.PITR else "versioning"
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{kind}-{resource}",
+            name=f"{args.alarm_name_prefix}-{kind}-{resource}",
+            alarm_description=(
+                f"{what} is off on {resource}, or the posture guard stopped reporting "
+                f"(FormKiQ {args.app_environment})"
+            ),
+            namespace=METRIC_NAMESPACE,
+            metric_name=check.value,
+            dimensions={APP_ENVIRONMENT_DIMENSION: args.app_environment,
+                        check.resource_dimension: resource},
+            statistic="Minimum",
+            period=args.alarm_period_seconds,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+            alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            tags=dict(args.tags),
+            opts=opts,
+        )

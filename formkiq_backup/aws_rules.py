@@ -1,0 +1,300 @@
+"""AWS's rules that no emulator enforces, checked before anything reaches AWS.
+
+moto accepts any backup plan (a 30-day cold tier with 60-day retention, a 10-minute schedule,
+40,000-day retention), so these checks are our only guard before `pulumi up`. Each function
+returns problems as sentences; the caller decides whether a problem names a config key or a
+component argument. Sources are cited next to each rule.
+"""
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+# API_Lifecycle: "DeleteAfterDays cannot be less than 1 or more than 36500 days".
+MAX_LIFECYCLE_DAYS = 36_500
+# API_Lifecycle: cold recovery points stay cold at least 90 days, so
+# DeleteAfterDays >= MoveToColdStorageAfterDays + 90.
+COLD_STORAGE_MINIMUM_DAYS = 90
+# BackupRuleInput.StartWindowMinutes: "must be at least 60 minutes to avoid errors".
+MIN_START_WINDOW_MINUTES = 60
+# point-in-time-recovery-retention-period: continuous backups are kept 1..35 days.
+MAX_CONTINUOUS_RETENTION_DAYS = 35
+# DynamoDB PointInTimeRecoverySpecification.RecoveryPeriodInDays: 1..35 (default 35).
+MAX_PITR_RECOVERY_PERIOD_DAYS = 35
+
+# PutBackupVaultNotifications: the events AWS still delivers. BACKUP_JOB_FAILED and friends are
+# accepted by the API but deprecated and never sent, so a vault subscribed only to them is silent.
+SUPPORTED_VAULT_EVENTS = frozenset(
+    {
+        "BACKUP_JOB_STARTED",
+        "BACKUP_JOB_COMPLETED",
+        "COPY_JOB_STARTED",
+        "COPY_JOB_SUCCESSFUL",
+        "COPY_JOB_FAILED",
+        "RESTORE_JOB_STARTED",
+        "RESTORE_JOB_COMPLETED",
+        "RECOVERY_POINT_MODIFIED",
+        "S3_BACKUP_OBJECT_FAILED",
+        "S3_RESTORE_OBJECT_FAILED",
+    }
+)
+
+_RULE_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupRuleInput.RuleName
+_VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")  # CreateBackupVault.BackupVaultName
+_SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupSelection.SelectionName
+_IAM_ROLE_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
+_WEEKDAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+
+
+class ScheduleError(ValueError):
+    """A schedule expression AWS Backup would reject, or one that breaks its hourly minimum."""
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """An AWS 6-field cron expression, parsed far enough to reason about how often it runs."""
+
+    expression: str
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+
+    @property
+    def runs_per_hour(self) -> int:
+        """How many jobs start in an hour that the schedule fires in."""
+        return len(self.minutes)
+
+    def monthly_on_first_day(self) -> str:
+        """The same time of day on the first of each month: the monthly rule's schedule."""
+        return f"cron({self.minutes[0]} {self.hours[0]} 1 * ? *)"
+
+
+def parse_backup_schedule(expression: str) -> CronSchedule:
+    """Parse an AWS Backup schedule, rejecting anything AWS would reject or run more than hourly.
+
+    AWS Backup takes EventBridge 6-field cron (plan-options-and-configuration) and runs jobs
+    "as frequently as hourly": a minutes field naming more than one minute fires twice in an hour.
+    """
+    text = expression.strip()
+    if text.startswith("rate("):
+        raise ScheduleError(
+            "AWS Backup plans take cron() schedules only (rate() is not documented for backup "
+            "rules), e.g. cron(0 5 * * ? *)"
+        )
+    match = re.fullmatch(r"cron\((.*)\)", text)
+    if not match:
+        raise ScheduleError("must be a cron() expression, e.g. cron(0 5 * * ? *)")
+    fields = match.group(1).split()
+    if len(fields) != 6:
+        raise ScheduleError(
+            f"has {len(fields)} fields; AWS cron takes 6 (minutes hours day-of-month month "
+            "day-of-week year), e.g. cron(0 5 * * ? *)"
+        )
+    minute, hour, day_of_month, month, day_of_week, year = fields
+    minutes = _expand("minutes", minute, 0, 59)
+    hours = _expand("hours", hour, 0, 23)
+    _check_day_of_month(day_of_month)
+    _check_simple_field("month", month, 1, 12, _MONTHS)
+    _check_day_of_week(day_of_week)
+    _check_simple_field("year", year, 1970, 2199, {})
+    if (day_of_month == "?") == (day_of_week == "?"):
+        raise ScheduleError(
+            "exactly one of day-of-month and day-of-week must be '?', e.g. cron(0 5 * * ? *)"
+        )
+    if len(minutes) > 1:
+        listed = ",".join(str(m) for m in minutes)
+        raise ScheduleError(
+            f"starts {len(minutes)} jobs an hour (minutes {listed}); AWS Backup runs a rule "
+            "at most hourly, so the minutes field must name one minute, e.g. cron(0 5 * * ? *)"
+        )
+    return CronSchedule(expression=text, minutes=minutes, hours=hours)
+
+
+def _expand(field: str, text: str, low: int, high: int) -> tuple[int, ...]:
+    """Expand a minutes or hours field (`*`, `n`, `a-b`, `x/step`, lists) into its values."""
+    values: set[int] = set()
+    for part in text.split(","):
+        base, _, step_text = part.partition("/")
+        step = 1
+        if step_text:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ScheduleError(f"{field} field {text!r}: step {step_text!r} is not a number")
+            step = int(step_text)
+        if base == "*":
+            start, end = low, high
+        elif re.fullmatch(r"\d+-\d+", base):
+            start, end = (int(v) for v in base.split("-"))
+        elif base.isdigit():
+            start = int(base)
+            end = high if step_text else start
+        else:
+            raise ScheduleError(f"{field} field {text!r} is not valid cron syntax")
+        if not (low <= start <= high and low <= end <= high) or start > end:
+            raise ScheduleError(f"{field} field {text!r} is outside {low}-{high}")
+        values.update(range(start, end + 1, step))
+    return tuple(sorted(values))
+
+
+def _check_simple_field(
+    field: str, text: str, low: int, high: int, names: dict[str, int]
+) -> None:
+    """Validate a month or year field: `*`, numbers or names, ranges, steps and lists."""
+    if text == "*":
+        return
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and not step.isdigit():
+            raise ScheduleError(f"{field} field {text!r} is not valid cron syntax")
+        for bound in base.split("-") if base != "*" else []:
+            value = names.get(bound.upper()) if not bound.isdigit() else int(bound)
+            if value is None or not low <= value <= high:
+                raise ScheduleError(f"{field} field {text!r} is outside {low}-{high}")
+
+
+def _check_day_of_month(text: str) -> None:
+    """Validate day-of-month: also `?`, `L` (last day) and `nW` (nearest weekday)."""
+    if text in ("?", "*", "L", "LW"):
+        return
+    if re.fullmatch(r"([1-9]|[12]\d|3[01])W", text):
+        return
+    _check_simple_field("day-of-month", text, 1, 31, {})
+
+
+def _check_day_of_week(text: str) -> None:
+    """Validate day-of-week: also `?`, `nL` (last weekday n) and `n#k` (k-th weekday n)."""
+    if text in ("?", "*", "L"):
+        return
+    if re.fullmatch(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])", text.upper()):
+        return
+    _check_simple_field("day-of-week", text, 1, 7, _WEEKDAYS)
+
+
+def lifecycle_problems(delete_after_days: int, cold_storage_after_days: int | None) -> list[str]:
+    """Problems with a recovery point lifecycle (API_Lifecycle)."""
+    problems = []
+    if not 1 <= delete_after_days <= MAX_LIFECYCLE_DAYS:
+        problems.append(f"retention must be 1..{MAX_LIFECYCLE_DAYS} days (AWS Backup's limit)")
+    if cold_storage_after_days is not None:
+        if not 1 <= cold_storage_after_days <= MAX_LIFECYCLE_DAYS:
+            problems.append(f"cold storage must start after 1..{MAX_LIFECYCLE_DAYS} days")
+        elif delete_after_days < cold_storage_after_days + COLD_STORAGE_MINIMUM_DAYS:
+            problems.append(
+                "AWS Backup keeps cold recovery points at least "
+                f"{COLD_STORAGE_MINIMUM_DAYS} days, so retention must be >= "
+                f"{cold_storage_after_days + COLD_STORAGE_MINIMUM_DAYS}"
+            )
+    return problems
+
+
+def continuous_backup_problems(
+    delete_after_days: int, cold_storage_after_days: int | None
+) -> list[str]:
+    """Problems with a continuous (point-in-time) AWS Backup rule."""
+    problems = []
+    if not 1 <= delete_after_days <= MAX_CONTINUOUS_RETENTION_DAYS:
+        problems.append(
+            f"continuous backups are kept 1..{MAX_CONTINUOUS_RETENTION_DAYS} days "
+            "(point-in-time-recovery-retention-period)"
+        )
+    if cold_storage_after_days is not None:
+        problems.append(
+            "continuous backups cannot move to cold storage "
+            "('MoveToColdStorageAfterDays is unavailable')"
+        )
+    return problems
+
+
+def window_problems(start_window_minutes: int, completion_window_minutes: int) -> list[str]:
+    """Problems with a rule's start and completion windows (BackupRuleInput)."""
+    problems = []
+    if start_window_minutes < MIN_START_WINDOW_MINUTES:
+        problems.append(
+            f"start window must be at least {MIN_START_WINDOW_MINUTES} minutes "
+            f"(got {start_window_minutes})"
+        )
+    if completion_window_minutes <= start_window_minutes:
+        problems.append(
+            f"completion window ({completion_window_minutes} min) must be longer than the "
+            f"start window ({start_window_minutes} min)"
+        )
+    return problems
+
+
+def rule_name_problems(name: str) -> list[str]:
+    """AWS Backup rule names: letters, digits, '-', '_', '.'; at most 50 characters."""
+    return [] if _RULE_NAME.match(name) else [f"rule name {name!r} must match {_RULE_NAME.pattern}"]
+
+
+def vault_name_problems(name: str) -> list[str]:
+    """Backup vault names: letters, digits, '-', '_'; 2 to 50 characters."""
+    if _VAULT_NAME.match(name):
+        return []
+    return [f"vault name {name!r} must match {_VAULT_NAME.pattern}"]
+
+
+def selection_name_problems(name: str) -> list[str]:
+    """Backup selection names: letters, digits, '-', '_', '.'; at most 50 characters."""
+    if _SELECTION_NAME.match(name):
+        return []
+    return [f"selection name {name!r} must match {_SELECTION_NAME.pattern}"]
+
+
+def timezone_problems(name: str) -> list[str]:
+    """ScheduleExpressionTimezone takes an IANA time zone name."""
+    if name in _iana_time_zones():
+        return []
+    return ["must be an IANA time zone name, e.g. UTC or Europe/Berlin"]
+
+
+@cache
+def _iana_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_iam_role_arn(arn: str) -> bool:
+    """An IAM role ARN in any partition, e.g. arn:aws:iam::123456789012:role/BreakGlass."""
+    return bool(_IAM_ROLE_ARN.match(arn))
+
+
+def is_email_address(address: str) -> bool:
+    """A deliverable-looking address: SNS rejects anything else at subscribe time."""
+    return bool(_EMAIL.match(address))
+
+
+@cache
+def region_partitions() -> dict[str, str]:
+    """Every region AWS Backup runs in, mapped to its partition.
+
+    Read from botocore's bundled endpoint data, so no network call is made.
+    """
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions: dict[str, str] = {}
+    for partition in session.get_available_partitions():
+        for region in session.get_available_regions("backup", partition_name=partition):
+            regions[region] = partition
+    return regions
+
+
+def alarm_window_problems(period_seconds: int, evaluation_periods: int) -> list[str]:
+    """CloudWatch PutMetricAlarm: valid periods and the longest total evaluation window.
+
+    Periods are 10, 20, 30 or a multiple of 60 seconds; Period x EvaluationPeriods is at most
+    7 days, and at most one day when the period is shorter than an hour.
+    """
+    problems = []
+    if period_seconds not in (10, 20, 30) and period_seconds % 60:
+        problems.append(f"alarm period {period_seconds}s must be 10, 20, 30 or a multiple of 60")
+    limit = 86_400 if period_seconds < 3_600 else 604_800
+    if evaluation_periods < 1 or period_seconds * evaluation_periods > limit:
+        problems.append(
+            f"alarm window {period_seconds}s x {evaluation_periods} must be 1 period up to "
+            f"{limit}s in total"
+        )
+    return problems

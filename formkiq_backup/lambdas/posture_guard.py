@@ -1,0 +1,89 @@
+"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning.
+
+It publishes one metric per check for the CloudWatch alarms, which treat missing data as
+breaching, so a guard that stops running alarms too. It publishes to the alarm topic only when
+it remediated something: violations themselves reach people through the alarms.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from formkiq_backup.posture import (
+    METRIC_NAMESPACE,
+    REQUIRED_PITR_DAYS,
+    PostureFinding,
+    evaluate_posture,
+    remediation_notice,
+)
+
+# Adaptive retries: throttling of Describe* calls must not turn into a false alarm.
+_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+# PutMetricData takes at most 1,000 datums a call; stay far below it.
+_METRIC_BATCH = 20
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """What the Pulumi component tells the guard, through environment variables."""
+
+    app_environment: str
+    tables: tuple[str, ...]
+    buckets: tuple[str, ...]
+    topic_arn: str
+    minimum_pitr_days: int = REQUIRED_PITR_DAYS
+    remediate: bool = False
+    metric_namespace: str = METRIC_NAMESPACE
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "GuardSettings":
+        """Read the settings the PostureGuard component writes."""
+        return cls(
+            app_environment=environ["APP_ENVIRONMENT"],
+            tables=tuple(json.loads(environ["PROTECTED_TABLES"])),
+            buckets=tuple(json.loads(environ["PROTECTED_BUCKETS"])),
+            topic_arn=environ["ALARM_TOPIC_ARN"],
+            minimum_pitr_days=int(environ.get("MINIMUM_PITR_DAYS", REQUIRED_PITR_DAYS)),
+            remediate=environ.get("REMEDIATE", "false").lower() == "true",
+            metric_namespace=environ.get("METRIC_NAMESPACE", METRIC_NAMESPACE),
+        )
+
+
+def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
+    """Check, optionally remediate, publish metrics and any remediation notice."""
+    dynamodb = session.client("dynamodb", config=_CLIENT_CONFIG)
+    s3 = session.client("s3", config=_CLIENT_CONFIG)
+    findings = evaluate_posture(
+        settings.tables, settings.buckets, dynamodb, s3,
+        minimum_pitr_days=settings.minimum_pitr_days,
+        remediate_violations=settings.remediate,
+    )
+    cloudwatch = session.client("cloudwatch", config=_CLIENT_CONFIG)
+    datums = [finding.metric_datum(settings.app_environment) for finding in findings]
+    for start in range(0, len(datums), _METRIC_BATCH):
+        cloudwatch.put_metric_data(Namespace=settings.metric_namespace,
+                                   MetricData=datums[start:start + _METRIC_BATCH])
+    notice = remediation_notice(findings, settings.app_environment)
+    if notice:
+        session.client("sns", config=_CLIENT_CONFIG).publish(
+            TopicArn=settings.topic_arn,
+            Subject=f"FormKiQ backup posture remediated ({settings.app_environment})"[:100],
+            Message=notice,
+        )
+    return findings
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point; the event (a schedule tick) carries nothing we need."""
+    findings = run_guard(GuardSettings.from_environment(os.environ), boto3.session.Session())
+    for finding in findings:
+        print(finding.describe())  # one CloudWatch Logs line per check
+    return {
+        "compliant": all(finding.compliant for finding in findings),
+        "findings": [finding.describe() for finding in findings],
+    }

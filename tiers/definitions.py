@@ -1,0 +1,199 @@
+"""The four tiers of FormKiQ's backup guide, as data: each one is the previous one plus more.
+
+| tier       | adds                                                        | RTO target |
+|------------|-------------------------------------------------------------|------------|
+| basic      | PITR + S3 versioning, guarded and alarmed                   | 1-4 h      |
+| standard   | AWS Backup vault and plans (system exports: roadmap)        | 2-8 h      |
+| enhanced   | cross-region copies, S3 cross-region replication            | 15-60 min  |
+| enterprise | global table replicas, vault lock, restore testing, audit   | < 15 min   |
+
+This module is plain data (no Pulumi import), so the recovery tools can read what a tier
+promises without loading the Pulumi SDK.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+
+from formkiq_backup.config import Tier
+
+
+class Capability(StrEnum):
+    """Something a tier adds, in words a reviewer reads in a preview."""
+
+    POSTURE_GUARD = "posture guard: PITR and versioning checked every 15 minutes, alarmed"
+    AWS_BACKUP = "AWS Backup vault (deny-delete, own key) with daily and monthly plans"
+    SYSTEM_EXPORTS = "scheduled exports of all system data (DynamoDB, Cognito, templates)"
+    CROSS_REGION_COPIES = "cross-region copies into a DR vault and key in drRegion"
+    S3_REPLICATION = "S3 cross-region replication with RTC and alarms"
+    GLOBAL_TABLE_REPLICAS = "DynamoDB global table replicas in drRegion"
+    VAULT_LOCK = "vault lock"
+    YEARLY_COLD_STORAGE = "yearly rule kept in cold storage"
+    RESTORE_TESTING = "AWS Backup restore testing"
+    AUDIT = "AWS Backup Audit Manager framework and reports"
+
+
+class RuleKind(StrEnum):
+    """A backup rule a tier schedules; settings give its schedule and retention."""
+
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+class DataClass(StrEnum):
+    """What FormKiQ data is at stake, as stack outputs name it."""
+
+    DOCUMENT_METADATA = "documentMetadata"
+    DOCUMENT_CONTENT = "documentContent"
+    USER_DIRECTORY = "userDirectory"
+    SYSTEM_CONFIGURATION = "systemConfiguration"
+
+
+@dataclass(frozen=True)
+class RecoveryObjective:
+    """A tier's target for one data class: how much can be lost and how long recovery takes."""
+
+    rpo_minutes: int | None
+    """Worst-case data loss; None when the tier does not protect this data."""
+    rto_minutes: tuple[int, int] | None
+    protected_by: tuple[str, ...] = ()
+    note: str = ""
+
+    def as_output(self) -> dict[str, object]:
+        """The stack output shape: readable strings and the numbers behind them."""
+        return {
+            "rpo": _rpo_text(self.rpo_minutes),
+            "rpoMinutes": self.rpo_minutes,
+            "rto": ("-" if self.rto_minutes is None
+                    else f"{_duration(self.rto_minutes[0])} to {_duration(self.rto_minutes[1])}"),
+            "rtoMinutes": (None if self.rto_minutes is None
+                           else {"min": self.rto_minutes[0], "max": self.rto_minutes[1]}),
+            "protectedBy": list(self.protected_by),
+            "note": self.note,
+        }
+
+
+_NOT_PROTECTED = RecoveryObjective(None, None)
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """Everything a tier adds and promises; one builder turns it into components."""
+
+    tier: Tier
+    summary: str
+    rto_target: str
+    capabilities: frozenset[Capability]
+    backup_rules: tuple[RuleKind, ...] = ()
+    recovery_point_max_age_hours: int | None = None
+    """Newest recovery point older than this means the schedule is broken (alarm, verify)."""
+    recovery_objectives: Mapping[DataClass, RecoveryObjective] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def extended(self, tier: Tier, summary: str, rto_target: str,
+                 adds: frozenset[Capability],
+                 objectives: Mapping[DataClass, RecoveryObjective],
+                 **changes: object) -> "TierSpec":
+        """The next tier up: everything this tier has, plus `adds`."""
+        return replace(
+            self, tier=tier, summary=summary, rto_target=rto_target,
+            capabilities=self.capabilities | adds,
+            recovery_objectives=MappingProxyType({**self.recovery_objectives, **objectives}),
+            **changes,  # type: ignore[arg-type]
+        )
+
+
+BASIC = TierSpec(
+    tier=Tier.BASIC,
+    summary="Point-in-time recovery + S3 versioning, guarded and alarmed",
+    rto_target="1-4 hours",
+    capabilities=frozenset({Capability.POSTURE_GUARD}),
+    recovery_objectives=MappingProxyType({
+        DataClass.DOCUMENT_METADATA: RecoveryObjective(
+            rpo_minutes=5, rto_minutes=(60, 240),
+            protected_by=("DynamoDB PITR (35 days) on Documents and DocumentSyncs",),
+            note="PITR restores into a new table: cut over or repair from it",
+        ),
+        DataClass.DOCUMENT_CONTENT: RecoveryObjective(
+            rpo_minutes=0, rto_minutes=(1, 60),
+            protected_by=("S3 versioning on the documents bucket",),
+            note="a FormKiQ purge deletes every version: not recoverable at this tier",
+        ),
+        DataClass.USER_DIRECTORY: _NOT_PROTECTED,
+        DataClass.SYSTEM_CONFIGURATION: _NOT_PROTECTED,
+    }),
+)
+
+STANDARD = BASIC.extended(
+    Tier.STANDARD,
+    summary="Basic + AWS Backup vault and plans",
+    rto_target="2-8 hours",
+    adds=frozenset({Capability.AWS_BACKUP}),
+    backup_rules=(RuleKind.DAILY, RuleKind.MONTHLY),
+    # A daily schedule, its 3-hour completion window, and slack: the guide's plan shape.
+    recovery_point_max_age_hours=26,
+    objectives={
+        DataClass.DOCUMENT_METADATA: RecoveryObjective(
+            rpo_minutes=5, rto_minutes=(120, 480),
+            protected_by=("DynamoDB PITR (35 days)",
+                          "AWS Backup daily and monthly recovery points"),
+            note="recovery points outlive a deleted table and the 35-day PITR window",
+        ),
+        DataClass.DOCUMENT_CONTENT: RecoveryObjective(
+            rpo_minutes=0, rto_minutes=(120, 480),
+            protected_by=("S3 versioning", "AWS Backup daily and monthly recovery points"),
+            note="after a purge, content returns from the newest daily recovery point",
+        ),
+    },
+)
+
+ENHANCED = STANDARD.extended(
+    Tier.ENHANCED,
+    summary="Standard + cross-region copies and S3 cross-region replication",
+    rto_target="15-60 minutes",
+    adds=frozenset({Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION}),
+    objectives={
+        DataClass.DOCUMENT_CONTENT: RecoveryObjective(
+            rpo_minutes=15, rto_minutes=(15, 60),
+            protected_by=("S3 versioning", "S3 replication with RTC to drRegion",
+                          "AWS Backup copies in drRegion"),
+        ),
+    },
+)
+
+ENTERPRISE = ENHANCED.extended(
+    Tier.ENTERPRISE,
+    summary="Enhanced + global table replicas, vault lock, restore testing and audit",
+    rto_target="< 15 minutes",
+    adds=frozenset({Capability.GLOBAL_TABLE_REPLICAS, Capability.VAULT_LOCK,
+                    Capability.YEARLY_COLD_STORAGE, Capability.RESTORE_TESTING,
+                    Capability.AUDIT}),
+    objectives={
+        DataClass.DOCUMENT_METADATA: RecoveryObjective(
+            rpo_minutes=1, rto_minutes=(1, 15),
+            protected_by=("DynamoDB global table replica in drRegion", "DynamoDB PITR",
+                          "AWS Backup copies in a locked vault"),
+            note="a replica mirrors deletes too: backups remain the defence against them",
+        ),
+    },
+)
+
+TIERS: Mapping[Tier, TierSpec] = MappingProxyType(
+    {spec.tier: spec for spec in (BASIC, STANDARD, ENHANCED, ENTERPRISE)})
+
+
+def _rpo_text(minutes: int | None) -> str:
+    if minutes is None:
+        return "not protected by this tier"
+    if minutes == 0:
+        return "none: every version is kept"
+    return _duration(minutes)
+
+
+def _duration(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} day{'s' if minutes != 1440 else ''}"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

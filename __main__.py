@@ -7,7 +7,7 @@ import pulumi
 
 from formkiq_backup.config import ConfigError, read_pulumi_config
 from formkiq_backup.discovery import DiscoveryError, PulumiInvokeReader, discover
-from tiers.builder import TierNotBuildable, build_tier, ensure_buildable
+from tiers.builder import TierNotBuildableError, build_tier, ensure_buildable
 from tiers.definitions import TIERS
 
 try:
@@ -15,7 +15,7 @@ try:
     spec = TIERS[settings.tier]
     ensure_buildable(spec)
     environment = discover(PulumiInvokeReader(), settings.app_environment)
-except (ConfigError, TierNotBuildable, DiscoveryError) as error:
+except (ConfigError, TierNotBuildableError, DiscoveryError) as error:
     # RunError prints the message alone: these are the user's to fix, not stack traces.
     raise pulumi.RunError(str(error)) from error
 

@@ -42,8 +42,9 @@ class BackupJobAlertsArgs:
 class BackupJobAlerts(pulumi.ComponentResource):
     """EventBridge rules for failed jobs and an alarm for a vault that stopped filling."""
 
-    def __init__(self, name: str, args: BackupJobAlertsArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: BackupJobAlertsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         problems = args.problems()
         if problems:
             raise ValueError(f"BackupJobAlerts {name!r}: " + "; ".join(problems))
@@ -79,7 +80,8 @@ class BackupJobAlerts(pulumi.ComponentResource):
                     },
                     "input_template": json.dumps(
                         f"AWS Backup <kind>: {outcome} for <resource> in <account>/<region>. "
-                        "<message>"),
+                        "<message>"
+                    ),
                 },
                 opts=child,
             )

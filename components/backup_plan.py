@@ -41,12 +41,14 @@ class BackupRule:
             aws_rules.parse_backup_schedule(self.schedule)
         except aws_rules.ScheduleError as error:
             found.append(f"schedule {self.schedule!r} {error}")
-        found += [f"timezone {self.timezone!r} {problem}"
-                  for problem in aws_rules.timezone_problems(self.timezone)]
-        found += aws_rules.window_problems(self.start_window_minutes,
-                                           self.completion_window_minutes)
-        found += aws_rules.lifecycle_problems(self.delete_after_days,
-                                              self.cold_storage_after_days)
+        found += [
+            f"timezone {self.timezone!r} {problem}"
+            for problem in aws_rules.timezone_problems(self.timezone)
+        ]
+        found += aws_rules.window_problems(
+            self.start_window_minutes, self.completion_window_minutes
+        )
+        found += aws_rules.lifecycle_problems(self.delete_after_days, self.cold_storage_after_days)
         return found
 
 
@@ -74,8 +76,9 @@ class BackupPlanArgs:
         if not self.resource_arns:
             found.append("a selection needs at least one resource ARN")
         names = [rule.name for rule in self.rules]
-        found += [f"rule name {n!r} is used twice" for n in sorted(set(names))
-                  if names.count(n) > 1]
+        found += [
+            f"rule name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1
+        ]
         for rule in self.rules:
             found += [f"rule {rule.name!r}: {problem}" for problem in rule.problems()]
         return found
@@ -93,8 +96,9 @@ class BackupPlan(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     """The role AWS Backup assumes to back up and restore; restores can reuse it."""
 
-    def __init__(self, name: str, args: BackupPlanArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: BackupPlanArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         problems = args.problems()
         if problems:
             raise ValueError(f"BackupPlan {name!r}: " + "; ".join(problems))
@@ -107,8 +111,9 @@ class BackupPlan(pulumi.ComponentResource):
             description=f"AWS Backup service role for {args.plan_name}",
             assume_role_policy=service_trust_policy("backup.amazonaws.com", args.account_id),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
-                                        retain_on_delete=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, retain_on_delete=args.protect
+            ),
         )
         for suffix, policy in BACKUP_ROLE_POLICIES.items():
             aws.iam.RolePolicyAttachment(

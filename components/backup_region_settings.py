@@ -25,14 +25,16 @@ class BackupRegionSettings(pulumi.ComponentResource):
     retained, never reset, when it leaves the program.
     """
 
-    def __init__(self, name: str, args: BackupRegionSettingsArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: BackupRegionSettingsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("formkiq-backup:index:BackupRegionSettings", name, None, opts)
         aws.backup.RegionSettings(
             f"{name}-settings",
-            resource_type_opt_in_preference={kind: True for kind in args.opt_in_resource_types},
-            resource_type_management_preference={
-                kind: True for kind in args.full_management_resource_types},
+            resource_type_opt_in_preference=dict.fromkeys(args.opt_in_resource_types, True),
+            resource_type_management_preference=dict.fromkeys(
+                args.full_management_resource_types, True
+            ),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.register_outputs({})

@@ -47,12 +47,17 @@ class BackupVaultArgs:
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
         found = aws_rules.vault_name_problems(self.vault_name)
-        found += [f"break-glass principal {arn!r} is not an IAM role ARN"
-                  for arn in self.break_glass_role_arns if not aws_rules.is_iam_role_arn(arn)]
-        found += [f"vault event {event!r} is not one AWS delivers (supported: "
-                  f"{', '.join(sorted(aws_rules.SUPPORTED_VAULT_EVENTS))})"
-                  for event in self.notification_events
-                  if event not in aws_rules.SUPPORTED_VAULT_EVENTS]
+        found += [
+            f"break-glass principal {arn!r} is not an IAM role ARN"
+            for arn in self.break_glass_role_arns
+            if not aws_rules.is_iam_role_arn(arn)
+        ]
+        found += [
+            f"vault event {event!r} is not one AWS delivers (supported: "
+            f"{', '.join(sorted(aws_rules.SUPPORTED_VAULT_EVENTS))})"
+            for event in self.notification_events
+            if event not in aws_rules.SUPPORTED_VAULT_EVENTS
+        ]
         return found
 
 
@@ -70,8 +75,9 @@ class BackupVault(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     """The key encrypting recovery points (advanced DynamoDB and S3 backups)."""
 
-    def __init__(self, name: str, args: BackupVaultArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         problems = args.problems()
         if problems:
             raise ValueError(f"BackupVault {name!r}: " + "; ".join(problems))
@@ -86,25 +92,28 @@ class BackupVault(pulumi.ComponentResource):
             description=f"Encrypts recovery points in backup vault {args.vault_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy_document([
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": account_root(args.partition, args.account_id)},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                self._break_glass_only(
-                    "OnlyBreakGlassDeletesKey",
-                    ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
-                    args.break_glass_role_arns,
-                ),
-            ]),
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "AccountAdministersKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": account_root(args.partition, args.account_id)},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    self._break_glass_only(
+                        "OnlyBreakGlassDeletesKey",
+                        ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                        args.break_glass_role_arns,
+                    ),
+                ]
+            ),
             tags=tags,
             opts=kept,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id,
-                      opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+        )
         vault = aws.backup.Vault(
             f"{name}-vault",
             name=args.vault_name,
@@ -116,9 +125,15 @@ class BackupVault(pulumi.ComponentResource):
         aws.backup.VaultPolicy(
             f"{name}-access-policy",
             backup_vault_name=vault.name,
-            policy=policy_document([self._break_glass_only(
-                "OnlyBreakGlassDeletesRecoveryPoints", list(PROTECTED_ACTIONS),
-                args.break_glass_role_arns)]),
+            policy=policy_document(
+                [
+                    self._break_glass_only(
+                        "OnlyBreakGlassDeletesRecoveryPoints",
+                        list(PROTECTED_ACTIONS),
+                        args.break_glass_role_arns,
+                    )
+                ]
+            ),
             opts=kept,
         )
         if args.notification_topic_arn is not None:
@@ -138,8 +153,9 @@ class BackupVault(pulumi.ComponentResource):
         self.register_outputs({"vaultArn": vault.arn, "keyArn": key.arn})
 
     @staticmethod
-    def _break_glass_only(sid: str, actions: list[str],
-                          break_glass_role_arns: Sequence[str]) -> dict[str, object]:
+    def _break_glass_only(
+        sid: str, actions: list[str], break_glass_role_arns: Sequence[str]
+    ) -> dict[str, object]:
         """Deny `actions` to every principal except the break-glass roles (none: to all)."""
         statement: dict[str, object] = {
             "Sid": sid,
@@ -150,5 +166,6 @@ class BackupVault(pulumi.ComponentResource):
         }
         if break_glass_role_arns:
             statement["Condition"] = {
-                "ArnNotLike": {"aws:PrincipalArn": sorted(break_glass_role_arns)}}
+                "ArnNotLike": {"aws:PrincipalArn": sorted(break_glass_role_arns)}
+            }
         return statement

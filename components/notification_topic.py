@@ -37,8 +37,9 @@ class NotificationTopic(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     """ARN of the KMS key encrypting it; publishers need kms:GenerateDataKey* on it."""
 
-    def __init__(self, name: str, args: NotificationTopicArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: NotificationTopicArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("formkiq-backup:index:NotificationTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         services = sorted(set(args.publishing_services))
@@ -48,27 +49,30 @@ class NotificationTopic(pulumi.ComponentResource):
             description=f"Encrypts {args.display_name} (SNS)",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy_document([
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": account_root(args.partition, args.account_id)},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "PublishingServicesEncryptMessages",
-                    "Effect": "Allow",
-                    "Principal": {"Service": services},
-                    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                    "Resource": "*",
-                },
-            ]),
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "AccountAdministersKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": account_root(args.partition, args.account_id)},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "PublishingServicesEncryptMessages",
+                        "Effect": "Allow",
+                        "Principal": {"Service": services},
+                        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                        "Resource": "*",
+                    },
+                ]
+            ),
             tags=dict(args.tags),
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id,
-                      opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+        )
         topic = aws.sns.Topic(
             f"{name}-topic",
             display_name=args.display_name,
@@ -79,24 +83,26 @@ class NotificationTopic(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,
-            policy=policy_document([
-                {
-                    "Sid": "PublishingServicesOnly",
-                    "Effect": "Allow",
-                    "Principal": {"Service": services},
-                    "Action": "sns:Publish",
-                    "Resource": topic.arn,
-                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                },
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic.arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-            ]),
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "PublishingServicesOnly",
+                        "Effect": "Allow",
+                        "Principal": {"Service": services},
+                        "Action": "sns:Publish",
+                        "Resource": topic.arn,
+                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                    },
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sns:Publish",
+                        "Resource": topic.arn,
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                ]
+            ),
             opts=child,
         )
         for address in args.email_addresses:

@@ -22,12 +22,16 @@ def service_trust_policy(service: str, account_id: str) -> pulumi.Output[str]:
 
     aws:SourceAccount stops the confused-deputy case where the service acts for another account.
     """
-    return policy_document([{
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-    }])
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+    )
 
 
 def account_root(partition: str, account_id: str) -> str:

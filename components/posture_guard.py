@@ -80,8 +80,9 @@ class PostureGuard(pulumi.ComponentResource):
     alarm_names: list[pulumi.Output[str]]
     """One alarm per protected table (PITR) and bucket (versioning)."""
 
-    def __init__(self, name: str, args: PostureGuardArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: PostureGuardArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         problems = args.problems()
         if problems:
             raise ValueError(f"PostureGuard {name!r}: " + "; ".join(problems))
@@ -90,7 +91,8 @@ class PostureGuard(pulumi.ComponentResource):
         tags = dict(args.tags)
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=args.log_retention_days, tags=tags, opts=child)
+            f"{name}-logs", retention_in_days=args.log_retention_days, tags=tags, opts=child
+        )
         role = aws.iam.Role(
             f"{name}-role",
             description=f"FormKiQ backup posture guard ({args.app_environment})",
@@ -110,22 +112,26 @@ class PostureGuard(pulumi.ComponentResource):
             runtime="python3.12",
             architectures=["arm64"],
             handler=POSTURE_GUARD.handler,
-            code=pulumi.AssetArchive({
-                archive_path: pulumi.FileAsset(str(path))
-                for archive_path, path in POSTURE_GUARD.paths().items()
-            }),
+            code=pulumi.AssetArchive(
+                {
+                    archive_path: pulumi.FileAsset(str(path))
+                    for archive_path, path in POSTURE_GUARD.paths().items()
+                }
+            ),
             role=role.arn,
             timeout=60,
             memory_size=256,
-            environment={"variables": {
-                "APP_ENVIRONMENT": args.app_environment,
-                "PROTECTED_TABLES": json.dumps([table.name for table in args.tables]),
-                "PROTECTED_BUCKETS": json.dumps([bucket.name for bucket in args.buckets]),
-                "MINIMUM_PITR_DAYS": str(args.minimum_pitr_days),
-                "REMEDIATE": "true" if args.remediate else "false",
-                "METRIC_NAMESPACE": METRIC_NAMESPACE,
-                "ALARM_TOPIC_ARN": args.alarm_topic_arn,
-            }},
+            environment={
+                "variables": {
+                    "APP_ENVIRONMENT": args.app_environment,
+                    "PROTECTED_TABLES": json.dumps([table.name for table in args.tables]),
+                    "PROTECTED_BUCKETS": json.dumps([bucket.name for bucket in args.buckets]),
+                    "MINIMUM_PITR_DAYS": str(args.minimum_pitr_days),
+                    "REMEDIATE": "true" if args.remediate else "false",
+                    "METRIC_NAMESPACE": METRIC_NAMESPACE,
+                    "ALARM_TOPIC_ARN": args.alarm_topic_arn,
+                }
+            },
             logging_config={"log_format": "Text", "log_group": log_group.name},
             tags=tags,
             opts=child,
@@ -137,8 +143,9 @@ class PostureGuard(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(f"{name}-schedule-target", rule=schedule.name,
-                                   arn=function.arn, opts=child)
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target", rule=schedule.name, arn=function.arn, opts=child
+        )
         aws.lambda_.Permission(
             f"{name}-schedule-permission",
             action="lambda:InvokeFunction",
@@ -157,8 +164,9 @@ class PostureGuard(pulumi.ComponentResource):
         self.register_outputs({"functionName": function.name})
 
     @staticmethod
-    def _permissions(args: PostureGuardArgs,
-                     log_group_arn: pulumi.Output[str]) -> list[dict[str, object]]:
+    def _permissions(
+        args: PostureGuardArgs, log_group_arn: pulumi.Output[str]
+    ) -> list[dict[str, object]]:
         """Read-only unless remediation is on; writes only to its own metric namespace."""
         table_actions = ["dynamodb:DescribeContinuousBackups"]
         bucket_actions = ["s3:GetBucketVersioning"]
@@ -166,33 +174,57 @@ class PostureGuard(pulumi.ComponentResource):
             table_actions.append("dynamodb:UpdateContinuousBackups")
             bucket_actions.append("s3:PutBucketVersioning")
         statements: list[dict[str, object]] = [
-            {"Sid": "WriteOwnLogs", "Effect": "Allow",
-             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": log_group_arn.apply(lambda arn: f"{arn}:*")},
-            {"Sid": "PublishPostureMetrics", "Effect": "Allow",
-             "Action": "cloudwatch:PutMetricData", "Resource": "*",
-             "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
-            {"Sid": "NotifyAlarmTopic", "Effect": "Allow", "Action": "sns:Publish",
-             "Resource": args.alarm_topic_arn},
-            {"Sid": "EncryptForAlarmTopic", "Effect": "Allow",
-             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-             "Resource": args.alarm_topic_key_arn},
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": log_group_arn.apply(lambda arn: f"{arn}:*"),
+            },
+            {
+                "Sid": "PublishPostureMetrics",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+            },
+            {
+                "Sid": "NotifyAlarmTopic",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": args.alarm_topic_arn,
+            },
+            {
+                "Sid": "EncryptForAlarmTopic",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": args.alarm_topic_key_arn,
+            },
         ]
         if args.tables:
-            statements.append({"Sid": "CheckTablePitr", "Effect": "Allow",
-                               "Action": table_actions,
-                               "Resource": [table.arn for table in args.tables]})
+            statements.append(
+                {
+                    "Sid": "CheckTablePitr",
+                    "Effect": "Allow",
+                    "Action": table_actions,
+                    "Resource": [table.arn for table in args.tables],
+                }
+            )
         if args.buckets:
-            statements.append({"Sid": "CheckBucketVersioning", "Effect": "Allow",
-                               "Action": bucket_actions,
-                               "Resource": [bucket.arn for bucket in args.buckets]})
+            statements.append(
+                {
+                    "Sid": "CheckBucketVersioning",
+                    "Effect": "Allow",
+                    "Action": bucket_actions,
+                    "Resource": [bucket.arn for bucket in args.buckets],
+                }
+            )
         return statements
 
     @staticmethod
-    def _alarm(name: str, args: PostureGuardArgs, check: Check, resource: str,
-               opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
-        what = ("PITR (>= %d days)" % args.minimum_pitr_days if check is Check.PITR
-                else "versioning")
+    def _alarm(
+        name: str, args: PostureGuardArgs, check: Check, resource: str, opts: pulumi.ResourceOptions
+    ) -> aws.cloudwatch.MetricAlarm:
+        what = f"PITR (>= {args.minimum_pitr_days} days)" if check is Check.PITR else "versioning"
         kind = "pitr" if check is Check.PITR else "versioning"
         return aws.cloudwatch.MetricAlarm(
             f"{name}-{kind}-{resource}",
@@ -203,8 +235,10 @@ class PostureGuard(pulumi.ComponentResource):
             ),
             namespace=METRIC_NAMESPACE,
             metric_name=check.value,
-            dimensions={APP_ENVIRONMENT_DIMENSION: args.app_environment,
-                        check.resource_dimension: resource},
+            dimensions={
+                APP_ENVIRONMENT_DIMENSION: args.app_environment,
+                check.resource_dimension: resource,
+            },
             statistic="Minimum",
             period=args.alarm_period_seconds,
             evaluation_periods=1,

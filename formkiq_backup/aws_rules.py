@@ -43,13 +43,13 @@ SUPPORTED_VAULT_EVENTS = frozenset(
 _RULE_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupRuleInput.RuleName
 _VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")  # CreateBackupVault.BackupVaultName
 _SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupSelection.SelectionName
-_IAM_ROLE_ARN = re.compile(
-    r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
-)
+_IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
-_WEEKDAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+_WEEKDAYS = {name: number for number, name in enumerate(_WEEKDAY_NAMES, start=1)}
 
 
 class ScheduleError(ValueError):
@@ -140,9 +140,7 @@ def _expand(field: str, text: str, low: int, high: int) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
-def _check_simple_field(
-    field: str, text: str, low: int, high: int, names: dict[str, int]
-) -> None:
+def _check_simple_field(field: str, text: str, low: int, high: int, names: dict[str, int]) -> None:
     """Validate a month or year field: `*`, numbers or names, ranges, steps and lists."""
     if text == "*":
         return

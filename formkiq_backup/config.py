@@ -45,37 +45,72 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("tier", "string", "Backup tier: basic, standard, enhanced or enterprise.",
-                required=True),
-    SettingSpec("appEnvironment", "string",
-                "FormKiQ's AppEnvironment; names are read from /formkiq/<appEnvironment>/.",
-                required=True),
+    SettingSpec(
+        "tier", "string", "Backup tier: basic, standard, enhanced or enterprise.", required=True
+    ),
+    SettingSpec(
+        "appEnvironment",
+        "string",
+        "FormKiQ's AppEnvironment; names are read from /formkiq/<appEnvironment>/.",
+        required=True,
+    ),
     # Pulumi requires a default for every optional project key; "" and 0 mean "not set".
-    SettingSpec("drRegion", "string",
-                "Disaster-recovery region (enhanced and enterprise); must differ from "
-                'aws:region. "" = none.', default=""),
-    SettingSpec("notificationEmails", "array",
-                "E-mail addresses subscribed to the alarm topic.", default=[]),
-    SettingSpec("backupSchedule", "string",
-                "AWS 6-field cron for the daily backup rule; at most hourly.",
-                default="cron(0 5 * * ? *)"),
-    SettingSpec("scheduleTimezone", "string",
-                "IANA time zone the backup schedules run in.", default="UTC"),
-    SettingSpec("dailyRetentionDays", "integer",
-                "Days each daily recovery point is kept (1..36500).", default=35),
-    SettingSpec("monthlyRetentionDays", "integer",
-                "Days each monthly recovery point is kept (1..36500).", default=365),
-    SettingSpec("coldStorageAfterDays", "integer",
-                "Days after which monthly recovery points move to cold storage; retention "
-                "must be at least 90 days longer. 0 = never.", default=0),
-    SettingSpec("breakGlassRoleArns", "array",
-                "IAM role ARNs still allowed to delete recovery points.", default=[]),
-    SettingSpec("protectBackups", "boolean",
-                "Protect vaults, their keys and the backup role from deletion by Pulumi.",
-                default=True),
-    SettingSpec("remediatePosture", "boolean",
-                "Let the posture guard re-enable PITR and versioning when it finds them off.",
-                default=False),
+    SettingSpec(
+        "drRegion",
+        "string",
+        "Disaster-recovery region (enhanced and enterprise); must differ from "
+        'aws:region. "" = none.',
+        default="",
+    ),
+    SettingSpec(
+        "notificationEmails", "array", "E-mail addresses subscribed to the alarm topic.", default=[]
+    ),
+    SettingSpec(
+        "backupSchedule",
+        "string",
+        "AWS 6-field cron for the daily backup rule; at most hourly.",
+        default="cron(0 5 * * ? *)",
+    ),
+    SettingSpec(
+        "scheduleTimezone", "string", "IANA time zone the backup schedules run in.", default="UTC"
+    ),
+    SettingSpec(
+        "dailyRetentionDays",
+        "integer",
+        "Days each daily recovery point is kept (1..36500).",
+        default=35,
+    ),
+    SettingSpec(
+        "monthlyRetentionDays",
+        "integer",
+        "Days each monthly recovery point is kept (1..36500).",
+        default=365,
+    ),
+    SettingSpec(
+        "coldStorageAfterDays",
+        "integer",
+        "Days after which monthly recovery points move to cold storage; retention "
+        "must be at least 90 days longer. 0 = never.",
+        default=0,
+    ),
+    SettingSpec(
+        "breakGlassRoleArns",
+        "array",
+        "IAM role ARNs still allowed to delete recovery points.",
+        default=[],
+    ),
+    SettingSpec(
+        "protectBackups",
+        "boolean",
+        "Protect vaults, their keys and the backup role from deletion by Pulumi.",
+        default=True,
+    ),
+    SettingSpec(
+        "remediatePosture",
+        "boolean",
+        "Let the posture guard re-enable PITR and versioning when it finds them off.",
+        default=False,
+    ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTINGS}
 
@@ -141,10 +176,20 @@ def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> Backup
     _check_days("monthlyRetentionDays", values["monthlyRetentionDays"], problems)
     _check_cold_storage(values, problems)
     _check_dr_region(tier, values["drRegion"], primary_region, problems)
-    _check_list(values["notificationEmails"], "notificationEmails", aws_rules.is_email_address,
-                "is not a valid e-mail address (name@example.com)", problems)
-    _check_list(values["breakGlassRoleArns"], "breakGlassRoleArns", aws_rules.is_iam_role_arn,
-                "is not an IAM role ARN (arn:aws:iam::123456789012:role/BreakGlass)", problems)
+    _check_list(
+        values["notificationEmails"],
+        "notificationEmails",
+        aws_rules.is_email_address,
+        "is not a valid e-mail address (name@example.com)",
+        problems,
+    )
+    _check_list(
+        values["breakGlassRoleArns"],
+        "breakGlassRoleArns",
+        aws_rules.is_iam_role_arn,
+        "is not an IAM role ARN (arn:aws:iam::123456789012:role/BreakGlass)",
+        problems,
+    )
 
     if problems:
         raise ConfigError(problems)
@@ -179,8 +224,11 @@ def read_pulumi_config() -> BackupSettings:
         **runtime_config.CONFIG.get(),
     }
     prefix = f"{NAMESPACE}:"
-    raw = {key[len(prefix):]: str(value) for key, value in everything.items()
-           if key.startswith(prefix)}
+    raw = {
+        key[len(prefix) :]: str(value)
+        for key, value in everything.items()
+        if key.startswith(prefix)
+    }
     region = everything.get("aws:region")
     return parse_settings(raw, str(region) if region else None)
 
@@ -190,7 +238,9 @@ def read_pulumi_config() -> BackupSettings:
 _Value = str | int | bool | list[str] | None
 
 
-def _typed_value(spec: SettingSpec, raw: Mapping[str, str], problems: list[ConfigProblem]) -> _Value:
+def _typed_value(
+    spec: SettingSpec, raw: Mapping[str, str], problems: list[ConfigProblem]
+) -> _Value:
     """Convert one raw string to the key's type, or record why it can't be."""
     if spec.key not in raw:
         if spec.required:
@@ -236,8 +286,7 @@ def _unknown_key_problems(raw: Mapping[str, str]) -> list[ConfigProblem]:
             iter(difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1, cutoff=0.5)), None
         )
         hint = f"did you mean {guess}?" if guess else "valid keys: " + ", ".join(SETTINGS_BY_KEY)
-        problems.append(ConfigProblem(((key, raw[key]),),
-                                      f"is not a {NAMESPACE} setting; {hint}"))
+        problems.append(ConfigProblem(((key, raw[key]),), f"is not a {NAMESPACE} setting; {hint}"))
     return problems
 
 
@@ -266,8 +315,12 @@ def _app_environment_problems(value: str) -> list[ConfigProblem]:
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
     if value and set(value) <= allowed:
         return []
-    return [ConfigProblem((("appEnvironment", value),),
-                          "must match FormKiQ's AppEnvironment pattern [a-zA-Z0-9_.-/]+")]
+    return [
+        ConfigProblem(
+            (("appEnvironment", value),),
+            "must match FormKiQ's AppEnvironment pattern [a-zA-Z0-9_.-/]+",
+        )
+    ]
 
 
 def _parse_schedule(value: _Value, problems: list[ConfigProblem]) -> CronSchedule | None:
@@ -289,10 +342,12 @@ def _check_timezone(value: _Value, problems: list[ConfigProblem]) -> None:
 
 def _check_days(key: str, value: _Value, problems: list[ConfigProblem]) -> None:
     if isinstance(value, int) and not 1 <= value <= aws_rules.MAX_LIFECYCLE_DAYS:
-        problems.append(ConfigProblem(
-            ((key, value),),
-            f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days (AWS Backup's lifecycle limit)",
-        ))
+        problems.append(
+            ConfigProblem(
+                ((key, value),),
+                f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days (AWS Backup's lifecycle limit)",
+            )
+        )
 
 
 def _check_cold_storage(values: Mapping[str, _Value], problems: list[ConfigProblem]) -> None:
@@ -301,15 +356,19 @@ def _check_cold_storage(values: Mapping[str, _Value], problems: list[ConfigProbl
     if not isinstance(cold, int) or cold == 0:
         return
     if not 1 <= cold <= aws_rules.MAX_LIFECYCLE_DAYS:
-        problems.append(ConfigProblem((("coldStorageAfterDays", cold),),
-                                      f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days, "
-                                      "or 0 for no cold storage"))
+        problems.append(
+            ConfigProblem(
+                (("coldStorageAfterDays", cold),),
+                f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days, or 0 for no cold storage",
+            )
+        )
         return
     if not isinstance(monthly, int) or not 1 <= monthly <= aws_rules.MAX_LIFECYCLE_DAYS:
         return  # already reported against monthlyRetentionDays
     for rule in aws_rules.lifecycle_problems(monthly, cold):
-        problems.append(ConfigProblem(
-            (("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule))
+        problems.append(
+            ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
+        )
 
 
 def _check_dr_region(
@@ -317,35 +376,45 @@ def _check_dr_region(
 ) -> None:
     if not value:
         if tier in CROSS_REGION_TIERS:
-            problems.append(ConfigProblem(
-                (("drRegion", None),),
-                f"is required for tier {tier.value if tier else ''}: its copies and replicas "
-                "live in a second region, e.g. us-west-2",
-            ))
+            problems.append(
+                ConfigProblem(
+                    (("drRegion", None),),
+                    f"is required for tier {tier.value if tier else ''}: its copies and replicas "
+                    "live in a second region, e.g. us-west-2",
+                )
+            )
         return
     region = str(value)
     partitions = aws_rules.region_partitions()
     if region not in partitions:
         guess = difflib.get_close_matches(region, list(partitions), n=1)
         hint = f' (did you mean "{guess[0]}"?)' if guess else ""
-        problems.append(ConfigProblem((("drRegion", region),),
-                                      f"is not an AWS region where AWS Backup runs{hint}"))
+        problems.append(
+            ConfigProblem(
+                (("drRegion", region),), f"is not an AWS region where AWS Backup runs{hint}"
+            )
+        )
         return
     if primary is not None and region == primary:
-        problems.append(ConfigProblem(
-            (("drRegion", region), ("aws:region", primary)),
-            "the disaster-recovery region must differ from the primary region, or one "
-            "regional outage takes both copies",
-        ))
+        problems.append(
+            ConfigProblem(
+                (("drRegion", region), ("aws:region", primary)),
+                "the disaster-recovery region must differ from the primary region, or one "
+                "regional outage takes both copies",
+            )
+        )
     elif primary in partitions and partitions[primary] != partitions[region]:
-        problems.append(ConfigProblem(
-            (("drRegion", region), ("aws:region", primary)),
-            f"copies cannot cross partitions ({partitions[primary]} to {partitions[region]})",
-        ))
+        problems.append(
+            ConfigProblem(
+                (("drRegion", region), ("aws:region", primary)),
+                f"copies cannot cross partitions ({partitions[primary]} to {partitions[region]})",
+            )
+        )
 
 
-def _check_list(value: _Value, key: str, valid: Callable[[str], bool], rule: str,
-                problems: list[ConfigProblem]) -> None:
+def _check_list(
+    value: _Value, key: str, valid: Callable[[str], bool], rule: str, problems: list[ConfigProblem]
+) -> None:
     for item in _str_list(value):
         if not valid(item):
             problems.append(ConfigProblem(((key, item),), rule))
@@ -376,5 +445,5 @@ def _optional_int(value: _Value) -> int | None:
 
 
 def _optional_str(value: _Value) -> str | None:
-    """"" is the declared default meaning "not set"."""
+    """ "" is the declared default meaning "not set"."""
     return value if isinstance(value, str) and value else None

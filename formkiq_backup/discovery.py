@@ -56,11 +56,15 @@ def discover(reader: FormKiQReader, app_environment: str) -> FormKiQEnvironment:
     """Find the FormKiQ environment `app_environment` and the data we protect in it."""
     identity = reader.identity()
     path = parameter_path(app_environment)
-    where = (f"appEnvironment {app_environment!r} (account {identity.account_id}, "
-             f"region {identity.region})")
-    names = {name[len(path) + 1:]: value
-             for name, value in reader.parameters_under(path).items()
-             if name.startswith(path + "/")}
+    where = (
+        f"appEnvironment {app_environment!r} (account {identity.account_id}, "
+        f"region {identity.region})"
+    )
+    names = {
+        name[len(path) + 1 :]: value
+        for name, value in reader.parameters_under(path).items()
+        if name.startswith(path + "/")
+    }
     if not names:
         raise DiscoveryError(
             f"no FormKiQ parameters under {path}/ for {where}: is FormKiQ deployed there "
@@ -88,8 +92,11 @@ def discover(reader: FormKiQReader, app_environment: str) -> FormKiQEnvironment:
     required(Parameter.DOCUMENTS_TABLE)
     bucket_name = required(Parameter.DOCUMENTS_BUCKET)
     documents = read_table(TableRole.DOCUMENTS, Parameter.DOCUMENTS_TABLE)
-    document_syncs = (read_table(TableRole.DOCUMENT_SYNCS, Parameter.DOCUMENT_SYNCS_TABLE)
-                      if Parameter.DOCUMENT_SYNCS_TABLE.value in names else None)
+    document_syncs = (
+        read_table(TableRole.DOCUMENT_SYNCS, Parameter.DOCUMENT_SYNCS_TABLE)
+        if Parameter.DOCUMENT_SYNCS_TABLE.value in names
+        else None
+    )
     try:
         bucket = reader.bucket(bucket_name, identity)
     except Exception as error:
@@ -100,8 +107,10 @@ def discover(reader: FormKiQReader, app_environment: str) -> FormKiQEnvironment:
 
     excluded = tuple(
         ExcludedTable(role, names[parameter.value], EXCLUDED_TABLE_REASONS[role])
-        for role, parameter in ((TableRole.CACHE, Parameter.CACHE_TABLE),
-                                (TableRole.WEB_CONNECTIONS, Parameter.WEB_CONNECTIONS_TABLE))
+        for role, parameter in (
+            (TableRole.CACHE, Parameter.CACHE_TABLE),
+            (TableRole.WEB_CONNECTIONS, Parameter.WEB_CONNECTIONS_TABLE),
+        )
         if parameter.value in names
     )
     return FormKiQEnvironment(
@@ -160,8 +169,9 @@ class PulumiInvokeReader:
         import pulumi_aws as aws
 
         bucket = aws.s3.get_bucket(bucket=name)
-        return BucketFacts(name=bucket.bucket, arn=bucket.arn,
-                           region=bucket.bucket_region or identity.region)
+        return BucketFacts(
+            name=bucket.bucket, arn=bucket.arn, region=bucket.bucket_region or identity.region
+        )
 
 
 class Boto3Reader:
@@ -183,16 +193,18 @@ class Boto3Reader:
         )
 
     def parameters_under(self, path: str) -> Mapping[str, str]:
-        pages = self._client("ssm").get_paginator("get_parameters_by_path").paginate(
-            Path=path, Recursive=True, WithDecryption=False)
+        pages = (
+            self._client("ssm")
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=path, Recursive=True, WithDecryption=False)
+        )
         return {p["Name"]: p["Value"] for page in pages for p in page["Parameters"]}
 
     def table(self, role: TableRole, name: str) -> TableFacts:
         dynamodb = self._client("dynamodb")
         table = dynamodb.describe_table(TableName=name)["Table"]
         backups = dynamodb.describe_continuous_backups(TableName=name)
-        pitr = backups["ContinuousBackupsDescription"].get(
-            "PointInTimeRecoveryDescription", {})
+        pitr = backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
         stream = table.get("StreamSpecification") or {}
         tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
         return TableFacts(

@@ -62,15 +62,17 @@ class PostureFinding:
         }
 
 
-def check_table_pitr(dynamodb: Any, table: str,
-                     minimum_days: int = REQUIRED_PITR_DAYS) -> PostureFinding:
+def check_table_pitr(
+    dynamodb: Any, table: str, minimum_days: int = REQUIRED_PITR_DAYS
+) -> PostureFinding:
     """PITR must be ENABLED with a recovery period of at least `minimum_days`."""
     expected = f"PITR enabled with a recovery period >= {minimum_days} days"
     try:
         described = dynamodb.describe_continuous_backups(TableName=table)
     except (ClientError, BotoCoreError) as error:
-        return PostureFinding(Check.PITR, table, False, f"check failed: {_reason(error)}",
-                              expected, checked=False)
+        return PostureFinding(
+            Check.PITR, table, False, f"check failed: {_reason(error)}", expected, checked=False
+        )
     pitr = described["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
     if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
         return PostureFinding(Check.PITR, table, False, "PITR disabled", expected)
@@ -86,14 +88,21 @@ def check_bucket_versioning(s3: Any, bucket: str) -> PostureFinding:
     try:
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     except (ClientError, BotoCoreError) as error:
-        return PostureFinding(Check.VERSIONING, bucket, False,
-                              f"check failed: {_reason(error)}", expected, checked=False)
+        return PostureFinding(
+            Check.VERSIONING,
+            bucket,
+            False,
+            f"check failed: {_reason(error)}",
+            expected,
+            checked=False,
+        )
     observed = f"versioning {status or 'never enabled'}"
     return PostureFinding(Check.VERSIONING, bucket, status == "Enabled", observed, expected)
 
 
-def remediate(finding: PostureFinding, dynamodb: Any, s3: Any,
-              minimum_days: int = REQUIRED_PITR_DAYS) -> PostureFinding:
+def remediate(
+    finding: PostureFinding, dynamodb: Any, s3: Any, minimum_days: int = REQUIRED_PITR_DAYS
+) -> PostureFinding:
     """Re-enable what a finding shows disabled, then check again to report the real outcome."""
     if finding.compliant or not finding.checked:
         return finding
@@ -108,14 +117,17 @@ def remediate(finding: PostureFinding, dynamodb: Any, s3: Any,
             )
             after = check_table_pitr(dynamodb, finding.resource, minimum_days)
         else:
-            s3.put_bucket_versioning(Bucket=finding.resource,
-                                     VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_versioning(
+                Bucket=finding.resource, VersioningConfiguration={"Status": "Enabled"}
+            )
             after = check_bucket_versioning(s3, finding.resource)
     except (ClientError, BotoCoreError) as error:
-        return replace(finding, observed=f"{finding.observed}; remediation failed: "
-                                         f"{_reason(error)}")
-    return replace(after, remediated=after.compliant,
-                   observed=f"{finding.observed} -> now {after.observed}")
+        return replace(
+            finding, observed=f"{finding.observed}; remediation failed: {_reason(error)}"
+        )
+    return replace(
+        after, remediated=after.compliant, observed=f"{finding.observed} -> now {after.observed}"
+    )
 
 
 def evaluate_posture(

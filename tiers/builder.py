@@ -40,7 +40,7 @@ START_WINDOW_MINUTES = 60
 COMPLETION_WINDOW_MINUTES = 180
 
 
-class TierNotBuildable(RuntimeError):
+class TierNotBuildableError(RuntimeError):
     """The tier needs capabilities a later release adds."""
 
 
@@ -53,7 +53,7 @@ def ensure_buildable(spec: TierSpec) -> None:
     """Fail early, with the reason, for tiers whose components are not implemented yet."""
     missing = missing_capabilities(spec)
     if missing:
-        raise TierNotBuildable(
+        raise TierNotBuildableError(
             f"tier {spec.tier.value!r} is not implemented yet: it needs "
             + "; ".join(capability.value for capability in missing)
             + ". Use tier 'standard' until they land."
@@ -108,76 +108,96 @@ class Deployment:
         return outputs
 
 
-def build_tier(spec: TierSpec, settings: BackupSettings,
-               environment: FormKiQEnvironment) -> Deployment:
+def build_tier(
+    spec: TierSpec, settings: BackupSettings, environment: FormKiQEnvironment
+) -> Deployment:
     """Register every component `spec` asks for."""
     ensure_buildable(spec)
     naming = Naming.for_environment(environment.app_environment)
-    tags = {"ManagedBy": "formkiq-backup",
-            "FormKiQAppEnvironment": environment.app_environment}
+    tags = {"ManagedBy": "formkiq-backup", "FormKiQAppEnvironment": environment.app_environment}
     uses_backup = Capability.AWS_BACKUP in spec.capabilities
 
     publishers = ["cloudwatch.amazonaws.com"]
     if uses_backup:
         publishers += ["events.amazonaws.com", "backup.amazonaws.com"]
-    alerts = NotificationTopic(f"{naming.prefix}-alerts", NotificationTopicArgs(
-        account_id=environment.account_id,
-        partition=environment.partition,
-        key_alias=naming.key_alias("alerts"),
-        publishing_services=publishers,
-        email_addresses=settings.notification_emails,
-        display_name=f"FormKiQ {environment.app_environment} backup alerts",
-        tags=tags,
-    ))
+    alerts = NotificationTopic(
+        f"{naming.prefix}-alerts",
+        NotificationTopicArgs(
+            account_id=environment.account_id,
+            partition=environment.partition,
+            key_alias=naming.key_alias("alerts"),
+            publishing_services=publishers,
+            email_addresses=settings.notification_emails,
+            display_name=f"FormKiQ {environment.app_environment} backup alerts",
+            tags=tags,
+        ),
+    )
 
     if Capability.POSTURE_GUARD in spec.capabilities:
-        PostureGuard(f"{naming.prefix}-posture-guard", PostureGuardArgs(
-            app_environment=environment.app_environment,
-            account_id=environment.account_id,
-            tables=environment.protected_tables,
-            buckets=environment.protected_buckets,
-            alarm_topic_arn=alerts.topic_arn,
-            alarm_topic_key_arn=alerts.key_arn,
-            alarm_name_prefix=naming.prefix,
-            remediate=settings.remediate_posture,
-            tags=tags,
-        ))
+        PostureGuard(
+            f"{naming.prefix}-posture-guard",
+            PostureGuardArgs(
+                app_environment=environment.app_environment,
+                account_id=environment.account_id,
+                tables=environment.protected_tables,
+                buckets=environment.protected_buckets,
+                alarm_topic_arn=alerts.topic_arn,
+                alarm_topic_key_arn=alerts.key_arn,
+                alarm_name_prefix=naming.prefix,
+                remediate=settings.remediate_posture,
+                tags=tags,
+            ),
+        )
 
     if not uses_backup:
         return Deployment(spec, environment, alerts.topic_arn)
 
     BackupRegionSettings(f"{naming.prefix}-backup-region-settings", BackupRegionSettingsArgs())
-    vault = BackupVault(f"{naming.prefix}-backup-vault", BackupVaultArgs(
-        vault_name=f"{naming.prefix}-backup-vault",
-        key_alias=naming.key_alias("vault"),
-        account_id=environment.account_id,
-        partition=environment.partition,
-        break_glass_role_arns=settings.break_glass_role_arns,
-        notification_topic_arn=alerts.topic_arn,
-        protect=settings.protect_backups,
-        tags=tags,
-    ))
-    plan = BackupPlan(f"{naming.prefix}-backup-plan", BackupPlanArgs(
-        plan_name=f"{naming.prefix}-backup-plan",
-        selection_name=f"{naming.prefix}-protected-data",
-        vault_name=vault.vault_name,
-        rules=[backup_rule(kind, settings) for kind in spec.backup_rules],
-        resource_arns=[t.arn for t in environment.protected_tables]
-        + [b.arn for b in environment.protected_buckets],
-        account_id=environment.account_id,
-        partition=environment.partition,
-        protect=settings.protect_backups,
-        tags=tags,
-    ))
-    BackupJobAlerts(f"{naming.prefix}-backup-alerts", BackupJobAlertsArgs(
-        topic_arn=alerts.topic_arn,
-        vault_name=vault.vault_name,
-        name_prefix=naming.prefix,
-        hours_without_completed_backup=spec.recovery_point_max_age_hours or 26,
-        tags=tags,
-    ))
-    return Deployment(spec, environment, alerts.topic_arn,
-                      backup_vault_arn=vault.vault_arn, backup_plan_id=plan.plan_id)
+    vault = BackupVault(
+        f"{naming.prefix}-backup-vault",
+        BackupVaultArgs(
+            vault_name=f"{naming.prefix}-backup-vault",
+            key_alias=naming.key_alias("vault"),
+            account_id=environment.account_id,
+            partition=environment.partition,
+            break_glass_role_arns=settings.break_glass_role_arns,
+            notification_topic_arn=alerts.topic_arn,
+            protect=settings.protect_backups,
+            tags=tags,
+        ),
+    )
+    plan = BackupPlan(
+        f"{naming.prefix}-backup-plan",
+        BackupPlanArgs(
+            plan_name=f"{naming.prefix}-backup-plan",
+            selection_name=f"{naming.prefix}-protected-data",
+            vault_name=vault.vault_name,
+            rules=[backup_rule(kind, settings) for kind in spec.backup_rules],
+            resource_arns=[t.arn for t in environment.protected_tables]
+            + [b.arn for b in environment.protected_buckets],
+            account_id=environment.account_id,
+            partition=environment.partition,
+            protect=settings.protect_backups,
+            tags=tags,
+        ),
+    )
+    BackupJobAlerts(
+        f"{naming.prefix}-backup-alerts",
+        BackupJobAlertsArgs(
+            topic_arn=alerts.topic_arn,
+            vault_name=vault.vault_name,
+            name_prefix=naming.prefix,
+            hours_without_completed_backup=spec.recovery_point_max_age_hours or 26,
+            tags=tags,
+        ),
+    )
+    return Deployment(
+        spec,
+        environment,
+        alerts.topic_arn,
+        backup_vault_arn=vault.vault_arn,
+        backup_plan_id=plan.plan_id,
+    )
 
 
 def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:

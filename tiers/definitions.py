@@ -65,10 +65,16 @@ class RecoveryObjective:
         return {
             "rpo": _rpo_text(self.rpo_minutes),
             "rpoMinutes": self.rpo_minutes,
-            "rto": ("-" if self.rto_minutes is None
-                    else f"{_duration(self.rto_minutes[0])} to {_duration(self.rto_minutes[1])}"),
-            "rtoMinutes": (None if self.rto_minutes is None
-                           else {"min": self.rto_minutes[0], "max": self.rto_minutes[1]}),
+            "rto": (
+                "-"
+                if self.rto_minutes is None
+                else f"{_duration(self.rto_minutes[0])} to {_duration(self.rto_minutes[1])}"
+            ),
+            "rtoMinutes": (
+                None
+                if self.rto_minutes is None
+                else {"min": self.rto_minutes[0], "max": self.rto_minutes[1]}
+            ),
             "protectedBy": list(self.protected_by),
             "note": self.note,
         }
@@ -89,15 +95,24 @@ class TierSpec:
     recovery_point_max_age_hours: int | None = None
     """Newest recovery point older than this means the schedule is broken (alarm, verify)."""
     recovery_objectives: Mapping[DataClass, RecoveryObjective] = field(
-        default_factory=lambda: MappingProxyType({}))
+        default_factory=lambda: MappingProxyType({})
+    )
 
-    def extended(self, tier: Tier, summary: str, rto_target: str,
-                 adds: frozenset[Capability],
-                 objectives: Mapping[DataClass, RecoveryObjective],
-                 **changes: object) -> "TierSpec":
+    def extended(
+        self,
+        tier: Tier,
+        summary: str,
+        rto_target: str,
+        adds: frozenset[Capability],
+        objectives: Mapping[DataClass, RecoveryObjective],
+        **changes: object,
+    ) -> "TierSpec":
         """The next tier up: everything this tier has, plus `adds`."""
         return replace(
-            self, tier=tier, summary=summary, rto_target=rto_target,
+            self,
+            tier=tier,
+            summary=summary,
+            rto_target=rto_target,
             capabilities=self.capabilities | adds,
             recovery_objectives=MappingProxyType({**self.recovery_objectives, **objectives}),
             **changes,  # type: ignore[arg-type]
@@ -109,20 +124,24 @@ BASIC = TierSpec(
     summary="Point-in-time recovery + S3 versioning, guarded and alarmed",
     rto_target="1-4 hours",
     capabilities=frozenset({Capability.POSTURE_GUARD}),
-    recovery_objectives=MappingProxyType({
-        DataClass.DOCUMENT_METADATA: RecoveryObjective(
-            rpo_minutes=5, rto_minutes=(60, 240),
-            protected_by=("DynamoDB PITR (35 days) on Documents and DocumentSyncs",),
-            note="PITR restores into a new table: cut over or repair from it",
-        ),
-        DataClass.DOCUMENT_CONTENT: RecoveryObjective(
-            rpo_minutes=0, rto_minutes=(1, 60),
-            protected_by=("S3 versioning on the documents bucket",),
-            note="a FormKiQ purge deletes every version: not recoverable at this tier",
-        ),
-        DataClass.USER_DIRECTORY: _NOT_PROTECTED,
-        DataClass.SYSTEM_CONFIGURATION: _NOT_PROTECTED,
-    }),
+    recovery_objectives=MappingProxyType(
+        {
+            DataClass.DOCUMENT_METADATA: RecoveryObjective(
+                rpo_minutes=5,
+                rto_minutes=(60, 240),
+                protected_by=("DynamoDB PITR (35 days) on Documents and DocumentSyncs",),
+                note="PITR restores into a new table: cut over or repair from it",
+            ),
+            DataClass.DOCUMENT_CONTENT: RecoveryObjective(
+                rpo_minutes=0,
+                rto_minutes=(1, 60),
+                protected_by=("S3 versioning on the documents bucket",),
+                note="a FormKiQ purge deletes every version: not recoverable at this tier",
+            ),
+            DataClass.USER_DIRECTORY: _NOT_PROTECTED,
+            DataClass.SYSTEM_CONFIGURATION: _NOT_PROTECTED,
+        }
+    ),
 )
 
 STANDARD = BASIC.extended(
@@ -135,13 +154,17 @@ STANDARD = BASIC.extended(
     recovery_point_max_age_hours=26,
     objectives={
         DataClass.DOCUMENT_METADATA: RecoveryObjective(
-            rpo_minutes=5, rto_minutes=(120, 480),
-            protected_by=("DynamoDB PITR (35 days)",
-                          "AWS Backup daily and monthly recovery points"),
+            rpo_minutes=5,
+            rto_minutes=(120, 480),
+            protected_by=(
+                "DynamoDB PITR (35 days)",
+                "AWS Backup daily and monthly recovery points",
+            ),
             note="recovery points outlive a deleted table and the 35-day PITR window",
         ),
         DataClass.DOCUMENT_CONTENT: RecoveryObjective(
-            rpo_minutes=0, rto_minutes=(120, 480),
+            rpo_minutes=0,
+            rto_minutes=(120, 480),
             protected_by=("S3 versioning", "AWS Backup daily and monthly recovery points"),
             note="after a purge, content returns from the newest daily recovery point",
         ),
@@ -155,9 +178,13 @@ ENHANCED = STANDARD.extended(
     adds=frozenset({Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION}),
     objectives={
         DataClass.DOCUMENT_CONTENT: RecoveryObjective(
-            rpo_minutes=15, rto_minutes=(15, 60),
-            protected_by=("S3 versioning", "S3 replication with RTC to drRegion",
-                          "AWS Backup copies in drRegion"),
+            rpo_minutes=15,
+            rto_minutes=(15, 60),
+            protected_by=(
+                "S3 versioning",
+                "S3 replication with RTC to drRegion",
+                "AWS Backup copies in drRegion",
+            ),
         ),
     },
 )
@@ -166,21 +193,32 @@ ENTERPRISE = ENHANCED.extended(
     Tier.ENTERPRISE,
     summary="Enhanced + global table replicas, vault lock, restore testing and audit",
     rto_target="< 15 minutes",
-    adds=frozenset({Capability.GLOBAL_TABLE_REPLICAS, Capability.VAULT_LOCK,
-                    Capability.YEARLY_COLD_STORAGE, Capability.RESTORE_TESTING,
-                    Capability.AUDIT}),
+    adds=frozenset(
+        {
+            Capability.GLOBAL_TABLE_REPLICAS,
+            Capability.VAULT_LOCK,
+            Capability.YEARLY_COLD_STORAGE,
+            Capability.RESTORE_TESTING,
+            Capability.AUDIT,
+        }
+    ),
     objectives={
         DataClass.DOCUMENT_METADATA: RecoveryObjective(
-            rpo_minutes=1, rto_minutes=(1, 15),
-            protected_by=("DynamoDB global table replica in drRegion", "DynamoDB PITR",
-                          "AWS Backup copies in a locked vault"),
+            rpo_minutes=1,
+            rto_minutes=(1, 15),
+            protected_by=(
+                "DynamoDB global table replica in drRegion",
+                "DynamoDB PITR",
+                "AWS Backup copies in a locked vault",
+            ),
             note="a replica mirrors deletes too: backups remain the defence against them",
         ),
     },
 )
 
 TIERS: Mapping[Tier, TierSpec] = MappingProxyType(
-    {spec.tier: spec for spec in (BASIC, STANDARD, ENHANCED, ENTERPRISE)})
+    {spec.tier: spec for spec in (BASIC, STANDARD, ENHANCED, ENTERPRISE)}
+)
 
 
 def _rpo_text(minutes: int | None) -> str:

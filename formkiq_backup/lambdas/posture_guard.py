@@ -59,15 +59,19 @@ def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
     dynamodb = session.client("dynamodb", config=_CLIENT_CONFIG)
     s3 = session.client("s3", config=_CLIENT_CONFIG)
     findings = evaluate_posture(
-        settings.tables, settings.buckets, dynamodb, s3,
+        settings.tables,
+        settings.buckets,
+        dynamodb,
+        s3,
         minimum_pitr_days=settings.minimum_pitr_days,
         remediate_violations=settings.remediate,
     )
     cloudwatch = session.client("cloudwatch", config=_CLIENT_CONFIG)
     datums = [finding.metric_datum(settings.app_environment) for finding in findings]
     for start in range(0, len(datums), _METRIC_BATCH):
-        cloudwatch.put_metric_data(Namespace=settings.metric_namespace,
-                                   MetricData=datums[start:start + _METRIC_BATCH])
+        cloudwatch.put_metric_data(
+            Namespace=settings.metric_namespace, MetricData=datums[start : start + _METRIC_BATCH]
+        )
     notice = remediation_notice(findings, settings.app_environment)
     if notice:
         session.client("sns", config=_CLIENT_CONFIG).publish(

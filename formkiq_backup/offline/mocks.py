@@ -16,7 +16,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from formkiq_backup.offline.samples import SampleFormKiQ
 
 
-class UnansweredInvoke(LookupError):
+class UnansweredInvokeError(LookupError):
     """The program called an invoke the offline environment does not answer."""
 
 
@@ -42,7 +42,8 @@ class FormKiQMocks(pulumi.runtime.Mocks):
     sample: SampleFormKiQ
     invokes: list[MockCallArgs] = field(default_factory=list)
     created: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
     def call(self, args: MockCallArgs) -> Any:
         self.invokes.append(args)
@@ -55,7 +56,7 @@ class FormKiQMocks(pulumi.runtime.Mocks):
             "aws:s3/getBucket:getBucket": self._bucket,
         }.get(args.token)
         if answer is None:
-            raise UnansweredInvoke(f"no offline answer for invoke {args.token} {args.args}")
+            raise UnansweredInvokeError(f"no offline answer for invoke {args.token} {args.args}")
         return answer(args.args)
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -69,42 +70,62 @@ class FormKiQMocks(pulumi.runtime.Mocks):
 
     def _caller_identity(self, _: dict[str, Any]) -> dict[str, Any]:
         account = self.sample.account_id
-        return {"accountId": account, "userId": "AROAEXAMPLEDEPLOYER:deploy",
-                "arn": f"arn:aws:sts::{account}:assumed-role/deployer/deploy", "id": account}
+        return {
+            "accountId": account,
+            "userId": "AROAEXAMPLEDEPLOYER:deploy",
+            "arn": f"arn:aws:sts::{account}:assumed-role/deployer/deploy",
+            "id": account,
+        }
 
     def _region(self, _: dict[str, Any]) -> dict[str, Any]:
         region = self.sample.region
-        return {"region": region, "name": region, "id": region,
-                "description": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        return {
+            "region": region,
+            "name": region,
+            "id": region,
+            "description": region,
+            "endpoint": f"ec2.{region}.amazonaws.com",
+        }
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
-        return {"partition": self.sample.partition, "dnsSuffix": "amazonaws.com",
-                "reverseDnsPrefix": "com.amazonaws", "id": self.sample.partition}
+        return {
+            "partition": self.sample.partition,
+            "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws",
+            "id": self.sample.partition,
+        }
 
     def _parameters_by_path(self, args: dict[str, Any]) -> dict[str, Any]:
         # SSM matches by hierarchy: /formkiq/prod does not match /formkiq/production/x.
         path = args["path"].rstrip("/")
         recursive = bool(args.get("recursive"))
         names = sorted(
-            name for name in self.sample.parameters
-            if name.startswith(path + "/") and (recursive or "/" not in name[len(path) + 1:])
+            name
+            for name in self.sample.parameters
+            if name.startswith(path + "/") and (recursive or "/" not in name[len(path) + 1 :])
         )
         return {
-            "id": path, "path": args["path"], "recursive": recursive,
+            "id": path,
+            "path": args["path"],
+            "recursive": recursive,
             "withDecryption": bool(args.get("withDecryption", True)),
             "region": self.sample.region,
             "names": names,
             "values": [self.sample.parameters[name] for name in names],
             "types": ["String"] * len(names),
-            "arns": [f"arn:aws:ssm:{self.sample.region}:{self.sample.account_id}:parameter{n}"
-                     for n in names],
+            "arns": [
+                f"arn:aws:ssm:{self.sample.region}:{self.sample.account_id}:parameter{n}"
+                for n in names
+            ],
         }
 
     def _table(self, args: dict[str, Any]) -> dict[str, Any]:
         table = self.sample.table(args["name"])
         if table is None:
-            raise LookupError(f"reading DynamoDB Table ({args['name']}): ResourceNotFoundException:"
-                              " Requested resource not found")
+            raise LookupError(
+                f"reading DynamoDB Table ({args['name']}): ResourceNotFoundException:"
+                " Requested resource not found"
+            )
         return {
             "id": table.name,
             "name": table.name,
@@ -119,7 +140,8 @@ class FormKiQMocks(pulumi.runtime.Mocks):
             "pointInTimeRecovery": {
                 "enabled": table.pitr_enabled,
                 "recoveryPeriodInDays": table.pitr_recovery_period_days
-                if table.pitr_enabled else 0,
+                if table.pitr_enabled
+                else 0,
             },
             "deletionProtectionEnabled": False,
             "tags": dict(table.tags),
@@ -132,8 +154,11 @@ class FormKiQMocks(pulumi.runtime.Mocks):
         if name not in self.sample.buckets:
             raise LookupError(f"reading S3 Bucket ({name}): couldn't find resource")
         return {
-            "id": name, "bucket": name, "arn": f"arn:{self.sample.partition}:s3:::{name}",
-            "bucketRegion": self.sample.region, "region": self.sample.region,
+            "id": name,
+            "bucket": name,
+            "arn": f"arn:{self.sample.partition}:s3:::{name}",
+            "bucketRegion": self.sample.region,
+            "region": self.sample.region,
             "bucketDomainName": f"{name}.s3.amazonaws.com",
             "bucketRegionalDomainName": f"{name}.s3.{self.sample.region}.amazonaws.com",
             "hostedZoneId": "Z3AQBSTGFYJSTF",
@@ -153,21 +178,37 @@ class FormKiQMocks(pulumi.runtime.Mocks):
             "aws:kms/key:Key": {"keyId": token, "arn": base.format("kms") + f"key/{token}"},
             "aws:kms/alias:Alias": {"arn": base.format("kms") + str(args.inputs.get("name"))},
             "aws:sns/topic:Topic": {"name": name, "arn": base.format("sns") + name},
-            "aws:backup/vault:Vault": {"name": name,
-                                       "arn": base.format("backup") + f"backup-vault:{name}"},
-            "aws:backup/plan:Plan": {"id": token, "version": "v1",
-                                     "arn": base.format("backup") + f"backup-plan:{token}"},
+            "aws:backup/vault:Vault": {
+                "name": name,
+                "arn": base.format("backup") + f"backup-vault:{name}",
+            },
+            "aws:backup/plan:Plan": {
+                "id": token,
+                "version": "v1",
+                "arn": base.format("backup") + f"backup-plan:{token}",
+            },
             "aws:backup/selection:Selection": {"id": token},
-            "aws:iam/role:Role": {"name": name, "id": name,
-                                  "arn": f"arn:{partition}:iam::{account}:role/{name}"},
+            "aws:iam/role:Role": {
+                "name": name,
+                "id": name,
+                "arn": f"arn:{partition}:iam::{account}:role/{name}",
+            },
             "aws:lambda/function:Function": {
-                "name": name, "arn": base.format("lambda") + f"function:{name}"},
+                "name": name,
+                "arn": base.format("lambda") + f"function:{name}",
+            },
             "aws:cloudwatch/logGroup:LogGroup": {
-                "name": name, "arn": base.format("logs") + f"log-group:{name}"},
+                "name": name,
+                "arn": base.format("logs") + f"log-group:{name}",
+            },
             "aws:cloudwatch/eventRule:EventRule": {
-                "name": name, "arn": base.format("events") + f"rule/{name}"},
+                "name": name,
+                "arn": base.format("events") + f"rule/{name}",
+            },
             "aws:cloudwatch/metricAlarm:MetricAlarm": {
-                "name": name, "arn": base.format("cloudwatch") + f"alarm:{name}"},
+                "name": name,
+                "arn": base.format("cloudwatch") + f"alarm:{name}",
+            },
         }.get(args.typ, {})
         return computed
 
@@ -181,7 +222,7 @@ class RecordingMonitor(MockMonitor):
         self.registrations: list[tuple[str, Any]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registrations.append((response.urn, request))
         return response
 
@@ -192,11 +233,19 @@ class RecordingMonitor(MockMonitor):
             if request.type == "pulumi:pulumi:Stack":
                 continue
             inputs, state = self.formkiq_mocks.created.get((request.type, request.name), ({}, {}))
-            found.append(RegisteredResource(
-                urn=urn, type=request.type, name=request.name, inputs=inputs, state=state,
-                custom=bool(request.custom), parent_urn=request.parent,
-                protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
-            ))
+            found.append(
+                RegisteredResource(
+                    urn=urn,
+                    type=request.type,
+                    name=request.name,
+                    inputs=inputs,
+                    state=state,
+                    custom=bool(request.custom),
+                    parent_urn=request.parent,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                )
+            )
         return found
 
 

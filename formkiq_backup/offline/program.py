@@ -32,8 +32,12 @@ class StackConfig:
     values: Mapping[str, str]
 
     @classmethod
-    def load(cls, stack: str, overrides: Mapping[str, object] | None = None,
-             project_dir: Path = PROJECT_DIR) -> "StackConfig":
+    def load(
+        cls,
+        stack: str,
+        overrides: Mapping[str, object] | None = None,
+        project_dir: Path = PROJECT_DIR,
+    ) -> "StackConfig":
         """`Pulumi.yaml` defaults, then `Pulumi.<stack>.yaml`, then `overrides`.
 
         Override keys without a namespace belong to the project; a value of None removes a key.
@@ -55,8 +59,11 @@ class StackConfig:
                 values.pop(full_key, None)
             else:
                 values[full_key] = value
-        return cls(project=name, stack=stack,
-                   values={key: _as_cli_string(value) for key, value in values.items()})
+        return cls(
+            project=name,
+            stack=stack,
+            values={key: _as_cli_string(value) for key, value in values.items()},
+        )
 
     def get(self, key: str) -> str | None:
         """A project key's value, if set."""
@@ -72,6 +79,8 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     resources: list[RegisteredResource] = field(default_factory=list)
     invokes: list[MockCallArgs] = field(default_factory=list)
+    error: Exception | None = None
+    """What the program raised, when run with raise_errors=False."""
 
     def of_type(self, resource_type: str) -> list[RegisteredResource]:
         """Registered resources of one Pulumi type token, e.g. aws:backup/plan:Plan."""
@@ -89,18 +98,28 @@ class ProgramRun:
         return next(r for r in self.resources if r.name == name)
 
 
-def run_program(stack: str, *, overrides: Mapping[str, object] | None = None,
-                sample: SampleFormKiQ | None = None, version: str = DEFAULT_VERSION,
-                project_dir: Path = PROJECT_DIR) -> ProgramRun:
-    """Run `__main__.py` for `stack` against a sample FormKiQ; raises what the program raises.
+def run_program(
+    stack: str,
+    *,
+    overrides: Mapping[str, object] | None = None,
+    sample: SampleFormKiQ | None = None,
+    version: str = DEFAULT_VERSION,
+    project_dir: Path = PROJECT_DIR,
+    raise_errors: bool = True,
+) -> ProgramRun:
+    """Run `__main__.py` for `stack` against a sample FormKiQ.
 
-    Each run gets its own event loop, mocks and root stack, so runs never leak into each other.
+    Raises what the program raises, or with `raise_errors=False` keeps it in `run.error` so
+    callers can see what was registered before it. Each run gets its own event loop, mocks and
+    root stack, so runs never leak into each other.
     """
     config = StackConfig.load(stack, overrides, project_dir)
     if sample is None:
-        sample = sample_formkiq(version=version,
-                                app_environment=config.get("appEnvironment") or "prod",
-                                region=config.get("aws:region") or "us-east-1")
+        sample = sample_formkiq(
+            version=version,
+            app_environment=config.get("appEnvironment") or "prod",
+            region=config.get("aws:region") or "us-east-1",
+        )
     mocks = FormKiQMocks(sample)
     monitor = RecordingMonitor(mocks)
     run = ProgramRun(config=config, sample=sample)
@@ -109,19 +128,25 @@ def run_program(stack: str, *, overrides: Mapping[str, object] | None = None,
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.reset_options()
-        pulumi.runtime.set_mocks(mocks, project=config.project, stack=stack, preview=False,
-                                 monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project=config.project, stack=stack, preview=False, monitor=monitor
+        )
         pulumi.runtime.set_all_config(dict(config.values))
 
-        @pulumi.runtime.test  # type: ignore[misc]
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> pulumi.Output[Any]:
             runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
             exports = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
             keys = list(exports)
             return pulumi.Output.all(*(exports[key] for key in keys)).apply(
-                lambda values: run.outputs.update(zip(keys, values, strict=True)))
+                lambda values: run.outputs.update(zip(keys, values, strict=True))
+            )
 
         program()
+    except Exception as error:
+        if raise_errors:
+            raise
+        run.error = error
     finally:
         run.resources = monitor.registered()
         run.invokes = list(mocks.invokes)

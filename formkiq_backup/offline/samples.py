@@ -64,25 +64,44 @@ class SampleFormKiQ:
         return f"{self.table_arn(name)}/stream/2026-03-02T10:15:30.123"
 
 
-def sample_formkiq(version: str = DEFAULT_VERSION, app_environment: str = "prod",
-                   account_id: str = SAMPLE_ACCOUNT, region: str = "us-east-1") -> SampleFormKiQ:
+def sample_formkiq(
+    version: str = DEFAULT_VERSION,
+    app_environment: str = "prod",
+    account_id: str = SAMPLE_ACCOUNT,
+    region: str = "us-east-1",
+) -> SampleFormKiQ:
     """A FormKiQ Core deployment of `version` as its CloudFormation stack leaves it."""
     release = _release(version)
     names = _names(app_environment, account_id)
     tables = _tables(release, app_environment, names)
-    relative = _parameters(release, version, app_environment, account_id, region, names)
+    relative = _parameters(
+        release, version, names, env=app_environment, account=account_id, region=region
+    )
     path = parameter_path(app_environment)
     parameters = {f"{path}/{name}": value for name, value in relative.items()}
     # Cognito message subjects live outside the environment's hierarchy (CF/ssm-template.yaml).
     domain = f"{app_environment}{account_id}"
-    for message in ("CustomMessage_AdminCreateUser", "CustomMessage_SignUp",
-                    "CustomMessage_ForgotPassword"):
+    for message in (
+        "CustomMessage_AdminCreateUser",
+        "CustomMessage_SignUp",
+        "CustomMessage_ForgotPassword",
+    ):
         parameters[f"/formkiq/cognito/{domain}/{message}/Subject"] = "Your FormKiQ account"
-    buckets = (names["documents_bucket"], names["staging_bucket"], names["ocr_bucket"],
-               names["console_bucket"])
-    return SampleFormKiQ(version=version, app_environment=app_environment,
-                         account_id=account_id, region=region, parameters=parameters,
-                         tables=tables, buckets=buckets)
+    buckets = (
+        names["documents_bucket"],
+        names["staging_bucket"],
+        names["ocr_bucket"],
+        names["console_bucket"],
+    )
+    return SampleFormKiQ(
+        version=version,
+        app_environment=app_environment,
+        account_id=account_id,
+        region=region,
+        parameters=parameters,
+        tables=tables,
+        buckets=buckets,
+    )
 
 
 def _release(version: str) -> tuple[int, int]:
@@ -104,36 +123,68 @@ def _names(env: str, account: str) -> dict[str, str]:
     }
 
 
-def _tables(release: tuple[int, int], env: str,
-            names: Mapping[str, str]) -> tuple[SampleTable, ...]:
-    tags = {"Application": "FormKiQ" if release >= (1, 17) else "FormKiQ core",
-            "AppEnvironment": env}
+def _tables(
+    release: tuple[int, int], env: str, names: Mapping[str, str]
+) -> tuple[SampleTable, ...]:
+    tags = {
+        "Application": "FormKiQ" if release >= (1, 17) else "FormKiQ core",
+        "AppEnvironment": env,
+    }
     tables = [
-        SampleTable(TableRole.DOCUMENTS, names["documents_table"],
-                    stream_view_type="NEW_AND_OLD_IMAGES" if release >= (1, 9) else "NEW_IMAGE",
-                    pitr_enabled=True, global_secondary_indexes=("GSI1", "GSI2"), tags=tags),
+        SampleTable(
+            TableRole.DOCUMENTS,
+            names["documents_table"],
+            stream_view_type="NEW_AND_OLD_IMAGES" if release >= (1, 9) else "NEW_IMAGE",
+            pitr_enabled=True,
+            global_secondary_indexes=("GSI1", "GSI2"),
+            tags=tags,
+        ),
         # The cache table has neither PITR nor a stream, by FormKiQ's design.
-        SampleTable(TableRole.CACHE, names["cache_table"], stream_view_type=None,
-                    pitr_enabled=False, tags=tags),
+        SampleTable(
+            TableRole.CACHE,
+            names["cache_table"],
+            stream_view_type=None,
+            pitr_enabled=False,
+            tags=tags,
+        ),
     ]
     if release >= (1, 10):
-        tables.append(SampleTable(
-            TableRole.DOCUMENT_SYNCS, names["document_syncs_table"],
-            stream_view_type="NEW_AND_OLD_IMAGES" if release >= (1, 17) else None,
-            pitr_enabled=release >= (1, 16),
-            global_secondary_indexes=("GSI1",) if release >= (1, 18) else (),
-            tags=tags,
-        ))
+        tables.append(
+            SampleTable(
+                TableRole.DOCUMENT_SYNCS,
+                names["document_syncs_table"],
+                stream_view_type="NEW_AND_OLD_IMAGES" if release >= (1, 17) else None,
+                pitr_enabled=release >= (1, 16),
+                global_secondary_indexes=("GSI1",) if release >= (1, 18) else (),
+                tags=tags,
+            )
+        )
     if (1, 14) <= release <= (1, 17):
-        tables.append(SampleTable(TableRole.WEB_CONNECTIONS, names["web_connections_table"],
-                                  stream_view_type="NEW_IMAGE", pitr_enabled=False, tags=tags))
+        tables.append(
+            SampleTable(
+                TableRole.WEB_CONNECTIONS,
+                names["web_connections_table"],
+                stream_view_type="NEW_IMAGE",
+                pitr_enabled=False,
+                tags=tags,
+            )
+        )
     return tuple(tables)
 
 
-def _parameters(release: tuple[int, int], version: str, env: str, account: str, region: str,
-                names: Mapping[str, str]) -> dict[str, str]:
+def _parameters(
+    release: tuple[int, int],
+    version: str,
+    names: Mapping[str, str],
+    *,
+    env: str,
+    account: str,
+    region: str,
+) -> dict[str, str]:
     """The /formkiq/<env>/ parameters of a default install without Typesense."""
     arn = f"arn:aws:{{service}}:{region}:{account}:{{resource}}"
+    role = f"arn:aws:iam::{account}:role"
+    group = f"arn:aws:iam::{account}:group"
     queue = f"https://sqs.{region}.amazonaws.com/{account}"
     api = f"https://{{id}}.execute-api.{region}.amazonaws.com"
     stack = f"formkiq-core-{env}"
@@ -141,7 +192,8 @@ def _parameters(release: tuple[int, int], version: str, env: str, account: str, 
         Parameter.DOCUMENTS_TABLE.value: names["documents_table"],
         "dynamodb/DocumentsStreamArn": arn.format(
             service="dynamodb",
-            resource=f"table/{names['documents_table']}/stream/2026-03-02T10:15:30.123"),
+            resource=f"table/{names['documents_table']}/stream/2026-03-02T10:15:30.123",
+        ),
         Parameter.CACHE_TABLE.value: names["cache_table"],
         Parameter.DOCUMENTS_BUCKET.value: names["documents_bucket"],
         Parameter.STAGING_BUCKET.value: names["staging_bucket"],
@@ -149,17 +201,19 @@ def _parameters(release: tuple[int, int], version: str, env: str, account: str, 
         "s3/Console": names["console_bucket"],
         "s3/ConsoleArn": f"arn:aws:s3:::{names['console_bucket']}",
         "s3/ConsoleDomainName": "d1a2b3c4d5e6f7.cloudfront.net",
-        "s3/ConsoleRegionalDomainName":
-            f"{names['console_bucket']}.s3.{region}.amazonaws.com",
+        "s3/ConsoleRegionalDomainName": f"{names['console_bucket']}.s3.{region}.amazonaws.com",
         "sns/DocumentEventArn": arn.format(
-            service="sns", resource=f"{stack}-CoreStorage-SnsDocumentEvent-1Q2W3E4R5T6Y"),
+            service="sns", resource=f"{stack}-CoreStorage-SnsDocumentEvent-1Q2W3E4R5T6Y"
+        ),
         "sns/DlqAlarm": arn.format(service="sns", resource=f"FormKiQ-DLQ-{env}-Alert"),
         "sqs/DocumentsDeadLetterQueueArn": arn.format(
-            service="sqs", resource=f"{stack}-DocumentsDeadLetterQueue-7U8I9O0P"),
+            service="sqs", resource=f"{stack}-DocumentsDeadLetterQueue-7U8I9O0P"
+        ),
         "sqs/DocumentsDeadLetterQueueName": f"{stack}-DocumentsDeadLetterQueue-7U8I9O0P",
         "sqs/DocumentsUpdateUrl": f"{queue}/{stack}-DocumentsUpdateQueue-A1S2D3F4",
         "sqs/DocumentsUpdateArn": arn.format(
-            service="sqs", resource=f"{stack}-DocumentsUpdateQueue-A1S2D3F4"),
+            service="sqs", resource=f"{stack}-DocumentsUpdateQueue-A1S2D3F4"
+        ),
         "sqs/OcrQueue": f"{queue}/{stack}-OcrQueue-G5H6J7K8",
         "sqs/OcrQueueUrl": f"{queue}/{stack}-OcrQueue-G5H6J7K8",
         "sqs/OcrQueueArn": arn.format(service="sqs", resource=f"{stack}-OcrQueue-G5H6J7K8"),
@@ -176,13 +230,13 @@ def _parameters(release: tuple[int, int], version: str, env: str, account: str, 
         "api/DocumentsKeyId": "k1l2m3n4o5",
         "api/DocumentsKeyUrl": api.format(id="k1l2m3n4o5"),
         "iam/ApiGatewayInvokeRole": f"{stack}-ApiGatewayInvokeRole-P6Q7R8",
-        "iam/ApiGatewayInvokeRoleArn":
-            f"arn:aws:iam::{account}:role/{stack}-ApiGatewayInvokeRole-P6Q7R8",
+        "iam/ApiGatewayInvokeRoleArn": f"{role}/{stack}-ApiGatewayInvokeRole-P6Q7R8",
         "iam/AdminGroupRole": f"{stack}-AdminGroupRole-S9T0U1",
         "iam/AdminGroupRoleArn": f"arn:aws:iam::{account}:role/{stack}-AdminGroupRole-S9T0U1",
         Parameter.USER_POOL_ID.value: f"{region}_Ab12Cd34E",
         Parameter.USER_POOL_ARN.value: arn.format(
-            service="cognito-idp", resource=f"userpool/{region}_Ab12Cd34E"),
+            service="cognito-idp", resource=f"userpool/{region}_Ab12Cd34E"
+        ),
         "cognito/UserPoolClientId": "1example23456789abcdefghij",
         "cognito/IdentityPoolId": f"{region}:0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
         "cognito/AdminGroup": "Admins",
@@ -200,13 +254,14 @@ def _parameters(release: tuple[int, int], version: str, env: str, account: str, 
         parameters["api/CognitoApiId"] = "c0g1n2i3t4"
         parameters["lambda/ConsoleInstaller"] = f"{stack}-ConsoleInstaller-B2N3M4"
     if (1, 14) <= release <= (1, 17):
-        parameters.update({
-            Parameter.WEB_CONNECTIONS_TABLE.value: names["web_connections_table"],
-            "api/WebsocketUrl": f"wss://w1e2b3s4k5.execute-api.{region}.amazonaws.com/{env}",
-            "sqs/WebsocketArn": arn.format(service="sqs", resource=f"{stack}-Websocket-H1J2"),
-            "sqs/WebsocketUrl": f"{queue}/{stack}-Websocket-H1J2",
-            "iam/ApiGatewayInvokeGroup": f"{stack}-ApiGatewayInvokeGroup-K3L4",
-            "iam/ApiGatewayInvokeGroupArn":
-                f"arn:aws:iam::{account}:group/{stack}-ApiGatewayInvokeGroup-K3L4",
-        })
+        parameters.update(
+            {
+                Parameter.WEB_CONNECTIONS_TABLE.value: names["web_connections_table"],
+                "api/WebsocketUrl": f"wss://w1e2b3s4k5.execute-api.{region}.amazonaws.com/{env}",
+                "sqs/WebsocketArn": arn.format(service="sqs", resource=f"{stack}-Websocket-H1J2"),
+                "sqs/WebsocketUrl": f"{queue}/{stack}-Websocket-H1J2",
+                "iam/ApiGatewayInvokeGroup": f"{stack}-ApiGatewayInvokeGroup-K3L4",
+                "iam/ApiGatewayInvokeGroupArn": f"{group}/{stack}-ApiGatewayInvokeGroup-K3L4",
+            }
+        )
     return parameters

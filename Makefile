@@ -1,0 +1,39 @@
+# Everything runs from a project-local virtualenv that these targets create on first use.
+# Needs only python3 (3.11+) and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STACK  ?= prod
+
+.PHONY: setup lint typecheck unit test preview clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy .
+
+unit: setup
+	$(BIN)/pytest
+
+## make test: virtualenv, install, lint, type check, tests.
+test: lint typecheck unit
+
+## make preview STACK=prod: the real program against a bundled sample FormKiQ, offline.
+preview: setup
+	$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

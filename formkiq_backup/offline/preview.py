@@ -1,0 +1,338 @@
+"""`make preview STACK=<stack>`: review a stack without an AWS account or the Pulumi CLI.
+
+Runs the real program with `Pulumi.<stack>.yaml` against a bundled sample FormKiQ and prints
+what a reviewer needs: the component tree, each AWS resource's key settings, the outputs and
+the tier's recovery objectives. It is an offline render, not a `pulumi preview`: it shows what
+the program asks for, not a diff against a live account.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
+from formkiq_backup.offline.mocks import RegisteredResource
+from formkiq_backup.offline.program import ProgramRun, run_program
+from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
+
+Summary = Callable[[dict[str, Any], "_Names"], str]
+
+
+class _Names:
+    """Turns ARNs and names in inputs back into the Pulumi resources they belong to."""
+
+    def __init__(self, resources: Sequence[RegisteredResource]) -> None:
+        self._by_value: dict[str, str] = {}
+        for resource in resources:
+            for key in ("arn", "name", "keyId"):
+                value = resource.state.get(key)
+                if isinstance(value, str) and value:
+                    self._by_value.setdefault(value, resource.name)
+
+    def __call__(self, value: object) -> str:
+        text = str(value)
+        return self._by_value.get(text, text)
+
+
+def _days(value: object) -> str:
+    return f"{int(float(str(value)))} d"
+
+
+def _policy_sids(document: object) -> str:
+    statements = json.loads(str(document)).get("Statement", [])
+    return ", ".join(statement.get("Sid", "?") for statement in statements)
+
+
+def _key(inputs: dict[str, Any], _: _Names) -> str:
+    rotation = "rotation on" if inputs.get("enableKeyRotation") else "ROTATION OFF"
+    return (
+        f"{rotation}; deletion window {_days(inputs.get('deletionWindowInDays', 30))}; "
+        f"policy: {_policy_sids(inputs['policy'])}"
+    )
+
+
+def _topic(inputs: dict[str, Any], names: _Names) -> str:
+    key = inputs.get("kmsMasterKeyId")
+    return f"encrypted with {names(key)}" if key else "UNENCRYPTED"
+
+
+def _topic_policy(inputs: dict[str, Any], _: _Names) -> str:
+    statements = json.loads(inputs["policy"])["Statement"]
+    publishers = next((s["Principal"]["Service"] for s in statements if s["Effect"] == "Allow"), [])
+    services = [p.split(".")[0] for p in publishers]
+    return f"publish: {', '.join(services)} (this account only); TLS required"
+
+
+def _vault(inputs: dict[str, Any], names: _Names) -> str:
+    return f"{inputs['name']}, encrypted with {names(inputs.get('kmsKeyArn'))}"
+
+
+def _vault_policy(inputs: dict[str, Any], _: _Names) -> str:
+    statement = json.loads(inputs["policy"])["Statement"][0]
+    allowed = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+    who = f"everyone but {', '.join(allowed)}" if allowed else "everyone (no break-glass role)"
+    actions = ", ".join(a.removeprefix("backup:") for a in statement["Action"])
+    return f"denies {actions} to {who}"
+
+
+def _plan(inputs: dict[str, Any], _: _Names) -> str:
+    rules = []
+    for rule in inputs.get("rules", []):
+        lifecycle = rule.get("lifecycle", {})
+        cold = lifecycle.get("coldStorageAfter")
+        timezone = rule.get("scheduleExpressionTimezone", "UTC")
+        rules.append(
+            f"{rule['ruleName']}: {rule['schedule']} {timezone}"
+            f", start {int(rule['startWindow'])} min, complete {int(rule['completionWindow'])} min"
+            f", delete after {_days(lifecycle['deleteAfter'])}"
+            + (f", cold after {_days(cold)}" if cold else "")
+            + f", tags {rule.get('recoveryPointTags', {})}"
+        )
+    return "\n".join(rules)
+
+
+def _selection(inputs: dict[str, Any], names: _Names) -> str:
+    resources = [str(arn).split(":")[-1] for arn in inputs.get("resources", [])]
+    return f"by ARN: {', '.join(resources)}; role {names(inputs.get('iamRoleArn'))}"
+
+
+def _region_settings(inputs: dict[str, Any], _: _Names) -> str:
+    opt_in = ", ".join(inputs.get("resourceTypeOptInPreference", {}))
+    managed = ", ".join(inputs.get("resourceTypeManagementPreference", {}))
+    return f"opt-in: {opt_in}; full management (advanced backup): {managed}"
+
+
+def _role(inputs: dict[str, Any], _: _Names) -> str:
+    statement = json.loads(inputs["assumeRolePolicy"])["Statement"][0]
+    return f"assumed by {statement['Principal']['Service']} (this account only)"
+
+
+def _function(inputs: dict[str, Any], _: _Names) -> str:
+    variables = inputs.get("environment", {}).get("variables", {})
+    tables = ", ".join(json.loads(variables.get("PROTECTED_TABLES", "[]")))
+    buckets = ", ".join(json.loads(variables.get("PROTECTED_BUCKETS", "[]")))
+    return (
+        f"{inputs.get('runtime')} {inputs.get('handler')}; checks PITR >= "
+        f"{variables.get('MINIMUM_PITR_DAYS')} d on {tables}; versioning on {buckets}; "
+        f"remediate={variables.get('REMEDIATE')}"
+    )
+
+
+def _event_rule(inputs: dict[str, Any], _: _Names) -> str:
+    if inputs.get("scheduleExpression"):
+        return f"schedule {inputs['scheduleExpression']}"
+    pattern = json.loads(inputs["eventPattern"])
+    detail = pattern.get("detail", {})
+    return f"{' / '.join(pattern.get('detail-type', []))} where {json.dumps(detail)}"
+
+
+def _alarm(inputs: dict[str, Any], _: _Names) -> str:
+    dimensions = ", ".join(f"{k}={v}" for k, v in inputs.get("dimensions", {}).items())
+    periods = int(inputs.get("evaluationPeriods", 1))
+    period = int(inputs["period"])
+    return (
+        f"{inputs['namespace']} {inputs['metricName']} [{dimensions}] {inputs['statistic']} "
+        f"< {inputs['threshold']:g} for {periods} x {period // 60} min; "
+        f"missing data = {inputs.get('treatMissingData')}"
+    )
+
+
+SUMMARIES: Mapping[str, Summary] = {
+    "aws:kms/key:Key": _key,
+    "aws:kms/alias:Alias": lambda i, n: f"{i['name']} -> {n(i['targetKeyId'])}",
+    "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
+    "aws:sns/topicSubscription:TopicSubscription": lambda i, _: (
+        f"{i['protocol']} to {i['endpoint']}"
+    ),
+    "aws:backup/vault:Vault": _vault,
+    "aws:backup/vaultPolicy:VaultPolicy": _vault_policy,
+    "aws:backup/vaultNotifications:VaultNotifications": lambda i, _: ", ".join(
+        i["backupVaultEvents"]
+    ),
+    "aws:backup/plan:Plan": _plan,
+    "aws:backup/selection:Selection": _selection,
+    "aws:backup/regionSettings:RegionSettings": _region_settings,
+    "aws:iam/role:Role": _role,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda i, _: str(i["policyArn"]).split(
+        "/"
+    )[-1],
+    "aws:iam/rolePolicy:RolePolicy": lambda i, _: f"statements: {_policy_sids(i['policy'])}",
+    "aws:lambda/function:Function": _function,
+    "aws:lambda/permission:Permission": lambda i, n: (
+        f"{i['principal']} may invoke, from {n(i.get('sourceArn'))}"
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": lambda i, _: f"retention {_days(i['retentionInDays'])}",
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": lambda i, n: f"to {n(i['arn'])}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+}
+
+
+def resource_summary(resource: RegisteredResource, names: _Names) -> str:
+    """The settings a reviewer checks for one resource, in one or a few lines."""
+    summarize = SUMMARIES.get(resource.type)
+    if summarize is None:
+        return ""
+    return summarize(resource.inputs, names)
+
+
+def _label(resource: RegisteredResource, names: _Names) -> str:
+    kind = resource.type.split(":")[-1]
+    module = resource.type.split(":")[1].split("/")[0]
+    flags = ""
+    if resource.protect:
+        flags += " [bold red]protect[/]"
+    if resource.retain_on_delete:
+        flags += " [bold yellow]retain[/]"
+    if not resource.custom:
+        return f"[bold cyan]{kind}[/] {resource.name}{flags}"
+    summary = resource_summary(resource, names).replace("[", r"\[")
+    text = f"[green]{module}.{kind}[/] {resource.name}{flags}"
+    return f"{text}\n[dim]{summary}[/]" if summary else text
+
+
+def render(run: ProgramRun, console: Console) -> None:
+    """Print the whole review of one offline run."""
+    sample = run.sample
+    console.print(
+        Panel(
+            f"The real program ran with [bold]Pulumi.{run.config.stack}.yaml[/] against a bundled "
+            f"sample FormKiQ Core {sample.version} (appEnvironment {sample.app_environment!r}, "
+            f"account {sample.account_id}, {sample.region}).\n"
+            "No AWS account and no Pulumi engine were involved: this shows what the program "
+            "asks for, not a diff against live state. Run `pulumi preview` for that.",
+            title=f"formkiq-backup: OFFLINE RENDER of stack {run.config.stack!r} "
+            "(not a pulumi preview)",
+            border_style="magenta",
+        )
+    )
+    _render_formkiq(run, console)
+    names = _Names(run.resources)
+    tree = Tree(f"[bold]stack {run.config.project}-{run.config.stack}[/]")
+    nodes: dict[str, Tree] = {}
+    # Registration order is asynchronous; a fixed order lets reviewers diff two renders.
+    for resource in sorted(run.resources, key=_tree_order):
+        nodes[resource.urn] = nodes.get(resource.parent_urn, tree).add(_label(resource, names))
+    console.print(tree)
+    custom = sum(1 for resource in run.resources if resource.custom)
+    console.print(
+        f"[dim]{custom} AWS resources in "
+        f"{len(run.resources) - custom} components; protect = Pulumi refuses to delete it; "
+        "retain = removing it from the program leaves it in AWS.[/]\n"
+    )
+    _render_outputs(run, console)
+    _render_objectives(run, console)
+
+
+_COMPONENT_ORDER = (
+    "NotificationTopic",
+    "PostureGuard",
+    "BackupRegionSettings",
+    "BackupVault",
+    "BackupPlan",
+    "BackupJobAlerts",
+)
+
+
+def _tree_order(resource: RegisteredResource) -> tuple[int, int, str]:
+    """Components (parents) before AWS resources, components in build order, then by name."""
+    kind = resource.type.split(":")[-1]
+    rank = _COMPONENT_ORDER.index(kind) if kind in _COMPONENT_ORDER else len(_COMPONENT_ORDER)
+    return (0 if not resource.custom else 1, rank, resource.name)
+
+
+def _render_formkiq(run: ProgramRun, console: Console) -> None:
+    """The sample FormKiQ's tables and buckets: what is protected, what is left out, and why."""
+    protected = set(run.outputs.get("protectedTables", [])) | set(
+        run.outputs.get("protectedBuckets", [])
+    )
+    table = Table(title=f"FormKiQ {run.sample.version} data found (sample)")
+    for column in ("resource", "backed up", "current state"):
+        table.add_column(column, overflow="fold")
+    for sample_table in run.sample.tables:
+        pitr = (
+            f"PITR on, {sample_table.pitr_recovery_period_days} d"
+            if sample_table.pitr_enabled
+            else "PITR OFF"
+        )
+        stream = sample_table.stream_view_type or "no stream"
+        verdict = (
+            "[green]yes[/]"
+            if sample_table.name in protected
+            else "no: " + EXCLUDED_TABLE_REASONS.get(sample_table.role, "not FormKiQ data")
+        )
+        table.add_row(f"table {sample_table.name}", verdict, f"{pitr}; {stream}")
+    for bucket in run.sample.buckets:
+        if bucket in protected:
+            table.add_row(f"bucket {bucket}", "[green]yes[/]", "versioning Enabled")
+    console.print(table)
+
+
+def _render_outputs(run: ProgramRun, console: Console) -> None:
+    table = Table(title="Stack outputs", show_lines=False)
+    table.add_column("output")
+    table.add_column("value", overflow="fold")
+    for key, value in run.outputs.items():
+        if key == "recoveryObjectives":
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+def _render_objectives(run: ProgramRun, console: Console) -> None:
+    objectives = run.outputs.get("recoveryObjectives", {})
+    table = Table(title=f"Recovery objectives of tier {run.outputs.get('tier')!r}")
+    for column in ("data", "RPO", "RTO", "protected by", "note"):
+        table.add_column(column, overflow="fold")
+    for data_class, objective in objectives.items():
+        table.add_row(
+            data_class,
+            objective["rpo"],
+            objective["rto"],
+            "\n".join(objective["protectedBy"]) or "-",
+            objective["note"],
+        )
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 with a review, 1 when the program rejects the stack."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--formkiq-version",
+        default=DEFAULT_VERSION,
+        choices=SAMPLE_VERSIONS,
+        help=f"sample FormKiQ layout to render against (default {DEFAULT_VERSION})",
+    )
+    args = parser.parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        run = run_program(args.stack, version=args.formkiq_version, raise_errors=False)
+    except FileNotFoundError as error:
+        console.print(f"[bold red]{error}[/]")
+        return 1
+    if run.error is not None:
+        console.print(
+            Panel(
+                str(run.error),
+                title=f"stack {args.stack!r} rejected: {len(run.resources)} resources registered",
+                border_style="red",
+            )
+        )
+        return 1
+    render(run, console)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

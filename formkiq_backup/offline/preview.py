@@ -65,7 +65,9 @@ def _topic(inputs: dict[str, Any], names: _Names) -> str:
 
 def _topic_policy(inputs: dict[str, Any], _: _Names) -> str:
     statements = json.loads(inputs["policy"])["Statement"]
-    publishers = next((s["Principal"]["Service"] for s in statements if s["Effect"] == "Allow"), [])
+    publishers: list[str] = next(
+        (s["Principal"]["Service"] for s in statements if s["Effect"] == "Allow"), []
+    )
     services = [p.split(".")[0] for p in publishers]
     return f"publish: {', '.join(services)} (this account only); TLS required"
 

@@ -15,8 +15,13 @@ try:
     spec = TIERS[settings.tier]
     ensure_buildable(spec)
     environment = discover(PulumiInvokeReader(), settings.app_environment)
-except (ConfigError, TierNotBuildableError, DiscoveryError) as error:
+except (ConfigError, TierNotBuildableError) as error:
     # RunError prints the message alone: these are the user's to fix, not stack traces.
+    raise pulumi.RunError(str(error)) from error
+except DiscoveryError as error:
+    # Pulumi reports a failed invoke (a missing table) ahead of this error, so say what it
+    # means as a diagnostic too; the CLI always shows those.
+    pulumi.log.error(str(error))
     raise pulumi.RunError(str(error)) from error
 
 deployment = build_tier(spec, settings, environment)

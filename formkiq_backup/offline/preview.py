@@ -206,19 +206,18 @@ def render(run: ProgramRun, console: Console) -> None:
     sample = run.sample
     console.print(
         Panel(
-            f"The real program ran with [bold]Pulumi.{run.config.stack}.yaml[/] against a bundled "
+            f"The real program ran with [bold]Pulumi.{run.stack}.yaml[/] against a bundled "
             f"sample FormKiQ Core {sample.version} (appEnvironment {sample.app_environment!r}, "
             f"account {sample.account_id}, {sample.region}).\n"
             "No AWS account and no Pulumi engine were involved: this shows what the program "
             "asks for, not a diff against live state. Run `pulumi preview` for that.",
-            title=f"formkiq-backup: OFFLINE RENDER of stack {run.config.stack!r} "
-            "(not a pulumi preview)",
+            title=f"formkiq-backup: OFFLINE RENDER of stack {run.stack!r} (not a pulumi preview)",
             border_style="magenta",
         )
     )
     _render_formkiq(run, console)
     names = _Names(run.resources)
-    tree = Tree(f"[bold]stack {run.config.project}-{run.config.stack}[/]")
+    tree = Tree(f"[bold]stack {run.project}-{run.stack}[/]")
     nodes: dict[str, Tree] = {}
     # Registration order is asynchronous; a fixed order lets reviewers diff two renders.
     for resource in sorted(run.resources, key=_tree_order):
@@ -324,9 +323,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"[bold red]{error}[/]")
         return 1
     if run.error is not None:
+        # Pulumi surfaces a failed invoke before the program's own error: show both.
+        explained = [message for severity, message in run.diagnostics if severity == "error"]
         console.print(
             Panel(
-                str(run.error),
+                "\n".join([*explained, str(run.error)]),
                 title=f"stack {args.stack!r} rejected: {len(run.resources)} resources registered",
                 border_style="red",
             )

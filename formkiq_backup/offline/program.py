@@ -6,8 +6,9 @@ No Pulumi CLI or engine is involved, so this does what the CLI would do first: m
 
 import asyncio
 import json
+import logging
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,17 @@ class StackConfig:
 class ProgramRun:
     """What one offline run registered and exported."""
 
-    config: StackConfig
     sample: SampleFormKiQ
+    project: str
+    stack: str
+    config: StackConfig | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     resources: list[RegisteredResource] = field(default_factory=list)
     invokes: list[MockCallArgs] = field(default_factory=list)
     error: Exception | None = None
     """What the program raised, when run with raise_errors=False."""
+    diagnostics: list[tuple[str, str]] = field(default_factory=list)
+    """(severity, message) the program logged through pulumi.log."""
 
     def of_type(self, resource_type: str) -> list[RegisteredResource]:
         """Registered resources of one Pulumi type token, e.g. aws:backup/plan:Plan."""
@@ -107,11 +112,10 @@ def run_program(
     project_dir: Path = PROJECT_DIR,
     raise_errors: bool = True,
 ) -> ProgramRun:
-    """Run `__main__.py` for `stack` against a sample FormKiQ.
+    """Run `__main__.py` for `stack` against a sample FormKiQ (default: one matching its config).
 
     Raises what the program raises, or with `raise_errors=False` keeps it in `run.error` so
-    callers can see what was registered before it. Each run gets its own event loop, mocks and
-    root stack, so runs never leak into each other.
+    callers can see what was registered before it.
     """
     config = StackConfig.load(stack, overrides, project_dir)
     if sample is None:
@@ -120,22 +124,53 @@ def run_program(
             app_environment=config.get("appEnvironment") or "prod",
             region=config.get("aws:region") or "us-east-1",
         )
+
+    def program() -> None:
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    run = run_offline(
+        program,
+        sample=sample,
+        project=config.project,
+        stack=stack,
+        config=config.values,
+        raise_errors=raise_errors,
+    )
+    run.config = config
+    return run
+
+
+def run_offline(
+    body: Callable[[], object],
+    *,
+    sample: SampleFormKiQ,
+    project: str = "formkiq-backup",
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    raise_errors: bool = True,
+) -> ProgramRun:
+    """Run `body` (a program, or a few components) under strict mocks answering from `sample`.
+
+    Each run gets its own event loop, mocks and root stack, so runs never leak into each other.
+    Returns once every registration has completed; stack exports land in `run.outputs`.
+    """
     mocks = FormKiQMocks(sample)
     monitor = RecordingMonitor(mocks)
-    run = ProgramRun(config=config, sample=sample)
+    run = ProgramRun(sample=sample, project=project, stack=stack)
+    logger = _diagnostics_logger(run)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_mocks(
-            mocks, project=config.project, stack=stack, preview=False, monitor=monitor
+            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
         )
-        pulumi.runtime.set_all_config(dict(config.values))
+        pulumi.runtime.set_all_config(dict(config or {}))
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> pulumi.Output[Any]:
-            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+            body()
             exports = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
             keys = list(exports)
             return pulumi.Output.all(*(exports[key] for key in keys)).apply(
@@ -155,6 +190,24 @@ def run_program(
         loop.close()
         asyncio.set_event_loop(None)
     return run
+
+
+class _DiagnosticsHandler(logging.Handler):
+    def __init__(self, run: ProgramRun) -> None:
+        super().__init__(logging.DEBUG)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.run.diagnostics.append((record.levelname.lower(), record.getMessage()))
+
+
+def _diagnostics_logger(run: ProgramRun) -> logging.Logger:
+    """A logger of this run alone: the mock engine writes pulumi.log messages to it."""
+    logger = logging.getLogger(f"formkiq_backup.offline.run{id(run)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.handlers = [_DiagnosticsHandler(run)]
+    return logger
 
 
 def _as_cli_string(value: object) -> str:

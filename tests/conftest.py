@@ -1,0 +1,48 @@
+"""Shared fixtures: no test can reach AWS, and every Pulumi run has its own mocks and loop."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from formkiq_backup.offline.program import ProgramRun, run_offline
+from formkiq_backup.offline.samples import SampleFormKiQ, sample_formkiq
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials and no profile: a call that escaped the emulator could not sign in."""
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+@pytest.fixture
+def sample() -> SampleFormKiQ:
+    """A default FormKiQ Core 1.19.0 deployment, appEnvironment prod."""
+    return sample_formkiq()
+
+
+@pytest.fixture
+def build(sample: SampleFormKiQ) -> Callable[[Callable[[], object]], ProgramRun]:
+    """Register components under strict mocks; returns what AWS would receive."""
+
+    def run(body: Callable[[], object]) -> ProgramRun:
+        return run_offline(body, sample=sample)
+
+    return run
+
+
+@pytest.fixture
+def aws_session() -> Iterator[boto3.session.Session]:
+    """An in-process moto account in us-east-1."""
+    with mock_aws():
+        yield boto3.session.Session(region_name="us-east-1")

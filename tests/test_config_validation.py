@@ -8,7 +8,7 @@ from formkiq_backup.offline.program import run_program
 
 # One row per bad input the contract lists: (overrides on the prod stack, fragments the user
 # must see). `None` removes a key.
-BAD_INPUTS = {
+BAD_INPUTS: dict[str, tuple[dict[str, object], list[str]]] = {
     "unknown tier": ({"tier": "gold"}, ['tier="gold"', "must be one of basic, standard"]),
     "tier in wrong case": ({"tier": "Standard"}, ['tier="Standard"', 'did you mean "standard"']),
     "missing appEnvironment": ({"appEnvironment": None}, ["appEnvironment=(not set)", "required"]),

@@ -32,11 +32,14 @@ def sample() -> SampleFormKiQ:
 
 
 @pytest.fixture
-def build(sample: SampleFormKiQ) -> Callable[[Callable[[], object]], ProgramRun]:
-    """Register components under strict mocks; returns what AWS would receive."""
+def build(sample: SampleFormKiQ) -> Callable[..., ProgramRun]:
+    """Register components under strict mocks; returns what AWS would receive.
 
-    def run(body: Callable[[], object]) -> ProgramRun:
-        return run_offline(body, sample=sample)
+    With `raise_errors=False` a failing build returns its run, error and all.
+    """
+
+    def run(body: Callable[[], object], *, raise_errors: bool = True) -> ProgramRun:
+        return run_offline(body, sample=sample, raise_errors=raise_errors)
 
     return run
 

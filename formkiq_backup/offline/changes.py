@@ -1,0 +1,39 @@
+"""What Pulumi would do to resources a config change removes from the program.
+
+The engine's rules for a resource that is in the stack's state but no longer registered:
+protected resources stop the update (nothing happens until someone unprotects them), resources
+with retain_on_delete leave the state but stay in AWS, and everything else is deleted.
+"""
+
+from dataclasses import dataclass
+
+from formkiq_backup.offline.mocks import RegisteredResource
+from formkiq_backup.offline.program import ProgramRun
+
+
+@dataclass(frozen=True)
+class RemovalPlan:
+    """The resources a change from one run to another stops registering, by fate."""
+
+    blocked: tuple[RegisteredResource, ...]
+    """Protected: `pulumi up` refuses to proceed while these would be removed."""
+    retained: tuple[RegisteredResource, ...]
+    """Dropped from the stack's state, left untouched in AWS."""
+    deleted: tuple[RegisteredResource, ...]
+    """Deleted from AWS once nothing is blocked."""
+
+
+def removal_plan(before: ProgramRun, after: ProgramRun) -> RemovalPlan:
+    """Compare two runs of the program (for example, two tiers of one stack)."""
+    still_there = {(resource.type, resource.name) for resource in after.resources}
+    removed = [
+        resource
+        for resource in before.resources
+        if resource.custom and (resource.type, resource.name) not in still_there
+    ]
+    return RemovalPlan(
+        blocked=tuple(r for r in removed if r.protect),
+        # A protected resource is also retained once unprotected, if it has both options.
+        retained=tuple(r for r in removed if r.retain_on_delete),
+        deleted=tuple(r for r in removed if not r.retain_on_delete),
+    )

@@ -1,0 +1,330 @@
+"""The whole program, per tier and example stack, against sample FormKiQ deployments."""
+
+import ast
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from formkiq_backup.config import SETTINGS
+from formkiq_backup.lambdas import POSTURE_GUARD
+from formkiq_backup.offline.changes import removal_plan
+from formkiq_backup.offline.program import ProgramRun, run_program
+from formkiq_backup.offline.samples import SAMPLE_VERSIONS, sample_formkiq
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BACKUP_TYPES = {
+    "aws:backup/vault:Vault",
+    "aws:backup/plan:Plan",
+    "aws:backup/selection:Selection",
+    "aws:backup/regionSettings:RegionSettings",
+}
+
+
+def rules_by_name(run: ProgramRun) -> dict[str, dict[str, object]]:
+    return {rule["ruleName"]: rule for rule in run.one("aws:backup/plan:Plan").inputs["rules"]}
+
+
+def test_example_stacks_select_basic_for_dev_and_standard_for_prod() -> None:
+    assert run_program("dev").outputs["tier"] == "basic"
+    assert run_program("prod").outputs["tier"] == "standard"
+
+
+def test_basic_tier_guards_pitr_and_versioning_without_aws_backup() -> None:
+    run = run_program("dev")
+
+    assert not BACKUP_TYPES & {resource.type for resource in run.resources}
+    guard = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert (
+        guard["PROTECTED_TABLES"]
+        == '["formkiq-core-dev-documents", "formkiq-core-dev-documentsyncs"]'
+    )
+    assert guard["REMEDIATE"] == "true"  # Pulumi.dev.yaml opts in
+    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 3
+    topic_policy = run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"]
+    assert '"Service": ["cloudwatch.amazonaws.com"]' in topic_policy
+    assert set(run.outputs) == {
+        "tier",
+        "alarmTopicArn",
+        "protectedTables",
+        "protectedBuckets",
+        "recoveryObjectives",
+    }
+
+
+def test_standard_tier_reproduces_guide_backup_plan() -> None:
+    """The guide's FormKiQ-Daily-Backup plan: cron(0 5 * * ? *), 60/180, 35 days, tagged."""
+    run = run_program(
+        "prod",
+        overrides={
+            "monthlyRetentionDays": None,
+            "coldStorageAfterDays": None,
+            "dailyRetentionDays": None,
+        },
+    )
+
+    daily = rules_by_name(run)["daily_kept_35_days"]
+    assert daily == {
+        "ruleName": "daily_kept_35_days",
+        "targetVaultName": "formkiq-prod-backup-vault",
+        "schedule": "cron(0 5 * * ? *)",
+        "scheduleExpressionTimezone": "UTC",
+        "startWindow": 60,
+        "completionWindow": 180,
+        "lifecycle": {"deleteAfter": 35},
+        "recoveryPointTags": {"Application": "FormKiQ"},
+    }
+    monthly = rules_by_name(run)["monthly_kept_365_days"]
+    assert monthly["schedule"] == "cron(0 5 1 * ? *)"
+    assert monthly["lifecycle"] == {"deleteAfter": 365}
+
+
+def test_prod_stack_moves_monthly_recovery_points_to_cold_storage() -> None:
+    rules = rules_by_name(run_program("prod"))
+    assert rules["monthly_kept_400_days"]["lifecycle"] == {
+        "deleteAfter": 400,
+        "coldStorageAfter": 90,
+    }
+    assert rules["daily_kept_35_days"]["lifecycle"] == {"deleteAfter": 35}
+
+
+def test_schedule_and_timezone_settings_drive_both_rules() -> None:
+    run = run_program(
+        "prod",
+        overrides={"backupSchedule": "cron(30 1 * * ? *)", "scheduleTimezone": "Europe/Berlin"},
+    )
+    rules = rules_by_name(run)
+    assert rules["daily_kept_35_days"]["schedule"] == "cron(30 1 * * ? *)"
+    assert rules["monthly_kept_400_days"]["schedule"] == "cron(30 1 1 * ? *)"
+    assert {rule["scheduleExpressionTimezone"] for rule in rules.values()} == {"Europe/Berlin"}
+
+
+def test_standard_tier_backs_up_documents_tables_and_bucket_by_arn() -> None:
+    run = run_program("prod", version="1.17.1")  # a layout with cache and websocket tables
+
+    assert run.one("aws:backup/selection:Selection").inputs["resources"] == [
+        "arn:aws:dynamodb:us-east-1:111122223333:table/formkiq-core-prod-documents",
+        "arn:aws:dynamodb:us-east-1:111122223333:table/formkiq-core-prod-documentsyncs",
+        "arn:aws:s3:::formkiq-core-prod-documents-111122223333",
+    ]
+
+
+def test_standard_tier_outputs_the_vault_and_plan() -> None:
+    run = run_program("prod")
+
+    assert run.outputs["backupVaultArn"] == run.one("aws:backup/vault:Vault").state["arn"]
+    assert run.outputs["backupPlanId"] == run.one("aws:backup/plan:Plan").state["id"]
+    assert run.outputs["alarmTopicArn"] == run.one("aws:sns/topic:Topic").state["arn"]
+    assert run.outputs["protectedTables"] == [
+        "formkiq-core-prod-documents",
+        "formkiq-core-prod-documentsyncs",
+    ]
+    assert run.outputs["protectedBuckets"] == ["formkiq-core-prod-documents-111122223333"]
+    objectives = run.outputs["recoveryObjectives"]
+    assert set(objectives) == {
+        "documentMetadata",
+        "documentContent",
+        "userDirectory",
+        "systemConfiguration",
+    }
+    assert objectives["documentMetadata"]["rpoMinutes"] == 5
+    assert objectives["documentMetadata"]["rtoMinutes"] == {"min": 120, "max": 480}
+    assert objectives["userDirectory"]["rpo"] == "not protected by this tier"
+
+
+def test_standard_tier_alerts_reach_the_topic_from_every_publisher() -> None:
+    run = run_program("prod")
+    topic_arn = run.outputs["alarmTopicArn"]
+
+    policy = run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"]
+    assert (
+        '"Service": ["backup.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"]'
+        in policy
+    )
+    assert (
+        run.one("aws:backup/vaultNotifications:VaultNotifications").inputs["snsTopicArn"]
+        == topic_arn
+    )
+    for target in run.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+        if "backup-alerts" in target.name:
+            assert target.inputs["arn"] == topic_arn
+    for alarm in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert alarm.inputs["alarmActions"] == [topic_arn]
+
+
+@pytest.mark.parametrize("version", SAMPLE_VERSIONS)
+def test_prod_stack_builds_against_every_formkiq_layout(version: str) -> None:
+    run = run_program("prod", version=version)
+    expected = ["formkiq-core-prod-documents"]
+    if version != "1.9.0":
+        expected.append("formkiq-core-prod-documentsyncs")
+    assert run.outputs["protectedTables"] == expected
+    assert run.one("aws:backup/selection:Selection").inputs["resources"][: len(expected)] == [
+        f"arn:aws:dynamodb:us-east-1:111122223333:table/{name}" for name in expected
+    ]
+
+
+@pytest.mark.parametrize("tier", ["enhanced", "enterprise"])
+def test_cross_region_tiers_say_they_are_not_implemented_before_calling_aws(tier: str) -> None:
+    run = run_program("prod", overrides={"tier": tier, "drRegion": "us-west-2"}, raise_errors=False)
+
+    assert f"tier '{tier}' is not implemented yet" in str(run.error)
+    assert "cross-region copies" in str(run.error)
+    assert run.resources == []
+    assert run.invokes == []
+
+
+def test_missing_formkiq_parameter_fails_naming_it_before_any_resource() -> None:
+    sample = sample_formkiq()
+    broken = replace(
+        sample,
+        parameters={
+            k: v for k, v in sample.parameters.items() if not k.endswith("/s3/DocumentsS3Bucket")
+        },
+    )
+    run = run_program("prod", sample=broken, raise_errors=False)
+
+    assert "/formkiq/prod/s3/DocumentsS3Bucket is missing for appEnvironment 'prod'" in str(
+        run.error
+    )
+    assert run.resources == []
+
+
+def test_long_app_environment_still_fits_aws_name_limits() -> None:
+    """Vault and selection names are capped at 50 characters; long environments are hashed."""
+    run = run_program("prod", overrides={"appEnvironment": "customer-acme-europe-production-blue"})
+
+    vault_name = run.one("aws:backup/vault:Vault").inputs["name"]
+    selection_name = run.one("aws:backup/selection:Selection").inputs["name"]
+    assert len(vault_name) <= 50
+    assert len(selection_name) <= 50
+    assert vault_name.startswith("formkiq-customer-acme-europe")
+
+
+def test_downgrade_keeps_recovery_points() -> None:
+    """standard -> basic: nothing holding or encrypting recovery points is deleted."""
+    standard = run_program("prod")
+    basic = run_program("prod", overrides={"tier": "basic"})
+
+    plan = removal_plan(standard, basic)
+    deleted = {resource.type for resource in plan.deleted}
+    assert not deleted & {
+        "aws:backup/vault:Vault",
+        "aws:kms/key:Key",
+        "aws:backup/vaultPolicy:VaultPolicy",
+    }
+    # What goes stops new backups and alerts; none of it can remove a recovery point.
+    assert deleted == {
+        "aws:backup/plan:Plan",
+        "aws:backup/selection:Selection",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:kms/alias:Alias",
+    }
+    # With protectBackups (the default) the downgrade stops until someone unprotects them.
+    assert {resource.name for resource in plan.blocked} == {
+        "formkiq-prod-backup-vault-vault",
+        "formkiq-prod-backup-vault-key",
+        "formkiq-prod-backup-vault-access-policy",
+        "formkiq-prod-backup-plan-role",
+    }
+
+
+def test_downgrade_without_protection_still_retains_vault_and_key() -> None:
+    standard = run_program("prod", overrides={"protectBackups": False})
+    basic = run_program("prod", overrides={"tier": "basic", "protectBackups": False})
+
+    plan = removal_plan(standard, basic)
+    assert plan.blocked == ()
+    assert {r.type for r in plan.retained} >= {"aws:backup/vault:Vault", "aws:kms/key:Key"}
+    assert "aws:backup/vault:Vault" not in {r.type for r in plan.deleted}
+
+
+def test_retention_change_replaces_no_vault_or_key() -> None:
+    """A shorter retention changes the plan's rules only; existing points keep their lifecycle."""
+    before = run_program("prod")
+    after = run_program("prod", overrides={"dailyRetentionDays": 14})
+
+    plan = removal_plan(before, after)
+    assert plan.deleted == plan.retained == plan.blocked == ()
+    assert "daily_kept_14_days" in rules_by_name(after)
+
+
+def test_components_follow_pulumi_naming_conventions() -> None:
+    run = run_program("prod")
+    by_urn = {resource.urn: resource for resource in run.resources}
+
+    for resource in run.resources:
+        if not resource.custom:
+            assert resource.type.startswith("formkiq-backup:index:"), resource.type
+        parent = by_urn.get(resource.parent_urn)
+        if parent is not None:
+            assert resource.name.startswith(f"{parent.name}-"), resource.name
+
+
+def test_our_resources_are_tagged_as_managed_by_this_package() -> None:
+    run = run_program("prod")
+    tagged = [resource for resource in run.resources if "tags" in resource.inputs]
+    assert len(tagged) >= 10
+    for resource in tagged:
+        assert resource.inputs["tags"]["ManagedBy"] == "formkiq-backup", resource.name
+        assert resource.inputs["tags"]["FormKiQAppEnvironment"] == "prod", resource.name
+
+
+def test_formkiq_resources_are_only_read_never_registered() -> None:
+    """Discovery uses invokes; no resource adopts (imports) or reads FormKiQ's resources."""
+    run = run_program("prod")
+    formkiq_names = {"formkiq-core-prod-documents", "formkiq-core-prod-documents-111122223333"}
+    for resource in run.resources:
+        assert resource.inputs.get("name") not in formkiq_names
+        assert resource.inputs.get("bucket") not in formkiq_names
+    assert {invoke.token for invoke in run.invokes} == {
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:index/getRegion:getRegion",
+        "aws:index/getPartition:getPartition",
+        "aws:ssm/getParametersByPath:getParametersByPath",
+        "aws:dynamodb/getTable:getTable",
+        "aws:s3/getBucket:getBucket",
+    }
+
+
+def test_pulumi_yaml_declares_every_setting_with_its_type_and_default() -> None:
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+
+    assert list(declared) == [spec.key for spec in SETTINGS]
+    for spec in SETTINGS:
+        entry = declared[spec.key]
+        assert entry["type"] == spec.kind, spec.key
+        assert entry["description"] == spec.description, spec.key
+        if spec.required:
+            assert "default" not in entry, spec.key
+        else:
+            assert entry["default"] == spec.default, spec.key
+
+
+def test_posture_guard_bundle_imports_only_the_standard_library_boto3_and_itself() -> None:
+    """The Lambda runtime has boto3 and nothing else we depend on (no Pulumi, no rich)."""
+    bundled = {
+        name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for name in POSTURE_GUARD.files
+    }
+    allowed_roots = set(sys.stdlib_module_names) | {"boto3", "botocore"}
+    for archive_path, path in POSTURE_GUARD.paths().items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                assert module in bundled or module.split(".")[0] in allowed_roots, (
+                    f"{archive_path} imports {module}, which the Lambda package does not ship"
+                )
+    handler_module = POSTURE_GUARD.handler.rsplit(".", 1)[0]
+    assert handler_module in bundled

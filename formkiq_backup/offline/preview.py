@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,7 +20,7 @@ from rich.tree import Tree
 
 from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
 from formkiq_backup.offline.mocks import RegisteredResource
-from formkiq_backup.offline.program import ProgramRun, run_program
+from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, run_program
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
 
 Summary = Callable[[dict[str, Any], "_Names"], str]
@@ -315,10 +316,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=SAMPLE_VERSIONS,
         help=f"sample FormKiQ layout to render against (default {DEFAULT_VERSION})",
     )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="directory holding Pulumi.yaml, the stack files and __main__.py",
+    )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
     try:
-        run = run_program(args.stack, version=args.formkiq_version, raise_errors=False)
+        run = run_program(
+            args.stack,
+            version=args.formkiq_version,
+            project_dir=args.project_dir,
+            raise_errors=False,
+        )
     except FileNotFoundError as error:
         console.print(f"[bold red]{error}[/]")
         return 1

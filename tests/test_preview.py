@@ -1,0 +1,106 @@
+"""`make preview`: an offline render a reviewer can trust, and a non-zero exit on bad config."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from formkiq_backup.offline.preview import main, render
+from formkiq_backup.offline.program import run_program
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def rendered(stack: str, **kwargs: object) -> str:
+    console = Console(record=True, width=200, color_system=None)
+    render(run_program(stack, **kwargs), console)  # type: ignore[arg-type]
+    return console.export_text()
+
+
+def test_render_is_labelled_offline_and_not_a_pulumi_preview() -> None:
+    text = rendered("prod")
+    assert "OFFLINE RENDER of stack 'prod' (not a pulumi preview)" in text
+    assert "No AWS account and no Pulumi engine were involved" in text
+    assert "sample FormKiQ Core 1.19.0" in text
+
+
+def test_render_shows_the_component_tree_and_key_settings() -> None:
+    text = rendered("prod")
+    for expected in (
+        "BackupVault formkiq-prod-backup-vault",
+        "backup.Vault formkiq-prod-backup-vault-vault protect retain",
+        "daily_kept_35_days: cron(0 5 * * ? *) UTC, start 60 min, complete 180 min, "
+        "delete after 35 d",
+        "monthly_kept_400_days: cron(0 5 1 * ? *) UTC",
+        "cold after 90 d",
+        "denies DeleteRecoveryPoint, UpdateRecoveryPointLifecycle, DeleteBackupVault* to "
+        "everyone but arn:aws:iam::111122223333:role/BackupBreakGlass",
+        "AWS/Backup NumberOfBackupJobsCompleted [BackupVaultName=formkiq-prod-backup-vault] "
+        "Sum < 1 for 26 x 60 min; missing data = breaching",
+        "opt-in: DynamoDB, S3; full management (advanced backup): DynamoDB",
+        "rotation on; deletion window 30 d",
+        "email to platform-oncall@example.com",
+    ):
+        assert expected in text, expected
+
+
+def test_render_shows_outputs_objectives_and_what_is_left_out() -> None:
+    text = rendered("prod", version="1.17.1")
+    assert "backupVaultArn" in text
+    assert "arn:aws:backup:us-east-1:111122223333:backup-vault:formkiq-prod-backup-vault" in text
+    assert "Recovery objectives of tier 'standard'" in text
+    assert "not protected by this tier" in text
+    assert "table formkiq-core-prod-webconnections" in text
+    assert "no: ephemeral websocket connections" in text
+
+
+def test_render_order_is_stable_for_diffing() -> None:
+    assert rendered("prod") == rendered("prod")
+
+
+def test_main_exits_zero_for_a_valid_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "dev"]) == 0
+    assert "OFFLINE RENDER of stack 'dev'" in capsys.readouterr().out
+
+
+def test_bad_config_prints_every_problem_and_exits_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / "Pulumi.broken.yaml").write_text(
+        "config:\n"
+        "  aws:region: us-east-1\n"
+        "  formkiq-backup:tier: gold\n"
+        "  formkiq-backup:appEnvironment: prod\n"
+        "  formkiq-backup:dailyRetentionDays: 0\n"
+    )
+
+    assert main(["--stack", "broken", "--project-dir", str(tmp_path)]) == 1
+
+    out = capsys.readouterr().out
+    assert "stack 'broken' rejected: 0 resources registered" in out
+    assert 'tier="gold": must be one of basic, standard, enhanced, enterprise' in out
+    assert "dailyRetentionDays=0: must be 1..36500 days" in out
+
+
+def test_missing_stack_file_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "nonexistent"]) == 1
+    assert "no stack file Pulumi.nonexistent.yaml" in capsys.readouterr().out
+
+
+def test_preview_runs_as_the_makefile_runs_it() -> None:
+    """`make preview` runs this module as a program: it must work outside pytest too."""
+    result = subprocess.run(
+        [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", "prod"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OFFLINE RENDER of stack 'prod'" in result.stdout

@@ -96,7 +96,7 @@ def _plan(inputs: dict[str, Any], _: _Names) -> str:
             f", start {int(rule['startWindow'])} min, complete {int(rule['completionWindow'])} min"
             f", delete after {_days(lifecycle['deleteAfter'])}"
             + (f", cold after {_days(cold)}" if cold else "")
-            + f", tags {rule.get('recoveryPointTags', {})}"
+            + f", tags {dict(sorted(rule.get('recoveryPointTags', {}).items()))}"
         )
     return "\n".join(rules)
 
@@ -107,8 +107,9 @@ def _selection(inputs: dict[str, Any], names: _Names) -> str:
 
 
 def _region_settings(inputs: dict[str, Any], _: _Names) -> str:
-    opt_in = ", ".join(inputs.get("resourceTypeOptInPreference", {}))
-    managed = ", ".join(inputs.get("resourceTypeManagementPreference", {}))
+    # Engine inputs are protobuf maps: their key order differs between runs, so sort.
+    opt_in = ", ".join(sorted(inputs.get("resourceTypeOptInPreference", {})))
+    managed = ", ".join(sorted(inputs.get("resourceTypeManagementPreference", {})))
     return f"opt-in: {opt_in}; full management (advanced backup): {managed}"
 
 
@@ -137,7 +138,7 @@ def _event_rule(inputs: dict[str, Any], _: _Names) -> str:
 
 
 def _alarm(inputs: dict[str, Any], _: _Names) -> str:
-    dimensions = ", ".join(f"{k}={v}" for k, v in inputs.get("dimensions", {}).items())
+    dimensions = ", ".join(f"{k}={v}" for k, v in sorted(inputs.get("dimensions", {}).items()))
     periods = int(inputs.get("evaluationPeriods", 1))
     period = int(inputs["period"])
     return (

@@ -5,8 +5,8 @@ implementation, so an alarm and a `verify` never disagree. This module ships ins
 package, so it imports only boto3's exceptions and the standard library.
 """
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +42,8 @@ class PostureFinding:
     # False when AWS could not be asked (no access, missing resource): never remediated.
     checked: bool = True
     remediated: bool = False
+    details: Mapping[str, str] = field(default_factory=dict)
+    """Extra facts for reports, e.g. the PITR window (earliestRestorable, latestRestorable)."""
 
     def describe(self) -> str:
         """One line for a report or an alarm message."""
@@ -79,7 +81,17 @@ def check_table_pitr(
     # Responses from before recovery periods existed omit the field: the period was 35 days.
     days = int(pitr.get("RecoveryPeriodInDays") or REQUIRED_PITR_DAYS)
     observed = f"PITR enabled, {days}-day recovery period"
-    return PostureFinding(Check.PITR, table, days >= minimum_days, observed, expected)
+    window = {
+        name: pitr[field_name].isoformat()
+        for name, field_name in (
+            ("earliestRestorable", "EarliestRestorableDateTime"),
+            ("latestRestorable", "LatestRestorableDateTime"),
+        )
+        if pitr.get(field_name) is not None
+    }
+    return PostureFinding(
+        Check.PITR, table, days >= minimum_days, observed, expected, details=window
+    )
 
 
 def check_bucket_versioning(s3: Any, bucket: str) -> PostureFinding:

@@ -4,9 +4,15 @@ moto cannot deploy FormKiQ's SAM template and ignores PITR and versioning proper
 CloudFormation, so the fixture is built with API calls, as FormKiQ's stack would leave it.
 """
 
+import hashlib
+import random
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
+from formkiq_backup.formkiq import Parameter, TableRole, parameter_path
 from formkiq_backup.offline.samples import SampleFormKiQ, SampleTable
+from formkiq_backup.sites import DEFAULT_SITE
 
 # Buckets FormKiQ versions (documents, OCR, console); staging is unversioned by design.
 _UNVERSIONED_BUCKET_MARKER = "-staging-"
@@ -87,3 +93,199 @@ def _create_bucket(s3: Any, bucket: str, region: str) -> None:
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+@dataclass(frozen=True)
+class SeededDocument:
+    """A document written by `seed_documents`: its item key, object key and versions."""
+
+    site: str
+    document_id: str
+    object_key: str
+    versions: tuple[str, ...]
+    """S3 version ids, oldest first; the metadata names the newest."""
+
+
+def seed_documents(
+    session: Any, sample: SampleFormKiQ, per_site: dict[str, int], seed: int = 7
+) -> list[SeededDocument]:
+    """Documents as FormKiQ stores them: metadata, tags, syncs and versioned content.
+
+    Keys follow FormKiQ's site layout (`[site/]docs#<id>`, index keys prefixed too); each
+    document gets two tags, two object versions, and a sync record. Each site gets an API key
+    item, global in `PK` with its site only in the index keys.
+    """
+    rng = random.Random(seed)
+    dynamodb, s3 = session.client("dynamodb"), session.client("s3")
+    names = {table.role: table.name for table in sample.tables}
+    documents_table = names[TableRole.DOCUMENTS]
+    syncs_table = names.get(TableRole.DOCUMENT_SYNCS)
+    bucket = next(b for b in sample.buckets if "-documents-" in b)
+    seeded = []
+    items: list[tuple[str, dict[str, Any]]] = []
+    for site, count in per_site.items():
+        prefix = "" if site == DEFAULT_SITE else f"{site}/"
+        for number in range(count):
+            document_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            key = f"{prefix}{document_id}"
+            versions = []
+            for revision in (1, 2):
+                body = f"{site} document {number} revision {revision}\n".encode() * (number + 1)
+                put = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/plain")
+                versions.append(put["VersionId"])
+            day = f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
+            stamp = f"{day}T{rng.randint(0, 23):02d}:00:00+0000"
+            items.append(
+                (
+                    documents_table,
+                    _document_item(
+                        prefix,
+                        document_id,
+                        day=day,
+                        stamp=stamp,
+                        body=body,
+                        version=versions[-1],
+                        number=number,
+                    ),
+                )
+            )
+            for tag_key, tag_value in (
+                ("category", rng.choice(["invoice", "contract"])),
+                ("year", day[:4]),
+            ):
+                items.append(
+                    (
+                        documents_table,
+                        {
+                            "PK": {"S": f"{prefix}docs#{document_id}"},
+                            "SK": {"S": f"tags#{tag_key}"},
+                            "documentId": {"S": document_id},
+                            "tagKey": {"S": tag_key},
+                            "tagValue": {"S": tag_value},
+                            "type": {"S": "USERDEFINED"},
+                            "inserteddate": {"S": stamp},
+                            "GSI1PK": {"S": f"{prefix}tag#{tag_key}#{tag_value}"},
+                            "GSI1SK": {"S": f"{stamp}#{document_id}"},
+                            "GSI2PK": {"S": f"{prefix}tag#{tag_key}"},
+                            "GSI2SK": {"S": tag_value},
+                        },
+                    )
+                )
+            if syncs_table:
+                items.append(
+                    (
+                        syncs_table,
+                        {
+                            "PK": {"S": f"{prefix}docs#{document_id}"},
+                            "SK": {"S": f"syncs#TYPESENSE#{stamp}"},
+                            "documentId": {"S": document_id},
+                            "service": {"S": "TYPESENSE"},
+                            "status": {"S": "COMPLETE"},
+                            "syncDate": {"S": stamp},
+                        },
+                    )
+                )
+            seeded.append(SeededDocument(site, document_id, key, tuple(versions)))
+        items.append(
+            (
+                documents_table,
+                {
+                    "PK": {"S": "apikeys#"},
+                    "SK": {"S": f"apikey#{site}-{rng.getrandbits(64):016x}"},
+                    "name": {"S": f"{site} integration"},
+                    "siteId": {"S": site},
+                    "GSI1PK": {"S": f"{prefix}apikeys#"},
+                    "GSI1SK": {"S": f"{site} integration"},
+                    "GSI2PK": {"S": f"{prefix}apikeys#"},
+                    "GSI2SK": {"S": "READ,WRITE"},
+                },
+            )
+        )
+    write_items(dynamodb, items)
+    return seeded
+
+
+def _document_item(
+    prefix: str, document_id: str, *, day: str, stamp: str, body: bytes, version: str, number: int
+) -> dict[str, Any]:
+    return {
+        "PK": {"S": f"{prefix}docs#{document_id}"},
+        "SK": {"S": "document"},
+        "documentId": {"S": document_id},
+        "path": {"S": f"invoices/{day[:7]}/document-{number:04d}.txt"},
+        "contentType": {"S": "text/plain"},
+        "contentLength": {"N": str(len(body))},
+        "checksum": {"S": hashlib.md5(body, usedforsecurity=False).hexdigest()},
+        "s3version": {"S": version},
+        "userId": {"S": "admin@example.com"},
+        "inserteddate": {"S": stamp},
+        "lastModifiedDate": {"S": stamp},
+        "GSI1PK": {"S": f"{prefix}docts#{day}"},
+        "GSI1SK": {"S": f"{stamp}#{document_id}"},
+    }
+
+
+def write_items(dynamodb: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """BatchWriteItem in chunks of 25, retrying what DynamoDB hands back unprocessed."""
+    for start in range(0, len(items), 25):
+        requests: dict[str, list[dict[str, Any]]] = {}
+        for table, item in items[start : start + 25]:
+            requests.setdefault(table, []).append({"PutRequest": {"Item": item}})
+        while requests:
+            requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems", {})
+
+
+# FormKiQ's groups (CF/console/template-users.yaml): Admins, then `<site>` and `<site>_read`.
+USERS = {
+    "admin@example.com": ("Admins", "default"),
+    "alice@example.com": ("finance",),
+    "bob@example.com": ("finance_read",),
+    "carol@example.com": ("default", "default_read"),
+}
+
+
+def seed_users(
+    session: Any, sample: SampleFormKiQ, users: dict[str, tuple[str, ...]] = USERS
+) -> str:
+    """A Cognito pool shaped like FormKiQ's (e-mail sign-in), its groups and users.
+
+    Writes the pool's real id and ARN to the sample's SSM parameters, as FormKiQ's stack does.
+    """
+    cognito = session.client("cognito-idp")
+    pool = cognito.create_user_pool(
+        PoolName=f"formkiq-core-{sample.app_environment}", UsernameAttributes=["email"]
+    )["UserPool"]
+    groups = sorted(
+        {group for memberships in users.values() for group in memberships} | {"authentication_only"}
+    )
+    for group in groups:
+        cognito.create_group(UserPoolId=pool["Id"], GroupName=group)
+    for email, memberships in users.items():
+        username = cognito.admin_create_user(
+            UserPoolId=pool["Id"],
+            Username=email,
+            MessageAction="SUPPRESS",
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+        )["User"]["Username"]
+        for group in memberships:
+            cognito.admin_add_user_to_group(
+                UserPoolId=pool["Id"], Username=username, GroupName=group
+            )
+    ssm = session.client("ssm")
+    path = parameter_path(sample.app_environment)
+    ssm.put_parameter(
+        Name=f"{path}/{Parameter.USER_POOL_ID.value}",
+        Value=pool["Id"],
+        Type="String",
+        Overwrite=True,
+    )
+    ssm.put_parameter(
+        Name=f"{path}/{Parameter.USER_POOL_ARN.value}",
+        Value=pool["Arn"],
+        Type="String",
+        Overwrite=True,
+    )
+    return str(pool["Id"])

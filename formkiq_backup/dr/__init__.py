@@ -1,0 +1,1 @@
+"""formkiq-dr: the recovery tool; each command lives in its own module."""

@@ -1,0 +1,171 @@
+"""Document content in S3: verify versions, restore to a point in time, backfill a replica.
+
+The documents bucket is versioned, so every overwrite and delete leaves the old version behind.
+Bringing an object back to time T means: if only delete markers came after T's version, remove
+them (the old version becomes current, no copy made); otherwise copy T's version on top (a new
+current version with the old content; history stays intact). Objects created after T are left
+alone: they may be legitimate new documents.
+"""
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from formkiq_backup.items import text_of
+from formkiq_backup.sites import document_object_key
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VersionCheck:
+    """A document version compared with the metadata FormKiQ keeps for it."""
+
+    key: str
+    version_id: str | None
+    ok: bool
+    detail: str
+
+
+def verify_document_version(s3: Any, bucket: str, item: Mapping[str, Any]) -> VersionCheck:
+    """Download the version a document item names and check its length and checksum."""
+    key = document_object_key(item) or "?"
+    version = text_of(item.get("s3version"))
+    expected_checksum = (text_of(item.get("checksum")) or "").strip('"').lower()
+    expected_length = text_of(item.get("contentLength"))
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version:
+        request["VersionId"] = version
+    response = s3.get_object(**request)
+    md5, sha256, length = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+    for chunk in response["Body"].iter_chunks(_CHUNK):
+        md5.update(chunk)
+        sha256.update(chunk)
+        length += len(chunk)
+    problems = []
+    if expected_length is not None and int(float(expected_length)) != length:
+        problems.append(f"length {length} != contentLength {expected_length}")
+    if expected_checksum:
+        # FormKiQ keeps the object's ETag (MD5 hex) or a SHA-256; multipart ETags have a '-'.
+        actual = {32: md5.hexdigest(), 64: sha256.hexdigest()}.get(
+            len(expected_checksum), str(response.get("ETag", "")).strip('"').lower()
+        )
+        if actual != expected_checksum:
+            problems.append(f"checksum {actual} != {expected_checksum}")
+    detail = "; ".join(problems) if problems else f"{length} bytes, checksum matches"
+    return VersionCheck(key, version, not problems, detail)
+
+
+class ObjectAction(StrEnum):
+    """What restoring one object to time T takes."""
+
+    UNCHANGED = "unchanged"
+    UNDELETE = "undelete"
+    """Only delete markers came after T's version: remove them."""
+    COPY_VERSION = "copy-version"
+    """The object was overwritten after T: copy T's version on top."""
+    CREATED_AFTER = "created-after"
+    """No version at T (created, or re-created, later): left alone."""
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    key: str
+    action: ObjectAction
+    version_id: str | None = None
+    """The version that was current at T."""
+    delete_markers: tuple[str, ...] = ()
+    """Markers to remove (UNDELETE)."""
+
+
+@dataclass(frozen=True)
+class _Version:
+    version_id: str
+    modified: datetime
+    is_marker: bool
+    is_latest: bool
+
+
+def plan_point_in_time(
+    s3: Any, bucket: str, prefix: str, at: datetime, keep: Callable[[str], bool] | None = None
+) -> list[ObjectPlan]:
+    """For every object under `prefix`, what bringing it back to `at` takes."""
+    history: dict[str, list[_Version]] = defaultdict(list)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for entry, is_marker in [(v, False) for v in page.get("Versions", [])] + [
+            (m, True) for m in page.get("DeleteMarkers", [])
+        ]:
+            if keep is None or keep(entry["Key"]):
+                history[entry["Key"]].append(
+                    _Version(
+                        entry["VersionId"], entry["LastModified"], is_marker, entry["IsLatest"]
+                    )
+                )
+    return [_plan_one(key, versions, at) for key, versions in sorted(history.items())]
+
+
+def _plan_one(key: str, versions: list[_Version], at: datetime) -> ObjectPlan:
+    newest_first = sorted(versions, key=lambda v: (v.modified, v.is_latest), reverse=True)
+    then = next((v for v in newest_first if v.modified <= at), None)
+    if then is None or then.is_marker:
+        latest = newest_first[0]
+        action = ObjectAction.UNCHANGED if latest.is_marker else ObjectAction.CREATED_AFTER
+        return ObjectPlan(key, action)
+    later = [v for v in newest_first if v.modified > at]
+    if not later or then.is_latest:
+        return ObjectPlan(key, ObjectAction.UNCHANGED, then.version_id)
+    if all(v.is_marker for v in later):
+        return ObjectPlan(
+            key, ObjectAction.UNDELETE, then.version_id, tuple(v.version_id for v in later)
+        )
+    return ObjectPlan(key, ObjectAction.COPY_VERSION, then.version_id)
+
+
+def apply_object_plan(s3: Any, bucket: str, plan: ObjectPlan) -> None:
+    """Carry out one object's plan (versions only ever added or markers removed)."""
+    if plan.action is ObjectAction.UNDELETE:
+        for marker in plan.delete_markers:
+            s3.delete_object(Bucket=bucket, Key=plan.key, VersionId=marker)
+    elif plan.action is ObjectAction.COPY_VERSION:
+        # Managed copy: multipart for objects over 5 GB, which CopyObject alone refuses.
+        s3.copy({"Bucket": bucket, "Key": plan.key, "VersionId": plan.version_id}, bucket, plan.key)
+
+
+@dataclass
+class BackfillPlan:
+    """Current objects replication never copied, and where they should go."""
+
+    destination: str | None
+    keys: list[str] = field(default_factory=list)
+
+
+def plan_replica_backfill(
+    s3: Any, bucket: str, prefix: str, keep: Callable[[str], bool] | None = None
+) -> BackfillPlan:
+    """Objects without a replication status predate the replication rule (RULES A8)."""
+    try:
+        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
+            return BackfillPlan(destination=None)
+        raise
+    enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
+    if not enabled:
+        return BackfillPlan(destination=None)
+    plan = BackfillPlan(destination=enabled[0]["Destination"]["Bucket"].split(":::")[-1])
+    for key in _current_keys(s3, bucket, prefix):
+        if keep is not None and not keep(key):
+            continue
+        if s3.head_object(Bucket=bucket, Key=key).get("ReplicationStatus") is None:
+            plan.keys.append(key)
+    return plan
+
+
+def _current_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield obj["Key"]

@@ -1,0 +1,225 @@
+"""`formkiq-dr repair`: put a table (or one site of it) back as it was, without a cutover.
+
+Restore into a temporary table, diff it against the live table, and write back only what
+differs. Dry-run by default: the plan lists items to put (deleted since), overwrite (changed
+since) and delete (created since). With `--apply`, every write is conditional on the live item
+still being exactly what the plan saw, so a user's concurrent change is never clobbered
+silently: it is reported as a conflict and left alone.
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from formkiq_backup.dr.context import DrContext, SetupError
+from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.tables import (
+    RecoverySource,
+    SourceGuard,
+    backup_sources,
+    restore_to_new_table,
+    scan,
+    table_key_attributes,
+    temporary_table_name,
+    temporary_tables,
+)
+from formkiq_backup.formkiq import TableRole
+from formkiq_backup.items import Item
+from formkiq_backup.sites import belongs_to_site, is_site_id, site_filter_expression
+from formkiq_backup.tablediff import Action, Change, TableDiff
+
+# DynamoDB's limit on an expression string; larger guards fall back to fewer attributes.
+MAX_EXPRESSION_CHARS = 4_000
+PLAN_PREVIEW = 20
+
+ScanProgress = Callable[[str, int], None]
+
+
+def resolve_table(ctx: DrContext, name: str) -> str:
+    """`documents`, `documentsyncs`, or a table name."""
+    environment = ctx.environment
+    if name == TableRole.DOCUMENTS.value:
+        return environment.documents_table.name
+    if name == TableRole.DOCUMENT_SYNCS.value:
+        if environment.document_syncs_table is None:
+            raise SetupError("--table documentsyncs: this FormKiQ (before v1.10) has none")
+        return environment.document_syncs_table.name
+    return name
+
+
+def run_repair(
+    ctx: DrContext,
+    report: Report,
+    *,
+    table_name: str,
+    site: str | None,
+    at: datetime | None,
+    backup_arn: str | None,
+    apply: bool,
+    delete_new: bool,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """Plan (and with `apply`, make) the writes that bring the live table back."""
+    if site is not None and not is_site_id(site):
+        raise SetupError(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    if at is None and backup_arn is None:
+        raise SetupError("give --at TIME (PITR) or --from-backup ARN: the state to go back to")
+    environment = ctx.environment
+    live = resolve_table(ctx, table_name)
+    protected = {t.name for t in environment.protected_tables}
+    # Only the repaired table may be written, and only with --apply.
+    writable = {live} if apply else set()
+    guard = SourceGuard(protected - writable, [b.name for b in environment.protected_buckets])
+    dynamodb = guard.attach(ctx.client("dynamodb"))
+
+    if backup_arn:
+        source = backup_sources(dynamodb, [backup_arn]).get(live)
+        if source is None:
+            raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
+    else:
+        source = RecoverySource(at=at)
+    scope = f"site {site}" if site else "whole table"
+    report.summary.update(
+        table=live, scope=scope, source=source.describe(), mode="apply" if apply else "dry-run"
+    )
+
+    def left_behind(problem: str) -> None:
+        report.add("cleanup", "temporary tables", Status.FAIL, problem)
+
+    with temporary_tables(dynamodb, left_behind) as created:
+        target = temporary_table_name(live, "repair")
+        created.append(target)
+        on_step(f"restoring {live} ({source.describe()})")
+        started = time.monotonic()
+        restore_to_new_table(dynamodb, live, source, target, keep_indexes=False)
+        report.add(
+            "restore",
+            live,
+            Status.PASS,
+            f"{source.describe()} -> {target}",
+            time.monotonic() - started,
+        )
+        keys = table_key_attributes(dynamodb, live)
+        filter_expression = site_filter_expression(site) if site else None
+
+        def keep(item: Item) -> bool:
+            return site is None or belongs_to_site(item, site)
+
+        on_step(f"comparing {scope}")
+        started = time.monotonic()
+        with TableDiff(keys) as diff:
+            diff.add_reference(
+                scan(
+                    dynamodb,
+                    target,
+                    filter_expression=filter_expression,
+                    keep=keep,
+                    on_page=lambda n: on_scan(target, n),
+                )
+            )
+            diff.compare_live(
+                scan(
+                    dynamodb,
+                    live,
+                    filter_expression=filter_expression,
+                    keep=keep,
+                    on_page=lambda n: on_scan(live, n),
+                )
+            )
+            counts = diff.finish()
+            report.add(
+                "diff",
+                live,
+                Status.INFO,
+                f"{diff.reference_count} items then, {diff.live_count} now: "
+                + ", ".join(f"{counts[a]} to {a.value}" for a in Action),
+                time.monotonic() - started,
+            )
+            report.summary["plan"] = {action.value: counts[action] for action in Action}
+            report.summary["changes"] = [_describe(change) for change in diff.changes()]
+            for change in islice(diff.changes(), PLAN_PREVIEW):
+                report.add("plan", _key_text(change.key), Status.INFO, change.action.value)
+            if apply:
+                on_step(f"writing {sum(counts.values())} changes to {live}")
+                _apply(dynamodb, live, diff, delete_new, report)
+
+
+def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
+    outcome = {"written": 0, "conflicts": 0, "skipped": 0}
+    started = time.monotonic()
+    for change in diff.changes():
+        if change.action is Action.DELETE and not delete_new:
+            outcome["skipped"] += 1
+            continue
+        try:
+            _write(dynamodb, table, change)
+            outcome["written"] += 1
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            outcome["conflicts"] += 1
+            report.add(
+                "conflict",
+                _key_text(change.key),
+                Status.FAIL,
+                f"changed since the plan was made: {change.action.value} not applied",
+            )
+    report.summary["applied"] = outcome
+    report.add(
+        "apply",
+        table,
+        Status.PASS if not outcome["conflicts"] else Status.FAIL,
+        f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
+        f"{outcome['skipped']} deletions skipped",
+        time.monotonic() - started,
+    )
+
+
+def _write(dynamodb: Any, table: str, change: Change) -> None:
+    """One conditional write: the live item must still be as the plan saw it."""
+    if change.action is Action.PUT:
+        names = {f"#k{i}": name for i, name in enumerate(change.key)}
+        dynamodb.put_item(
+            TableName=table,
+            Item=change.wanted,
+            ConditionExpression=" AND ".join(f"attribute_not_exists({n})" for n in names),
+            ExpressionAttributeNames=names,
+        )
+        return
+    assert change.found is not None
+    condition = unchanged_condition(change.found)
+    if change.action is Action.OVERWRITE:
+        dynamodb.put_item(TableName=table, Item=change.wanted, **condition)
+    else:
+        dynamodb.delete_item(TableName=table, Key=change.key, **condition)
+
+
+def unchanged_condition(found: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition true only while every attribute still has the value the plan saw.
+
+    Items too large for one 4 KB expression are guarded by their scalar attributes.
+    """
+    for attributes in (list(found), [n for n, v in found.items() if {"S", "N", "BOOL"} & set(v)]):
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":v{i}": found[name] for i, name in enumerate(attributes)}
+        expression = " AND ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
+        if len(expression) <= MAX_EXPRESSION_CHARS:
+            return {
+                "ConditionExpression": expression,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+    raise ValueError("item too large to guard against concurrent changes")
+
+
+def _key_text(key: Mapping[str, Any]) -> str:
+    return " / ".join(str(next(iter(value.values()))) for value in key.values())
+
+
+def _describe(change: Change) -> dict[str, Any]:
+    return {"action": change.action.value, "key": _key_text(change.key)}

@@ -1,0 +1,122 @@
+"""`formkiq-dr restore-documents`: a site's (or prefix's) content back to a point in time.
+
+Dry-run by default: the plan says, per object, whether it is unchanged, undeleted (later delete
+markers removed), copied back (an old version copied on top) or left alone (created after the
+time). Restore metadata first (`repair`), then content: FormKiQ reacts to object events.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from formkiq_backup.dr.context import DrContext, SetupError
+from formkiq_backup.dr.documents import (
+    ObjectAction,
+    apply_object_plan,
+    plan_point_in_time,
+    plan_replica_backfill,
+)
+from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.tables import SourceGuard
+from formkiq_backup.sites import is_site_id, object_belongs_to_site, object_prefix
+
+
+def run_restore_documents(
+    ctx: DrContext,
+    report: Report,
+    *,
+    site: str | None,
+    prefix: str | None,
+    at: datetime,
+    apply: bool,
+    backfill_replica: bool,
+    on_object: Callable[[], None],
+) -> None:
+    """Plan, and with `apply` carry out, the point-in-time restore of documents."""
+    if site is not None and prefix is not None:
+        raise SetupError("give --site or --prefix, not both")
+    if site is not None and not is_site_id(site):
+        raise SetupError(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    environment = ctx.environment
+    bucket = environment.documents_bucket.name
+    # A dry run cannot change anything; an applied one may change only the documents bucket.
+    guard = SourceGuard([t.name for t in environment.protected_tables], [] if apply else [bucket])
+    s3 = guard.attach(ctx.client("s3"))
+    scope_prefix = object_prefix(site) if site else (prefix or "")
+    keep = (lambda key: object_belongs_to_site(key, site)) if site else None
+    report.summary.update(
+        bucket=bucket,
+        at=at.isoformat(),
+        scope=f"site {site}" if site else f"prefix '{scope_prefix}'",
+        mode="apply" if apply else "dry-run",
+    )
+
+    plans = plan_point_in_time(s3, bucket, scope_prefix, at, keep)
+    counts = Counter(plan.action for plan in plans)
+    report.summary["plan"] = {action.value: counts[action] for action in ObjectAction}
+    report.add(
+        "plan", bucket, Status.INFO, ", ".join(f"{counts[a]} {a.value}" for a in ObjectAction)
+    )
+    for plan in plans:
+        if plan.action is ObjectAction.UNCHANGED:
+            continue
+        if plan.action is ObjectAction.CREATED_AFTER:
+            report.add("documents", plan.key, Status.INFO, "created after --at: left as is")
+            continue
+        detail = (
+            f"remove {len(plan.delete_markers)} delete marker(s); version "
+            f"{plan.version_id} becomes current"
+            if plan.action is ObjectAction.UNDELETE
+            else f"copy version {plan.version_id} on top"
+        )
+        if apply:
+            apply_object_plan(s3, bucket, plan)
+            on_object()
+            report.add("documents", plan.key, Status.PASS, f"done: {detail}")
+        else:
+            report.add("documents", plan.key, Status.INFO, f"would {detail}")
+
+    if backfill_replica:
+        _backfill(
+            ctx,
+            report,
+            s3,
+            bucket,
+            prefix=scope_prefix,
+            keep=keep,
+            apply=apply,
+            on_object=on_object,
+        )
+
+
+def _backfill(
+    ctx: DrContext,
+    report: Report,
+    s3: Any,
+    bucket: str,
+    *,
+    prefix: str,
+    keep: Callable[[str], bool] | None,
+    apply: bool,
+    on_object: Callable[[], None],
+) -> None:
+    plan = plan_replica_backfill(s3, bucket, prefix, keep)
+    if plan.destination is None:
+        report.add("replica backfill", bucket, Status.FAIL, "no enabled replication rule")
+        return
+    location = ctx.client("s3").get_bucket_location(Bucket=plan.destination)
+    region = location.get("LocationConstraint") or "us-east-1"
+    replica = ctx.client("s3", region)
+    for key in plan.keys:
+        if apply:
+            replica.copy({"Bucket": bucket, "Key": key}, plan.destination, key)
+            on_object()
+    verb = "copied" if apply else "would copy"
+    report.add(
+        "replica backfill",
+        f"{bucket} -> {plan.destination}",
+        Status.PASS,
+        f"{verb} {len(plan.keys)} objects that predate replication",
+    )
+    report.summary["backfill"] = {"destination": plan.destination, "keys": plan.keys}

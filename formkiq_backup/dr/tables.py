@@ -1,0 +1,271 @@
+"""Temporary restores, scans, and the guard that keeps FormKiQ's own data read-only.
+
+Restores always go to new tables (`<source>-<purpose>-<UTC time>`, tagged `formkiq-dr`), and
+every command that creates one deletes it on the way out, interrupted or not.
+"""
+
+import re
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from formkiq_backup.dr.context import SetupError, describe_error
+from formkiq_backup.items import Item
+
+# How often to look at a restore in progress; AWS restores take minutes to hours.
+POLL_SECONDS = 10.0
+RESTORE_TIMEOUT_SECONDS = 6 * 3600
+_DYNAMODB_BACKUP_ARN = re.compile(
+    r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[^/]+/backup/\S+$"
+)
+
+# Calls that change data or settings. The guard refuses them when they name a source.
+MUTATING_CALLS = {
+    "dynamodb": frozenset(
+        {
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+            "DeleteTable",
+            "UpdateTable",
+            "UpdateContinuousBackups",
+            "UpdateTimeToLive",
+            "TagResource",
+            "UntagResource",
+            "RestoreTableToPointInTime",
+            "RestoreTableFromBackup",
+        }
+    ),
+    "s3": frozenset(
+        {
+            "PutObject",
+            "DeleteObject",
+            "DeleteObjects",
+            "CopyObject",
+            "PutBucketVersioning",
+            "PutBucketLifecycleConfiguration",
+            "PutBucketReplication",
+            "PutObjectTagging",
+            "DeleteObjectTagging",
+            "PutBucketPolicy",
+            "DeleteBucket",
+            "CreateMultipartUpload",
+            "UploadPart",
+            "UploadPartCopy",
+            "CompleteMultipartUpload",
+            "RestoreObject",
+        }
+    ),
+}
+
+
+class SourceWriteRefusedError(RuntimeError):
+    """A command tried to change a table or bucket it promised to only read."""
+
+
+class SourceGuard:
+    """Refuses, before sending, any mutating call that names a protected table or bucket."""
+
+    def __init__(self, tables: Iterable[str], buckets: Iterable[str]) -> None:
+        self.tables = frozenset(tables)
+        self.buckets = frozenset(buckets)
+
+    def attach(self, client: Any) -> Any:
+        """Guard every call `client` makes from now on; returns the client."""
+        client.meta.events.register("before-parameter-build", self._check)
+        return client
+
+    def _check(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        if model.name not in MUTATING_CALLS.get(service, ()):
+            return
+        named = (
+            _named_tables(params) & self.tables
+            if service == "dynamodb"
+            else ({params.get("Bucket")} & self.buckets)
+        )
+        if named:
+            raise SourceWriteRefusedError(
+                f"refused {service} {model.name} on {', '.join(sorted(str(n) for n in named))}: "
+                "this command only reads FormKiQ's tables and buckets"
+            )
+
+
+def _named_tables(params: Mapping[str, Any]) -> set[str]:
+    names = {params.get("TableName"), params.get("TargetTableName")}
+    names |= set(params.get("RequestItems", {}))
+    for action in params.get("TransactItems", []):
+        names |= {body.get("TableName") for body in action.values()}
+    if "ResourceArn" in params:
+        names.add(str(params["ResourceArn"]).rsplit("/", 1)[-1])
+    return {name for name in names if name}
+
+
+@dataclass(frozen=True)
+class RecoverySource:
+    """Where a restore comes from: a point in time (None: latest restorable) or a backup."""
+
+    at: datetime | None = None
+    backup_arn: str | None = None
+
+    def describe(self) -> str:
+        if self.backup_arn:
+            return f"backup {self.backup_arn}"
+        return f"PITR at {self.at.isoformat()}" if self.at else "PITR, latest restorable time"
+
+
+def backup_sources(dynamodb: Any, backup_arns: Iterable[str]) -> dict[str, RecoverySource]:
+    """Map on-demand backup ARNs to the tables they were taken of."""
+    sources: dict[str, RecoverySource] = {}
+    for arn in backup_arns:
+        if not _DYNAMODB_BACKUP_ARN.match(arn):
+            raise SetupError(
+                f"--from-backup {arn}: not a DynamoDB backup ARN "
+                "(arn:aws:dynamodb:<region>:<account>:table/<table>/backup/<id>); AWS Backup "
+                "recovery points restore through AWS Backup restore jobs"
+            )
+        try:
+            described = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
+        except ClientError as error:
+            raise SetupError(f"--from-backup {arn}: {describe_error(error)}") from error
+        table = described["SourceTableDetails"]["TableName"]
+        if table in sources:
+            raise SetupError(f"--from-backup: two backups of table {table}; give one")
+        sources[table] = RecoverySource(backup_arn=arn)
+    return sources
+
+
+def temporary_table_name(source_table: str, purpose: str, now: datetime | None = None) -> str:
+    """`<source>-<purpose>-<UTC time>`: obvious in a table list, unique per run."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    return f"{source_table}-{purpose}-{stamp}"[:255]
+
+
+def restore_to_new_table(
+    dynamodb: Any,
+    source_table: str,
+    source: RecoverySource,
+    target_table: str,
+    *,
+    keep_indexes: bool = True,
+) -> None:
+    """Start a restore of `source_table` into `target_table` and wait until it is ACTIVE.
+
+    Without `keep_indexes` the restore skips the GSIs: faster, and a repair reads by scan only.
+    """
+    options: dict[str, Any] = {"TargetTableName": target_table}
+    if not keep_indexes:
+        options["GlobalSecondaryIndexOverride"] = []
+    if source.backup_arn:
+        dynamodb.restore_table_from_backup(BackupArn=source.backup_arn, **options)
+    elif source.at is not None:
+        dynamodb.restore_table_to_point_in_time(
+            SourceTableName=source_table, RestoreDateTime=source.at, **options
+        )
+    else:
+        dynamodb.restore_table_to_point_in_time(
+            SourceTableName=source_table, UseLatestRestorableTime=True, **options
+        )
+    wait_until_active(dynamodb, target_table)
+    arn = dynamodb.describe_table(TableName=target_table)["Table"]["TableArn"]
+    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "formkiq-dr", "Value": "temporary"}])
+
+
+def wait_until_active(
+    dynamodb: Any, table: str, timeout_seconds: float = RESTORE_TIMEOUT_SECONDS
+) -> None:
+    """Poll until the table is ACTIVE and no restore is running into it."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        restoring = (described.get("RestoreSummary") or {}).get("RestoreInProgress", False)
+        if described["TableStatus"] == "ACTIVE" and not restoring:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"table {table} still {described['TableStatus']} after {timeout_seconds:.0f}s"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def delete_table_quietly(dynamodb: Any, table: str) -> str | None:
+    """Delete a temporary table; waits out a restore still creating it. Returns a problem."""
+    for _ in range(2):
+        try:
+            dynamodb.delete_table(TableName=table)
+            return None
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                return None
+            if code != "ResourceInUseException":
+                return describe_error(error)
+            wait_until_active(dynamodb, table, timeout_seconds=3600)
+    return f"table {table} could not be deleted"
+
+
+@contextmanager
+def temporary_tables(dynamodb: Any, on_problem: Callable[[str], None]) -> Iterator[list[str]]:
+    """Collects names of tables a command creates; deletes them all on the way out.
+
+    Names are added before the restore is requested, so a restore interrupted halfway is
+    cleaned up too. SIGTERM is turned into KeyboardInterrupt for the duration.
+    """
+    created: list[str] = []
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: nothing to install
+        previous = None
+    try:
+        yield created
+    finally:
+        for table in created:
+            problem = delete_table_quietly(dynamodb, table)
+            if problem:
+                on_problem(f"temporary table {table} left behind: {problem}")
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def scan(
+    dynamodb: Any,
+    table: str,
+    *,
+    on_page: Callable[[int], None] | None = None,
+    filter_expression: Mapping[str, Any] | None = None,
+    keep: Callable[[Item], bool] | None = None,
+) -> Iterator[Item]:
+    """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count."""
+    request = {"TableName": table, **(filter_expression or {})}
+    for page in dynamodb.get_paginator("scan").paginate(**request):
+        if on_page is not None:
+            on_page(page.get("ScannedCount", len(page["Items"])))
+        for item in page["Items"]:
+            if keep is None or keep(item):
+                yield item
+
+
+def table_key_attributes(dynamodb: Any, table: str) -> tuple[str, ...]:
+    """The table's key attribute names, hash key first."""
+    schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+    return tuple(part["AttributeName"] for part in sorted(schema, key=lambda p: p["KeyType"]))
+
+
+def approximate_item_count(dynamodb: Any, table: str) -> int | None:
+    """DynamoDB's six-hourly item count: good enough to size a progress bar."""
+    count = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
+    return int(count) if count else None

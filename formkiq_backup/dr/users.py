@@ -1,0 +1,134 @@
+"""`formkiq-dr users`: Cognito users and group memberships to and from JSON Lines.
+
+FormKiQ's groups are its permissions (`<site>`, `<site>_read`, `Admins`, ...), so a user
+without their groups is a user without access. Passwords cannot be exported (Cognito never
+reveals them), so every user an import creates needs a new password; none is sent an invitation
+until an administrator decides to.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+# Attributes Cognito manages itself: exported for reference, never written back.
+READ_ONLY_ATTRIBUTES = frozenset({"sub", "identities", "cognito:mfa_enabled"})
+PAGE = 60  # ListUsers, ListGroups and ListUsersInGroup return at most 60 a page
+
+
+def export_users(
+    cognito: Any, pool_id: str, out: TextIO, on_user: Callable[[], None] | None = None
+) -> int:
+    """Write one JSON line per user, with their groups; returns the number of users."""
+    groups = [
+        group["GroupName"]
+        for page in cognito.get_paginator("list_groups").paginate(
+            UserPoolId=pool_id, PaginationConfig={"PageSize": PAGE}
+        )
+        for group in page["Groups"]
+    ]
+    membership: dict[str, list[str]] = defaultdict(list)
+    for group in groups:
+        pages = cognito.get_paginator("list_users_in_group").paginate(
+            UserPoolId=pool_id, GroupName=group, PaginationConfig={"PageSize": PAGE}
+        )
+        for page in pages:
+            for user in page["Users"]:
+                membership[user["Username"]].append(group)
+    count = 0
+    pages = cognito.get_paginator("list_users").paginate(
+        UserPoolId=pool_id, PaginationConfig={"PageSize": PAGE}
+    )
+    for page in pages:
+        for user in page["Users"]:
+            attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+            out.write(
+                json.dumps(
+                    {
+                        "username": user["Username"],
+                        "attributes": attributes,
+                        "enabled": user.get("Enabled", True),
+                        "status": user.get("UserStatus"),
+                        "created": user["UserCreateDate"].isoformat()
+                        if user.get("UserCreateDate")
+                        else None,
+                        "groups": sorted(membership.get(user["Username"], [])),
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+            )
+            count += 1
+            if on_user is not None:
+                on_user()
+    return count
+
+
+@dataclass
+class ImportResult:
+    """What an import did, user by user."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    groups_created: list[str] = field(default_factory=list)
+    memberships: int = 0
+
+    @property
+    def need_password_reset(self) -> list[str]:
+        """Created users: their old passwords cannot be restored."""
+        return list(self.created)
+
+
+def import_users(
+    cognito: Any, pool_id: str, lines: Iterable[str], on_user: Callable[[], None] | None = None
+) -> ImportResult:
+    """Recreate users (no invitation sent), their groups and memberships; skip existing users."""
+    result = ImportResult()
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    by_email = "email" in (pool.get("UsernameAttributes") or [])
+    existing_groups = {
+        group["GroupName"]
+        for page in cognito.get_paginator("list_groups").paginate(
+            UserPoolId=pool_id, PaginationConfig={"PageSize": PAGE}
+        )
+        for group in page["Groups"]
+    }
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        attributes = record.get("attributes", {})
+        # Pools that sign in by e-mail give users a generated username: sign them up by e-mail.
+        username = attributes.get("email") if by_email else record["username"]
+        label = username or f"line {number}"
+        try:
+            cognito.admin_create_user(
+                UserPoolId=pool_id,
+                Username=username,
+                UserAttributes=[
+                    {"Name": name, "Value": value}
+                    for name, value in sorted(attributes.items())
+                    if name not in READ_ONLY_ATTRIBUTES
+                ],
+                MessageAction="SUPPRESS",
+            )
+            result.created.append(label)
+        except cognito.exceptions.UsernameExistsException:
+            result.existing.append(label)
+        except cognito.exceptions.ClientError as error:
+            result.failed[label] = str(error)
+            continue
+        for group in record.get("groups", []):
+            if group not in existing_groups:
+                cognito.create_group(UserPoolId=pool_id, GroupName=group)
+                existing_groups.add(group)
+                result.groups_created.append(group)
+            cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+            result.memberships += 1
+        if record.get("enabled") is False:
+            cognito.admin_disable_user(UserPoolId=pool_id, Username=username)
+        if on_user is not None:
+            on_user()
+    return result

@@ -63,6 +63,7 @@ class TableDiff:
             """
         )
         self._indexed = False
+        self._finished = False
         self.reference_count = 0
         self.live_count = 0
 
@@ -131,11 +132,13 @@ class TableDiff:
 
     def finish(self) -> dict[Action, int]:
         """Record reference items the live table lacks; returns the count per action."""
+        if self._finished:
+            return self.counts()
+        self._finished = True
         self._db.execute(
             "INSERT INTO changes SELECT ?, key, item, NULL FROM reference WHERE seen = 0",
             (Action.PUT.value,),
         )
-        self._db.execute("UPDATE reference SET seen = 2 WHERE seen = 0")
         return self.counts()
 
     def counts(self) -> dict[Action, int]:

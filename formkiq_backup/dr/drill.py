@@ -138,14 +138,7 @@ def _verify_integrity(
     sample: DocumentSample | None,
 ) -> float:
     started = time.monotonic()
-    source = TableDigest().add_all(
-        scan(dynamodb, table.name, on_page=lambda n: on_scan(table.name, n))
-    )
-    restored = TableDigest()
-    for item in scan(dynamodb, target, on_page=lambda n: on_scan(target, n)):
-        restored.add(item)
-        if sample is not None:
-            sample.offer(item)
+    source, restored = digest_tables(dynamodb, table.name, target, on_scan=on_scan, sample=sample)
     seconds = time.monotonic() - started
     data = {
         "sourceItems": source.count,
@@ -175,6 +168,28 @@ def _verify_integrity(
             **data,
         )
     return seconds
+
+
+def digest_tables(
+    dynamodb: Any,
+    source_table: str,
+    restored_table: str,
+    *,
+    on_scan: ScanProgress | None = None,
+    sample: DocumentSample | None = None,
+) -> tuple[TableDigest, TableDigest]:
+    """Count and digest both tables in one scan each; feed the restored side to `sample`."""
+
+    def counter(table: str) -> Callable[[int], None] | None:
+        return None if on_scan is None else (lambda n: on_scan(table, n))
+
+    source = TableDigest().add_all(scan(dynamodb, source_table, on_page=counter(source_table)))
+    restored = TableDigest()
+    for item in scan(dynamodb, restored_table, on_page=counter(restored_table)):
+        restored.add(item)
+        if sample is not None:
+            sample.offer(item)
+    return source, restored
 
 
 def _verify_documents(s3: Any, report: Report, bucket: str, sample: DocumentSample) -> float:

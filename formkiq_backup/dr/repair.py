@@ -8,7 +8,7 @@ silently: it is reported as a conflict and left alone.
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -105,33 +105,10 @@ def run_repair(
             time.monotonic() - started,
         )
         keys = table_key_attributes(dynamodb, live)
-        filter_expression = site_filter_expression(site) if site else None
-
-        def keep(item: Item) -> bool:
-            return site is None or belongs_to_site(item, site)
-
         on_step(f"comparing {scope}")
         started = time.monotonic()
-        with TableDiff(keys) as diff:
-            diff.add_reference(
-                scan(
-                    dynamodb,
-                    target,
-                    filter_expression=filter_expression,
-                    keep=keep,
-                    on_page=lambda n: on_scan(target, n),
-                )
-            )
-            diff.compare_live(
-                scan(
-                    dynamodb,
-                    live,
-                    filter_expression=filter_expression,
-                    keep=keep,
-                    on_page=lambda n: on_scan(live, n),
-                )
-            )
-            counts = diff.finish()
+        with compare_tables(dynamodb, target, live, keys, site=site, on_scan=on_scan) as diff:
+            counts = diff.counts()
             report.add(
                 "diff",
                 live,
@@ -147,6 +124,55 @@ def run_repair(
             if apply:
                 on_step(f"writing {sum(counts.values())} changes to {live}")
                 _apply(dynamodb, live, diff, delete_new, report)
+
+
+def compare_tables(
+    dynamodb: Any,
+    reference: str,
+    live: str,
+    keys: Sequence[str],
+    *,
+    site: str | None,
+    on_scan: ScanProgress | None = None,
+) -> TableDiff:
+    """One scan of each table (a site's items only, when given) into a finished TableDiff.
+
+    The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
+    back; the client-side check also catches what a prefix cannot express (the default site).
+    """
+    filter_expression = site_filter_expression(site) if site else None
+
+    def keep(item: Item) -> bool:
+        return site is None or belongs_to_site(item, site)
+
+    def counter(table: str) -> Callable[[int], None] | None:
+        return None if on_scan is None else (lambda n: on_scan(table, n))
+
+    diff = TableDiff(keys)
+    try:
+        diff.add_reference(
+            scan(
+                dynamodb,
+                reference,
+                filter_expression=filter_expression,
+                keep=keep,
+                on_page=counter(reference),
+            )
+        )
+        diff.compare_live(
+            scan(
+                dynamodb,
+                live,
+                filter_expression=filter_expression,
+                keep=keep,
+                on_page=counter(live),
+            )
+        )
+        diff.finish()
+    except BaseException:
+        diff.close()
+        raise
+    return diff
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:

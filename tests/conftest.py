@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -9,6 +10,9 @@ from moto import mock_aws
 
 from formkiq_backup.offline.program import ProgramRun, run_offline
 from formkiq_backup.offline.samples import SampleFormKiQ, sample_formkiq
+
+if TYPE_CHECKING:
+    from tests.dr_support import World
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,3 +53,21 @@ def aws_session() -> Iterator[boto3.session.Session]:
     """An in-process moto account in us-east-1."""
     with mock_aws():
         yield boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture
+def world(aws_session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> "World":
+    """A seeded FormKiQ 1.19 'prod' in moto, ready for `formkiq-dr`."""
+    from formkiq_backup.dr import snapshot, tables
+    from formkiq_backup.offline.seed import seed_documents, seed_formkiq, seed_users
+    from tests.dr_support import MOTO_ACCOUNT, World
+
+    # moto finishes restores and backups at once: no need to wait between polls.
+    monkeypatch.setattr(tables, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(snapshot, "POLL_SECONDS", 0.0)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    sample = sample_formkiq(account_id=MOTO_ACCOUNT)
+    seed_formkiq(aws_session, sample)
+    documents = seed_documents(aws_session, sample, {"default": 4, "finance": 6})
+    pool_id = seed_users(aws_session, sample)
+    return World(aws_session, sample, documents, pool_id)

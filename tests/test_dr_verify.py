@@ -1,0 +1,286 @@
+"""`formkiq-dr verify` against moto; AWS Backup through botocore's Stubber.
+
+moto implements no AWS Backup job or recovery point API (RULES B1): list_recovery_points_by_resource
+and describe_backup_vault are stubbed with real response shapes.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.stub import Stubber
+
+from formkiq_backup.dr import context as dr_context
+from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World
+
+VAULT = "formkiq-prod-backup-vault"
+
+
+def test_healthy_basic_formkiq_passes_with_its_pitr_window(world: World) -> None:
+    outcome = world.run("verify")
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["ok"] is True
+    assert outcome.statuses("pitr") == {DOCUMENTS: "pass", SYNCS: "pass"}
+    assert outcome.statuses("versioning") == {BUCKET: "pass"}
+    documents = outcome.entries("pitr")[0]
+    assert documents["detail"].startswith("PITR enabled, 35-day recovery period; restorable ")
+    assert documents["data"]["earliestRestorable"] and documents["data"]["latestRestorable"]
+    # Basic promises no replication: its absence is information, not a failure.
+    assert outcome.statuses("replication") == {BUCKET: "info"}
+
+
+def test_pitr_turned_off_fails_naming_the_table(world: World) -> None:
+    world.client("dynamodb").update_continuous_backups(
+        TableName=SYNCS, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
+
+    outcome = world.run("verify")
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("pitr") == {DOCUMENTS: "pass", SYNCS: "fail"}
+    assert outcome.entries("pitr")[1]["detail"] == "PITR disabled"
+
+
+def test_suspended_versioning_fails(world: World) -> None:
+    world.client("s3").put_bucket_versioning(
+        Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"}
+    )
+    outcome = world.run("verify")
+    assert outcome.exit_code == 1
+    assert outcome.statuses("versioning") == {BUCKET: "fail"}
+
+
+def test_unknown_app_environment_is_a_usage_error(world: World) -> None:
+    outcome = world.run("verify", app_env="staging")
+
+    assert outcome.exit_code == 2
+    assert "no FormKiQ parameters under /formkiq/staging/" in outcome.report["summary"]["error"]
+    assert outcome.report["entries"] == []
+
+
+def test_missing_credentials_is_an_access_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_credentials(*_: Any, **__: Any) -> Any:
+        raise dr_context.NoCredentialsError()
+
+    monkeypatch.setattr(dr_context.Boto3Reader, "identity", no_credentials)
+    outcome = world.run("verify")
+    assert outcome.exit_code == 2
+    assert "Unable to locate credentials" in outcome.report["summary"]["error"]
+
+
+def test_throttling_is_retried_and_never_crashes_the_command(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adaptive retries: DescribeContinuousBackups throttled three times, then answered."""
+    throttled: list[str] = []
+
+    def throttle(request: Any, **_: Any) -> AWSResponse | None:
+        if (
+            request.headers.get("X-Amz-Target", b"").endswith(b"DescribeContinuousBackups")
+            and len(throttled) < 3
+        ):
+            throttled.append("x")
+            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
+            return AWSResponse(
+                request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body)
+            )
+        return None
+
+    original = dr_context.DrContext.client
+
+    def client_with_throttling(
+        self: dr_context.DrContext, service: str, region: str | None = None
+    ) -> Any:
+        created = original(self, service, region)
+        if service == "dynamodb" and not getattr(created, "_throttled", False):
+            created.meta.events.register_first("before-send.dynamodb", throttle)
+            created._throttled = True
+        return created
+
+    monkeypatch.setattr(dr_context.DrContext, "client", client_with_throttling)
+    outcome = world.run("verify")
+
+    assert len(throttled) == 3
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.statuses("pitr") == {DOCUMENTS: "pass", SYNCS: "pass"}
+
+
+class _Raw:
+    """The raw body botocore reads from an HTTP response."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+@contextmanager
+def stubbed_backup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """Give DrContext a backup client whose every call must be stubbed, in order."""
+    import boto3
+
+    client = boto3.session.Session(region_name="us-east-1").client("backup")
+    stubber = Stubber(client)
+    original = dr_context.DrContext.client
+
+    def client_for(self: dr_context.DrContext, service: str, region: str | None = None) -> Any:
+        return client if service == "backup" else original(self, service, region)
+
+    monkeypatch.setattr(dr_context.DrContext, "client", client_for)
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+def recovery_points(
+    resource_arn: str, ages_hours: list[float], vault: str = VAULT
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "RecoveryPoints": [
+            {
+                "RecoveryPointArn": f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:recovery-point:{i}",
+                "BackupVaultName": vault,
+                "CreationDate": now - timedelta(hours=age),
+                "Status": "COMPLETED",
+                "BackupSizeBytes": 123_456,
+                "EncryptionKeyArn": f"arn:aws:kms:us-east-1:{MOTO_ACCOUNT}:key/{vault}",
+                "ResourceName": resource_arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1],
+            }
+            for i, age in enumerate(ages_hours)
+        ]
+    }
+
+
+ARNS = {
+    DOCUMENTS: f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/{DOCUMENTS}",
+    SYNCS: f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/{SYNCS}",
+    BUCKET: f"arn:aws:s3:::{BUCKET}",
+}
+
+
+def expect_points(stubber: Stubber, ages: dict[str, list[float]]) -> None:
+    for name, arn in ARNS.items():
+        stubber.add_response(
+            "list_recovery_points_by_resource",
+            recovery_points(arn, ages[name]),
+            {"ResourceArn": arn},
+        )
+
+
+def vault_description(locked: bool) -> dict[str, Any]:
+    description: dict[str, Any] = {
+        "BackupVaultName": VAULT,
+        "BackupVaultArn": f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:{VAULT}",
+        "Locked": locked,
+    }
+    if locked:
+        description.update(MinRetentionDays=7, MaxRetentionDays=3650)
+    return description
+
+
+def test_standard_tier_passes_with_fresh_recovery_points(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with stubbed_backup(monkeypatch) as stubber:
+        expect_points(stubber, {DOCUMENTS: [30, 2], SYNCS: [2], BUCKET: [3]})
+        stubber.add_response(
+            "describe_backup_vault", vault_description(False), {"BackupVaultName": VAULT}
+        )
+        outcome = world.run("verify", "--tier", "standard")
+
+    assert outcome.exit_code == 0, outcome.report
+    points = outcome.statuses("recovery points")
+    assert points == {
+        f"{DOCUMENTS} (us-east-1, {VAULT})": "pass",
+        f"{SYNCS} (us-east-1, {VAULT})": "pass",
+        f"{BUCKET} (us-east-1, {VAULT})": "pass",
+    }
+    newest = outcome.entries("recovery points")[0]
+    assert "2.0 h old (tier allows 26 h)" in newest["detail"]
+    # Standard does not promise a lock: reported, not failed.
+    assert outcome.statuses("vault lock") == {VAULT: "info"}
+
+
+def test_standard_tier_fails_when_backups_stopped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with stubbed_backup(monkeypatch) as stubber:
+        expect_points(stubber, {DOCUMENTS: [30], SYNCS: [], BUCKET: [3]})
+        stubber.add_response(
+            "describe_backup_vault", vault_description(False), {"BackupVaultName": VAULT}
+        )
+        outcome = world.run("verify", "--tier", "standard")
+
+    assert outcome.exit_code == 1
+    points = outcome.statuses("recovery points")
+    assert points[f"{DOCUMENTS} (us-east-1, {VAULT})"] == "warn"
+    assert points[f"{DOCUMENTS} (us-east-1)"] == "fail"
+    assert points[f"{SYNCS} (us-east-1)"] == "fail"
+    assert points[f"{BUCKET} (us-east-1, {VAULT})"] == "pass"
+
+
+def test_enterprise_tier_demands_lock_replication_and_replicas(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with stubbed_backup(monkeypatch) as stubber:
+        expect_points(stubber, {DOCUMENTS: [1], SYNCS: [1], BUCKET: [1]})
+        stubber.add_response(
+            "describe_backup_vault", vault_description(True), {"BackupVaultName": VAULT}
+        )
+        outcome = world.run("verify", "--tier", "enterprise")
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("vault lock") == {VAULT: "pass"}
+    assert (
+        "locked (governance), retention 7..3650 days" in outcome.entries("vault lock")[0]["detail"]
+    )
+    assert outcome.statuses("replication") == {BUCKET: "fail"}
+    assert outcome.statuses("global table") == {DOCUMENTS: "fail", SYNCS: "fail"}
+
+
+def test_replication_to_a_versioned_replica_passes_and_flags_unreplicated_objects(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = world.client("s3")
+    replica = "formkiq-prod-documents-replica"
+    s3.create_bucket(Bucket=replica)
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(
+        Bucket=BUCKET,
+        ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{MOTO_ACCOUNT}:role/replication",
+            "Rules": [
+                {
+                    "ID": "documents",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Enabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                }
+            ],
+        },
+    )
+    # Objects written before replication never replicate; the newest are an hour old.
+    monkeypatch.setattr("formkiq_backup.dr.verify.REPLICATION_LATE_AFTER", timedelta(seconds=-1))
+
+    outcome = world.run("verify")
+
+    assert outcome.statuses("replication") == {f"{BUCKET} -> {replica}": "pass"}
+    assert "RTC off, replica versioning Enabled" in outcome.entries("replication")[0]["detail"]
+    health = outcome.entries("replica health")
+    warned = [entry for entry in health if entry["status"] == "warn"]
+    assert len(warned) == 10
+    assert "use restore-documents --backfill-replica" in warned[0]["detail"]
+    assert outcome.exit_code == 0

@@ -5,9 +5,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from click.testing import CliRunner
 
+from formkiq_backup.dr import context as dr_context
 from formkiq_backup.dr.cli import cli
+from formkiq_backup.dr.tables import MUTATING_CALLS
 from formkiq_backup.offline.samples import SampleFormKiQ
 from formkiq_backup.offline.seed import SeededDocument
 
@@ -42,7 +45,7 @@ class World:
     pool_id: str
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        return self.session.client(service)  # type: ignore[call-overload]
 
     def run(self, *args: str, app_env: str = "prod") -> Outcome:
         """`formkiq-dr <args> --app-env <env> --json`, in-process."""
@@ -64,7 +67,39 @@ class World:
         found = self.client("dynamodb").get_item(
             TableName=table, Key={"PK": {"S": pk}, "SK": {"S": sk}}
         )
-        return found.get("Item")
+        item: dict[str, Any] | None = found.get("Item")
+        return item
 
     def tables(self) -> set[str]:
         return set(self.client("dynamodb").list_tables()["TableNames"])
+
+
+def watch_source_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every mutating call naming FormKiQ's tables or bucket that the CLI attempts.
+
+    Registered first on each client the CLI creates, so attempts its own guard refuses are
+    recorded too; an independent witness, not the guard checking itself.
+    """
+    seen: list[str] = []
+    sources = {DOCUMENTS, SYNCS, BUCKET}
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        if model.name not in MUTATING_CALLS.get(service, ()):
+            return
+        named = {params.get("TableName"), params.get("TargetTableName"), params.get("Bucket")}
+        named |= set(params.get("RequestItems", {}))
+        if named & sources:
+            seen.append(f"{service}:{model.name}")
+
+    original = dr_context.DrContext.client
+
+    def watched(self: dr_context.DrContext, service: str, region: str | None = None) -> Any:
+        created = original(self, service, region)
+        if not getattr(created, "_watched", False):
+            created.meta.events.register_first("before-parameter-build", record)
+            created._watched = True
+        return created
+
+    monkeypatch.setattr(dr_context.DrContext, "client", watched)
+    return seen

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
 
+from formkiq_backup.discovery import Boto3Reader
 from formkiq_backup.dr import context as dr_context
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World
 
@@ -66,9 +68,9 @@ def test_missing_credentials_is_an_access_error(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_credentials(*_: Any, **__: Any) -> Any:
-        raise dr_context.NoCredentialsError()
+        raise NoCredentialsError()
 
-    monkeypatch.setattr(dr_context.Boto3Reader, "identity", no_credentials)
+    monkeypatch.setattr(Boto3Reader, "identity", no_credentials)
     outcome = world.run("verify")
     assert outcome.exit_code == 2
     assert "Unable to locate credentials" in outcome.report["summary"]["error"]
@@ -86,9 +88,15 @@ def test_throttling_is_retried_and_never_crashes_the_command(
             and len(throttled) < 3
         ):
             throttled.append("x")
-            body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
+            body = (
+                b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
+                b'"message":"slow down"}'
+            )
             return AWSResponse(
-                request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(body)
+                request.url,
+                400,
+                json_headers(),
+                _Raw(body),
             )
         return None
 
@@ -109,6 +117,12 @@ def test_throttling_is_retried_and_never_crashes_the_command(
     assert len(throttled) == 3
     assert outcome.exit_code == 0, outcome.report
     assert outcome.statuses("pitr") == {DOCUMENTS: "pass", SYNCS: "pass"}
+
+
+def json_headers() -> HTTPHeaders:
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.0"
+    return headers
 
 
 class _Raw:

@@ -1,0 +1,275 @@
+"""`formkiq-dr snapshot` and `drill` against moto (AWS Backup jobs through Stubber).
+
+moto restores PITR with current data (RULES B2), so drills are also tested from on-demand
+backups, whose restores return the data as it was at backup time.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from formkiq_backup.dr import context as dr_context
+from formkiq_backup.dr import drill as dr_drill
+from formkiq_backup.dr.tables import SourceGuard, SourceWriteRefusedError
+from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
+
+
+def snapshot(world: World) -> dict[str, str]:
+    outcome = world.run("snapshot", "--label", "pre-upgrade")
+    assert outcome.exit_code == 0, outcome.report
+    return dict(outcome.report["summary"]["backups"])
+
+
+def test_snapshot_backs_up_every_protected_table_and_waits(world: World) -> None:
+    outcome = world.run("snapshot", "--label", "pre-upgrade")
+
+    assert outcome.exit_code == 0
+    backups = outcome.report["summary"]["backups"]
+    assert set(backups) == {DOCUMENTS, SYNCS}
+    dynamodb = world.client("dynamodb")
+    for table, arn in backups.items():
+        details = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
+        assert details["SourceTableDetails"]["TableName"] == table
+        assert details["BackupDetails"]["BackupStatus"] == "AVAILABLE"
+        assert details["BackupDetails"]["BackupName"].startswith(f"formkiq-dr-pre-upgrade-{table}-")
+    assert {e["subject"]: e["status"] for e in outcome.entries("snapshot")} == {
+        DOCUMENTS: "pass",
+        SYNCS: "pass",
+    }
+
+
+@pytest.fixture
+def stubbed_backup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    client = boto3.session.Session(region_name="us-east-1").client("backup")
+    original = dr_context.DrContext.client
+    monkeypatch.setattr(
+        dr_context.DrContext,
+        "client",
+        lambda self, service, region=None: (
+            client if service == "backup" else original(self, service, region)
+        ),
+    )
+    monkeypatch.setattr("formkiq_backup.dr.snapshot.POLL_SECONDS", 0.0)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def expect_backup_job(stubber: Stubber, table: str, states: list[str]) -> str:
+    arn = f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/{table}"
+    point = f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:recovery-point:{table}-1"
+    stubber.add_response(
+        "start_backup_job",
+        {
+            "BackupJobId": f"job-{table}",
+            "RecoveryPointArn": point,
+            "CreationDate": "2026-11-30T05:00:00Z",
+        },
+        {
+            "BackupVaultName": "formkiq-prod-backup-vault",
+            "ResourceArn": arn,
+            "IamRoleArn": f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
+            "RecoveryPointTags": {"Application": "FormKiQ", "formkiq-dr": "snapshot"},
+        },
+    )
+    for state in states:
+        stubber.add_response(
+            "describe_backup_job",
+            {
+                "BackupJobId": f"job-{table}",
+                "State": state,
+                "RecoveryPointArn": point,
+                "ResourceArn": arn,
+            },
+            {"BackupJobId": f"job-{table}"},
+        )
+    return point
+
+
+def test_snapshot_into_a_vault_runs_aws_backup_jobs(world: World, stubbed_backup: Stubber) -> None:
+    points = {
+        DOCUMENTS: expect_backup_job(
+            stubbed_backup, DOCUMENTS, ["CREATED", "RUNNING", "COMPLETED"]
+        ),
+        SYNCS: expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"]),
+    }
+    outcome = world.run(
+        "snapshot",
+        "--vault",
+        "formkiq-prod-backup-vault",
+        "--role-arn",
+        f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["backups"] == points
+
+
+def test_a_failed_backup_job_fails_the_snapshot(world: World, stubbed_backup: Stubber) -> None:
+    expect_backup_job(stubbed_backup, DOCUMENTS, ["FAILED"])
+    expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"])
+    outcome = world.run(
+        "snapshot",
+        "--vault",
+        "formkiq-prod-backup-vault",
+        "--role-arn",
+        f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
+    )
+
+    assert outcome.exit_code == 1
+    assert {e["subject"]: e["status"] for e in outcome.entries("snapshot")} == {
+        DOCUMENTS: "fail",
+        SYNCS: "pass",
+    }
+
+
+def test_drill_from_backups_restores_verifies_and_cleans_up(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backups = snapshot(world)
+    tables_before = world.tables()
+    writes = watch_source_writes(monkeypatch)
+
+    outcome = world.run(
+        "drill",
+        "--from-backup",
+        backups[DOCUMENTS],
+        "--from-backup",
+        backups[SYNCS],
+        "--strict",
+        "--sample",
+        "5",
+        "--seed",
+        "3",
+        "--report",
+        str(tmp_path / "drill"),
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.statuses("restore") == {DOCUMENTS: "pass", SYNCS: "pass"}
+    assert outcome.statuses("integrity") == {DOCUMENTS: "pass", SYNCS: "pass"}
+    integrity = outcome.entries("integrity")[0]["data"]
+    assert integrity["sourceItems"] == integrity["restoredItems"] > 0
+    assert integrity["sourceDigest"] == integrity["restoredDigest"]
+    documents = outcome.entries("documents")
+    assert len(documents) == 5
+    assert {entry["status"] for entry in documents} == {"pass"}
+    assert all(entry["seconds"] is not None for entry in outcome.entries("restore"))
+    assert outcome.report["summary"]["measuredRecoverySeconds"] > 0
+    assert outcome.report["summary"]["documentsSampled"] == "5 of 10"
+    # Everything it created is gone, and nothing of FormKiQ's was written.
+    assert world.tables() == tables_before
+    assert writes == []
+    markdown = (tmp_path / "drill.md").read_text()
+    assert "# formkiq-dr drill: FormKiQ prod" in markdown
+    assert "| integrity | formkiq-core-prod-documents | pass |" in markdown
+    assert json.loads((tmp_path / "drill.json").read_text())["ok"] is True
+
+
+def test_drill_from_pitr_restores_the_latest_restorable_time(world: World) -> None:
+    outcome = world.run("drill", "--sample", "2")
+    assert outcome.exit_code == 0, outcome.report
+    assert "PITR, latest restorable time" in outcome.entries("restore")[0]["detail"]
+
+
+def test_drill_reports_changes_since_the_backup_and_fails_them_when_strict(world: World) -> None:
+    backups = snapshot(world)
+    world.client("dynamodb").put_item(
+        TableName=DOCUMENTS,
+        Item={"PK": {"S": "docs#new"}, "SK": {"S": "document"}, "documentId": {"S": "new"}},
+    )
+    lenient = world.run("drill", "--from-backup", backups[DOCUMENTS], "--sample", "1")
+    strict = world.run("drill", "--from-backup", backups[DOCUMENTS], "--sample", "1", "--strict")
+
+    assert lenient.statuses("integrity")[DOCUMENTS] == "warn"
+    assert lenient.exit_code == 0
+    assert strict.statuses("integrity")[DOCUMENTS] == "fail"
+    assert strict.exit_code == 1
+    data = strict.entries("integrity")[0]["data"]
+    assert data["sourceItems"] == data["restoredItems"] + 1
+
+
+def test_drill_catches_a_document_whose_content_no_longer_matches(world: World) -> None:
+    """The metadata names a version whose bytes differ from its checksum: a failed restore."""
+    document = world.finance()[0]
+    item = world.item(DOCUMENTS, f"finance/docs#{document.document_id}", "document")
+    assert item is not None
+    rogue = world.client("s3").put_object(Bucket=BUCKET, Key=document.object_key, Body=b"tampered")
+    world.client("dynamodb").update_item(
+        TableName=DOCUMENTS,
+        Key={"PK": item["PK"], "SK": item["SK"]},
+        UpdateExpression="SET s3version = :v",
+        ExpressionAttributeValues={":v": {"S": rogue["VersionId"]}},
+    )
+    outcome = world.run("drill", "--sample", "10")
+
+    assert outcome.exit_code == 1
+    failed = [e for e in outcome.entries("documents") if e["status"] == "fail"]
+    assert [e["subject"] for e in failed] == [f"{document.object_key} @ {rogue['VersionId']}"]
+    assert "length 8 != contentLength" in failed[0]["detail"]
+    assert "checksum" in failed[0]["detail"]
+
+
+def test_interrupted_drill_still_deletes_its_tables(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tables_before = world.tables()
+
+    def interrupt(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dr_drill, "digest_tables", interrupt)
+    outcome = world.run("drill")
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("interrupted") == {"drill": "fail"}
+    assert world.tables() == tables_before
+
+
+def test_source_guard_refuses_writes_to_formkiq_before_they_are_sent(world: World) -> None:
+    guard = SourceGuard([DOCUMENTS], [BUCKET])
+    dynamodb = guard.attach(world.session.client("dynamodb"))
+    s3 = guard.attach(world.session.client("s3"))
+
+    with pytest.raises(
+        SourceWriteRefusedError, match="refused dynamodb PutItem on formkiq-core-prod-documents"
+    ):
+        dynamodb.put_item(TableName=DOCUMENTS, Item={"PK": {"S": "x"}, "SK": {"S": "y"}})
+    with pytest.raises(SourceWriteRefusedError, match="BatchWriteItem"):
+        dynamodb.batch_write_item(
+            RequestItems={
+                DOCUMENTS: [{DeleteRequest: {"Key": {"PK": {"S": "x"}, "SK": {"S": "y"}}}}]
+            }
+        )
+    with pytest.raises(SourceWriteRefusedError, match="refused s3 DeleteObject"):
+        s3.delete_object(Bucket=BUCKET, Key="anything")
+    with pytest.raises(SourceWriteRefusedError, match="RestoreTableFromBackup"):
+        dynamodb.restore_table_from_backup(
+            TargetTableName=DOCUMENTS, BackupArn="arn:aws:dynamodb:x"
+        )
+    # Reads still work.
+    assert dynamodb.describe_table(TableName=DOCUMENTS)["Table"]["TableName"] == DOCUMENTS
+
+
+DeleteRequest = "DeleteRequest"
+
+
+def test_drill_rejects_backups_of_tables_it_does_not_protect(world: World) -> None:
+    dynamodb = world.client("dynamodb")
+    other = dynamodb.create_backup(TableName="formkiq-core-prod-cache", BackupName="cache-backup")
+    outcome = world.run("drill", "--from-backup", other["BackupDetails"]["BackupArn"])
+    assert outcome.exit_code == 1
+    assert "does not protect" in outcome.entries("drill")[0]["detail"]
+
+
+def test_an_aws_backup_recovery_point_is_refused_with_a_pointer(world: World) -> None:
+    outcome = world.run(
+        "drill", "--from-backup", f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:recovery-point:abc"
+    )
+    assert outcome.exit_code == 2
+    assert "not a DynamoDB backup ARN" in outcome.report["summary"]["error"]

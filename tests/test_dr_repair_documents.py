@@ -1,0 +1,360 @@
+"""`formkiq-dr repair` and `restore-documents` after a site incident, against moto.
+
+moto restores PITR with current data (RULES B2), so repairs are tested from on-demand
+backups; the PITR path is checked for its wiring only.
+"""
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from formkiq_backup.dr import repair as dr_repair
+from formkiq_backup.items import TableDigest
+from formkiq_backup.offline.incident import Incident, break_site
+from formkiq_backup.sites import belongs_to_site
+from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, World, watch_source_writes
+
+
+def site_digest(world: World, site: str) -> TableDigest:
+    items = world.client("dynamodb").get_paginator("scan").paginate(TableName=DOCUMENTS)
+    return TableDigest().add_all(
+        item for page in items for item in page["Items"] if belongs_to_site(item, site)
+    )
+
+
+@pytest.fixture
+def incident(world: World) -> tuple[str, Incident, TableDigest, TableDigest]:
+    """A backup, then the finance incident. Returns (backup ARN, incident, digests before)."""
+    outcome = world.run("snapshot")
+    backup = outcome.report["summary"]["backups"][DOCUMENTS]
+    finance_before, default_before = site_digest(world, "finance"), site_digest(world, "default")
+    damage = break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    return backup, damage, finance_before, default_before
+
+
+def test_dry_run_plans_the_repair_of_one_site_without_writing(
+    world: World, incident: tuple[str, Incident, TableDigest, TableDigest]
+) -> None:
+    backup, damage, _, _ = incident
+    finance_now = site_digest(world, "finance")
+
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["mode"] == "dry-run"
+    assert outcome.report["summary"]["plan"] == {
+        "put": len(damage.deleted_items),
+        "overwrite": len(damage.overwritten_items),
+        "delete": len(damage.created_items),
+    }
+    planned = {(change["action"], change["key"]) for change in outcome.report["summary"]["changes"]}
+    assert ("put", "apikeys# / " + damage.deleted_items[-1][1]) in planned  # the global API key
+    assert ("overwrite", " / ".join(damage.overwritten_items[0])) in planned
+    assert site_digest(world, "finance").hexdigest == finance_now.hexdigest
+
+
+def test_apply_restores_exactly_the_site_and_nothing_else(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backup, damage, finance_before, default_before = incident
+    # Meanwhile, in another site, legitimate work that must survive the repair.
+    default_document = world.default_site()[0]
+    world.client("dynamodb").update_item(
+        TableName=DOCUMENTS,
+        Key={"PK": {"S": f"docs#{default_document.document_id}"}, "SK": {"S": "document"}},
+        UpdateExpression="SET #p = :p",
+        ExpressionAttributeNames={"#p": "path"},
+        ExpressionAttributeValues={":p": {"S": "renamed-by-a-user.txt"}},
+    )
+    default_after_user_edit = site_digest(world, "default")
+    tables_before = world.tables()
+    writes = watch_source_writes(monkeypatch)
+
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    total = len(damage.deleted_items) + len(damage.overwritten_items) + len(damage.created_items)
+    assert outcome.report["summary"]["applied"] == {"written": total, "conflicts": 0, "skipped": 0}
+    assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
+    assert site_digest(world, "default").hexdigest == default_after_user_edit.hexdigest
+    assert default_after_user_edit.hexdigest != default_before.hexdigest
+    assert world.tables() == tables_before
+    # The witness saw the repair's writes: all to the repaired table, none anywhere else.
+    assert len(writes) == total
+    assert set(writes) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+
+
+def test_keep_new_leaves_items_created_after_the_backup(
+    world: World, incident: tuple[str, Incident, TableDigest, TableDigest]
+) -> None:
+    backup, damage, _, _ = incident
+    outcome = world.run(
+        "repair",
+        "--table",
+        "documents",
+        "--site",
+        "finance",
+        "--from-backup",
+        backup,
+        "--apply",
+        "--keep-new",
+    )
+    assert outcome.exit_code == 0
+    assert outcome.report["summary"]["applied"]["skipped"] == 1
+    assert world.item(DOCUMENTS, *damage.created_items[0]) is not None
+    assert world.item(DOCUMENTS, *damage.deleted_items[0]) is not None
+
+
+def test_a_concurrent_change_is_never_clobbered(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user edits an item between the plan and its write: the write is refused and reported."""
+    backup, damage, _, _ = incident
+    pk, sk = damage.overwritten_items[0]
+    original_write = dr_repair._write
+
+    def user_edits_first(dynamodb: Any, table: str, change: Any) -> None:
+        if change.key == {"PK": {"S": pk}, "SK": {"S": sk}}:
+            world.client("dynamodb").update_item(
+                TableName=DOCUMENTS,
+                Key=change.key,
+                UpdateExpression="SET tagValue = :v",
+                ExpressionAttributeValues={":v": {"S": "fixed-by-hand"}},
+            )
+        original_write(dynamodb, table, change)
+
+    monkeypatch.setattr(dr_repair, "_write", user_edits_first)
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
+    )
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("conflict") == {f"{pk} / {sk}": "fail"}
+    assert outcome.report["summary"]["applied"]["conflicts"] == 1
+    item = world.item(DOCUMENTS, pk, sk)
+    assert item is not None and item["tagValue"] == {"S": "fixed-by-hand"}
+
+
+def test_whole_table_repair_also_reverts_other_sites(
+    world: World, incident: tuple[str, Incident, TableDigest, TableDigest]
+) -> None:
+    backup, _, finance_before, default_before = incident
+    default_document = world.default_site()[0]
+    world.client("dynamodb").delete_item(
+        TableName=DOCUMENTS,
+        Key={"PK": {"S": f"docs#{default_document.document_id}"}, "SK": {"S": "tags#year"}},
+    )
+    outcome = world.run("repair", "--table", "documents", "--from-backup", backup, "--apply")
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["scope"] == "whole table"
+    assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
+    assert site_digest(world, "default").hexdigest == default_before.hexdigest
+
+
+def test_documentsyncs_repairs_from_its_own_backup(world: World) -> None:
+    backup = world.run("snapshot").report["summary"]["backups"][SYNCS]
+    document = world.finance()[0]
+    syncs = world.client("dynamodb").query(
+        TableName=SYNCS,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"finance/docs#{document.document_id}"}},
+    )["Items"]
+    world.client("dynamodb").delete_item(
+        TableName=SYNCS, Key={"PK": syncs[0]["PK"], "SK": syncs[0]["SK"]}
+    )
+
+    outcome = world.run(
+        "repair",
+        "--table",
+        "documentsyncs",
+        "--site",
+        "finance",
+        "--from-backup",
+        backup,
+        "--apply",
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["plan"] == {"put": 1, "overwrite": 0, "delete": 0}
+    assert world.item(SYNCS, syncs[0]["PK"]["S"], syncs[0]["SK"]["S"]) == syncs[0]
+
+
+def test_pitr_repair_restores_the_point_in_time(world: World) -> None:
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--at", datetime.now(UTC).isoformat()
+    )
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["source"].startswith("PITR at ")
+    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 0, "delete": 0}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--table", "documents"], "give --at TIME (PITR) or --from-backup ARN"),
+        (
+            ["--table", "documents", "--site", "fin/ance", "--at", "2026-11-30T00:00:00"],
+            "--site 'fin/ance'",
+        ),
+    ],
+)
+def test_repair_usage_errors_exit_2(world: World, arguments: list[str], message: str) -> None:
+    outcome = world.run("repair", *arguments)
+    assert outcome.exit_code == 2
+    assert message in outcome.report["summary"]["error"]
+
+
+def test_backup_of_another_table_is_refused(world: World) -> None:
+    backup = world.run("snapshot").report["summary"]["backups"][SYNCS]
+    outcome = world.run("repair", "--table", "documents", "--from-backup", backup)
+    assert outcome.exit_code == 2
+    assert "is not a backup of formkiq-core-prod-documents" in outcome.report["summary"]["error"]
+
+
+@pytest.fixture
+def documents_incident(world: World) -> tuple[datetime, Incident]:
+    """The incident, a second after a recorded time (S3 keeps one-second timestamps)."""
+    time.sleep(1.1)
+    before = datetime.now(UTC)
+    time.sleep(1.1)
+    return before, break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+
+
+def current_body(world: World, key: str) -> bytes:
+    body: bytes = world.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    return body
+
+
+def version_body(world: World, key: str, version: str) -> bytes:
+    body: bytes = (
+        world.client("s3").get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read()
+    )
+    return body
+
+
+def test_restore_documents_plans_undeletes_and_copies_without_writing(
+    world: World, documents_incident: tuple[datetime, Incident]
+) -> None:
+    before, damage = documents_incident
+    outcome = world.run("restore-documents", "--site", "finance", "--at", before.isoformat())
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["plan"] == {
+        "unchanged": len(world.finance()) - 3,
+        "undelete": 2,
+        "copy-version": 1,
+        "created-after": 0,
+    }
+    assert outcome.report["summary"]["mode"] == "dry-run"
+    with pytest.raises(world.client("s3").exceptions.NoSuchKey):
+        current_body(world, damage.deleted_objects[0])
+
+
+def test_restore_documents_brings_the_site_back(
+    world: World, documents_incident: tuple[datetime, Incident]
+) -> None:
+    before, damage = documents_incident
+    by_key = {document.object_key: document for document in world.documents}
+    unrelated = world.default_site()[0]
+    unrelated_version = world.client("s3").head_object(Bucket=BUCKET, Key=unrelated.object_key)[
+        "VersionId"
+    ]
+
+    outcome = world.run(
+        "restore-documents", "--site", "finance", "--at", before.isoformat(), "--apply"
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    s3 = world.client("s3")
+    for key in damage.deleted_objects:
+        # Undeleted: the delete marker is gone and the old version is current again.
+        head = s3.head_object(Bucket=BUCKET, Key=key)
+        assert head["VersionId"] == by_key[key].versions[-1]
+    overwritten = damage.overwritten_objects[0]
+    original = by_key[overwritten].versions[-1]
+    assert current_body(world, overwritten) == version_body(world, overwritten, original)
+    assert s3.head_object(Bucket=BUCKET, Key=overwritten)["VersionId"] != original  # a copy on top
+    assert s3.head_object(Bucket=BUCKET, Key=unrelated.object_key)["VersionId"] == unrelated_version
+
+
+def test_objects_created_after_the_time_are_left_alone(
+    world: World, documents_incident: tuple[datetime, Incident]
+) -> None:
+    before, _ = documents_incident
+    world.client("s3").put_object(
+        Bucket=BUCKET, Key="finance/00000000-0000-4000-8000-00000000abcd", Body=b"new"
+    )
+
+    outcome = world.run(
+        "restore-documents", "--site", "finance", "--at", before.isoformat(), "--apply"
+    )
+
+    assert outcome.report["summary"]["plan"]["created-after"] == 1
+    assert current_body(world, "finance/00000000-0000-4000-8000-00000000abcd") == b"new"
+
+
+def test_backfill_replica_copies_objects_replication_never_saw(world: World) -> None:
+    s3 = world.client("s3")
+    replica = "formkiq-prod-documents-replica"
+    s3.create_bucket(Bucket=replica)
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(
+        Bucket=BUCKET,
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/replication",
+            "Rules": [
+                {
+                    "ID": "all",
+                    "Priority": 1,
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Enabled"},
+                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
+                }
+            ],
+        },
+    )
+    at = datetime.now(UTC).isoformat()
+    dry = world.run("restore-documents", "--site", "finance", "--at", at, "--backfill-replica")
+    assert dry.report["summary"]["backfill"]["destination"] == replica
+    assert len(dry.report["summary"]["backfill"]["keys"]) == len(world.finance())
+    assert s3.list_objects_v2(Bucket=replica).get("KeyCount") == 0
+
+    applied = world.run(
+        "restore-documents", "--site", "finance", "--at", at, "--backfill-replica", "--apply"
+    )
+
+    assert applied.exit_code == 0, applied.report
+    copied = {obj["Key"] for obj in s3.list_objects_v2(Bucket=replica)["Contents"]}
+    assert copied == {document.object_key for document in world.finance()}
+
+
+def test_backfill_without_replication_fails(world: World) -> None:
+    outcome = world.run(
+        "restore-documents",
+        "--prefix",
+        "finance/",
+        "--at",
+        datetime.now(UTC).isoformat(),
+        "--backfill-replica",
+    )
+    assert outcome.exit_code == 1
+    assert outcome.statuses("replica backfill") == {BUCKET: "fail"}
+
+
+def test_site_and_prefix_together_are_a_usage_error(world: World) -> None:
+    outcome = world.run(
+        "restore-documents", "--site", "finance", "--prefix", "x", "--at", "2026-11-30T00:00:00Z"
+    )
+    assert outcome.exit_code == 2

@@ -210,6 +210,13 @@ def run_demo(console: Console, reports: Path) -> int:
             str(reports / "demo-drill"),
         )
 
+    return print_summary(console, steps, expected, reports)
+
+
+def print_summary(
+    console: Console, steps: list[Step], expected: list[tuple[str, int]], reports: Path
+) -> int:
+    """Each step's exit code against the expected one; then the drill's Markdown report."""
     summary = Table(title="formkiq-dr demo: summary")
     for column in ("step", "exit code", "expected", "seconds"):
         summary.add_column(column)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import account_root, policy_document
+from components.policies import key_policy, policy_document
 from formkiq_backup import aws_rules
 
 # Vault events worth a message: failures AWS still delivers, and RECOVERY_POINT_MODIFIED (a
@@ -92,21 +92,14 @@ class BackupVault(pulumi.ComponentResource):
             description=f"Encrypts recovery points in backup vault {args.vault_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "AccountAdministersKey",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": account_root(args.partition, args.account_id)},
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    },
-                    self._break_glass_only(
-                        "OnlyBreakGlassDeletesKey",
-                        ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
-                        args.break_glass_role_arns,
-                    ),
-                ]
+            policy=key_policy(
+                args.partition,
+                args.account_id,
+                self._break_glass_only(
+                    "OnlyBreakGlassDeletesKey",
+                    ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                    args.break_glass_role_arns,
+                ),
             ),
             tags=tags,
             opts=kept,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import account_root, policy_document
+from components.policies import key_policy, policy_document
 
 
 @dataclass(frozen=True)
@@ -49,23 +49,16 @@ class NotificationTopic(pulumi.ComponentResource):
             description=f"Encrypts {args.display_name} (SNS)",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=policy_document(
-                [
-                    {
-                        "Sid": "AccountAdministersKey",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": account_root(args.partition, args.account_id)},
-                        "Action": "kms:*",
-                        "Resource": "*",
-                    },
-                    {
-                        "Sid": "PublishingServicesEncryptMessages",
-                        "Effect": "Allow",
-                        "Principal": {"Service": services},
-                        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                        "Resource": "*",
-                    },
-                ]
+            policy=key_policy(
+                args.partition,
+                args.account_id,
+                {
+                    "Sid": "PublishingServicesEncryptMessages",
+                    "Effect": "Allow",
+                    "Principal": {"Service": services},
+                    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    "Resource": "*",
+                },
             ),
             tags=dict(args.tags),
             opts=child,

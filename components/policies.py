@@ -34,9 +34,20 @@ def service_trust_policy(service: str, account_id: str) -> pulumi.Output[str]:
     )
 
 
-def account_root(partition: str, account_id: str) -> str:
-    """The account principal that lets IAM policies, not only the key policy, grant key use."""
-    return f"arn:{partition}:iam::{account_id}:root"
+def key_policy(partition: str, account_id: str, *statements: Statement) -> pulumi.Output[str]:
+    """A KMS key policy: the account administers the key, then `statements`.
+
+    The account-root statement lets IAM policies grant use of the key; without it only the key
+    policy could, and a mistake there locks everyone out of the key for good.
+    """
+    administers: Statement = {
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return policy_document([administers, *statements])
 
 
 def managed_policy_arn(partition: str, path_and_name: str) -> str:

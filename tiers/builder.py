@@ -203,22 +203,24 @@ def build_tier(
 def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:
     """A rule kind made concrete by the stack's settings; its name says what it keeps."""
     if kind is RuleKind.DAILY:
-        return BackupRule(
-            name=f"daily_kept_{settings.daily_retention_days}_days",
-            schedule=settings.backup_schedule.expression,
-            timezone=settings.schedule_timezone,
-            start_window_minutes=START_WINDOW_MINUTES,
-            completion_window_minutes=COMPLETION_WINDOW_MINUTES,
-            delete_after_days=settings.daily_retention_days,
-            recovery_point_tags=RECOVERY_POINT_TAGS,
+        days, schedule, cold = (
+            settings.daily_retention_days,
+            settings.backup_schedule.expression,
+            None,
+        )
+    else:
+        days, schedule, cold = (
+            settings.monthly_retention_days,
+            settings.backup_schedule.monthly_on_first_day(),
+            settings.cold_storage_after_days,
         )
     return BackupRule(
-        name=f"monthly_kept_{settings.monthly_retention_days}_days",
-        schedule=settings.backup_schedule.monthly_on_first_day(),
+        name=f"{kind.value}_kept_{days}_days",
+        schedule=schedule,
         timezone=settings.schedule_timezone,
         start_window_minutes=START_WINDOW_MINUTES,
         completion_window_minutes=COMPLETION_WINDOW_MINUTES,
-        delete_after_days=settings.monthly_retention_days,
-        cold_storage_after_days=settings.cold_storage_after_days,
+        delete_after_days=days,
+        cold_storage_after_days=cold,
         recovery_point_tags=RECOVERY_POINT_TAGS,
     )

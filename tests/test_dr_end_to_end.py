@@ -195,3 +195,15 @@ def test_demo_runs_from_start_to_finish(tmp_path: Path) -> None:
     assert {entry["status"] for entry in report["entries"] if entry["section"] == "integrity"} == {
         "pass"
     }
+
+
+def test_the_recovery_tool_never_loads_pulumi() -> None:
+    """It reads tier promises from tiers.definitions, which must stay free of the Pulumi SDK."""
+    modules = "formkiq_backup.dr.cli, formkiq_backup.dr.verify, formkiq_backup.dr.repair, formkiq_backup.dr.drill"
+    check = (
+        f"import sys, {modules}; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -199,7 +199,9 @@ def test_demo_runs_from_start_to_finish(tmp_path: Path) -> None:
 
 def test_the_recovery_tool_never_loads_pulumi() -> None:
     """It reads tier promises from tiers.definitions, which must stay free of the Pulumi SDK."""
-    modules = "formkiq_backup.dr.cli, formkiq_backup.dr.verify, formkiq_backup.dr.repair, formkiq_backup.dr.drill"
+    modules = ", ".join(
+        f"formkiq_backup.dr.{name}" for name in ("cli", "verify", "repair", "drill")
+    )
     check = (
         f"import sys, {modules}; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
     )

@@ -1,15 +1,18 @@
 """Item-level differences between a reference table (a restore) and a live table.
 
-One scan of each table, in any order. The reference side goes into a temporary SQLite file
-(stdlib, bounded page cache), the live side is streamed against it, so memory stays flat however
-large the tables are: only the hashing of one item at a time happens in Python. Past one
-machine the same join runs in Athena over two DynamoDB exports (see docs/benchmarks.md).
+One scan of each table, both at once: each side is hashed into its own temporary SQLite file
+(stdlib, bounded page cache) by its own thread, so neither table is held in memory and the two
+scans overlap (a scan mostly waits on DynamoDB, which releases the GIL). The differences are
+then one SQL join of the two files: the same join Athena runs over two DynamoDB exports when a
+table outgrows one machine (docs/benchmarks.md).
 """
 
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,8 +21,9 @@ from types import TracebackType
 from formkiq_backup.items import Item, canonical, content_hash, from_canonical, key_hash, key_of
 
 _BATCH = 1_000
-# SQLite's page cache for the reference table: the one memory cost that does not grow with it.
+# SQLite's page cache per side: the one memory cost, and it does not grow with the tables.
 _CACHE_KIB = 4_096
+_SIDES = ("reference", "live")
 
 
 class Action(StrEnum):
@@ -45,104 +49,79 @@ class Change:
     """The live version as scanned (None for PUT); writes are conditional on it."""
 
 
+class StoppedError(RuntimeError):
+    """The other side failed or the run was interrupted: this side stopped reading."""
+
+
 class TableDiff:
-    """Collects a reference table and compares a live table against it."""
+    """Collects both tables and joins them; use as a context manager."""
 
     def __init__(self, key_attributes: Sequence[str], directory: Path | None = None) -> None:
         self.key_attributes = tuple(key_attributes)
         self._directory = Path(tempfile.mkdtemp(prefix="formkiq-dr-diff-", dir=directory))
-        self._db = sqlite3.connect(self._directory / "diff.sqlite3")
-        self._db.executescript(
-            f"""
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
-            PRAGMA temp_store = FILE;
-            PRAGMA cache_size = -{_CACHE_KIB};
-            CREATE TABLE reference (kh INTEGER, key BLOB, ch BLOB, item BLOB, seen INTEGER);
-            CREATE TABLE changes (action TEXT, key BLOB, wanted BLOB, found BLOB);
-            """
-        )
-        self._indexed = False
-        self._finished = False
+        self._stop = threading.Event()
+        self._db: sqlite3.Connection | None = None
         self.reference_count = 0
         self.live_count = 0
 
-    def add_reference(self, items: Iterable[Item]) -> int:
-        """Store reference items (a restored table); returns how many were added."""
-        batch: list[tuple[int, bytes, bytes, bytes]] = []
-        added = 0
-        for item in items:
-            key = canonical(key_of(item, self.key_attributes))
-            body = canonical(item)
-            batch.append((key_hash(key), key, content_hash(body), body))
-            if len(batch) >= _BATCH:
-                added += self._insert_reference(batch)
-        added += self._insert_reference(batch)
-        self.reference_count += added
-        return added
+    def collect(self, reference: Iterable[Item], live: Iterable[Item]) -> dict[Action, int]:
+        """Read both sides at once, then record every difference; returns counts per action."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="formkiq-dr-scan") as pool:
+            futures = [
+                pool.submit(self._store, side, items)
+                for side, items in zip(_SIDES, (reference, live), strict=True)
+            ]
+            try:
+                self.reference_count, self.live_count = (f.result() for f in futures)
+            except BaseException:
+                self._stop.set()  # the surviving side stops at its next page
+                raise
+        return self._join()
 
-    def _insert_reference(self, batch: list[tuple[int, bytes, bytes, bytes]]) -> int:
-        self._db.executemany(
-            "INSERT INTO reference (kh, key, ch, item, seen) VALUES (?, ?, ?, ?, 0)", batch
-        )
-        count = len(batch)
-        batch.clear()
+    def _store(self, side: str, items: Iterable[Item]) -> int:
+        """One side into its own database file, in this thread; returns the item count."""
+        db = _open(self._directory / f"{side}.sqlite3")
+        db.execute("CREATE TABLE items (kh INTEGER, key BLOB, ch BLOB, item BLOB)")
+        batch: list[tuple[int, bytes, bytes, bytes]] = []
+        count = 0
+        try:
+            for item in items:
+                key = canonical(key_of(item, self.key_attributes))
+                body = canonical(item)
+                batch.append((key_hash(key), key, content_hash(body), body))
+                if len(batch) >= _BATCH:
+                    if self._stop.is_set():
+                        raise StoppedError(f"{side} side stopped")
+                    count += _insert(db, batch)
+            count += _insert(db, batch)
+            db.execute("CREATE INDEX items_by_key ON items (kh)")
+            db.commit()
+        finally:
+            db.close()
         return count
 
-    def compare_live(self, items: Iterable[Item]) -> int:
-        """Stream live items against the reference, recording every difference."""
-        if not self._indexed:
-            self._db.execute("CREATE INDEX reference_by_key ON reference (kh)")
-            self._indexed = True
-        seen: list[tuple[int]] = []
-        changes: list[tuple[str, bytes, bytes | None, bytes | None]] = []
-        compared = 0
-        lookup = self._db.cursor()
-        for item in items:
-            compared += 1
-            key = canonical(key_of(item, self.key_attributes))
-            body = canonical(item)
-            match = None
-            for rowid, stored_key, stored_hash, stored_item in lookup.execute(
-                "SELECT rowid, key, ch, item FROM reference WHERE kh = ?", (key_hash(key),)
-            ):
-                if stored_key == key:  # a 64-bit hash may collide; the key decides
-                    match = (rowid, stored_hash, stored_item)
-                    break
-            if match is None:
-                changes.append((Action.DELETE.value, key, None, body))
-            else:
-                rowid, stored_hash, stored_item = match
-                seen.append((rowid,))
-                if stored_hash != content_hash(body):
-                    changes.append((Action.OVERWRITE.value, key, stored_item, body))
-            if len(seen) >= _BATCH or len(changes) >= _BATCH:
-                self._flush(seen, changes)
-        self._flush(seen, changes)
-        self.live_count += compared
-        return compared
-
-    def _flush(
-        self, seen: list[tuple[int]], changes: list[tuple[str, bytes, bytes | None, bytes | None]]
-    ) -> None:
-        self._db.executemany("UPDATE reference SET seen = 1 WHERE rowid = ?", seen)
-        self._db.executemany("INSERT INTO changes VALUES (?, ?, ?, ?)", changes)
-        seen.clear()
-        changes.clear()
-
-    def finish(self) -> dict[Action, int]:
-        """Record reference items the live table lacks; returns the count per action."""
-        if self._finished:
-            return self.counts()
-        self._finished = True
-        self._db.execute(
-            "INSERT INTO changes SELECT ?, key, item, NULL FROM reference WHERE seen = 0",
-            (Action.PUT.value,),
+    def _join(self) -> dict[Action, int]:
+        db = self._db = _open(self._directory / "reference.sqlite3")
+        db.execute("ATTACH DATABASE ? AS live", (str(self._directory / "live.sqlite3"),))
+        db.executescript(
+            """
+            CREATE TABLE changes (action TEXT, key BLOB, wanted BLOB, found BLOB);
+            -- A 64-bit key hash may collide: the join also compares the keys themselves.
+            INSERT INTO changes
+              SELECT 'overwrite', r.key, r.item, l.item FROM main.items r
+              JOIN live.items l ON l.kh = r.kh AND l.key = r.key WHERE l.ch != r.ch;
+            INSERT INTO changes
+              SELECT 'delete', l.key, NULL, l.item FROM live.items l
+              WHERE NOT EXISTS (SELECT 1 FROM main.items r WHERE r.kh = l.kh AND r.key = l.key);
+            INSERT INTO changes
+              SELECT 'put', r.key, r.item, NULL FROM main.items r
+              WHERE NOT EXISTS (SELECT 1 FROM live.items l WHERE l.kh = r.kh AND l.key = r.key);
+            """
         )
         return self.counts()
 
     def counts(self) -> dict[Action, int]:
-        found = dict(self._db.execute("SELECT action, COUNT(*) FROM changes GROUP BY action"))
+        found = dict(self._joined().execute("SELECT action, COUNT(*) FROM changes GROUP BY action"))
         return {action: int(found.get(action.value, 0)) for action in Action}
 
     def changes(self, action: Action | None = None) -> Iterator[Change]:
@@ -152,9 +131,8 @@ class TableDiff:
         if action is not None:
             query += " WHERE action = ?"
             parameters = (action.value,)
-        for name, key, wanted, found in self._db.execute(
-            query + " ORDER BY action, key", parameters
-        ):
+        rows = self._joined().execute(query + " ORDER BY action, key", parameters)
+        for name, key, wanted, found in rows:
             yield Change(
                 action=Action(name),
                 key=from_canonical(key),
@@ -162,9 +140,16 @@ class TableDiff:
                 found=from_canonical(found) if found is not None else None,
             )
 
+    def _joined(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("collect() both tables first")
+        return self._db
+
     def close(self) -> None:
-        """Remove the temporary database."""
-        self._db.close()
+        """Stop any reader still running and remove the temporary databases."""
+        self._stop.set()
+        if self._db is not None:
+            self._db.close()
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def __enter__(self) -> "TableDiff":
@@ -177,3 +162,23 @@ class TableDiff:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path)
+    db.executescript(
+        f"""
+        PRAGMA journal_mode = OFF;
+        PRAGMA synchronous = OFF;
+        PRAGMA temp_store = FILE;
+        PRAGMA cache_size = -{_CACHE_KIB};
+        """
+    )
+    return db
+
+
+def _insert(db: sqlite3.Connection, batch: list[tuple[int, bytes, bytes, bytes]]) -> int:
+    db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", batch)
+    count = len(batch)
+    batch.clear()
+    return count

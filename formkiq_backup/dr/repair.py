@@ -135,7 +135,7 @@ def compare_tables(
     site: str | None,
     on_scan: ScanProgress | None = None,
 ) -> TableDiff:
-    """One scan of each table (a site's items only, when given) into a finished TableDiff.
+    """One scan of each table, both at once (a site's items only, when given): a finished diff.
 
     The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
     back; the client-side check also catches what a prefix cannot express (the default site).
@@ -150,25 +150,22 @@ def compare_tables(
 
     diff = TableDiff(keys)
     try:
-        diff.add_reference(
+        diff.collect(
             scan(
                 dynamodb,
                 reference,
                 filter_expression=filter_expression,
                 keep=keep,
                 on_page=counter(reference),
-            )
-        )
-        diff.compare_live(
+            ),
             scan(
                 dynamodb,
                 live,
                 filter_expression=filter_expression,
                 keep=keep,
                 on_page=counter(live),
-            )
+            ),
         )
-        diff.finish()
     except BaseException:
         diff.close()
         raise

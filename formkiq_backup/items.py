@@ -32,9 +32,16 @@ def _canonical_value(value: Mapping[str, Any]) -> Any:
     return {kind: inner}
 
 
+# Scalar types are canonical as they come: no set to sort, no binary to encode.
+_SCALAR_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
+
+
 def canonical(item: Mapping[str, Any]) -> bytes:
     """A byte string equal for equal items, whatever order sets and attributes came in."""
-    plain = {name: _canonical_value(value) for name, value in item.items()}
+    if all(len(value) == 1 and next(iter(value)) in _SCALAR_TYPES for value in item.values()):
+        plain: Mapping[str, Any] = item  # most FormKiQ items: already canonical
+    else:
+        plain = {name: _canonical_value(value) for name, value in item.items()}
     return json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()
 
 

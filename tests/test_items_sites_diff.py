@@ -1,11 +1,12 @@
 """Canonical items, FormKiQ's site layout and the table diff that repair and drill rely on."""
 
+import json
 import random
 from collections.abc import Iterator
 
 import pytest
 
-from formkiq_backup import tablediff
+from formkiq_backup import items, tablediff
 from formkiq_backup.items import TableDigest, canonical, from_canonical
 from formkiq_backup.sites import (
     belongs_to_site,
@@ -43,6 +44,14 @@ def test_canonical_form_round_trips_every_attribute_type() -> None:
         "nested": {"M": {"list": {"L": [{"S": "x"}, {"M": {"b": {"B": b"z"}}}]}}},
     }
     assert from_canonical(canonical(original)) == original
+
+
+def test_scalar_only_items_encode_exactly_like_the_general_path() -> None:
+    """The fast path for scalar-only items must give the same bytes as the full conversion."""
+    scalars = {"x": {"NULL": True}, "PK": {"S": "docs#1"}, "n": {"N": "2"}, "ok": {"BOOL": False}}
+    general = {name: items._canonical_value(value) for name, value in scalars.items()}
+    assert canonical(scalars) == json.dumps(general, sort_keys=True, separators=(",", ":")).encode()
+    assert from_canonical(canonical(scalars)) == scalars
 
 
 def test_digest_is_order_independent_and_sees_duplicates_and_changes() -> None:

@@ -3,6 +3,7 @@
 import json
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,12 @@ def test_canonical_form_round_trips_every_attribute_type() -> None:
 
 def test_scalar_only_items_encode_exactly_like_the_general_path() -> None:
     """The fast path for scalar-only items must give the same bytes as the full conversion."""
-    scalars = {"x": {"NULL": True}, "PK": {"S": "docs#1"}, "n": {"N": "2"}, "ok": {"BOOL": False}}
+    scalars: dict[str, dict[str, Any]] = {
+        "x": {"NULL": True},
+        "PK": {"S": "docs#1"},
+        "n": {"N": "2"},
+        "ok": {"BOOL": False},
+    }
     general = {name: items._canonical_value(value) for name, value in scalars.items()}
     assert canonical(scalars) == json.dumps(general, sort_keys=True, separators=(",", ":")).encode()
     assert from_canonical(canonical(scalars)) == scalars

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK  ?= prod
 
-.PHONY: setup lint typecheck unit test preview clean
+.PHONY: setup lint typecheck unit test preview bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck unit
 ## make preview STACK=prod: the real program against a bundled sample FormKiQ, offline.
 preview: setup
 	$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+
+## make bench: repair and drill against raw scans and a jq pipeline, in moto_server (see
+## docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help" for options.
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

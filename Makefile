@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK  ?= prod
 
-.PHONY: setup lint typecheck unit test preview bench clean
+.PHONY: setup lint typecheck unit test preview demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: lint typecheck unit
 ## make preview STACK=prod: the real program against a bundled sample FormKiQ, offline.
 preview: setup
 	$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+
+## make demo: formkiq-dr against a FormKiQ in moto_server on 127.0.0.1, incident and recovery;
+## the drill report lands in reports/.
+demo: setup
+	$(BIN)/python -m formkiq_backup.dr.demo reports
 
 ## make bench: repair and drill against raw scans and a jq pipeline, in moto_server (see
 ## docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help" for options.

@@ -10,7 +10,6 @@ the way out, interrupted or not.
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -179,24 +178,18 @@ def digest_tables(
     on_scan: ScanProgress | None = None,
     sample: DocumentSample | None = None,
 ) -> tuple[TableDigest, TableDigest]:
-    """Count and digest both tables, one scan each and both at once; `sample` sees the restore."""
+    """Count and digest both tables, one scan each; `sample` sees the restored one."""
 
     def counter(table: str) -> Callable[[int], None] | None:
         return None if on_scan is None else (lambda n: on_scan(table, n))
 
-    def digest(table: str, offer: Callable[[Item], None] | None) -> TableDigest:
-        result = TableDigest()
-        for item in scan(dynamodb, table, on_page=counter(table)):
-            result.add(item)
-            if offer is not None:
-                offer(item)
-        return result
-
-    # A scan mostly waits on DynamoDB (the GIL is released meanwhile): two overlap well.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="formkiq-dr-digest") as pool:
-        source = pool.submit(digest, source_table, None)
-        restored = pool.submit(digest, restored_table, sample.offer if sample else None)
-        return source.result(), restored.result()
+    source = TableDigest().add_all(scan(dynamodb, source_table, on_page=counter(source_table)))
+    restored = TableDigest()
+    for item in scan(dynamodb, restored_table, on_page=counter(restored_table)):
+        restored.add(item)
+        if sample is not None:
+            sample.offer(item)
+    return source, restored
 
 
 def _verify_documents(s3: Any, report: Report, bucket: str, sample: DocumentSample) -> float:

@@ -135,7 +135,7 @@ def compare_tables(
     site: str | None,
     on_scan: ScanProgress | None = None,
 ) -> TableDiff:
-    """One scan of each table, both at once (a site's items only, when given): a finished diff.
+    """One scan of each table (a site's items only, when given) into a finished diff.
 
     The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
     back; the client-side check also catches what a prefix cannot express (the default site).

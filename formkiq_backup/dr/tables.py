@@ -249,14 +249,29 @@ def scan(
     filter_expression: Mapping[str, Any] | None = None,
     keep: Callable[[Item], bool] | None = None,
 ) -> Iterator[Item]:
-    """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count."""
-    request = {"TableName": table, **(filter_expression or {})}
-    for page in dynamodb.get_paginator("scan").paginate(**request):
+    """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count.
+
+    Each page is released before the next is requested: a parsed 1 MB page is several MB of
+    Python objects, and a paginator loop would hold two while the next one is read.
+    """
+    request: dict[str, Any] = {"TableName": table, **(filter_expression or {})}
+    while True:
+        response = dynamodb.scan(**request)
+        items: list[Item] = response.pop("Items")
+        scanned = response.get("ScannedCount", len(items))
+        next_key = response.get("LastEvaluatedKey")
+        del response
         if on_page is not None:
-            on_page(page.get("ScannedCount", len(page["Items"])))
-        for item in page["Items"]:
+            on_page(scanned)
+        items.reverse()
+        while items:  # hand out and drop one at a time, so a page shrinks as it is read
+            item = items.pop()
             if keep is None or keep(item):
                 yield item
+            del item
+        if not next_key:
+            return
+        request["ExclusiveStartKey"] = next_key
 
 
 def table_key_attributes(dynamodb: Any, table: str) -> tuple[str, ...]:

@@ -20,7 +20,13 @@ from typing import Any
 from formkiq_backup.formkiq import TableRole
 from formkiq_backup.items import Item, canonical, key_of
 from formkiq_backup.offline.samples import SampleTable, sample_formkiq
-from formkiq_backup.offline.seed import create_formkiq_table, write_items
+from formkiq_backup.offline.seed import (
+    api_key_item,
+    create_formkiq_table,
+    site_prefix,
+    tag_item,
+    write_items,
+)
 from formkiq_backup.sites import DEFAULT_SITE
 
 KEYS = ("PK", "SK")
@@ -67,10 +73,6 @@ def documents_table() -> SampleTable:
     return next(table for table in sample.tables if table.role is TableRole.DOCUMENTS)
 
 
-def _prefix(site: str) -> str:
-    return "" if site == DEFAULT_SITE else f"{site}/"
-
-
 def _document_id(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -82,7 +84,7 @@ def _stamp(rng: random.Random) -> tuple[str, str]:
 
 def document_item(rng: random.Random, site: str, document_id: str, number: int) -> Item:
     """A document's metadata item, as FormKiQ writes it."""
-    prefix = _prefix(site)
+    prefix = site_prefix(site)
     day, stamp = _stamp(rng)
     folder = rng.choice(FOLDERS)
     item: Item = {
@@ -119,39 +121,10 @@ def _tag_value(rng: random.Random, tag_key: str) -> str:
     return f"P-{rng.randint(100, 999)}-{rng.choice(('north', 'south', 'east'))}"
 
 
-def tag_item(rng: random.Random, site: str, document_id: str, tag_key: str) -> Item:
-    """One of a document's tags, indexed by key and value."""
-    prefix = _prefix(site)
+def tag(rng: random.Random, site: str, document_id: str, tag_key: str) -> Item:
+    """One of a document's tags, with a value drawn for its key."""
     _, stamp = _stamp(rng)
-    value = _tag_value(rng, tag_key)
-    return {
-        "PK": {"S": f"{prefix}docs#{document_id}"},
-        "SK": {"S": f"tags#{tag_key}"},
-        "documentId": {"S": document_id},
-        "tagKey": {"S": tag_key},
-        "tagValue": {"S": value},
-        "type": {"S": "USERDEFINED"},
-        "inserteddate": {"S": stamp},
-        "GSI1PK": {"S": f"{prefix}tag#{tag_key}#{value}"},
-        "GSI1SK": {"S": f"{stamp}#{document_id}"},
-        "GSI2PK": {"S": f"{prefix}tag#{tag_key}"},
-        "GSI2SK": {"S": value},
-    }
-
-
-def api_key_item(rng: random.Random, site: str) -> Item:
-    """A site's API key: global partition, site in the index keys only."""
-    prefix = _prefix(site)
-    return {
-        "PK": {"S": "apikeys#"},
-        "SK": {"S": f"apikey#{site}-{rng.getrandbits(64):016x}"},
-        "name": {"S": f"{site} integration"},
-        "siteId": {"S": site},
-        "GSI1PK": {"S": f"{prefix}apikeys#"},
-        "GSI1SK": {"S": f"{site} integration"},
-        "GSI2PK": {"S": f"{prefix}apikeys#"},
-        "GSI2SK": {"S": "READ,WRITE"},
-    }
+    return tag_item(site_prefix(site), document_id, tag_key, _tag_value(rng, tag_key), stamp)
 
 
 def site_of(item: Item) -> str:
@@ -166,7 +139,7 @@ def generate_items(count: int, seed: int) -> list[Item]:
     rng = random.Random(seed)
     sites = list(SITE_WEIGHTS)
     weights = list(SITE_WEIGHTS.values())
-    items = [api_key_item(rng, site) for site in sites]
+    items = [api_key_item(site, f"{rng.getrandbits(64):016x}") for site in sites]
     number = 0
     while len(items) < count:
         site = rng.choices(sites, weights)[0]
@@ -174,7 +147,7 @@ def generate_items(count: int, seed: int) -> list[Item]:
         number += 1
         items.append(document_item(rng, site, document_id, number))
         for tag_key in rng.sample(TAG_KEYS, rng.randint(1, 3)):
-            items.append(tag_item(rng, site, document_id, tag_key))
+            items.append(tag(rng, site, document_id, tag_key))
     return items[:count]
 
 

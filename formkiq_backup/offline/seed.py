@@ -124,7 +124,7 @@ def seed_documents(
     seeded = []
     items: list[tuple[str, dict[str, Any]]] = []
     for site, count in per_site.items():
-        prefix = "" if site == DEFAULT_SITE else f"{site}/"
+        prefix = site_prefix(site)
         for number in range(count):
             document_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             key = f"{prefix}{document_id}"
@@ -154,22 +154,7 @@ def seed_documents(
                 ("year", day[:4]),
             ):
                 items.append(
-                    (
-                        documents_table,
-                        {
-                            "PK": {"S": f"{prefix}docs#{document_id}"},
-                            "SK": {"S": f"tags#{tag_key}"},
-                            "documentId": {"S": document_id},
-                            "tagKey": {"S": tag_key},
-                            "tagValue": {"S": tag_value},
-                            "type": {"S": "USERDEFINED"},
-                            "inserteddate": {"S": stamp},
-                            "GSI1PK": {"S": f"{prefix}tag#{tag_key}#{tag_value}"},
-                            "GSI1SK": {"S": f"{stamp}#{document_id}"},
-                            "GSI2PK": {"S": f"{prefix}tag#{tag_key}"},
-                            "GSI2SK": {"S": tag_value},
-                        },
-                    )
+                    (documents_table, tag_item(prefix, document_id, tag_key, tag_value, stamp))
                 )
             if syncs_table:
                 items.append(
@@ -186,21 +171,7 @@ def seed_documents(
                     )
                 )
             seeded.append(SeededDocument(site, document_id, key, tuple(versions)))
-        items.append(
-            (
-                documents_table,
-                {
-                    "PK": {"S": "apikeys#"},
-                    "SK": {"S": f"apikey#{site}-{rng.getrandbits(64):016x}"},
-                    "name": {"S": f"{site} integration"},
-                    "siteId": {"S": site},
-                    "GSI1PK": {"S": f"{prefix}apikeys#"},
-                    "GSI1SK": {"S": f"{site} integration"},
-                    "GSI2PK": {"S": f"{prefix}apikeys#"},
-                    "GSI2SK": {"S": "READ,WRITE"},
-                },
-            )
-        )
+        items.append((documents_table, api_key_item(site, f"{rng.getrandbits(64):016x}")))
     write_items(dynamodb, items)
     return seeded
 
@@ -222,6 +193,43 @@ def _document_item(
         "lastModifiedDate": {"S": stamp},
         "GSI1PK": {"S": f"{prefix}docts#{day}"},
         "GSI1SK": {"S": f"{stamp}#{document_id}"},
+    }
+
+
+def site_prefix(site: str) -> str:
+    """The prefix FormKiQ puts before a site's keys: none in the default site."""
+    return "" if site == DEFAULT_SITE else f"{site}/"
+
+
+def tag_item(prefix: str, document_id: str, tag_key: str, value: str, stamp: str) -> dict[str, Any]:
+    """One of a document's tags, indexed by key and value (GSI1) and by key (GSI2)."""
+    return {
+        "PK": {"S": f"{prefix}docs#{document_id}"},
+        "SK": {"S": f"tags#{tag_key}"},
+        "documentId": {"S": document_id},
+        "tagKey": {"S": tag_key},
+        "tagValue": {"S": value},
+        "type": {"S": "USERDEFINED"},
+        "inserteddate": {"S": stamp},
+        "GSI1PK": {"S": f"{prefix}tag#{tag_key}#{value}"},
+        "GSI1SK": {"S": f"{stamp}#{document_id}"},
+        "GSI2PK": {"S": f"{prefix}tag#{tag_key}"},
+        "GSI2SK": {"S": value},
+    }
+
+
+def api_key_item(site: str, suffix: str) -> dict[str, Any]:
+    """A site's API key: a global partition, the site only in the index keys (FACTS.md §6)."""
+    prefix = site_prefix(site)
+    return {
+        "PK": {"S": "apikeys#"},
+        "SK": {"S": f"apikey#{site}-{suffix}"},
+        "name": {"S": f"{site} integration"},
+        "siteId": {"S": site},
+        "GSI1PK": {"S": f"{prefix}apikeys#"},
+        "GSI1SK": {"S": f"{site} integration"},
+        "GSI2PK": {"S": f"{prefix}apikeys#"},
+        "GSI2SK": {"S": "READ,WRITE"},
     }
 
 

@@ -306,25 +306,7 @@ def test_objects_created_after_the_time_are_left_alone(
 
 def test_backfill_replica_copies_objects_replication_never_saw(world: World) -> None:
     s3 = world.client("s3")
-    replica = "formkiq-prod-documents-replica"
-    s3.create_bucket(Bucket=replica)
-    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_replication(
-        Bucket=BUCKET,
-        ReplicationConfiguration={
-            "Role": "arn:aws:iam::123456789012:role/replication",
-            "Rules": [
-                {
-                    "ID": "all",
-                    "Priority": 1,
-                    "Status": "Enabled",
-                    "Filter": {},
-                    "DeleteMarkerReplication": {"Status": "Enabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                }
-            ],
-        },
-    )
+    replica = world.replicate_documents()
     at = datetime.now(UTC).isoformat()
     dry = world.run("restore-documents", "--site", "finance", "--at", at, "--backfill-replica")
     assert dry.report["summary"]["backfill"]["destination"] == replica

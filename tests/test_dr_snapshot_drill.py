@@ -18,6 +18,14 @@ from formkiq_backup.dr import drill as dr_drill
 from formkiq_backup.dr.tables import SourceGuard, SourceWriteRefusedError
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
 
+# An AWS Backup snapshot: into this vault, as this role.
+INTO_VAULT = (
+    "--vault",
+    "formkiq-prod-backup-vault",
+    "--role-arn",
+    f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
+)
+
 
 def snapshot(world: World) -> dict[str, str]:
     outcome = world.run("snapshot", "--label", "pre-upgrade")
@@ -98,13 +106,7 @@ def test_snapshot_into_a_vault_runs_aws_backup_jobs(world: World, stubbed_backup
         ),
         SYNCS: expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"]),
     }
-    outcome = world.run(
-        "snapshot",
-        "--vault",
-        "formkiq-prod-backup-vault",
-        "--role-arn",
-        f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
-    )
+    outcome = world.run("snapshot", *INTO_VAULT)
 
     assert outcome.exit_code == 0, outcome.report
     assert outcome.report["summary"]["backups"] == points
@@ -113,13 +115,7 @@ def test_snapshot_into_a_vault_runs_aws_backup_jobs(world: World, stubbed_backup
 def test_a_failed_backup_job_fails_the_snapshot(world: World, stubbed_backup: Stubber) -> None:
     expect_backup_job(stubbed_backup, DOCUMENTS, ["FAILED"])
     expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"])
-    outcome = world.run(
-        "snapshot",
-        "--vault",
-        "formkiq-prod-backup-vault",
-        "--role-arn",
-        f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
-    )
+    outcome = world.run("snapshot", *INTO_VAULT)
 
     assert outcome.exit_code == 1
     assert {e["subject"]: e["status"] for e in outcome.entries("snapshot")} == {

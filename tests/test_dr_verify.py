@@ -266,26 +266,7 @@ def test_enterprise_tier_demands_lock_replication_and_replicas(
 def test_replication_to_a_versioned_replica_passes_and_flags_unreplicated_objects(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s3 = world.client("s3")
-    replica = "formkiq-prod-documents-replica"
-    s3.create_bucket(Bucket=replica)
-    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_replication(
-        Bucket=BUCKET,
-        ReplicationConfiguration={
-            "Role": f"arn:aws:iam::{MOTO_ACCOUNT}:role/replication",
-            "Rules": [
-                {
-                    "ID": "documents",
-                    "Priority": 1,
-                    "Status": "Enabled",
-                    "Filter": {},
-                    "DeleteMarkerReplication": {"Status": "Enabled"},
-                    "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                }
-            ],
-        },
-    )
+    replica = world.replicate_documents()
     # Objects written before replication never replicate; the newest are an hour old.
     monkeypatch.setattr("formkiq_backup.dr.verify.REPLICATION_LATE_AFTER", timedelta(seconds=-1))
 

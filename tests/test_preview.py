@@ -21,6 +21,19 @@ def rendered(stack: str, **kwargs: object) -> str:
     return console.export_text()
 
 
+def preview_process(**env: str) -> subprocess.CompletedProcess[str]:
+    """The offline render of stack prod in a process of its own, as `make preview` runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", "prod"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
 def test_render_is_labelled_offline_and_not_a_pulumi_preview() -> None:
     text = rendered("prod")
     assert "OFFLINE RENDER of stack 'prod' (not a pulumi preview)" in text
@@ -62,15 +75,8 @@ def test_render_is_identical_across_processes_so_reviewers_can_diff_it() -> None
     """Engine inputs arrive as protobuf maps whose order varies between processes."""
     outputs = []
     for seed in ("1", "2", "3"):
-        result = subprocess.run(
-            [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", "prod"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-            env={**os.environ, "PYTHONHASHSEED": seed, "COLUMNS": "200"},
-        )
+        result = preview_process(PYTHONHASHSEED=seed, COLUMNS="200")
+        assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
 
@@ -108,13 +114,6 @@ def test_missing_stack_file_exits_non_zero(capsys: pytest.CaptureFixture[str]) -
 
 def test_preview_runs_as_the_makefile_runs_it() -> None:
     """`make preview` runs this module as a program: it must work outside pytest too."""
-    result = subprocess.run(
-        [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", "prod"],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = preview_process()
     assert result.returncode == 0, result.stderr
     assert "OFFLINE RENDER of stack 'prod'" in result.stdout

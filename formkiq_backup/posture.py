@@ -44,6 +44,8 @@ class PostureFinding:
     remediated: bool = False
     details: Mapping[str, str] = field(default_factory=dict)
     """Extra facts for reports, e.g. the PITR window (earliestRestorable, latestRestorable)."""
+    error_code: str = ""
+    """AWS's error code when the check could not be made (`checked` False), e.g. AccessDenied."""
 
     def describe(self) -> str:
         """One line for a report or an alarm message."""
@@ -72,9 +74,7 @@ def check_table_pitr(
     try:
         described = dynamodb.describe_continuous_backups(TableName=table)
     except (ClientError, BotoCoreError) as error:
-        return PostureFinding(
-            Check.PITR, table, False, f"check failed: {_reason(error)}", expected, checked=False
-        )
+        return _unchecked(Check.PITR, table, expected, error)
     pitr = described["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
     if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
         return PostureFinding(Check.PITR, table, False, "PITR disabled", expected)
@@ -100,14 +100,7 @@ def check_bucket_versioning(s3: Any, bucket: str) -> PostureFinding:
     try:
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     except (ClientError, BotoCoreError) as error:
-        return PostureFinding(
-            Check.VERSIONING,
-            bucket,
-            False,
-            f"check failed: {_reason(error)}",
-            expected,
-            checked=False,
-        )
+        return _unchecked(Check.VERSIONING, bucket, expected, error)
     observed = f"versioning {status or 'never enabled'}"
     return PostureFinding(Check.VERSIONING, bucket, status == "Enabled", observed, expected)
 
@@ -173,6 +166,15 @@ def remediation_notice(findings: Iterable[PostureFinding], app_environment: str)
         )
     lines.append("Find out who disabled these settings (CloudTrail) before closing this.")
     return "\n".join(lines)
+
+
+def _unchecked(check: Check, resource: str, expected: str, error: Exception) -> PostureFinding:
+    """A check AWS would not answer: not compliant, and never remediated."""
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    observed = f"check failed: {_reason(error)}"
+    return PostureFinding(
+        check, resource, False, observed, expected, checked=False, error_code=code
+    )
 
 
 def _reason(error: Exception) -> str:

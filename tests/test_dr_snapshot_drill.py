@@ -211,6 +211,30 @@ def test_drill_catches_a_document_whose_content_no_longer_matches(world: World) 
     assert "checksum" in failed[0]["detail"]
 
 
+def test_drill_fails_a_document_whose_version_is_gone(world: World) -> None:
+    """The version the metadata names was permanently deleted: that content cannot be restored."""
+    document = world.finance()[0]
+    s3 = world.client("s3")
+    s3.delete_object(Bucket=BUCKET, Key=document.object_key, VersionId=document.versions[-1])
+
+    outcome = world.run("drill", "--sample", "10")
+
+    assert outcome.exit_code == 1
+    failed = [e for e in outcome.entries("documents") if e["status"] == "fail"]
+    assert [e["subject"] for e in failed] == [f"{document.object_key} @ {document.versions[-1]}"]
+    assert failed[0]["detail"].startswith("version not retrievable: GetObject: NoSuchVersion")
+    assert len(outcome.entries("documents")) == 10
+
+
+def test_drill_from_a_backup_that_does_not_exist_is_a_usage_error(world: World) -> None:
+    missing = f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/{DOCUMENTS}/backup/0123-abcd"
+    outcome = world.run("drill", "--from-backup", missing)
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"].startswith(f"--from-backup {missing}: ")
+    assert "BackupNotFound" in outcome.report["summary"]["error"]
+
+
 def test_interrupted_drill_still_deletes_its_tables(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,9 +13,11 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
+from click.testing import CliRunner
 
 from formkiq_backup.discovery import Boto3Reader
 from formkiq_backup.dr import context as dr_context
+from formkiq_backup.dr.cli import cli
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World
 
 VAULT = "formkiq-prod-backup-vault"
@@ -76,47 +78,101 @@ def test_missing_credentials_is_an_access_error(
     assert "Unable to locate credentials" in outcome.report["summary"]["error"]
 
 
-def test_throttling_is_retried_and_never_crashes_the_command(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Adaptive retries: DescribeContinuousBackups throttled three times, then answered."""
-    throttled: list[str] = []
+def dynamodb_errors(
+    monkeypatch: pytest.MonkeyPatch, operation: str, code: str, times: int
+) -> list[str]:
+    """Answer the first `times` calls of a DynamoDB operation with an error, before sending.
 
-    def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        if (
-            request.headers.get("X-Amz-Target", b"").endswith(b"DescribeContinuousBackups")
-            and len(throttled) < 3
-        ):
-            throttled.append("x")
-            body = (
-                b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException",'
-                b'"message":"slow down"}'
-            )
-            return AWSResponse(
-                request.url,
-                400,
-                json_headers(),
-                _Raw(body),
-            )
+    Returns the list of calls answered so, to count them.
+    """
+    answered: list[str] = []
+
+    def fail(request: Any, **_: Any) -> AWSResponse | None:
+        target = request.headers.get("X-Amz-Target", b"")
+        if target.endswith(operation.encode()) and len(answered) < times:
+            answered.append(operation)
+            body = f'{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"no"}}'
+            return AWSResponse(request.url, 400, json_headers(), _Raw(body.encode()))
         return None
 
     original = dr_context.DrContext.client
 
-    def client_with_throttling(
+    def client_with_errors(
         self: dr_context.DrContext, service: str, region: str | None = None
     ) -> Any:
         created = original(self, service, region)
-        if service == "dynamodb" and not getattr(created, "_throttled", False):
-            created.meta.events.register_first("before-send.dynamodb", throttle)
-            created._throttled = True
+        if service == "dynamodb" and not getattr(created, "_with_errors", False):
+            created.meta.events.register_first("before-send.dynamodb", fail)
+            created._with_errors = True
         return created
 
-    monkeypatch.setattr(dr_context.DrContext, "client", client_with_throttling)
+    monkeypatch.setattr(dr_context.DrContext, "client", client_with_errors)
+    return answered
+
+
+def test_throttling_is_retried_and_never_crashes_the_command(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adaptive retries: DescribeContinuousBackups throttled three times, then answered."""
+    throttled = dynamodb_errors(
+        monkeypatch, "DescribeContinuousBackups", "ThrottlingException", times=3
+    )
+
     outcome = world.run("verify")
 
     assert len(throttled) == 3
     assert outcome.exit_code == 0, outcome.report
     assert outcome.statuses("pitr") == {DOCUMENTS: "pass", SYNCS: "pass"}
+
+
+def test_access_denied_mid_command_is_an_access_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb_errors(monkeypatch, "DescribeContinuousBackups", "AccessDeniedException", times=99)
+
+    outcome = world.run("verify")
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == (
+        f"no access to check PitrCompliant on {DOCUMENTS}: AccessDeniedException: no"
+    )
+
+
+def test_an_aws_error_that_is_not_about_access_fails_the_check(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb_errors(monkeypatch, "DescribeContinuousBackups", "InternalServerError", times=99)
+
+    outcome = world.run("verify")
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("pitr") == {DOCUMENTS: "fail", SYNCS: "fail"}
+    assert outcome.entries("pitr")[0]["detail"] == "check failed: InternalServerError: no"
+
+
+def test_without_json_the_summary_is_readable_and_names_the_failure(world: World) -> None:
+    world.client("dynamodb").update_continuous_backups(
+        TableName=SYNCS, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
+
+    # An 80-column terminal: names stay whole, details wrap below them.
+    result = CliRunner().invoke(
+        cli, ["verify", "--app-env", "prod"], env={"COLUMNS": "80"}, catch_exceptions=False
+    )
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "formkiq-dr verify for FormKiQ prod: FAILED"
+    assert lines[1] == "pitr"
+    assert lines[2] == f"  pass  {DOCUMENTS}"
+    assert lines[3].startswith("        PITR enabled, 35-day recovery period; restorable 20")
+    failed = lines.index(f"  fail  {SYNCS}")
+    assert lines[failed + 1] == "        PITR disabled"
+    assert lines[lines.index("versioning") + 1 :][:2] == [
+        f"  pass  {BUCKET}",
+        "        versioning Enabled",
+    ]
+    assert max(len(line) for line in lines) <= 80
 
 
 def json_headers() -> HTTPHeaders:

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from formkiq_backup.discovery import Boto3Reader, DiscoveryError, discover
 from formkiq_backup.formkiq import FormKiQEnvironment
+from formkiq_backup.posture import PostureFinding
 
 CLIENT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10},
@@ -54,6 +55,15 @@ def is_access_error(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         return error.response.get("Error", {}).get("Code") in ACCESS_ERROR_CODES
     return False
+
+
+def require_access(finding: PostureFinding) -> PostureFinding:
+    """A shared posture check turns errors into findings; a denied one is an access error here."""
+    if not finding.checked and finding.error_code in ACCESS_ERROR_CODES:
+        reason = finding.observed.removeprefix("check failed: ")
+        check = f"{finding.check.value} on {finding.resource}"
+        raise SetupError(f"no access to check {check}: {reason}")
+    return finding
 
 
 @dataclass

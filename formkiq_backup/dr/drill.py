@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from formkiq_backup.dr.context import DrContext
+from botocore.exceptions import ClientError
+
+from formkiq_backup.dr.context import DrContext, describe_error
 from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
@@ -28,6 +30,7 @@ from formkiq_backup.dr.tables import (
 )
 from formkiq_backup.formkiq import TableFacts, TableRole
 from formkiq_backup.items import Item, TableDigest, text_of
+from formkiq_backup.sites import document_object_key
 
 ScanProgress = Callable[[str, int], None]
 """Called with (table, items scanned so far in this page)."""
@@ -201,13 +204,13 @@ def _verify_documents(s3: Any, report: Report, bucket: str, sample: DocumentSamp
         begun = time.monotonic()
         try:
             check = verify_document_version(s3, bucket, item)
-        except s3.exceptions.ClientError as error:
-            key, version = text_of(item.get("documentId")), text_of(item.get("s3version"))
+        except ClientError as error:
+            key, version = document_object_key(item), text_of(item.get("s3version"))
             report.add(
                 "documents",
                 f"{key} @ {version}",
                 Status.FAIL,
-                f"version not retrievable: {error}",
+                f"version not retrievable: {describe_error(error)}",
                 time.monotonic() - begun,
             )
             continue

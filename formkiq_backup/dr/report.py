@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 
 class Status(StrEnum):
@@ -19,6 +19,8 @@ class Status(StrEnum):
     INFO = "info"
 
 
+# Where an entry's detail starts, below its status and subject.
+_INDENT = 8
 _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.WARN: "yellow", Status.INFO: "dim"}
 
 
@@ -86,19 +88,23 @@ class Report:
             f"[bold]formkiq-dr {self.command}[/] for FormKiQ "
             f"[bold]{self.app_environment}[/]: {verdict}"
         )
-        table = Table(show_lines=False, expand=False)
-        for column in ("section", "subject", "status", "detail", "time"):
-            table.add_column(column, overflow="fold")
+        # One entry a line, its detail indented below: readable at any terminal width, since
+        # subjects are long names (tables, buckets, ARNs) that a column would cut.
+        section = None
         for entry in self.entries:
-            style = _STYLE[entry.status]
-            table.add_row(
-                entry.section,
-                entry.subject,
-                f"[{style}]{entry.status.value}[/]",
-                entry.detail.replace("[", r"\["),
-                "" if entry.seconds is None else f"{entry.seconds:.1f}s",
-            )
-        console.print(table)
+            if entry.section != section:
+                section = entry.section
+                console.print(Text(section, style="bold"))
+            line = Text("  ")
+            line.append(f"{entry.status.value:<4}", style=_STYLE[entry.status])
+            line.append(f"  {entry.subject}")
+            if entry.seconds is not None:
+                line.append(f"  ({entry.seconds:.1f}s)")
+            console.print(line, overflow="fold")
+            width = max(console.width - _INDENT, 20)
+            for wrapped in Text(entry.detail).wrap(console, width, overflow="fold"):
+                wrapped.rstrip()
+                console.print(Text(" " * _INDENT) + wrapped)
         for key, value in self.summary.items():
             if isinstance(value, str | int | float):
                 console.print(f"  {key}: {value}")

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from formkiq_backup.config import Tier
-from formkiq_backup.dr.context import DrContext
+from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.posture import check_bucket_versioning, check_table_pitr
 from tiers.definitions import TIERS, Capability
@@ -34,12 +34,12 @@ def run_verify(
     dynamodb, s3 = ctx.client("dynamodb"), ctx.client("s3")
 
     for table in environment.protected_tables:
-        finding = check_table_pitr(dynamodb, table.name)
+        finding = require_access(check_table_pitr(dynamodb, table.name))
         window = finding.details
         detail = finding.observed
         if window:
-            detail += f"; restorable {window.get('earliestRestorable')} to "
-            detail += f"{window.get('latestRestorable')}"
+            detail += f"; restorable {_readable(window.get('earliestRestorable'))} to "
+            detail += _readable(window.get("latestRestorable"))
         report.add(
             "pitr",
             table.name,
@@ -49,7 +49,7 @@ def run_verify(
             latestRestorable=window.get("latestRestorable"),
         )
     bucket = environment.documents_bucket.name
-    versioning = check_bucket_versioning(s3, bucket)
+    versioning = require_access(check_bucket_versioning(s3, bucket))
     report.add(
         "versioning",
         bucket,
@@ -68,6 +68,13 @@ def run_verify(
             ctx, report, set(vaults) | seen_vaults, Capability.VAULT_LOCK in spec.capabilities
         )
     _check_replicas(ctx, report, dr_region, Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities)
+
+
+def _readable(iso: str | None) -> str:
+    """An ISO time as a reader wants it in a summary, in UTC to the second."""
+    if iso is None:
+        return "unknown"
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _required(required: bool) -> Status:

@@ -13,8 +13,10 @@ import pytest
 from formkiq_backup.dr import repair as dr_repair
 from formkiq_backup.items import TableDigest
 from formkiq_backup.offline.incident import Incident, break_site
+from formkiq_backup.offline.samples import sample_formkiq
+from formkiq_backup.offline.seed import seed_formkiq
 from formkiq_backup.sites import belongs_to_site
-from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, World, watch_source_writes
+from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
 
 
 def site_digest(world: World, site: str) -> TableDigest:
@@ -190,11 +192,26 @@ def test_documentsyncs_repairs_from_its_own_backup(world: World) -> None:
     assert world.item(SYNCS, syncs[0]["PK"]["S"], syncs[0]["SK"]["S"]) == syncs[0]
 
 
-def test_pitr_repair_restores_the_point_in_time(world: World) -> None:
+def test_documentsyncs_of_a_formkiq_without_one_is_a_usage_error(world: World) -> None:
+    """FormKiQ before v1.10 has no DocumentSyncs table: say so instead of guessing a name."""
+    seed_formkiq(world.session, sample_formkiq("1.9.0", "legacy", account_id=MOTO_ACCOUNT))
+
+    now = datetime.now(UTC).isoformat()
+    outcome = world.run("repair", "--table", "documentsyncs", "--at", now, app_env="legacy")
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == (
+        "--table documentsyncs: this FormKiQ (before v1.10) has none"
+    )
+
+
+@pytest.mark.parametrize("table", ["documents", DOCUMENTS])
+def test_pitr_repair_restores_the_point_in_time(world: World, table: str) -> None:
     outcome = world.run(
-        "repair", "--table", "documents", "--site", "finance", "--at", datetime.now(UTC).isoformat()
+        "repair", "--table", table, "--site", "finance", "--at", datetime.now(UTC).isoformat()
     )
     assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["table"] == DOCUMENTS
     assert outcome.report["summary"]["source"].startswith("PITR at ")
     assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 0, "delete": 0}
 

@@ -1,7 +1,8 @@
 """`formkiq-dr snapshot` and `drill` against moto (AWS Backup jobs through Stubber).
 
 moto restores PITR with current data (RULES B2), so drills are also tested from on-demand
-backups, whose restores return the data as it was at backup time.
+backups, whose restores return the data as it was at backup time. moto also finishes every
+restore at once, so cleanup while a restore is still writing is tested through Stubber.
 """
 
 import json
@@ -15,6 +16,7 @@ from botocore.stub import Stubber
 
 from formkiq_backup.dr import context as dr_context
 from formkiq_backup.dr import drill as dr_drill
+from formkiq_backup.dr import tables as dr_tables
 from formkiq_backup.dr.tables import SourceGuard, SourceWriteRefusedError
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
 
@@ -249,6 +251,78 @@ def test_interrupted_drill_still_deletes_its_tables(
     assert outcome.exit_code == 1
     assert outcome.statuses("interrupted") == {"drill": "fail"}
     assert world.tables() == tables_before
+
+
+def stubbed_dynamodb() -> Any:
+    """A DynamoDB client for Stubber; fake credentials, and Stubber answers before any send."""
+    return boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    ).client("dynamodb")
+
+
+def table_status(name: str, status: str, restoring: bool) -> dict[str, Any]:
+    """A DescribeTable answer for a table a restore is (or is no longer) writing into."""
+    return {
+        "Table": {
+            "TableName": name,
+            "TableStatus": status,
+            "RestoreSummary": {
+                "RestoreDateTime": "2026-11-30T05:00:00Z",
+                "RestoreInProgress": restoring,
+            },
+        }
+    }
+
+
+def test_cleanup_waits_out_a_restore_still_creating_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto finishes restores at once, so the in-progress case is stubbed: DynamoDB refuses
+    to delete a table while a restore is writing into it (ResourceInUseException)."""
+    monkeypatch.setattr(dr_tables, "POLL_SECONDS", 0.0)
+    dynamodb = stubbed_dynamodb()
+    name = f"{DOCUMENTS}-drill-20261130T050000"
+    with Stubber(dynamodb) as stubber:
+        stubber.add_client_error(
+            "delete_table",
+            "ResourceInUseException",
+            "restore in progress",
+            400,
+            None,
+            {"TableName": name},
+        )
+        stubber.add_response("describe_table", table_status(name, "CREATING", True))
+        stubber.add_response("describe_table", table_status(name, "ACTIVE", False))
+        stubber.add_response("delete_table", {}, {"TableName": name})
+
+        assert dr_tables.delete_table_quietly(dynamodb, name) is None
+        stubber.assert_no_pending_responses()
+
+
+def test_cleanup_reports_a_table_it_could_not_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    dynamodb = stubbed_dynamodb()
+    name = f"{DOCUMENTS}-drill-20261130T050000"
+    with Stubber(dynamodb) as stubber:
+        stubber.add_client_error(
+            "delete_table", "AccessDeniedException", "not allowed", 400, None, {"TableName": name}
+        )
+        problems: list[str] = []
+        with dr_tables.temporary_tables(dynamodb, problems.append) as created:
+            created.append(name)
+
+    assert problems == [
+        f"temporary table {name} left behind: DeleteTable: AccessDeniedException: not allowed"
+    ]
+
+
+def test_waiting_for_a_restore_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dr_tables, "POLL_SECONDS", 0.0)
+    dynamodb = stubbed_dynamodb()
+    name = f"{DOCUMENTS}-drill-20261130T050000"
+    with Stubber(dynamodb) as stubber:
+        stubber.add_response("describe_table", table_status(name, "CREATING", True))
+        with pytest.raises(TimeoutError, match=f"table {name} still CREATING after 0s"):
+            dr_tables.wait_until_active(dynamodb, name, timeout_seconds=0.0)
 
 
 def test_source_guard_refuses_writes_to_formkiq_before_they_are_sent(world: World) -> None:

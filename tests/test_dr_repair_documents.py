@@ -232,6 +232,14 @@ def test_repair_usage_errors_exit_2(world: World, arguments: list[str], message:
     assert message in outcome.report["summary"]["error"]
 
 
+def test_a_time_that_is_not_iso_8601_is_a_usage_error(world: World) -> None:
+    """click rejects it before any AWS call: no report, the message on stderr."""
+    outcome = world.run("repair", "--table", "documents", "--at", "yesterday")
+    assert outcome.exit_code == 2
+    assert outcome.report == {}
+    assert "'yesterday' is not an ISO 8601 time such as 2026-11-30T12:00:00Z" in outcome.stderr
+
+
 def test_backup_of_another_table_is_refused(world: World) -> None:
     backup = world.run("snapshot").report["summary"]["backups"][SYNCS]
     outcome = world.run("repair", "--table", "documents", "--from-backup", backup)

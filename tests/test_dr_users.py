@@ -76,6 +76,26 @@ def test_importing_twice_skips_existing_users(
     assert again.report["summary"]["existing"] == len(USERS)
 
 
+def test_import_reports_unreadable_lines_and_imports_the_rest(
+    world: World, tmp_path: Path, dr_environment: str
+) -> None:
+    exported = tmp_path / "users.jsonl"
+    world.run("users", "export", "--out", str(exported))
+    lines = exported.read_text().splitlines()
+    truncated, nameless = '{"username": "x", "attributes": {"email": ', '{"attributes": {}}'
+    broken = [lines[0], truncated, nameless, *lines[1:]]
+    exported.write_text("\n".join(broken) + "\n")
+
+    outcome = world.run("users", "import", str(exported), app_env="dr")
+
+    assert outcome.exit_code == 1
+    failed = {e["subject"]: e["detail"] for e in outcome.entries("import") if e["status"] == "fail"}
+    assert failed.pop("line 2").startswith("not JSON: ")
+    assert failed.pop("line 3") == "no user: this pool needs an email attribute"
+    assert set(failed) == {dr_environment}  # the pool's line: not every user came back
+    assert outcome.report["summary"]["created"] == len(USERS)
+
+
 def test_export_pages_through_large_pools(world: World, tmp_path: Path) -> None:
     """ListUsers returns at most 60 a page: 130 users take three pages."""
     cognito = world.client("cognito-idp")

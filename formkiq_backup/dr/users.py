@@ -98,11 +98,19 @@ def import_users(
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        record = json.loads(line)
-        attributes = record.get("attributes", {})
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            result.failed[f"line {number}"] = f"not JSON: {error}"
+            continue
+        attributes = record.get("attributes", {}) if isinstance(record, dict) else {}
         # Pools that sign in by e-mail give users a generated username: sign them up by e-mail.
-        username = attributes.get("email") if by_email else record["username"]
-        label = username or f"line {number}"
+        username = attributes.get("email") if by_email else record.get("username")
+        if not username:
+            needed = "an email attribute" if by_email else "a username"
+            result.failed[f"line {number}"] = f"no user: this pool needs {needed}"
+            continue
+        label = username
         try:
             cognito.admin_create_user(
                 UserPoolId=pool_id,

@@ -59,6 +59,28 @@ BAD_INPUTS: dict[str, tuple[dict[str, object], list[str]]] = {
 }
 
 
+# Beyond the contract's list: the same guarantees for the other ways a value can be wrong.
+BAD_INPUTS |= {
+    "missing tier": ({"tier": None}, ["tier=(not set)", "required"]),
+    "appEnvironment outside FormKiQ's pattern": (
+        {"appEnvironment": "prod env"},
+        ['appEnvironment="prod env"', "AppEnvironment pattern"],
+    ),
+    "negative cold storage": (
+        {"coldStorageAfterDays": -5},
+        ["coldStorageAfterDays=-5", "must be 1..36500 days, or 0 for no cold storage"],
+    ),
+    "cold storage with a retention already out of range": (
+        {"coldStorageAfterDays": 30, "monthlyRetentionDays": 0},
+        ["monthlyRetentionDays=0", "1..36500"],
+    ),
+    "break-glass ARNs not strings": (
+        {"breakGlassRoleArns": [1, 2]},
+        ["breakGlassRoleArns=", "must be a list of strings"],
+    ),
+}
+
+
 @pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
 def test_bad_input_is_rejected_before_any_resource_or_aws_call(case: str) -> None:
     overrides, fragments = BAD_INPUTS[case]
@@ -70,6 +92,13 @@ def test_bad_input_is_rejected_before_any_resource_or_aws_call(case: str) -> Non
         assert fragment in message, f"{case}: {fragment!r} missing from:\n{message}"
     assert run.resources == [], f"{case}: resources were registered before the error"
     assert run.invokes == [], f"{case}: AWS was called before the error"
+
+
+def test_a_bad_retention_is_reported_once_not_again_against_cold_storage() -> None:
+    overrides = {"coldStorageAfterDays": 30, "monthlyRetentionDays": 0}
+    run = run_program("prod", overrides=overrides, raise_errors=False)
+    assert run.error is not None
+    assert "coldStorageAfterDays" not in str(run.error)
 
 
 def test_every_problem_is_reported_at_once() -> None:

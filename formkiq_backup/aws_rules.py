@@ -64,11 +64,6 @@ class CronSchedule:
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
 
-    @property
-    def runs_per_hour(self) -> int:
-        """How many jobs start in an hour that the schedule fires in."""
-        return len(self.minutes)
-
     def monthly_on_first_day(self) -> str:
         """The same time of day on the first of each month: the monthly rule's schedule."""
         return f"cron({self.minutes[0]} {self.hours[0]} 1 * ? *)"

@@ -16,6 +16,7 @@ from formkiq_backup.aws_rules import ScheduleError, parse_backup_schedule
         ("cron(45 1,13 L * ? 2026-2030)", (45,), (1, 13)),
         ("cron(0 3 ? JAN-DEC 2#1 *)", (0,), (3,)),
         ("cron(0 4 15W * ? *)", (0,), (4,)),
+        ("cron(10 2-4 * * ? *)", (10,), (2, 3, 4)),
     ],
 )
 def test_valid_schedules_parse(
@@ -43,6 +44,8 @@ def test_valid_schedules_parse(
         ("cron(0 5 ? * 8 *)", "outside 1-7"),
         ("cron(0 5 * * ? 1969)", "outside 1970-2199"),
         ("cron(0/0 5 * * ? *)", "step '0' is not a number"),
+        ("cron(0 five * * ? *)", "hours field 'five' is not valid cron syntax"),
+        ("cron(0 5 1/x * ? *)", "field '1/x' is not valid cron syntax"),
     ],
 )
 def test_invalid_schedules_are_rejected_with_the_reason(expression: str, reason: str) -> None:
@@ -118,6 +121,19 @@ def test_rule_names(name: str, ok: bool) -> None:
 )
 def test_vault_names(name: str, ok: bool) -> None:
     assert (aws_rules.vault_name_problems(name) == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("formkiq-prod-protected-data", True),
+        ("v1.19_data", True),
+        ("a b", False),
+        ("x" * 51, False),
+    ],
+)
+def test_selection_names(name: str, ok: bool) -> None:
+    assert (aws_rules.selection_name_problems(name) == []) is ok
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,19 @@ def test_duplicate_rule_names_and_empty_selections_are_rejected(build: Build) ->
     )
     assert "rule name 'daily_kept_35_days' is used twice" in str(run.error)
     assert "a selection needs at least one resource ARN" in str(run.error)
+    assert run.resources == []
+
+
+def test_a_bad_selection_name_or_no_rules_fail_before_anything_is_registered(
+    build: Build,
+) -> None:
+    run = build(
+        lambda: BackupPlan("plan", plan_args(selection_name="protected data", rules=[])),
+        raise_errors=False,
+    )
+    assert "selection name 'protected data' must match" in str(run.error)
+    assert "a plan needs at least one rule" in str(run.error)
+    assert run.resources == []
 
 
 def test_region_settings_opt_in_and_enable_advanced_dynamodb_backup(build: Build) -> None:

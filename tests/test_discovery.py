@@ -158,3 +158,20 @@ def test_boto3_and_pulumi_discovery_agree(version: str, aws_session: boto3.sessi
     via_pulumi = discover_with_pulumi(sample, "prod")
 
     assert via_boto3 == via_pulumi
+
+
+def test_bucket_named_in_ssm_but_missing_in_s3(aws_session: boto3.session.Session) -> None:
+    sample = sample_formkiq(account_id=MOTO_ACCOUNT)
+    seed_formkiq(aws_session, sample)
+    bucket = f"formkiq-core-prod-documents-{MOTO_ACCOUNT}"
+    aws_session.client("s3").delete_bucket(Bucket=bucket)
+
+    with pytest.raises(DiscoveryError) as raised:
+        discover(Boto3Reader(aws_session), "prod")
+
+    message = str(raised.value)
+    assert message.startswith(
+        f"bucket '{bucket}' named by /formkiq/prod/s3/DocumentsS3Bucket could not be read for "
+        f"appEnvironment 'prod' (account {MOTO_ACCOUNT}, region us-east-1): "
+    )
+    assert "(NoSuchBucket)" in message

@@ -335,3 +335,40 @@ def test_replication_to_a_versioned_replica_passes_and_flags_unreplicated_object
     assert len(warned) == 10
     assert "use restore-documents --backfill-replica" in warned[0]["detail"]
     assert outcome.exit_code == 0
+
+
+def test_global_table_replicas_are_reported_by_status(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto accepts ReplicaUpdates but never lists a replica (RULES B2), so DescribeTable's
+    `Replicas` is filled in after moto answers, in the API's own shape."""
+    replicas = {DOCUMENTS: "ACTIVE", SYNCS: "CREATING"}
+
+    def with_replicas(parsed: dict[str, Any], **_: Any) -> None:
+        table = parsed.get("Table", {})
+        if table.get("TableName") in replicas:
+            table["Replicas"] = [
+                {"RegionName": "us-west-2", "ReplicaStatus": replicas[table["TableName"]]}
+            ]
+
+    original = dr_context.DrContext.client
+
+    def client_with_replicas(
+        self: dr_context.DrContext, service: str, region: str | None = None
+    ) -> Any:
+        created = original(self, service, region)
+        if service == "dynamodb" and not getattr(created, "_with_replicas", False):
+            created.meta.events.register("after-call.dynamodb.DescribeTable", with_replicas)
+            created._with_replicas = True
+        return created
+
+    monkeypatch.setattr(dr_context.DrContext, "client", client_with_replicas)
+    outcome = world.run("verify", "--dr-region", "us-west-2")
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.statuses("global table") == {DOCUMENTS: "pass", SYNCS: "info"}
+    details = {e["subject"]: e["detail"] for e in outcome.entries("global table")}
+    assert details == {
+        DOCUMENTS: "replica in us-west-2 ACTIVE",
+        SYNCS: "replicas: us-west-2 CREATING",
+    }

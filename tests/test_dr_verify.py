@@ -95,19 +95,24 @@ def dynamodb_errors(
             return AWSResponse(request.url, 400, json_headers(), _Raw(body.encode()))
         return None
 
+    hook_dynamodb(monkeypatch, "before-send.dynamodb", fail)
+    return answered
+
+
+def hook_dynamodb(monkeypatch: pytest.MonkeyPatch, event: str, handler: Any) -> None:
+    """Register a botocore event handler, first, on every DynamoDB client formkiq-dr makes."""
     original = dr_context.DrContext.client
 
-    def client_with_errors(
+    def client_with_hook(
         self: dr_context.DrContext, service: str, region: str | None = None
     ) -> Any:
         created = original(self, service, region)
-        if service == "dynamodb" and not getattr(created, "_with_errors", False):
-            created.meta.events.register_first("before-send.dynamodb", fail)
-            created._with_errors = True
+        if service == "dynamodb" and not getattr(created, "_hooked", False):
+            created.meta.events.register_first(event, handler)
+            created._hooked = True
         return created
 
-    monkeypatch.setattr(dr_context.DrContext, "client", client_with_errors)
-    return answered
+    monkeypatch.setattr(dr_context.DrContext, "client", client_with_hook)
 
 
 def test_throttling_is_retried_and_never_crashes_the_command(
@@ -351,18 +356,7 @@ def test_global_table_replicas_are_reported_by_status(
                 {"RegionName": "us-west-2", "ReplicaStatus": replicas[table["TableName"]]}
             ]
 
-    original = dr_context.DrContext.client
-
-    def client_with_replicas(
-        self: dr_context.DrContext, service: str, region: str | None = None
-    ) -> Any:
-        created = original(self, service, region)
-        if service == "dynamodb" and not getattr(created, "_with_replicas", False):
-            created.meta.events.register("after-call.dynamodb.DescribeTable", with_replicas)
-            created._with_replicas = True
-        return created
-
-    monkeypatch.setattr(dr_context.DrContext, "client", client_with_replicas)
+    hook_dynamodb(monkeypatch, "after-call.dynamodb.DescribeTable", with_replicas)
     outcome = world.run("verify", "--dr-region", "us-west-2")
 
     assert outcome.exit_code == 0, outcome.report

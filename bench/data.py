@@ -23,11 +23,10 @@ from formkiq_backup.offline.samples import SampleTable, sample_formkiq
 from formkiq_backup.offline.seed import (
     api_key_item,
     create_formkiq_table,
-    site_prefix,
     tag_item,
     write_items,
 )
-from formkiq_backup.sites import DEFAULT_SITE
+from formkiq_backup.sites import DEFAULT_SITE, site_prefix
 
 KEYS = ("PK", "SK")
 SITE = "finance"

@@ -80,8 +80,8 @@ def site_filter_expression(site: str) -> dict[str, Any] | None:
     }
 
 
-def object_prefix(site: str) -> str:
-    """The documents-bucket prefix holding a non-default site's objects."""
+def site_prefix(site: str) -> str:
+    """The prefix of a site's keys and objects (`<site>/`); the default site has none."""
     return "" if site == DEFAULT_SITE else f"{site}/"
 
 

@@ -83,7 +83,7 @@ def test_import_reports_unreadable_lines_and_imports_the_rest(
     world.run("users", "export", "--out", str(exported))
     lines = exported.read_text().splitlines()
     truncated, nameless = '{"username": "x", "attributes": {"email": ', '{"attributes": {}}'
-    broken = [lines[0], truncated, nameless, *lines[1:]]
+    broken = [lines[0], truncated, nameless, '["a list"]', *lines[1:]]
     exported.write_text("\n".join(broken) + "\n")
 
     outcome = world.run("users", "import", str(exported), app_env="dr")
@@ -92,6 +92,7 @@ def test_import_reports_unreadable_lines_and_imports_the_rest(
     failed = {e["subject"]: e["detail"] for e in outcome.entries("import") if e["status"] == "fail"}
     assert failed.pop("line 2").startswith("not JSON: ")
     assert failed.pop("line 3") == "no user: this pool needs an email attribute"
+    assert failed.pop("line 4") == "not a JSON object (one user a line)"
     assert set(failed) == {dr_environment}  # the pool's line: not every user came back
     assert outcome.report["summary"]["created"] == len(USERS)
 

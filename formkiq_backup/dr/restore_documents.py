@@ -19,7 +19,7 @@ from formkiq_backup.dr.documents import (
 )
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import SourceGuard
-from formkiq_backup.sites import is_site_id, object_belongs_to_site, object_prefix
+from formkiq_backup.sites import is_site_id, object_belongs_to_site, site_prefix
 
 
 def run_restore_documents(
@@ -43,7 +43,7 @@ def run_restore_documents(
     # A dry run cannot change anything; an applied one may change only the documents bucket.
     guard = SourceGuard([t.name for t in environment.protected_tables], [] if apply else [bucket])
     s3 = guard.attach(ctx.client("s3"))
-    scope_prefix = object_prefix(site) if site else (prefix or "")
+    scope_prefix = site_prefix(site) if site else (prefix or "")
     keep = (lambda key: object_belongs_to_site(key, site)) if site else None
     report.summary.update(
         bucket=bucket,

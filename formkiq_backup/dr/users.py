@@ -103,7 +103,10 @@ def import_users(
         except json.JSONDecodeError as error:
             result.failed[f"line {number}"] = f"not JSON: {error}"
             continue
-        attributes = record.get("attributes", {}) if isinstance(record, dict) else {}
+        if not isinstance(record, dict):
+            result.failed[f"line {number}"] = "not a JSON object (one user a line)"
+            continue
+        attributes = record.get("attributes", {})
         # Pools that sign in by e-mail give users a generated username: sign them up by e-mail.
         username = attributes.get("email") if by_email else record.get("username")
         if not username:

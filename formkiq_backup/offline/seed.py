@@ -12,7 +12,7 @@ from typing import Any
 
 from formkiq_backup.formkiq import Parameter, TableRole, parameter_path
 from formkiq_backup.offline.samples import SampleFormKiQ, SampleTable
-from formkiq_backup.sites import DEFAULT_SITE
+from formkiq_backup.sites import site_prefix
 
 # Buckets FormKiQ versions (documents, OCR, console); staging is unversioned by design.
 _UNVERSIONED_BUCKET_MARKER = "-staging-"
@@ -194,11 +194,6 @@ def _document_item(
         "GSI1PK": {"S": f"{prefix}docts#{day}"},
         "GSI1SK": {"S": f"{stamp}#{document_id}"},
     }
-
-
-def site_prefix(site: str) -> str:
-    """The prefix FormKiQ puts before a site's keys: none in the default site."""
-    return "" if site == DEFAULT_SITE else f"{site}/"
 
 
 def tag_item(prefix: str, document_id: str, tag_key: str, value: str, stamp: str) -> dict[str, Any]:

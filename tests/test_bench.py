@@ -1,0 +1,53 @@
+"""The benchmark harness, end to end on small tables (no figures asserted: they live in
+docs/benchmarks.md). The harness checks every result itself (the repair plan holds exactly the
+incident, digests differ where the tables do, the hand-made diff saw every change), so a broken
+harness or package fails here instead of after a 25-minute `make bench`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None:
+    output = tmp_path / "benchmarks.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--items",
+            "300",
+            "--repetitions",
+            "1",
+            "--memory-sizes",
+            "200",
+            "400",
+            "--output",
+            str(output),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    figures = json.loads(output.read_text())
+    dataset = figures["dataset"]
+    assert (dataset["referenceItems"], dataset["liveItems"]) == (300, 270)
+    cases = figures["cases"]
+    expected = {"ceiling", "ceiling-site", "repair", "drill"}
+    if not figures["handmadeSkipped"]:
+        expected |= {"hand-made", "hand-made-site"}
+    assert set(cases) == expected
+    both = dataset["referenceItems"] + dataset["liveItems"]
+    assert cases["ceiling"]["itemsReturned"] == cases["drill"]["itemsReturned"] == both
+    assert cases["repair"]["itemsReturned"] == cases["ceiling-site"]["itemsReturned"] < both
+    memory = {entry["operation"]: entry for entry in figures["memory"]}
+    assert set(memory) == {"compare", "digest", "ceiling"}
+    assert all(entry["items"] == [200, 400] for entry in memory.values())
+    assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())

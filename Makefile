@@ -25,8 +25,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy .
 
+# One worker per core: every test owns its moto account, ports and temporary files.
 unit: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## make test: virtualenv, install, lint, type check, tests.
 test: lint typecheck unit

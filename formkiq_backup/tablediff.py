@@ -108,14 +108,11 @@ class TableDiff:
         found = dict(self._joined().execute("SELECT action, COUNT(*) FROM changes GROUP BY action"))
         return {action: int(found.get(action.value, 0)) for action in Action}
 
-    def changes(self, action: Action | None = None) -> Iterator[Change]:
+    def changes(self) -> Iterator[Change]:
         """Recorded changes, streamed from disk, in a stable order (by action, then key)."""
-        query = "SELECT action, key, wanted, found FROM changes"
-        parameters: tuple[str, ...] = ()
-        if action is not None:
-            query += " WHERE action = ?"
-            parameters = (action.value,)
-        rows = self._joined().execute(query + " ORDER BY action, key", parameters)
+        rows = self._joined().execute(
+            "SELECT action, key, wanted, found FROM changes ORDER BY action, key"
+        )
         for name, key, wanted, found in rows:
             yield Change(
                 action=Action(name),

@@ -30,7 +30,7 @@ def preview_process(**env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, **env},
     )
 
 
@@ -117,3 +117,13 @@ def test_preview_runs_as_the_makefile_runs_it() -> None:
     result = preview_process()
     assert result.returncode == 0, result.stderr
     assert "OFFLINE RENDER of stack 'prod'" in result.stdout
+
+
+def test_a_saved_render_keeps_resource_names_whole() -> None:
+    """Piped to a file for review: a fixed, wide layout, names never broken across lines."""
+    result = preview_process()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert any("│ bucket formkiq-core-prod-documents-111122223333 │" in line for line in lines)
+    assert any(line.startswith("│ documentMetadata ") for line in lines)

@@ -8,6 +8,7 @@ the program asks for, not a diff against a live account.
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,9 @@ from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, run_program
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
+
+# Columns of a render that goes to a file or a pipe rather than a terminal.
+REVIEW_WIDTH = 120
 
 Summary = Callable[[dict[str, Any], "_Names"], str]
 
@@ -258,7 +262,8 @@ def _render_formkiq(run: ProgramRun, console: Console) -> None:
         run.outputs.get("protectedBuckets", [])
     )
     table = Table(title=f"FormKiQ {run.sample.version} data found (sample)")
-    for column in ("resource", "backed up", "current state"):
+    table.add_column("resource", no_wrap=True)
+    for column in ("backed up", "current state"):
         table.add_column(column, overflow="fold")
     for sample_table in run.sample.tables:
         pitr = (
@@ -281,7 +286,7 @@ def _render_formkiq(run: ProgramRun, console: Console) -> None:
 
 def _render_outputs(run: ProgramRun, console: Console) -> None:
     table = Table(title="Stack outputs", show_lines=False)
-    table.add_column("output")
+    table.add_column("output", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in run.outputs.items():
         if key == "recoveryObjectives":
@@ -294,7 +299,8 @@ def _render_outputs(run: ProgramRun, console: Console) -> None:
 def _render_objectives(run: ProgramRun, console: Console) -> None:
     objectives = run.outputs.get("recoveryObjectives", {})
     table = Table(title=f"Recovery objectives of tier {run.outputs.get('tier')!r}")
-    for column in ("data", "RPO", "RTO", "protected by", "note"):
+    table.add_column("data", no_wrap=True)
+    for column in ("RPO", "RTO", "protected by", "note"):
         table.add_column(column, overflow="fold")
     for data_class, objective in objectives.items():
         table.add_row(
@@ -325,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or saved for review: wide enough that resource names are not broken, and the
+        # same width on every machine so two renders diff cleanly.
+        console = Console(highlight=False, width=REVIEW_WIDTH)
     try:
         run = run_program(
             args.stack,

@@ -84,7 +84,12 @@ def test_apply_restores_exactly_the_site_and_nothing_else(
 
     assert outcome.exit_code == 0, outcome.report
     total = len(damage.deleted_items) + len(damage.overwritten_items) + len(damage.created_items)
-    assert outcome.report["summary"]["applied"] == {"written": total, "conflicts": 0, "skipped": 0}
+    assert outcome.report["summary"]["applied"] == {
+        "written": total,
+        "conflicts": 0,
+        "skipped": 0,
+        "unguarded": 0,
+    }
     assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
     assert site_digest(world, "default").hexdigest == default_after_user_edit.hexdigest
     assert default_after_user_edit.hexdigest != default_before.hexdigest
@@ -145,6 +150,30 @@ def test_a_concurrent_change_is_never_clobbered(
     assert outcome.report["summary"]["applied"]["conflicts"] == 1
     item = world.item(DOCUMENTS, pk, sk)
     assert item is not None and item["tagValue"] == {"S": "fixed-by-hand"}
+
+
+def test_an_item_too_large_to_guard_is_reported_not_written_blind(world: World) -> None:
+    """A condition on every attribute must fit DynamoDB's 4 KB expression limit; when even the
+    scalar attributes do not fit, an unconditional write could clobber a concurrent change."""
+    pk, sk = "finance/docs#wide", "document"
+    wide = {"PK": {"S": pk}, "SK": {"S": sk}} | {f"field{n}": {"S": "v"} for n in range(400)}
+    dynamodb = world.client("dynamodb")
+    dynamodb.put_item(TableName=DOCUMENTS, Item=wide)
+    backup = world.run("snapshot").report["summary"]["backups"][DOCUMENTS]
+    changed = wide | {"field0": {"S": "changed"}}
+    dynamodb.put_item(TableName=DOCUMENTS, Item=changed)
+
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
+    )
+
+    assert outcome.exit_code == 1
+    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 1, "delete": 0}
+    assert outcome.report["summary"]["applied"]["unguarded"] == 1
+    (entry,) = outcome.entries("unguarded")
+    assert entry["subject"] == f"{pk} / {sk}"
+    assert entry["detail"].startswith("not written: 402 attributes do not fit one 4000-character")
+    assert world.item(DOCUMENTS, pk, sk) == changed
 
 
 def test_whole_table_repair_also_reverts_other_sites(

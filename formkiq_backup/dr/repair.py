@@ -36,6 +36,11 @@ from formkiq_backup.tablediff import Action, Change, TableDiff
 MAX_EXPRESSION_CHARS = 4_000
 PLAN_PREVIEW = 20
 
+
+class UnguardedItemError(ValueError):
+    """An item a conditional write cannot protect: too many attributes for one condition."""
+
+
 ScanProgress = Callable[[str, int], None]
 
 
@@ -173,7 +178,7 @@ def compare_tables(
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
-    outcome = {"written": 0, "conflicts": 0, "skipped": 0}
+    outcome = {"written": 0, "conflicts": 0, "skipped": 0, "unguarded": 0}
     started = time.monotonic()
     for change in diff.changes():
         if change.action is Action.DELETE and not delete_new:
@@ -182,6 +187,9 @@ def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report:
         try:
             _write(dynamodb, table, change)
             outcome["written"] += 1
+        except UnguardedItemError as error:
+            outcome["unguarded"] += 1
+            report.add("unguarded", _key_text(change.key), Status.FAIL, f"not written: {error}")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
@@ -196,9 +204,9 @@ def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report:
     report.add(
         "apply",
         table,
-        Status.PASS if not outcome["conflicts"] else Status.FAIL,
+        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
         f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
-        f"{outcome['skipped']} deletions skipped",
+        f"{outcome['unguarded']} too large to guard, {outcome['skipped']} deletions skipped",
         time.monotonic() - started,
     )
 
@@ -237,7 +245,10 @@ def unchanged_condition(found: Mapping[str, Any]) -> dict[str, Any]:
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             }
-    raise ValueError("item too large to guard against concurrent changes")
+    raise UnguardedItemError(
+        f"{len(found)} attributes do not fit one {MAX_EXPRESSION_CHARS}-character condition, so "
+        "a concurrent change could not be detected; restore this item by hand"
+    )
 
 
 def _key_text(key: Mapping[str, Any]) -> str:

@@ -56,7 +56,25 @@ def test_dry_run_plans_the_repair_of_one_site_without_writing(
     planned = {(change["action"], change["key"]) for change in outcome.report["summary"]["changes"]}
     assert ("put", "apikeys# / " + damage.deleted_items[-1][1]) in planned  # the global API key
     assert ("overwrite", " / ".join(damage.overwritten_items[0])) in planned
+    assert len(planned) == sum(outcome.report["summary"]["plan"].values())
+    assert "changesNotListed" not in outcome.report["summary"]
     assert site_digest(world, "finance").hexdigest == finance_now.hexdigest
+
+
+def test_a_large_plan_is_counted_in_the_report_not_listed_whole(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backup, _, _, _ = incident
+    monkeypatch.setattr(dr_repair, "PLAN_LISTED", 2)
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup
+    )
+
+    planned = sum(outcome.report["summary"]["plan"].values())
+    assert len(outcome.report["summary"]["changes"]) == 2
+    assert outcome.report["summary"]["changesNotListed"] == planned - 2 > 0
 
 
 def test_apply_restores_exactly_the_site_and_nothing_else(

@@ -35,6 +35,8 @@ from formkiq_backup.tablediff import Action, Change, TableDiff
 # DynamoDB's limit on an expression string; larger guards fall back to fewer attributes.
 MAX_EXPRESSION_CHARS = 4_000
 PLAN_PREVIEW = 20
+# Changes listed in the JSON report; a larger plan is counted, not listed (it stays on disk).
+PLAN_LISTED = 10_000
 
 
 class UnguardedItemError(ValueError):
@@ -123,11 +125,16 @@ def run_repair(
                 time.monotonic() - started,
             )
             report.summary["plan"] = {action.value: counts[action] for action in Action}
-            report.summary["changes"] = [_describe(change) for change in diff.changes()]
+            planned = sum(counts.values())
+            report.summary["changes"] = [
+                _describe(change) for change in islice(diff.changes(), PLAN_LISTED)
+            ]
+            if planned > PLAN_LISTED:
+                report.summary["changesNotListed"] = planned - PLAN_LISTED
             for change in islice(diff.changes(), PLAN_PREVIEW):
                 report.add("plan", _key_text(change.key), Status.INFO, change.action.value)
             if apply:
-                on_step(f"writing {sum(counts.values())} changes to {live}")
+                on_step(f"writing {planned} changes to {live}")
                 _apply(dynamodb, live, diff, delete_new, report)
 
 

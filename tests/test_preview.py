@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from formkiq_backup.console import SAVED_WIDTH, output_console
 from formkiq_backup.offline.preview import main, render
 from formkiq_backup.offline.program import run_program
 
@@ -127,3 +128,14 @@ def test_a_saved_render_keeps_resource_names_whole() -> None:
     assert max(len(line) for line in lines) <= 120
     assert any("│ bucket formkiq-core-prod-documents-111122223333 │" in line for line in lines)
     assert any(line.startswith("│ documentMetadata ") for line in lines)
+
+
+def test_saved_output_has_a_fixed_width_unless_columns_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shared by `make preview`, `make demo` and formkiq-dr's summaries (stdout is not a
+    terminal under pytest)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert output_console().width == SAVED_WIDTH == 120
+    monkeypatch.setenv("COLUMNS", "90")
+    assert output_console().width == 90

@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from formkiq_backup.config import Tier
+from formkiq_backup.console import output_console
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import SourceWriteRefusedError
@@ -117,7 +118,7 @@ def execute(command: str, options: dict[str, Any], body: Body) -> NoReturn:
         if "error" in report.summary:
             stderr.print(f"[bold red]error:[/] {report.summary['error']}")
         if report.entries:
-            report.render(Console())
+            report.render(output_console())
     sys.exit(code)
 
 

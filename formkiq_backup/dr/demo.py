@@ -24,6 +24,7 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
+from formkiq_backup.console import output_console
 from formkiq_backup.dr.report import Entry, Report, Status
 from formkiq_backup.offline.incident import break_site
 from formkiq_backup.offline.samples import sample_formkiq
@@ -256,7 +257,7 @@ def _endpoint(url: str) -> Any:
 def main() -> None:
     reports = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports")
     reports.mkdir(parents=True, exist_ok=True)
-    sys.exit(run_demo(Console(), reports))
+    sys.exit(run_demo(output_console(), reports))
 
 
 if __name__ == "__main__":

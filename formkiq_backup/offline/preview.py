@@ -8,7 +8,6 @@ the program asks for, not a diff against a live account.
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,13 +18,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
+from formkiq_backup.console import output_console
 from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, run_program
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
-
-# Columns of a render that goes to a file or a pipe rather than a terminal.
-REVIEW_WIDTH = 120
 
 Summary = Callable[[dict[str, Any], "_Names"], str]
 
@@ -330,11 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="directory holding Pulumi.yaml, the stack files and __main__.py",
     )
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        # Piped or saved for review: wide enough that resource names are not broken, and the
-        # same width on every machine so two renders diff cleanly.
-        console = Console(highlight=False, width=REVIEW_WIDTH)
+    console = output_console(highlight=False)
     try:
         run = run_program(
             args.stack,

@@ -32,6 +32,9 @@ class BackupJobAlertsArgs:
     name_prefix: str
     hours_without_completed_backup: int = 26
     """A daily schedule plus its completion window, with an hour to spare."""
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -41,6 +44,9 @@ class BackupJobAlertsArgs:
 
 class BackupJobAlerts(pulumi.ComponentResource):
     """EventBridge rules for failed jobs and an alarm for a vault that stopped filling."""
+
+    alarm_names: list[pulumi.Output[str]]
+    """The alarms it created."""
 
     def __init__(
         self, name: str, args: BackupJobAlertsArgs, opts: pulumi.ResourceOptions | None = None
@@ -62,6 +68,7 @@ class BackupJobAlerts(pulumi.ComponentResource):
                 description=f"AWS Backup {suffix.replace('-', ' ')} to the alarm topic",
                 event_pattern=json.dumps(pattern),
                 tags=tags,
+                region=args.region,
                 opts=child,
             )
             aws.cloudwatch.EventTarget(
@@ -83,11 +90,12 @@ class BackupJobAlerts(pulumi.ComponentResource):
                         "<message>"
                     ),
                 },
+                region=args.region,
                 opts=child,
             )
 
         hours = args.hours_without_completed_backup
-        aws.cloudwatch.MetricAlarm(
+        silence = aws.cloudwatch.MetricAlarm(
             f"{name}-no-completed-backup",
             name=f"{args.name_prefix}-no-completed-backup-{hours}h",
             alarm_description=f"No AWS Backup job completed into the vault in {hours} hours",
@@ -106,6 +114,8 @@ class BackupJobAlerts(pulumi.ComponentResource):
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
             tags=tags,
+            region=args.region,
             opts=child,
         )
+        self.alarm_names = [silence.name]
         self.register_outputs({})

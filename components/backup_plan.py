@@ -66,6 +66,9 @@ class BackupPlanArgs:
     partition: str
     protect: bool = True
     """Protect and retain the service role restores depend on."""
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -127,6 +130,7 @@ class BackupPlan(pulumi.ComponentResource):
             name=args.plan_name,
             rules=[self._rule(rule, args.vault_name) for rule in args.rules],
             tags=tags,
+            region=args.region,
             opts=child,
         )
         aws.backup.Selection(
@@ -135,6 +139,7 @@ class BackupPlan(pulumi.ComponentResource):
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=list(args.resource_arns),
+            region=args.region,
             opts=child,
         )
 

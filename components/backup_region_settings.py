@@ -15,6 +15,9 @@ class BackupRegionSettingsArgs:
     """Tag-based selections honour opt-in; explicit ARNs back up regardless (RULES A1)."""
     full_management_resource_types: Sequence[str] = ("DynamoDB",)
     """Advanced DynamoDB backup: vault-key encryption, cold storage, cross-region copies."""
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
 
 
 class BackupRegionSettings(pulumi.ComponentResource):
@@ -35,6 +38,7 @@ class BackupRegionSettings(pulumi.ComponentResource):
             resource_type_management_preference=dict.fromkeys(
                 args.full_management_resource_types, True
             ),
+            region=args.region,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.register_outputs({})

@@ -42,6 +42,9 @@ class BackupVaultArgs:
     notification_events: Sequence[str] = FAILURE_AND_CHANGE_EVENTS
     protect: bool = True
     """Pulumi refuses to delete the vault, key and policy while this is on."""
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -102,10 +105,15 @@ class BackupVault(pulumi.ComponentResource):
                 ),
             ),
             tags=tags,
+            region=args.region,
             opts=kept,
         )
         aws.kms.Alias(
-            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+            f"{name}-key-alias",
+            name=args.key_alias,
+            target_key_id=key.key_id,
+            region=args.region,
+            opts=child,
         )
         vault = aws.backup.Vault(
             f"{name}-vault",
@@ -113,6 +121,7 @@ class BackupVault(pulumi.ComponentResource):
             kms_key_arn=key.arn,
             force_destroy=False,
             tags=tags,
+            region=args.region,
             opts=kept,
         )
         aws.backup.VaultPolicy(
@@ -127,6 +136,7 @@ class BackupVault(pulumi.ComponentResource):
                     )
                 ]
             ),
+            region=args.region,
             opts=kept,
         )
         if args.notification_topic_arn is not None:
@@ -137,6 +147,7 @@ class BackupVault(pulumi.ComponentResource):
                 backup_vault_events=list(args.notification_events),
                 # The access policy denies DeleteBackupVaultNotifications, and every change to
                 # this resource is a replacement: retaining skips the delete AWS would refuse.
+                region=args.region,
                 opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
             )
 

@@ -22,6 +22,9 @@ class NotificationTopicArgs:
     """Service principals allowed to publish (and to use the key to do so); nothing else is."""
     email_addresses: Sequence[str] = ()
     display_name: str = "FormKiQ backup alerts"
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -61,16 +64,22 @@ class NotificationTopic(pulumi.ComponentResource):
                 },
             ),
             tags=dict(args.tags),
+            region=args.region,
             opts=child,
         )
         aws.kms.Alias(
-            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+            f"{name}-key-alias",
+            name=args.key_alias,
+            target_key_id=key.key_id,
+            region=args.region,
+            opts=child,
         )
         topic = aws.sns.Topic(
             f"{name}-topic",
             display_name=args.display_name,
             kms_master_key_id=key.arn,
             tags=dict(args.tags),
+            region=args.region,
             opts=child,
         )
         aws.sns.TopicPolicy(
@@ -96,6 +105,7 @@ class NotificationTopic(pulumi.ComponentResource):
                     },
                 ]
             ),
+            region=args.region,
             opts=child,
         )
         for address in args.email_addresses:
@@ -105,6 +115,7 @@ class NotificationTopic(pulumi.ComponentResource):
                 topic=topic.arn,
                 protocol="email",
                 endpoint=address,
+                region=args.region,
                 opts=child,
             )
 

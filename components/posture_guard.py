@@ -52,6 +52,9 @@ class PostureGuardArgs:
     """Off by default: re-enabling is a change to FormKiQ's own resources, so it is opt-in."""
     check_every_minutes: int = 15
     log_retention_days: int = 90
+    region: str | None = None
+    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
+    A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -91,7 +94,11 @@ class PostureGuard(pulumi.ComponentResource):
         tags = dict(args.tags)
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=args.log_retention_days, tags=tags, opts=child
+            f"{name}-logs",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            region=args.region,
+            opts=child,
         )
         role = aws.iam.Role(
             f"{name}-role",
@@ -134,6 +141,7 @@ class PostureGuard(pulumi.ComponentResource):
             },
             logging_config={"log_format": "Text", "log_group": log_group.name},
             tags=tags,
+            region=args.region,
             opts=child,
         )
         schedule = aws.cloudwatch.EventRule(
@@ -141,10 +149,15 @@ class PostureGuard(pulumi.ComponentResource):
             description="Runs the FormKiQ backup posture guard",
             schedule_expression=f"rate({args.check_every_minutes} minutes)",
             tags=tags,
+            region=args.region,
             opts=child,
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-schedule-target", rule=schedule.name, arn=function.arn, opts=child
+            f"{name}-schedule-target",
+            rule=schedule.name,
+            arn=function.arn,
+            region=args.region,
+            opts=child,
         )
         aws.lambda_.Permission(
             f"{name}-schedule-permission",
@@ -152,6 +165,7 @@ class PostureGuard(pulumi.ComponentResource):
             function=function.name,
             principal="events.amazonaws.com",
             source_arn=schedule.arn,
+            region=args.region,
             opts=child,
         )
 
@@ -248,5 +262,6 @@ class PostureGuard(pulumi.ComponentResource):
             alarm_actions=[args.alarm_topic_arn],
             ok_actions=[args.alarm_topic_arn],
             tags=dict(args.tags),
+            region=args.region,
             opts=opts,
         )

@@ -47,10 +47,14 @@ def test_basic_tier_guards_pitr_and_versioning_without_aws_backup() -> None:
     assert '"Service": ["cloudwatch.amazonaws.com"]' in topic_policy
     assert set(run.outputs) == {
         "tier",
+        "appEnvironment",
+        "primaryRegion",
+        "drRegion",
         "alarmTopicArn",
         "protectedTables",
         "protectedBuckets",
         "recoveryObjectives",
+        "verifyExpectations",
     }
 
 

@@ -1,226 +1,198 @@
 """Turns a tier spec, validated settings and a discovered FormKiQ environment into components.
 
-The only place that knows both tiers and components: components know nothing about tiers,
-and tier specs know nothing about Pulumi.
+The only place that knows both tiers and components: it opens a region scope per region the tier
+builds in (each with its own alert topic), runs the registered builder of every capability the
+tier has, in registry order, and merges what they contribute into the stack outputs.
 """
 
-import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import pulumi
-
-from components import (
-    BackupJobAlerts,
-    BackupJobAlertsArgs,
-    BackupPlan,
-    BackupPlanArgs,
-    BackupRegionSettings,
-    BackupRegionSettingsArgs,
-    BackupRule,
-    BackupVault,
-    BackupVaultArgs,
-    NotificationTopic,
-    NotificationTopicArgs,
-    PostureGuard,
-    PostureGuardArgs,
-)
+from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
-from tiers.definitions import Capability, RuleKind, TierSpec
-
-# What this release can build; a tier needing more fails before anything is registered.
-BUILDABLE = frozenset({Capability.POSTURE_GUARD, Capability.AWS_BACKUP})
-
-# The guide's example plan tags every recovery point so; kept exactly (backup_and_recovery).
-RECOVERY_POINT_TAGS: Mapping[str, str] = {"Application": "FormKiQ"}
-# The guide's example plan windows.
-START_WINDOW_MINUTES = 60
-COMPLETION_WINDOW_MINUTES = 180
+from tiers.capabilities import (
+    REGISTRY,
+    Alarm,
+    BuildContext,
+    CapabilityBuilder,
+    Contribution,
+    Scope,
+)
+from tiers.definitions import Capability, TierSpec
+from tiers.scope import RegionScope, ScopeRole
 
 
 class TierNotBuildableError(RuntimeError):
     """The tier needs capabilities a later release adds."""
 
 
-def missing_capabilities(spec: TierSpec) -> list[Capability]:
+def missing_capabilities(
+    spec: TierSpec, registry: Mapping[Capability, CapabilityBuilder] = REGISTRY
+) -> list[Capability]:
     """Capabilities `spec` needs that this release cannot build yet."""
-    return sorted(spec.capabilities - BUILDABLE)
+    return sorted(spec.capabilities - set(registry))
 
 
-def ensure_buildable(spec: TierSpec) -> None:
+def ensure_buildable(
+    spec: TierSpec, registry: Mapping[Capability, CapabilityBuilder] = REGISTRY
+) -> None:
     """Fail early, with the reason, for tiers whose components are not implemented yet."""
-    missing = missing_capabilities(spec)
+    missing = missing_capabilities(spec, registry)
     if missing:
         raise TierNotBuildableError(
             f"tier {spec.tier.value!r} is not implemented yet: it needs "
             + "; ".join(capability.value for capability in missing)
             + ". Use tier 'standard' until they land."
         )
+    built: set[object] = set()
+    for builder in selected_builders(spec, registry):
+        lacking = builder.needs - built
+        if lacking:
+            raise TierNotBuildableError(
+                f"capability {builder.capability.value!r} needs "
+                + ", ".join(sorted(product.value for product in lacking))
+                + ", which no capability before it in the registry makes"
+            )
+        built |= builder.makes
 
 
-@dataclass(frozen=True)
-class Naming:
-    """AWS names for one FormKiQ environment's backup resources."""
-
-    prefix: str
-
-    @classmethod
-    def for_environment(cls, app_environment: str) -> "Naming":
-        """`formkiq-<env>`, made safe for vault names (letters, digits, '-', '_'; <= 50)."""
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", app_environment).strip("-") or "env"
-        if len(slug) > 27:  # keep '<prefix>-protected-data' within AWS's 50 characters
-            digest = hashlib.sha256(app_environment.encode()).hexdigest()[:6]
-            slug = f"{slug[:20]}-{digest}"
-        return cls(prefix=f"formkiq-{slug}")
-
-    def key_alias(self, purpose: str) -> str:
-        return f"alias/{self.prefix}-backup-{purpose}"
+def selected_builders(
+    spec: TierSpec, registry: Mapping[Capability, CapabilityBuilder] = REGISTRY
+) -> list[CapabilityBuilder]:
+    """The builders of `spec`'s capabilities, in registry (build) order."""
+    return [builder for capability, builder in registry.items() if capability in spec.capabilities]
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """The built tier, as its stack outputs describe it."""
+    """The built tier: its scopes and what each capability contributed."""
 
     spec: TierSpec
     environment: FormKiQEnvironment
-    alarm_topic_arn: pulumi.Output[str]
-    backup_vault_arn: pulumi.Output[str] | None = None
-    backup_plan_id: pulumi.Output[str] | None = None
+    scopes: Mapping[ScopeRole, Scope]
+    contributions: Sequence[Contribution]
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Every alarm the capabilities created, by scope (for a dashboard)."""
+        return [alarm for contribution in self.contributions for alarm in contribution.alarms]
 
     def outputs(self) -> dict[str, object]:
-        """Stack outputs; names are a contract for scripts and StackReferences."""
+        """Stack outputs: the tier's own, then each capability's; a name is never given twice."""
+        primary = self.scopes[ScopeRole.PRIMARY]
+        dr = self.scopes.get(ScopeRole.DR)
+        tables = [t.name for t in self.environment.protected_tables]
+        buckets = [b.name for b in self.environment.protected_buckets]
         outputs: dict[str, object] = {
             "tier": self.spec.tier.value,
-            "alarmTopicArn": self.alarm_topic_arn,
-            "protectedTables": [t.name for t in self.environment.protected_tables],
-            "protectedBuckets": [b.name for b in self.environment.protected_buckets],
+            "appEnvironment": self.environment.app_environment,
+            "primaryRegion": primary.where.region_name,
+            "drRegion": dr.where.region_name if dr else None,
+            "alarmTopicArn": primary.alerts.topic_arn,
+            "protectedTables": tables,
+            "protectedBuckets": buckets,
             "recoveryObjectives": {
                 data_class.value: objective.as_output()
                 for data_class, objective in self.spec.recovery_objectives.items()
             },
         }
-        if self.backup_vault_arn is not None:
-            outputs["backupVaultArn"] = self.backup_vault_arn
-        if self.backup_plan_id is not None:
-            outputs["backupPlanId"] = self.backup_plan_id
+        if dr is not None:
+            outputs["drAlarmTopicArn"] = dr.alerts.topic_arn
+        verify: dict[str, object] = {
+            "tier": self.spec.tier.value,
+            "appEnvironment": self.environment.app_environment,
+            "primaryRegion": primary.where.region_name,
+            "drRegion": dr.where.region_name if dr else None,
+            "tables": tables,
+            "buckets": buckets,
+            "vaults": [],
+            "globalTableReplicaRegions": [],
+        }
+        for contribution in self.contributions:
+            _merge_into(outputs, contribution.outputs, "stack output")
+            for key, value in contribution.verify.items():
+                existing = verify.get(key)
+                if isinstance(existing, list) and isinstance(value, list):
+                    verify[key] = existing + value
+                else:
+                    _merge_into(verify, {key: value}, "verifyExpectations entry")
+        outputs["verifyExpectations"] = verify
         return outputs
 
 
 def build_tier(
-    spec: TierSpec, settings: BackupSettings, environment: FormKiQEnvironment
+    spec: TierSpec,
+    settings: BackupSettings,
+    environment: FormKiQEnvironment,
+    registry: Mapping[Capability, CapabilityBuilder] = REGISTRY,
 ) -> Deployment:
-    """Register every component `spec` asks for."""
-    ensure_buildable(spec)
-    naming = Naming.for_environment(environment.app_environment)
+    """Register every component `spec` asks for, scope by scope, capability by capability."""
+    ensure_buildable(spec, registry)
+    builders = selected_builders(spec, registry)
     tags = {"ManagedBy": "formkiq-backup", "FormKiQAppEnvironment": environment.app_environment}
-    uses_backup = Capability.AWS_BACKUP in spec.capabilities
 
-    publishers = ["cloudwatch.amazonaws.com"]
-    if uses_backup:
-        publishers += ["events.amazonaws.com", "backup.amazonaws.com"]
-    alerts = NotificationTopic(
-        f"{naming.prefix}-alerts",
+    regions = {
+        ScopeRole.PRIMARY: RegionScope.primary(
+            environment.app_environment, _primary(settings, environment)
+        )
+    }
+    if any(ScopeRole.DR in builder.scopes for builder in builders):
+        if not settings.dr_region:
+            raise TierNotBuildableError(
+                f"tier {spec.tier.value!r} builds in a second region: set drRegion"
+            )
+        regions[ScopeRole.DR] = RegionScope.disaster_recovery(
+            environment.app_environment, settings.dr_region
+        )
+
+    scopes = {
+        role: Scope(where, _alert_topic(where, builders, settings, environment, tags))
+        for role, where in regions.items()
+    }
+    context = BuildContext(spec, settings, environment, scopes, tags)
+    contributions = []
+    for builder in builders:
+        contribution = builder.build(context)
+        context.products.update(contribution.products)
+        contributions.append(contribution)
+    return Deployment(spec, environment, scopes, contributions)
+
+
+def _primary(settings: BackupSettings, environment: FormKiQEnvironment) -> str:
+    """`aws:region` when set; else the region the provider (and discovery) ran in."""
+    return settings.primary_region or environment.region
+
+
+def _alert_topic(
+    where: RegionScope,
+    builders: Sequence[CapabilityBuilder],
+    settings: BackupSettings,
+    environment: FormKiQEnvironment,
+    tags: Mapping[str, str],
+) -> NotificationTopic:
+    """The scope's topic, publishable by exactly the services its capabilities declared."""
+    publishers = sorted(
+        {service for builder in builders for service in builder.publishers.get(where.role, ())}
+    )
+    label = "" if where.role is ScopeRole.PRIMARY else f" ({where.region_name})"
+    return NotificationTopic(
+        where.naming.resource("alerts"),
         NotificationTopicArgs(
             account_id=environment.account_id,
             partition=environment.partition,
-            key_alias=naming.key_alias("alerts"),
-            publishing_services=publishers,
+            key_alias=where.naming.key_alias("alerts"),
+            publishing_services=publishers or ["cloudwatch.amazonaws.com"],
             email_addresses=settings.notification_emails,
-            display_name=f"FormKiQ {environment.app_environment} backup alerts",
+            display_name=f"FormKiQ {environment.app_environment} backup alerts{label}",
+            region=where.region,
             tags=tags,
         ),
     )
 
-    if Capability.POSTURE_GUARD in spec.capabilities:
-        PostureGuard(
-            f"{naming.prefix}-posture-guard",
-            PostureGuardArgs(
-                app_environment=environment.app_environment,
-                account_id=environment.account_id,
-                tables=environment.protected_tables,
-                buckets=environment.protected_buckets,
-                alarm_topic_arn=alerts.topic_arn,
-                alarm_topic_key_arn=alerts.key_arn,
-                alarm_name_prefix=naming.prefix,
-                remediate=settings.remediate_posture,
-                tags=tags,
-            ),
-        )
 
-    if not uses_backup:
-        return Deployment(spec, environment, alerts.topic_arn)
-
-    BackupRegionSettings(f"{naming.prefix}-backup-region-settings", BackupRegionSettingsArgs())
-    vault = BackupVault(
-        f"{naming.prefix}-backup-vault",
-        BackupVaultArgs(
-            vault_name=f"{naming.prefix}-backup-vault",
-            key_alias=naming.key_alias("vault"),
-            account_id=environment.account_id,
-            partition=environment.partition,
-            break_glass_role_arns=settings.break_glass_role_arns,
-            notification_topic_arn=alerts.topic_arn,
-            protect=settings.protect_backups,
-            tags=tags,
-        ),
-    )
-    plan = BackupPlan(
-        f"{naming.prefix}-backup-plan",
-        BackupPlanArgs(
-            plan_name=f"{naming.prefix}-backup-plan",
-            selection_name=f"{naming.prefix}-protected-data",
-            vault_name=vault.vault_name,
-            rules=[backup_rule(kind, settings) for kind in spec.backup_rules],
-            resource_arns=[t.arn for t in environment.protected_tables]
-            + [b.arn for b in environment.protected_buckets],
-            account_id=environment.account_id,
-            partition=environment.partition,
-            protect=settings.protect_backups,
-            tags=tags,
-        ),
-    )
-    BackupJobAlerts(
-        f"{naming.prefix}-backup-alerts",
-        BackupJobAlertsArgs(
-            topic_arn=alerts.topic_arn,
-            vault_name=vault.vault_name,
-            name_prefix=naming.prefix,
-            hours_without_completed_backup=spec.recovery_point_max_age_hours or 26,
-            tags=tags,
-        ),
-    )
-    return Deployment(
-        spec,
-        environment,
-        alerts.topic_arn,
-        backup_vault_arn=vault.vault_arn,
-        backup_plan_id=plan.plan_id,
-    )
-
-
-def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:
-    """A rule kind made concrete by the stack's settings; its name says what it keeps."""
-    if kind is RuleKind.DAILY:
-        days, schedule, cold = (
-            settings.daily_retention_days,
-            settings.backup_schedule.expression,
-            None,
-        )
-    else:
-        days, schedule, cold = (
-            settings.monthly_retention_days,
-            settings.backup_schedule.monthly_on_first_day(),
-            settings.cold_storage_after_days,
-        )
-    return BackupRule(
-        name=f"{kind.value}_kept_{days}_days",
-        schedule=schedule,
-        timezone=settings.schedule_timezone,
-        start_window_minutes=START_WINDOW_MINUTES,
-        completion_window_minutes=COMPLETION_WINDOW_MINUTES,
-        delete_after_days=days,
-        cold_storage_after_days=cold,
-        recovery_point_tags=RECOVERY_POINT_TAGS,
-    )
+def _merge_into(target: dict[str, object], new: Mapping[str, object], what: str) -> None:
+    for key, value in new.items():
+        if key in target:
+            raise ValueError(f"{what} {key!r} is contributed twice")
+        target[key] = value

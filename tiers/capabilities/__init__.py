@@ -1,0 +1,42 @@
+"""The capability registry: one builder per capability a tier can have.
+
+To add a capability: write its component(s) in `components/`, a builder module here, one line in
+`REGISTRY`, and add the capability to a tier in `tiers/definitions.py` (docs/architecture.md walks
+through an example). Registry order is build order: a builder comes after those it needs.
+"""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from tiers.capabilities.aws_backup import AwsBackupBuilder
+from tiers.capabilities.base import (
+    Alarm,
+    BuildContext,
+    CapabilityBuilder,
+    Contribution,
+    Product,
+    Scope,
+)
+from tiers.capabilities.posture_guard import PostureGuardBuilder
+from tiers.definitions import Capability
+
+REGISTRY: Mapping[Capability, CapabilityBuilder] = MappingProxyType(
+    {
+        Capability.POSTURE_GUARD: PostureGuardBuilder(),
+        Capability.AWS_BACKUP: AwsBackupBuilder(),
+    }
+)
+
+# What this release can build; a tier needing more fails before anything is registered.
+BUILDABLE = frozenset(REGISTRY)
+
+__all__ = [
+    "BUILDABLE",
+    "REGISTRY",
+    "Alarm",
+    "BuildContext",
+    "CapabilityBuilder",
+    "Contribution",
+    "Product",
+    "Scope",
+]

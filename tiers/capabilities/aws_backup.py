@@ -1,0 +1,139 @@
+"""Standard's AWS Backup: a deny-delete vault with its own key, daily and monthly rules, alerts."""
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from components import (
+    BackupJobAlerts,
+    BackupJobAlertsArgs,
+    BackupPlan,
+    BackupPlanArgs,
+    BackupRegionSettings,
+    BackupRegionSettingsArgs,
+    BackupRule,
+    BackupVault,
+    BackupVaultArgs,
+)
+from formkiq_backup.config import BackupSettings
+from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
+from tiers.definitions import Capability, RuleKind
+from tiers.scope import ScopeRole
+
+# The guide's example plan tags every recovery point so; kept exactly (backup_and_recovery).
+RECOVERY_POINT_TAGS: Mapping[str, str] = {"Application": "FormKiQ"}
+# The guide's example plan windows.
+START_WINDOW_MINUTES = 60
+COMPLETION_WINDOW_MINUTES = 180
+# A daily schedule, its 3-hour completion window, and slack.
+DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS = 26
+
+
+class AwsBackupBuilder:
+    """The primary vault and plan; later capabilities copy from and lock this vault."""
+
+    capability: ClassVar[Capability] = Capability.AWS_BACKUP
+    scopes: ClassVar[frozenset[ScopeRole]] = frozenset({ScopeRole.PRIMARY})
+    # Job failures arrive through EventBridge; vault notifications come from AWS Backup itself.
+    publishers: ClassVar[Mapping[ScopeRole, frozenset[str]]] = {
+        ScopeRole.PRIMARY: frozenset({"events.amazonaws.com", "backup.amazonaws.com"})
+    }
+    needs: ClassVar[frozenset[Product]] = frozenset()
+    makes: ClassVar[frozenset[Product]] = frozenset({Product.PRIMARY_VAULT})
+
+    def build(self, context: BuildContext) -> Contribution:
+        scope = context.primary
+        naming = scope.naming
+        settings = context.settings
+        environment = context.environment
+
+        BackupRegionSettings(
+            naming.resource("backup-region-settings"),
+            BackupRegionSettingsArgs(region=scope.region),
+        )
+        vault = BackupVault(
+            naming.resource("backup-vault"),
+            BackupVaultArgs(
+                vault_name=naming.resource("backup-vault"),
+                key_alias=naming.key_alias("vault"),
+                account_id=environment.account_id,
+                partition=environment.partition,
+                break_glass_role_arns=settings.break_glass_role_arns,
+                notification_topic_arn=scope.alerts.topic_arn,
+                protect=settings.protect_backups,
+                region=scope.region,
+                tags=context.tags,
+            ),
+        )
+        plan = BackupPlan(
+            naming.resource("backup-plan"),
+            BackupPlanArgs(
+                plan_name=naming.resource("backup-plan"),
+                selection_name=naming.resource("protected-data"),
+                vault_name=vault.vault_name,
+                rules=[backup_rule(kind, settings) for kind in context.spec.backup_rules],
+                resource_arns=[t.arn for t in environment.protected_tables]
+                + [b.arn for b in environment.protected_buckets],
+                account_id=environment.account_id,
+                partition=environment.partition,
+                protect=settings.protect_backups,
+                region=scope.region,
+                tags=context.tags,
+            ),
+        )
+        max_age_hours = (
+            context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
+        )
+        alerts = BackupJobAlerts(
+            naming.resource("backup-alerts"),
+            BackupJobAlertsArgs(
+                topic_arn=scope.alerts.topic_arn,
+                vault_name=vault.vault_name,
+                name_prefix=naming.prefix,
+                hours_without_completed_backup=max_age_hours,
+                region=scope.region,
+                tags=context.tags,
+            ),
+        )
+        return Contribution(
+            outputs={"backupVaultArn": vault.vault_arn, "backupPlanId": plan.plan_id},
+            alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alerts.alarm_names],
+            verify={
+                "vaults": [
+                    {
+                        "role": ScopeRole.PRIMARY.value,
+                        "name": vault.vault_name,
+                        "arn": vault.vault_arn,
+                        "region": scope.where.region_name,
+                        "maxRecoveryPointAgeHours": max_age_hours,
+                        "locked": False,
+                    }
+                ]
+            },
+            products={Product.PRIMARY_VAULT: vault},
+        )
+
+
+def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:
+    """A rule kind made concrete by the stack's settings; its name says what it keeps."""
+    if kind is RuleKind.DAILY:
+        days, schedule, cold = (
+            settings.daily_retention_days,
+            settings.backup_schedule.expression,
+            None,
+        )
+    else:
+        days, schedule, cold = (
+            settings.monthly_retention_days,
+            settings.backup_schedule.monthly_on_first_day(),
+            settings.cold_storage_after_days,
+        )
+    return BackupRule(
+        name=f"{kind.value}_kept_{days}_days",
+        schedule=schedule,
+        timezone=settings.schedule_timezone,
+        start_window_minutes=START_WINDOW_MINUTES,
+        completion_window_minutes=COMPLETION_WINDOW_MINUTES,
+        delete_after_days=days,
+        cold_storage_after_days=cold,
+        recovery_point_tags=RECOVERY_POINT_TAGS,
+    )

@@ -1,0 +1,109 @@
+"""What a capability builder is: what it needs, what it builds, what it contributes.
+
+A builder turns one `Capability` of a tier into components. It declares, as plain data, the
+services that must publish to each scope's alert topic (the topic policy is written before any
+builder runs) and the products it needs from builders before it (the vault, say). Its `build`
+returns a `Contribution`: stack outputs, the alarms it created (a dashboard will want them),
+what `formkiq-dr verify` should expect of it, and products for the builders after it.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Protocol, TypeVar
+
+import pulumi
+
+from components import NotificationTopic
+from formkiq_backup.config import BackupSettings
+from formkiq_backup.formkiq import FormKiQEnvironment
+from tiers.definitions import Capability, TierSpec
+from tiers.scope import Naming, RegionScope, ScopeRole
+
+
+class Product(StrEnum):
+    """Something one builder makes that another builder needs."""
+
+    PRIMARY_VAULT = "the primary backup vault"
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """An alarm a capability created, and the region it lives (and notifies) in."""
+
+    scope: ScopeRole
+    name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one capability adds to the stack beyond its resources."""
+
+    outputs: Mapping[str, object] = field(default_factory=dict)
+    """Stack outputs; names are a contract for scripts and StackReferences."""
+    alarms: Sequence[Alarm] = ()
+    verify: Mapping[str, object] = field(default_factory=dict)
+    """Entries of the `verifyExpectations` output; lists from several builders are joined."""
+    products: Mapping[Product, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A region scope as builders see it: where, what names, and the topic alerts go to."""
+
+    where: RegionScope
+    alerts: NotificationTopic
+
+    @property
+    def region(self) -> str | None:
+        """The `region` argument for this scope's components (None: the provider's region)."""
+        return self.where.region
+
+    @property
+    def naming(self) -> Naming:
+        return self.where.naming
+
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class BuildContext:
+    """Everything a builder may read: the tier, settings, FormKiQ, scopes and earlier products."""
+
+    spec: TierSpec
+    settings: BackupSettings
+    environment: FormKiQEnvironment
+    scopes: Mapping[ScopeRole, Scope]
+    tags: Mapping[str, str]
+    products: dict[Product, object] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> Scope:
+        return self.scopes[ScopeRole.PRIMARY]
+
+    @property
+    def dr(self) -> Scope:
+        """The DR scope; only builders whose capability needs a second region may ask."""
+        return self.scopes[ScopeRole.DR]
+
+    def product(self, product: Product, kind: type[_T]) -> _T:
+        """A product an earlier builder made; its builder declared it in `needs`."""
+        value = self.products[product]
+        if not isinstance(value, kind):
+            raise TypeError(f"{product.value} is a {type(value).__name__}, not {kind.__name__}")
+        return value
+
+
+class CapabilityBuilder(Protocol):
+    """Builds one capability. Register it in `tiers.capabilities.REGISTRY`."""
+
+    capability: ClassVar[Capability]
+    scopes: ClassVar[frozenset[ScopeRole]]
+    """The regions it builds in; a DR scope exists only when a builder asks for one."""
+    publishers: ClassVar[Mapping[ScopeRole, frozenset[str]]]
+    """Service principals that publish to each scope's alert topic."""
+    needs: ClassVar[frozenset[Product]]
+    makes: ClassVar[frozenset[Product]]
+
+    def build(self, context: BuildContext) -> Contribution: ...

@@ -1,0 +1,158 @@
+"""Every component sends its `region` to each regional child, and no `region` when given none.
+
+pulumi-aws 7's per-resource `region` is how the DR tiers reach a second region without a second
+provider; a child that forgot it would silently land in the primary region.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+import pytest
+
+from components import (
+    BackupJobAlerts,
+    BackupJobAlertsArgs,
+    BackupPlan,
+    BackupPlanArgs,
+    BackupRegionSettings,
+    BackupRegionSettingsArgs,
+    BackupRule,
+    BackupVault,
+    BackupVaultArgs,
+    NotificationTopic,
+    NotificationTopicArgs,
+    PostureGuard,
+    PostureGuardArgs,
+)
+from formkiq_backup.offline.program import ProgramRun
+from formkiq_backup.offline.samples import SampleFormKiQ
+
+Build = Callable[..., ProgramRun]
+TOPIC = "arn:aws:sns:us-west-2:111122223333:alerts"
+KEY = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# IAM is global: its resources take no region (pulumi-aws enhanced region support).
+GLOBAL_TYPES = {"aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"}
+GLOBAL_TYPES |= {"aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
+
+
+@dataclass(frozen=True)
+class Named:
+    name: str
+    arn: str
+
+
+def _components(
+    sample: SampleFormKiQ,
+) -> dict[str, Callable[[str | None], pulumi.ComponentResource]]:
+    name = f"formkiq-core-{sample.app_environment}-documents"
+    tables = [Named(name, sample.table_arn(name))]
+    buckets = [Named(sample.buckets[0], f"arn:aws:s3:::{sample.buckets[0]}")]
+    return {
+        "NotificationTopic": lambda region: NotificationTopic(
+            "alerts",
+            NotificationTopicArgs(
+                account_id="111122223333",
+                partition="aws",
+                key_alias="alias/alerts",
+                email_addresses=["oncall@example.com"],
+                region=region,
+            ),
+        ),
+        "PostureGuard": lambda region: PostureGuard(
+            "guard",
+            PostureGuardArgs(
+                app_environment="prod",
+                account_id="111122223333",
+                tables=tables,
+                buckets=buckets,
+                alarm_topic_arn=TOPIC,
+                alarm_topic_key_arn=KEY,
+                alarm_name_prefix="formkiq-prod",
+                region=region,
+            ),
+        ),
+        "BackupVault": lambda region: BackupVault(
+            "vault",
+            BackupVaultArgs(
+                vault_name="formkiq-prod-backup-vault",
+                key_alias="alias/vault",
+                account_id="111122223333",
+                partition="aws",
+                notification_topic_arn=TOPIC,
+                region=region,
+            ),
+        ),
+        "BackupPlan": lambda region: BackupPlan(
+            "plan",
+            BackupPlanArgs(
+                plan_name="plan",
+                selection_name="protected-data",
+                vault_name="formkiq-prod-backup-vault",
+                rules=[
+                    BackupRule(
+                        name="daily_kept_35_days",
+                        schedule="cron(0 5 * * ? *)",
+                        delete_after_days=35,
+                    )
+                ],
+                resource_arns=[tables[0].arn],
+                account_id="111122223333",
+                partition="aws",
+                region=region,
+            ),
+        ),
+        "BackupRegionSettings": lambda region: BackupRegionSettings(
+            "settings", BackupRegionSettingsArgs(region=region)
+        ),
+        "BackupJobAlerts": lambda region: BackupJobAlerts(
+            "alerts",
+            BackupJobAlertsArgs(
+                topic_arn=TOPIC,
+                vault_name="formkiq-prod-backup-vault",
+                name_prefix="formkiq-prod",
+                region=region,
+            ),
+        ),
+    }
+
+
+COMPONENTS = [
+    "NotificationTopic",
+    "PostureGuard",
+    "BackupVault",
+    "BackupPlan",
+    "BackupRegionSettings",
+    "BackupJobAlerts",
+]
+
+
+def _children(run: ProgramRun) -> list[tuple[str, str, dict[str, object]]]:
+    return [(r.type, r.name, r.inputs) for r in run.resources if r.custom]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_every_regional_child_is_created_in_the_components_region(
+    build: Build, sample: SampleFormKiQ, component: str
+) -> None:
+    run = build(lambda: _components(sample)[component]("us-west-2"))
+
+    children = _children(run)
+    regional = [(t, name) for t, name, _ in children if t not in GLOBAL_TYPES]
+    assert regional, "the component registered no regional resource"
+    misplaced = [
+        (t, name, inputs.get("region"))
+        for t, name, inputs in children
+        if t not in GLOBAL_TYPES and inputs.get("region") != "us-west-2"
+    ]
+    assert misplaced == []
+    assert [name for t, name, inputs in children if t in GLOBAL_TYPES and "region" in inputs] == []
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_no_region_key_is_sent_when_none_is_given(
+    build: Build, sample: SampleFormKiQ, component: str
+) -> None:
+    run = build(lambda: _components(sample)[component](None))
+
+    assert [name for _, name, inputs in _children(run) if "region" in inputs] == []

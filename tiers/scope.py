@@ -2,8 +2,8 @@
 
 A stack has a primary scope (FormKiQ's region, `aws:region`) and, for tiers that keep copies or
 replicas elsewhere, a DR scope (`drRegion`). Each scope has its own naming and its own alert topic:
-a CloudWatch alarm can only notify an SNS topic in its own region (CloudWatch user guide, "Using
-Amazon CloudWatch alarms": "the SNS topic must be in the same Region as the alarm").
+CloudWatch alarm actions notify SNS topics in the alarm's own region, and a topic in the region it
+watches keeps a regional outage from silencing the other region's alerts.
 
 Resources reach their region through pulumi-aws 7's per-resource `region` argument, not a second
 provider. The primary scope sends no `region` at all (the provider's `aws:region` applies, so

@@ -84,7 +84,9 @@ class BuildContext:
 
     @property
     def dr(self) -> Scope:
-        """The DR scope; only builders whose capability needs a second region may ask."""
+        """The DR scope; it exists when a selected builder declares `ScopeRole.DR` in `scopes`."""
+        if ScopeRole.DR not in self.scopes:
+            raise LookupError("no DR scope: declare ScopeRole.DR in the builder's scopes")
         return self.scopes[ScopeRole.DR]
 
     def product(self, product: Product, kind: type[_T]) -> _T:

@@ -26,6 +26,7 @@ from components import (
     PostureGuard,
     PostureGuardArgs,
 )
+from formkiq_backup import aws_rules
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
 from tiers.definitions import Capability, RuleKind, TierSpec
@@ -77,6 +78,34 @@ class Naming:
 
     def key_alias(self, purpose: str) -> str:
         return f"alias/{self.prefix}-backup-{purpose}"
+
+    def backup_vault(self) -> str:
+        """The vault's name; also what the posture guard looks for recovery points in."""
+        return f"{self.prefix}-backup-vault"
+
+    def function(self, purpose: str) -> str:
+        """A Lambda function name (64 characters at most)."""
+        return self._checked("lambda function", f"{self.prefix}-{purpose}")
+
+    def role(self, purpose: str) -> str:
+        """An IAM role name (64 characters at most)."""
+        return self._checked("iam role", f"{self.prefix}-{purpose}")
+
+    def event_rule(self, purpose: str) -> str:
+        """An EventBridge rule name (64 characters at most)."""
+        return self._checked("event rule", f"{self.prefix}-{purpose}")
+
+    @staticmethod
+    def _checked(kind: str, name: str) -> str:
+        """`name`, or an error naming AWS's rule it breaks, before anything is registered.
+
+        With the prefix capped at 35 characters ('formkiq-' and 27) the names built here fit;
+        the check keeps a longer purpose from slipping through.
+        """
+        problems = aws_rules.resource_name_problems(kind, name)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return name
 
 
 @dataclass(frozen=True)
@@ -144,6 +173,14 @@ def build_tier(
                 alarm_topic_arn=alerts.topic_arn,
                 alarm_topic_key_arn=alerts.key_arn,
                 alarm_name_prefix=naming.prefix,
+                function_name=naming.function("posture-guard"),
+                role_name=naming.role("posture-guard"),
+                schedule_name=naming.event_rule("posture-guard"),
+                backup_vault_name=naming.backup_vault() if uses_backup else None,
+                backed_up=[*environment.protected_tables, *environment.protected_buckets]
+                if uses_backup
+                else [],
+                recovery_point_max_age_hours=spec.recovery_point_max_age_hours or 26,
                 remediate=settings.remediate_posture,
                 tags=tags,
             ),
@@ -156,12 +193,13 @@ def build_tier(
     vault = BackupVault(
         f"{naming.prefix}-backup-vault",
         BackupVaultArgs(
-            vault_name=f"{naming.prefix}-backup-vault",
+            vault_name=naming.backup_vault(),
             key_alias=naming.key_alias("vault"),
             account_id=environment.account_id,
             partition=environment.partition,
             break_glass_role_arns=settings.break_glass_role_arns,
             notification_topic_arn=alerts.topic_arn,
+            notification_dependencies=[alerts.topic_policy],
             protect=settings.protect_backups,
             tags=tags,
         ),
@@ -187,6 +225,8 @@ def build_tier(
             topic_arn=alerts.topic_arn,
             vault_name=vault.vault_name,
             name_prefix=naming.prefix,
+            resource_types=(["DynamoDB"] if environment.protected_tables else [])
+            + (["S3"] if environment.protected_buckets else []),
             hours_without_completed_backup=spec.recovery_point_max_age_hours or 26,
             tags=tags,
         ),

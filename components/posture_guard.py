@@ -292,8 +292,8 @@ class PostureGuard(pulumi.ComponentResource):
                 }
             )
         if args.backup_vault_name is not None:
-            # Metadata of recovery points only; the action is authorized on "*" (its
-            # resource is the backed-up resource, not a Backup resource).
+            # Metadata of recovery points only (newest per vault); granted on "*", which every
+            # action accepts (service-authorization/latest/reference/list_awsbackup.html).
             statements.append(
                 {
                     "Sid": "ReadRecoveryPoints",

@@ -3,6 +3,8 @@
 import json
 from collections.abc import Callable
 
+import pulumi_aws as aws
+
 from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.offline.program import ProgramRun
 
@@ -122,9 +124,8 @@ def test_the_topic_policy_is_exposed_for_publishers_to_wait_for(build: Build) ->
     topics: list[NotificationTopic] = []
     run = build(lambda: topics.append(NotificationTopic("alerts", topic_args())))
 
-    assert topics[0].topic_policy.urn is not None
-    policy = run.one("aws:sns/topicPolicy:TopicPolicy")
-    assert policy.name == "alerts-topic-policy"
+    assert isinstance(topics[0].topic_policy, aws.sns.TopicPolicy)
+    assert run.one("aws:sns/topicPolicy:TopicPolicy").name == "alerts-topic-policy"
 
 
 def test_each_address_gets_an_email_subscription_named_after_it(build: Build) -> None:

@@ -14,6 +14,7 @@ from formkiq_backup.lambdas import POSTURE_GUARD
 from formkiq_backup.offline.changes import removal_plan
 from formkiq_backup.offline.program import ProgramRun, run_program
 from formkiq_backup.offline.samples import SAMPLE_VERSIONS, sample_formkiq
+from tiers.builder import Naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BACKUP_TYPES = {
@@ -435,3 +436,12 @@ def test_every_name_fits_aws_limits_for_the_longest_app_environment(stack: str) 
             assert "name" in resource.inputs, resource.name
     guard_role = run.named(f"formkiq-{LONGEST_APP_ENVIRONMENT}-posture-guard-role")
     assert guard_role.inputs["name"] == f"formkiq-{LONGEST_APP_ENVIRONMENT}-posture-guard"
+
+
+def test_a_name_beyond_aws_limits_fails_naming_the_rule() -> None:
+    naming = Naming.for_environment(LONGEST_APP_ENVIRONMENT)
+    assert naming.function("posture-guard") == "formkiq-customer-acme-europe-prod-1-posture-guard"
+    with pytest.raises(ValueError, match=r"Lambda function name .* has 65 characters; AWS allows"):
+        naming.function("p" * 29)
+    with pytest.raises(ValueError, match=r"EventBridge rule name .* must match"):
+        naming.event_rule("posture guard")

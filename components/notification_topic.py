@@ -122,6 +122,9 @@ class NotificationTopic(pulumi.ComponentResource):
         grants are limited to this one; EventBridge's deliveries carry no such key
         (aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS), so its grant cannot be.
         """
+        # CloudWatch alarms publish with aws:SourceArn and aws:SourceAccount
+        # (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger; sns/latest/dg/
+        # sns-access-policy-use-cases.html, "aws:SourceAccount and aws:SourceOwner").
         unconditioned = [s for s in services if s in aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS]
         conditioned = [s for s in services if s not in unconditioned]
         grants: list[dict[str, object]] = []

@@ -1,35 +1,56 @@
 """BackupJobAlerts: failed backup, copy and restore jobs, and silence, reach the alarm topic."""
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import failed_invocations_alarm
 from formkiq_backup import aws_rules
 
-# EventBridge field-name trap (events-ref-backup): backup and copy job events carry
-# `detail.state`, restore job events carry `detail.status`; one pattern cannot match both.
+# EventBridge field-name trap (aws-backup/latest/devguide/eventbridge.html): backup and copy job
+# events carry `detail.state`, restore job events `detail.status`; one pattern cannot match both.
+# Backup jobs also end PARTIAL (some of the resource was not backed up) and copy jobs PARTIAL;
+# restores end ABORTED as well as FAILED.
 JOB_FAILURE_PATTERN = {
     "source": ["aws.backup"],
     "detail-type": ["Backup Job State Change", "Copy Job State Change"],
-    "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
+    "detail": {"state": ["ABORTED", "EXPIRED", "FAILED", "PARTIAL"]},
 }
 RESTORE_FAILURE_PATTERN = {
     "source": ["aws.backup"],
     "detail-type": ["Restore Job State Change"],
-    "detail": {"status": ["FAILED"]},
+    "detail": {"status": ["ABORTED", "FAILED"]},
 }
+# "Completed with issues" in the console is a COMPLETED job with a status message
+# (aws-backup/latest/devguide/API_ListBackupJobs.html, ByState). A pattern matches only events
+# that have the field (eventbridge/latest/userguide/eb-event-patterns.html), and anything-but ""
+# leaves out an empty message (eb-event-patterns-content-based-filtering.html), so this matches
+# exactly the completed jobs that carry a message.
+COMPLETED_WITH_ISSUES_PATTERN = {
+    "source": ["aws.backup"],
+    "detail-type": ["Backup Job State Change"],
+    "detail": {"state": ["COMPLETED"], "statusMessage": [{"anything-but": [""]}]},
+}
+RULES = (
+    ("job-failures", JOB_FAILURE_PATTERN, "<state>"),
+    ("restore-failures", RESTORE_FAILURE_PATTERN, "<status>"),
+    ("completed-with-issues", COMPLETED_WITH_ISSUES_PATTERN, "<state> with issues"),
+)
 
 
 @dataclass(frozen=True)
 class BackupJobAlertsArgs:
-    """Where alerts go and which vault must keep receiving backups."""
+    """Where alerts go and which vault must keep receiving backups of which resource types."""
 
     topic_arn: pulumi.Input[str]
     vault_name: pulumi.Input[str]
     name_prefix: str
+    resource_types: Sequence[str] = ("DynamoDB", "S3")
+    """AWS Backup resource types backed up into the vault: one "no backup" alarm each."""
     hours_without_completed_backup: int = 26
     """A daily schedule plus its completion window, with an hour to spare."""
     region: str | None = None
@@ -39,14 +60,29 @@ class BackupJobAlertsArgs:
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        return aws_rules.alarm_window_problems(3_600, self.hours_without_completed_backup)
+        found = aws_rules.alarm_window_problems(3_600, self.hours_without_completed_backup)
+        if not self.resource_types:
+            found.append("resource_types: give at least one AWS Backup resource type")
+        found += [
+            f"resource type {kind!r} is not one AWS Backup publishes metrics for (known: "
+            f"{', '.join(sorted(aws_rules.BACKUP_RESOURCE_TYPES))})"
+            for kind in self.resource_types
+            if kind not in aws_rules.BACKUP_RESOURCE_TYPES
+        ]
+        for suffix, _, _ in RULES:
+            found += aws_rules.resource_name_problems("event rule", self.rule_name(suffix))
+        return found
+
+    def rule_name(self, suffix: str) -> str:
+        """The EventBridge rule's name; its FailedInvocations alarm is keyed by it."""
+        return f"{self.name_prefix}-{suffix}"
 
 
 class BackupJobAlerts(pulumi.ComponentResource):
-    """EventBridge rules for failed jobs and an alarm for a vault that stopped filling."""
+    """EventBridge rules for failed jobs, alarms on their delivery, and on a vault gone quiet."""
 
     alarm_names: list[pulumi.Output[str]]
-    """The alarms it created."""
+    """Every alarm it created: delivery failures and silence per resource type."""
 
     def __init__(
         self, name: str, args: BackupJobAlertsArgs, opts: pulumi.ResourceOptions | None = None
@@ -57,14 +93,12 @@ class BackupJobAlerts(pulumi.ComponentResource):
         super().__init__("formkiq-backup:index:BackupJobAlerts", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
+        alarms: list[aws.cloudwatch.MetricAlarm] = []
 
-        for suffix, pattern, outcome in (
-            ("job-failures", JOB_FAILURE_PATTERN, "<state>"),
-            ("restore-failures", RESTORE_FAILURE_PATTERN, "<status>"),
-        ):
+        for suffix, pattern, outcome in RULES:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{suffix}",
-                name=f"{args.name_prefix}-{suffix}",
+                name=args.rule_name(suffix),
                 description=f"AWS Backup {suffix.replace('-', ' ')} to the alarm topic",
                 event_pattern=json.dumps(pattern),
                 tags=tags,
@@ -93,17 +127,49 @@ class BackupJobAlerts(pulumi.ComponentResource):
                 region=args.region,
                 opts=child,
             )
+            delivery = failed_invocations_alarm(
+                f"{name}-{suffix}-delivery",
+                alarm_name=f"{args.rule_name(suffix)}-delivery-failed",
+                rule_name=rule.name,
+                target="the alarm topic",
+                topic_arn=args.topic_arn,
+                tags=tags,
+                region=args.region,
+                opts=child,
+            )
+            alarms.append(delivery)
 
+        alarms += [
+            self._silence_alarm(name, args, resource_type, child)
+            for resource_type in args.resource_types
+        ]
+        self.alarm_names = [alarm.name for alarm in alarms]
+        self.register_outputs({})
+
+    @staticmethod
+    def _silence_alarm(
+        name: str, args: BackupJobAlertsArgs, resource_type: str, opts: pulumi.ResourceOptions
+    ) -> aws.cloudwatch.MetricAlarm:
+        """No completed backup job of one resource type into the vault for too long.
+
+        Per type, not per vault: summed over the vault, daily table backups would hide a bucket
+        whose backups fail every day.
+        """
         hours = args.hours_without_completed_backup
-        silence = aws.cloudwatch.MetricAlarm(
-            f"{name}-no-completed-backup",
-            name=f"{args.name_prefix}-no-completed-backup-{hours}h",
-            alarm_description=f"No AWS Backup job completed into the vault in {hours} hours",
-            # AWS/Backup publishes only non-zero values every 5 minutes, so "nothing completed"
-            # is missing data: it must count as breaching. One-hour periods, all breaching.
+        slug = re.sub(r"[^a-z0-9]+", "-", resource_type.lower()).strip("-")
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-no-completed-{slug}-backup",
+            name=f"{args.name_prefix}-no-completed-{slug}-backup-{hours}h",
+            alarm_description=(
+                f"No AWS Backup job for a {resource_type} resource completed into the vault in "
+                f"{hours} hours"
+            ),
+            # AWS/Backup publishes per BackupVaultName and ResourceType
+            # (aws-backup/latest/devguide/cloudwatch.html), every 5 minutes and only non-zero
+            # values, so "nothing completed" is missing data: it must count as breaching.
             namespace="AWS/Backup",
             metric_name="NumberOfBackupJobsCompleted",
-            dimensions={"BackupVaultName": args.vault_name},
+            dimensions={"BackupVaultName": args.vault_name, "ResourceType": resource_type},
             statistic="Sum",
             period=3_600,
             evaluation_periods=hours,
@@ -113,9 +179,7 @@ class BackupJobAlerts(pulumi.ComponentResource):
             treat_missing_data="breaching",
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
-            tags=tags,
+            tags=dict(args.tags),
             region=args.region,
-            opts=child,
+            opts=opts,
         )
-        self.alarm_names = [silence.name]
-        self.register_outputs({})

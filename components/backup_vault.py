@@ -20,12 +20,26 @@ FAILURE_AND_CHANGE_EVENTS = (
 )
 
 # What the access policy denies to everyone but the break-glass roles: deleting recovery
-# points, shortening their lives, and removing the vault or its policy, lock or notifications.
+# points, shortening their lives, and removing or rewriting the vault, its policy, lock or
+# notifications. Named one by one: vault access policies take no wildcard in Action
+# (aws-backup/latest/devguide/create-a-vault-access-policy.html). The first three are what AWS
+# Config's backup-recovery-point-manual-deletion-disabled rule looks for
+# (config/latest/developerguide/backup-recovery-point-manual-deletion-disabled.html).
+# Denying PutBackupVaultAccessPolicy means a later change of this policy must be applied by a
+# break-glass role: otherwise anyone allowed to deploy could first lift the deny.
 PROTECTED_ACTIONS = (
     "backup:DeleteRecoveryPoint",
     "backup:UpdateRecoveryPointLifecycle",
-    "backup:DeleteBackupVault*",
+    "backup:PutBackupVaultAccessPolicy",
+    "backup:DeleteBackupVaultAccessPolicy",
+    "backup:DeleteBackupVaultNotifications",
+    "backup:DeleteBackupVaultLockConfiguration",
+    "backup:DeleteBackupVault",
 )
+
+# What the key policy denies to everyone but the break-glass roles. kms:PutKeyPolicy joins them
+# only when break-glass roles exist: with none, nobody could ever change the policy again.
+KEY_PROTECTED_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,10 @@ class BackupVaultArgs:
     """The only principals allowed the PROTECTED_ACTIONS and to delete or disable the key."""
     notification_topic_arn: pulumi.Input[str] | None = None
     notification_events: Sequence[str] = FAILURE_AND_CHANGE_EVENTS
+    notification_dependencies: Sequence[pulumi.Resource] = ()
+    """What must exist before AWS Backup may publish, e.g. the topic policy admitting it."""
+    protected_actions: Sequence[str] = PROTECTED_ACTIONS
+    """Actions the access policy denies to all but the break-glass roles; no wildcards."""
     protect: bool = True
     """Pulumi refuses to delete the vault, key and policy while this is on."""
     region: str | None = None
@@ -61,6 +79,7 @@ class BackupVaultArgs:
             for event in self.notification_events
             if event not in aws_rules.SUPPORTED_VAULT_EVENTS
         ]
+        found += aws_rules.vault_policy_action_problems(self.protected_actions)
         return found
 
 
@@ -90,6 +109,9 @@ class BackupVault(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True)
         tags = dict(args.tags)
 
+        key_actions = list(KEY_PROTECTED_ACTIONS)
+        if args.break_glass_role_arns:
+            key_actions.append("kms:PutKeyPolicy")
         key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts recovery points in backup vault {args.vault_name}",
@@ -99,11 +121,14 @@ class BackupVault(pulumi.ComponentResource):
                 args.partition,
                 args.account_id,
                 self._break_glass_only(
-                    "OnlyBreakGlassDeletesKey",
-                    ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
-                    args.break_glass_role_arns,
+                    "OnlyBreakGlassDeletesKey", key_actions, args.break_glass_role_arns
                 ),
             ),
+            # KMS refuses a policy that stops the caller from calling PutKeyPolicy again unless
+            # the lockout safety check is bypassed (kms/latest/APIReference/API_CreateKey.html,
+            # BypassPolicyLockoutSafetyCheck). Denying PutKeyPolicy to the deployer is the
+            # point, and the break-glass roles keep it, so the key stays manageable.
+            bypass_policy_lockout_safety_check=bool(args.break_glass_role_arns),
             tags=tags,
             region=args.region,
             opts=kept,
@@ -130,8 +155,8 @@ class BackupVault(pulumi.ComponentResource):
             policy=policy_document(
                 [
                     self._break_glass_only(
-                        "OnlyBreakGlassDeletesRecoveryPoints",
-                        list(PROTECTED_ACTIONS),
+                        "OnlyBreakGlassDeletesRecoveryPointsOrChangesThisPolicy",
+                        list(args.protected_actions),
                         args.break_glass_role_arns,
                     )
                 ]
@@ -147,8 +172,14 @@ class BackupVault(pulumi.ComponentResource):
                 backup_vault_events=list(args.notification_events),
                 # The access policy denies DeleteBackupVaultNotifications, and every change to
                 # this resource is a replacement: retaining skips the delete AWS would refuse.
+                # AWS Backup must already be allowed to publish, or the put fails with
+                # AccessDenied on a first deploy: wait for the topic policy.
                 region=args.region,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    retain_on_delete=True,
+                    depends_on=list(args.notification_dependencies),
+                ),
             )
 
         self.vault_name = vault.name

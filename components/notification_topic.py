@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.policies import key_policy, policy_document
+from formkiq_backup import aws_rules
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class NotificationTopic(pulumi.ComponentResource):
     """ARN of the alarm topic."""
     key_arn: pulumi.Output[str]
     """ARN of the KMS key encrypting it; publishers need kms:GenerateDataKey* on it."""
+    topic_policy: pulumi.Resource
+    """The policy admitting the publishers: whatever publishes on creation must depend on it."""
 
     def __init__(
         self, name: str, args: NotificationTopicArgs, opts: pulumi.ResourceOptions | None = None
@@ -55,13 +58,13 @@ class NotificationTopic(pulumi.ComponentResource):
             policy=key_policy(
                 args.partition,
                 args.account_id,
-                {
-                    "Sid": "PublishingServicesEncryptMessages",
-                    "Effect": "Allow",
-                    "Principal": {"Service": services},
-                    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                    "Resource": "*",
-                },
+                *self._grants(
+                    "EncryptMessages",
+                    ["kms:GenerateDataKey*", "kms:Decrypt"],
+                    "*",
+                    services,
+                    args.account_id,
+                ),
             ),
             tags=dict(args.tags),
             region=args.region,
@@ -82,19 +85,12 @@ class NotificationTopic(pulumi.ComponentResource):
             region=args.region,
             opts=child,
         )
-        aws.sns.TopicPolicy(
+        self.topic_policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,
             policy=policy_document(
                 [
-                    {
-                        "Sid": "PublishingServicesOnly",
-                        "Effect": "Allow",
-                        "Principal": {"Service": services},
-                        "Action": "sns:Publish",
-                        "Resource": topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    },
+                    *self._grants("Publish", "sns:Publish", topic.arn, services, args.account_id),
                     {
                         "Sid": "DenyInsecureTransport",
                         "Effect": "Deny",
@@ -122,3 +118,48 @@ class NotificationTopic(pulumi.ComponentResource):
         self.topic_arn = topic.arn
         self.key_arn = key.arn
         self.register_outputs({"topicArn": topic.arn, "keyArn": key.arn})
+
+    @staticmethod
+    def _grants(
+        purpose: str,
+        actions: str | list[str],
+        resource: pulumi.Input[str],
+        services: list[str],
+        account_id: str,
+    ) -> list[dict[str, object]]:
+        """One Allow for services limited to this account, one for those that cannot be.
+
+        Backup and CloudWatch say which account they act for (aws:SourceAccount), so their
+        grants are limited to this one; EventBridge's deliveries carry no such key
+        (aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS), so its grant cannot be.
+        """
+        # CloudWatch alarms publish with aws:SourceArn and aws:SourceAccount
+        # (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger; sns/latest/dg/
+        # sns-access-policy-use-cases.html, "aws:SourceAccount and aws:SourceOwner").
+        unconditioned = [s for s in services if s in aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS]
+        conditioned = [s for s in services if s not in unconditioned]
+        grants: list[dict[str, object]] = []
+        if conditioned:
+            grants.append(
+                {
+                    "Sid": f"Services{purpose}ForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": conditioned},
+                    "Action": actions,
+                    "Resource": resource,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                }
+            )
+        if unconditioned:
+            # EventBridge: "Condition blocks are not supported" (eb-use-resource-based.html,
+            # Amazon SNS permissions); a condition here would drop every delivery.
+            grants.append(
+                {
+                    "Sid": f"EventBridge{purpose}",
+                    "Effect": "Allow",
+                    "Principal": {"Service": unconditioned},
+                    "Action": actions,
+                    "Resource": resource,
+                }
+            )
+        return grants

@@ -2,7 +2,8 @@
 
 FormKiQ's CloudFormation stack owns PITR and versioning; taking them over would fight it. So we
 watch them instead: a check every few minutes, one metric per check, and alarms that treat
-missing data as breaching, so a guard that stops running is an alarm too.
+missing data as breaching, so a guard that stops running is an alarm too. Given a backup vault,
+it also checks every backed-up resource's newest recovery point there.
 """
 
 import json
@@ -13,6 +14,7 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import failed_invocations_alarm
 from components.policies import policy_document, service_trust_policy
 from formkiq_backup import aws_rules
 from formkiq_backup.lambdas import POSTURE_GUARD
@@ -47,6 +49,15 @@ class PostureGuardArgs:
     alarm_topic_arn: pulumi.Input[str]
     alarm_topic_key_arn: pulumi.Input[str]
     alarm_name_prefix: str
+    function_name: str
+    role_name: str
+    schedule_name: str
+    """Explicit names: auto-names (logical name + 8 characters) outgrow AWS's 64 characters."""
+    backup_vault_name: pulumi.Input[str] | None = None
+    """With a vault: alarm per resource when its newest recovery point there is too old."""
+    backed_up: Sequence[NamedResource] = ()
+    """Resources the backup plan selects, each checked for a fresh recovery point."""
+    recovery_point_max_age_hours: int = 26
     minimum_pitr_days: int = REQUIRED_PITR_DAYS
     remediate: bool = False
     """Off by default: re-enabling is a change to FormKiQ's own resources, so it is opt-in."""
@@ -67,12 +78,54 @@ class PostureGuardArgs:
         found += aws_rules.alarm_window_problems(self.alarm_period_seconds, 1)
         if not self.tables and not self.buckets:
             found.append("nothing to watch: give at least one table or bucket")
+        if self.backup_vault_name is not None and not self.backed_up:
+            found.append("backup_vault_name is set but backed_up names no resource")
+        if not 1 <= self.recovery_point_max_age_hours <= 8_760:
+            found.append(
+                f"recovery_point_max_age_hours={self.recovery_point_max_age_hours}: must be 1..8760"
+            )
+        found += aws_rules.resource_name_problems("lambda function", self.function_name)
+        found += aws_rules.resource_name_problems("iam role", self.role_name)
+        found += aws_rules.resource_name_problems("event rule", self.schedule_name)
+        found += aws_rules.resource_name_problems("log group", self.log_group_name)
+        found += [
+            problem
+            for check, resource in self.watched
+            for problem in aws_rules.resource_name_problems(
+                "alarm", self.alarm_name(check, resource)
+            )
+        ]
         return found
+
+    @property
+    def log_group_name(self) -> str:
+        """Lambda's own log group name for the function, so nothing else creates one."""
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def watched(self) -> list[tuple[Check, str]]:
+        """Every (check, resource) the guard publishes a metric for, one alarm each."""
+        found = [(Check.PITR, table.name) for table in self.tables]
+        found += [(Check.VERSIONING, bucket.name) for bucket in self.buckets]
+        if self.backup_vault_name is not None:
+            found += [(Check.RECOVERY_POINT, resource.name) for resource in self.backed_up]
+        return found
+
+    def alarm_name(self, check: Check, resource: str) -> str:
+        """One alarm per check and resource."""
+        return f"{self.alarm_name_prefix}-{_KINDS[check]}-{resource}"
 
     @property
     def alarm_period_seconds(self) -> int:
         """Two check intervals: one late run is tolerated, two missing runs alarm."""
         return 2 * self.check_every_minutes * 60
+
+
+_KINDS = {
+    Check.PITR: "pitr",
+    Check.VERSIONING: "versioning",
+    Check.RECOVERY_POINT: "recovery-point",
+}
 
 
 class PostureGuard(pulumi.ComponentResource):
@@ -81,7 +134,8 @@ class PostureGuard(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     """The guard Lambda; invoke it to check on demand."""
     alarm_names: list[pulumi.Output[str]]
-    """One alarm per protected table (PITR) and bucket (versioning)."""
+    """One alarm per protected table (PITR), bucket (versioning) and, with a vault, per
+    backed-up resource (recovery point age)."""
 
     def __init__(
         self, name: str, args: PostureGuardArgs, opts: pulumi.ResourceOptions | None = None
@@ -95,6 +149,7 @@ class PostureGuard(pulumi.ComponentResource):
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
+            name=args.log_group_name,
             retention_in_days=args.log_retention_days,
             tags=tags,
             region=args.region,
@@ -102,6 +157,7 @@ class PostureGuard(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-role",
+            name=args.role_name,
             description=f"FormKiQ backup posture guard ({args.app_environment})",
             assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.account_id),
             tags=tags,
@@ -113,8 +169,22 @@ class PostureGuard(pulumi.ComponentResource):
             policy=policy_document(self._permissions(args, log_group.arn)),
             opts=child,
         )
+        variables: dict[str, pulumi.Input[str]] = {
+            "APP_ENVIRONMENT": args.app_environment,
+            "PROTECTED_TABLES": json.dumps([table.name for table in args.tables]),
+            "PROTECTED_BUCKETS": json.dumps([bucket.name for bucket in args.buckets]),
+            "MINIMUM_PITR_DAYS": str(args.minimum_pitr_days),
+            "REMEDIATE": "true" if args.remediate else "false",
+            "METRIC_NAMESPACE": METRIC_NAMESPACE,
+            "ALARM_TOPIC_ARN": args.alarm_topic_arn,
+        }
+        if args.backup_vault_name is not None:
+            variables["BACKUP_VAULT_NAME"] = args.backup_vault_name
+            variables["BACKED_UP_RESOURCES"] = json.dumps({r.name: r.arn for r in args.backed_up})
+            variables["RECOVERY_POINT_MAX_AGE_HOURS"] = str(args.recovery_point_max_age_hours)
         function = aws.lambda_.Function(
             f"{name}-function",
+            name=args.function_name,
             description=f"Checks PITR and versioning of FormKiQ {args.app_environment}",
             runtime="python3.12",
             architectures=["arm64"],
@@ -128,17 +198,7 @@ class PostureGuard(pulumi.ComponentResource):
             role=role.arn,
             timeout=60,
             memory_size=256,
-            environment={
-                "variables": {
-                    "APP_ENVIRONMENT": args.app_environment,
-                    "PROTECTED_TABLES": json.dumps([table.name for table in args.tables]),
-                    "PROTECTED_BUCKETS": json.dumps([bucket.name for bucket in args.buckets]),
-                    "MINIMUM_PITR_DAYS": str(args.minimum_pitr_days),
-                    "REMEDIATE": "true" if args.remediate else "false",
-                    "METRIC_NAMESPACE": METRIC_NAMESPACE,
-                    "ALARM_TOPIC_ARN": args.alarm_topic_arn,
-                }
-            },
+            environment={"variables": variables},
             logging_config={"log_format": "Text", "log_group": log_group.name},
             tags=tags,
             region=args.region,
@@ -146,6 +206,7 @@ class PostureGuard(pulumi.ComponentResource):
         )
         schedule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
+            name=args.schedule_name,
             description="Runs the FormKiQ backup posture guard",
             schedule_expression=f"rate({args.check_every_minutes} minutes)",
             tags=tags,
@@ -169,10 +230,20 @@ class PostureGuard(pulumi.ComponentResource):
             opts=child,
         )
 
-        watched = [(Check.PITR, table.name) for table in args.tables]
-        watched += [(Check.VERSIONING, bucket.name) for bucket in args.buckets]
-        self.alarm_names = [
-            self._alarm(name, args, check, resource, child).name for check, resource in watched
+        # A schedule that cannot invoke the guard also shows as missing data on every alarm
+        # below; this one names the cause.
+        delivery = failed_invocations_alarm(
+            f"{name}-schedule-delivery",
+            alarm_name=f"{args.schedule_name}-delivery-failed",
+            rule_name=schedule.name,
+            target=f"the posture guard Lambda {args.function_name}",
+            topic_arn=args.alarm_topic_arn,
+            tags=tags,
+            region=args.region,
+            opts=child,
+        )
+        self.alarm_names = [delivery.name] + [
+            self._alarm(name, args, check, resource, child).name for check, resource in args.watched
         ]
         self.function_name = function.name
         self.register_outputs({"functionName": function.name})
@@ -232,20 +303,36 @@ class PostureGuard(pulumi.ComponentResource):
                     "Resource": [bucket.arn for bucket in args.buckets],
                 }
             )
+        if args.backup_vault_name is not None:
+            # Metadata of recovery points only (newest per vault); granted on "*", which every
+            # action accepts (service-authorization/latest/reference/list_awsbackup.html).
+            statements.append(
+                {
+                    "Sid": "ReadRecoveryPoints",
+                    "Effect": "Allow",
+                    "Action": "backup:ListRecoveryPointsByResource",
+                    "Resource": "*",
+                }
+            )
         return statements
 
     @staticmethod
     def _alarm(
         name: str, args: PostureGuardArgs, check: Check, resource: str, opts: pulumi.ResourceOptions
     ) -> aws.cloudwatch.MetricAlarm:
-        what = f"PITR (>= {args.minimum_pitr_days} days)" if check is Check.PITR else "versioning"
-        kind = "pitr" if check is Check.PITR else "versioning"
+        what = {
+            Check.PITR: f"PITR (>= {args.minimum_pitr_days} days) is off on {resource}",
+            Check.VERSIONING: f"versioning is off on {resource}",
+            Check.RECOVERY_POINT: (
+                f"{resource} has no completed recovery point younger than "
+                f"{args.recovery_point_max_age_hours} h in the vault"
+            ),
+        }[check]
         return aws.cloudwatch.MetricAlarm(
-            f"{name}-{kind}-{resource}",
-            name=f"{args.alarm_name_prefix}-{kind}-{resource}",
+            f"{name}-{_KINDS[check]}-{resource}",
+            name=args.alarm_name(check, resource),
             alarm_description=(
-                f"{what} is off on {resource}, or the posture guard stopped reporting "
-                f"(FormKiQ {args.app_environment})"
+                f"{what}, or the posture guard stopped reporting (FormKiQ {args.app_environment})"
             ),
             namespace=METRIC_NAMESPACE,
             metric_name=check.value,

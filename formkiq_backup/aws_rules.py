@@ -8,6 +8,7 @@ component argument. Sources are cited next to each rule.
 
 import re
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -291,3 +292,100 @@ def alarm_window_problems(period_seconds: int, evaluation_periods: int) -> list[
             f"{limit}s in total"
         )
     return problems
+
+
+# Vault access policies: "Unlike other IAM-based policies, AWS Backup access policies don't
+# support a wildcard in the Action key" (aws-backup/latest/devguide/create-a-vault-access-policy).
+_VAULT_POLICY_ACTION = re.compile(r"^backup:[A-Za-z]+$")
+
+
+def vault_policy_action_problems(actions: Sequence[str]) -> list[str]:
+    """Each action of a vault access policy must be one named `backup:` action, no wildcards."""
+    problems = []
+    for action in actions:
+        if "*" in action or "?" in action:
+            problems.append(
+                f"vault policy action {action!r} has a wildcard; AWS Backup vault access "
+                "policies take named actions only, e.g. backup:DeleteBackupVault"
+            )
+        elif not _VAULT_POLICY_ACTION.match(action):
+            problems.append(f"vault policy action {action!r} must be backup:<Action>")
+    return problems
+
+
+# Service principals whose deliveries carry no aws:SourceAccount / aws:SourceArn: EventBridge
+# (eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions: "Condition
+# blocks are not supported" for EventBridge in SNS topic policies; the SNS guide's
+# sns-key-management.html#compatibility-with-aws-services likewise for the topic key).
+# A statement conditioned on them for these services matches nothing, so delivery fails.
+SERVICES_WITHOUT_SOURCE_CONDITIONS = frozenset({"events.amazonaws.com"})
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """AWS's limit and characters for one kind of resource name."""
+
+    kind: str
+    max_length: int
+    pattern: str
+    source: str
+
+
+# Each limit as the service's API reference states it.
+NAME_RULES = {
+    # lambda/latest/api/API_CreateFunction.html: FunctionName up to 64 (name form).
+    "lambda function": NameRule(
+        "Lambda function", 64, r"[a-zA-Z0-9_-]+", "API_CreateFunction FunctionName"
+    ),
+    # eventbridge/latest/APIReference/API_PutRule.html: Name 1..64, [\.\-_A-Za-z0-9]+.
+    "event rule": NameRule("EventBridge rule", 64, r"[.\-_A-Za-z0-9]+", "API_PutRule Name"),
+    # IAM/latest/APIReference/API_CreateRole.html: RoleName 1..64, [\w+=,.@-]+.
+    "iam role": NameRule("IAM role", 64, r"[\w+=,.@-]+", "API_CreateRole RoleName"),
+    # AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html: AlarmName 1..255.
+    "alarm": NameRule("CloudWatch alarm", 255, r"[^\x00-\x1f]+", "API_PutMetricAlarm AlarmName"),
+    # AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html: 1..512.
+    "log group": NameRule(
+        "log group", 512, r"[.\-_/#A-Za-z0-9]+", "API_CreateLogGroup logGroupName"
+    ),
+}
+
+
+def resource_name_problems(kind: str, name: str) -> list[str]:
+    """Problems with `name` for a resource of `kind` (a NAME_RULES key)."""
+    rule = NAME_RULES[kind]
+    problems = []
+    if not 1 <= len(name) <= rule.max_length:
+        problems.append(
+            f"{rule.kind} name {name!r} has {len(name)} characters; AWS allows 1.."
+            f"{rule.max_length} ({rule.source})"
+        )
+    if not re.fullmatch(rule.pattern, name):
+        problems.append(f"{rule.kind} name {name!r} must match {rule.pattern} ({rule.source})")
+    return problems
+
+
+# The ResourceType values AWS Backup uses (API_UpdateRegionSettings / API_BackupJob
+# ResourceType) and publishes as the ResourceType dimension of AWS/Backup metrics
+# (aws-backup/latest/devguide/cloudwatch.html). FormKiQ's tables are "DynamoDB", its bucket "S3".
+BACKUP_RESOURCE_TYPES = frozenset(
+    {
+        "Aurora",
+        "CloudFormation",
+        "DocumentDB",
+        "DSQL",
+        "DynamoDB",
+        "EBS",
+        "EC2",
+        "EFS",
+        "FSx",
+        "Neptune",
+        "RDS",
+        "Redshift",
+        "Redshift Serverless",
+        "S3",
+        "SAP HANA on Amazon EC2",
+        "Storage Gateway",
+        "Timestream",
+        "VirtualMachine",
+    }
+)

@@ -1,4 +1,5 @@
-"""Backup posture checks: PITR on every protected table, versioning on the documents bucket.
+"""Backup posture checks: PITR on every protected table, versioning on the documents bucket,
+and a fresh AWS Backup recovery point for every protected resource.
 
 The posture-guard Lambda runs these on a schedule and the recovery CLI runs them on demand: one
 implementation, so an alarm and a `verify` never disagree. This module ships inside the Lambda
@@ -7,6 +8,7 @@ package, so it imports only boto3's exceptions and the standard library.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -23,11 +25,16 @@ class Check(StrEnum):
 
     PITR = "PitrCompliant"
     VERSIONING = "VersioningCompliant"
+    RECOVERY_POINT = "RecoveryPointFresh"
 
     @property
     def resource_dimension(self) -> str:
         """The CloudWatch dimension naming the checked resource."""
-        return "TableName" if self is Check.PITR else "BucketName"
+        return {
+            Check.PITR: "TableName",
+            Check.VERSIONING: "BucketName",
+            Check.RECOVERY_POINT: "ResourceName",
+        }[self]
 
 
 @dataclass(frozen=True)
@@ -105,11 +112,74 @@ def check_bucket_versioning(s3: Any, bucket: str) -> PostureFinding:
     return PostureFinding(Check.VERSIONING, bucket, status == "Enabled", observed, expected)
 
 
+def newest_recovery_points(backup: Any, resource_arn: str) -> dict[str, datetime]:
+    """The newest COMPLETED recovery point of one resource, per vault holding any.
+
+    ListRecoveryPointsByResource lists every vault's points for the resource; partial, expired
+    or deleting points restore nothing whole, so only COMPLETED ones count.
+    """
+    newest: dict[str, datetime] = {}
+    pages = backup.get_paginator("list_recovery_points_by_resource").paginate(
+        ResourceArn=resource_arn
+    )
+    for page in pages:
+        for point in page.get("RecoveryPoints", []):
+            if point.get("Status") != "COMPLETED":
+                continue
+            vault, created = point["BackupVaultName"], point["CreationDate"]
+            if vault not in newest or created > newest[vault]:
+                newest[vault] = created
+    return newest
+
+
+def is_fresh(created: datetime, max_age_hours: int | None, now: datetime) -> bool:
+    """Whether a recovery point made at `created` still meets an RPO of `max_age_hours`."""
+    return max_age_hours is None or now - created <= timedelta(hours=max_age_hours)
+
+
+def check_recovery_point(
+    backup: Any,
+    resource: str,
+    resource_arn: str,
+    vault: str,
+    *,
+    max_age_hours: int,
+    now: datetime | None = None,
+) -> PostureFinding:
+    """`vault` must hold a completed recovery point of the resource at most `max_age_hours` old.
+
+    Per resource, because AWS/Backup's job metrics are summed per vault and resource type: two
+    healthy tables would hide a third whose backups fail every day.
+    """
+    expected = f"a completed recovery point in {vault} at most {max_age_hours} h old"
+    try:
+        created = newest_recovery_points(backup, resource_arn).get(vault)
+    except (ClientError, BotoCoreError) as error:
+        return _unchecked(Check.RECOVERY_POINT, resource, expected, error)
+    if created is None:
+        observed = f"no completed recovery point in {vault}"
+        return PostureFinding(Check.RECOVERY_POINT, resource, False, observed, expected)
+    now = now or datetime.now(UTC)
+    hours = (now - created).total_seconds() / 3_600
+    return PostureFinding(
+        Check.RECOVERY_POINT,
+        resource,
+        is_fresh(created, max_age_hours, now),
+        f"newest recovery point {created.isoformat()}, {hours:.1f} h old",
+        expected,
+        details={"vault": vault, "newest": created.isoformat()},
+    )
+
+
 def remediate(
     finding: PostureFinding, dynamodb: Any, s3: Any, minimum_days: int = REQUIRED_PITR_DAYS
 ) -> PostureFinding:
-    """Re-enable what a finding shows disabled, then check again to report the real outcome."""
-    if finding.compliant or not finding.checked:
+    """Re-enable what a finding shows disabled, then check again to report the real outcome.
+
+    A stale recovery point is not remediated: a backup job started here would hide why the
+    plan's own jobs fail.
+    """
+    if finding.compliant or not finding.checked or finding.check is Check.RECOVERY_POINT:
         return finding
     try:
         if finding.check is Check.PITR:

@@ -86,8 +86,13 @@ def _run(registry: Mapping[Capability, CapabilityBuilder], **raw: str) -> Progra
 def _topic_policy_services(run: ProgramRun, topic_name: str) -> Any:
     import json
 
-    policy = run.named(f"{topic_name}-topic-policy").inputs["policy"]
-    return json.loads(policy)["Statement"][0]["Principal"]["Service"]
+    policy = json.loads(run.named(f"{topic_name}-topic-policy").inputs["policy"])
+    services: set[str] = set()
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            named = statement["Principal"]["Service"]
+            services |= {named} if isinstance(named, str) else set(named)
+    return sorted(services)
 
 
 def test_buildable_capabilities_are_the_registry() -> None:

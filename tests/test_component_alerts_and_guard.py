@@ -53,6 +53,9 @@ def guard(build: Build, **changes: object) -> ProgramRun:
         "alarm_topic_arn": TOPIC,
         "alarm_topic_key_arn": "arn:aws:kms:us-east-1:111122223333:key/alerts",
         "alarm_name_prefix": "formkiq-prod",
+        "function_name": "formkiq-prod-posture-guard",
+        "role_name": "formkiq-prod-posture-guard",
+        "schedule_name": "formkiq-prod-posture-guard",
     }
     raise_errors = bool(changes.pop("raise_errors", True))
     return build(
@@ -61,35 +64,52 @@ def guard(build: Build, **changes: object) -> ProgramRun:
     )
 
 
-def test_failed_aborted_and_expired_jobs_use_detail_state(build: Build) -> None:
+def test_failed_aborted_expired_and_partial_jobs_use_detail_state(build: Build) -> None:
     run = alerts(build)
     rules = {
         r.name: json.loads(r.inputs["eventPattern"])
         for r in run.of_type("aws:cloudwatch/eventRule:EventRule")
     }
 
+    # Backup jobs also end PARTIAL, copy jobs PARTIAL (aws-backup eventbridge events).
     assert rules["alerts-job-failures"] == {
         "source": ["aws.backup"],
         "detail-type": ["Backup Job State Change", "Copy Job State Change"],
-        "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
+        "detail": {"state": ["ABORTED", "EXPIRED", "FAILED", "PARTIAL"]},
     }
 
 
-def test_failed_restores_use_detail_status(build: Build) -> None:
+def test_failed_and_aborted_restores_use_detail_status(build: Build) -> None:
     """Restore job events carry detail.status, not detail.state (events-ref-backup)."""
     run = alerts(build)
     pattern = json.loads(run.named("alerts-restore-failures").inputs["eventPattern"])
     assert pattern == {
         "source": ["aws.backup"],
         "detail-type": ["Restore Job State Change"],
-        "detail": {"status": ["FAILED"]},
+        "detail": {"status": ["ABORTED", "FAILED"]},
     }
 
 
-def test_both_rules_deliver_readable_messages_to_the_topic(build: Build) -> None:
+def test_completed_jobs_with_a_status_message_are_alerted(build: Build) -> None:
+    """The console's "completed with issues": COMPLETED and a non-empty statusMessage."""
+    run = alerts(build)
+    rule = run.named("alerts-completed-with-issues")
+    assert rule.inputs["name"] == "formkiq-prod-completed-with-issues"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.backup"],
+        "detail-type": ["Backup Job State Change"],
+        "detail": {"state": ["COMPLETED"], "statusMessage": [{"anything-but": [""]}]},
+    }
+    target = run.named("alerts-completed-with-issues-to-topic")
+    assert "<state> with issues for <resource>" in json.loads(
+        target.inputs["inputTransformer"]["inputTemplate"]
+    )
+
+
+def test_every_rule_delivers_readable_messages_to_the_topic(build: Build) -> None:
     run = alerts(build)
     targets = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == 2
+    assert len(targets) == 3
     for target in targets:
         assert target.inputs["arn"] == TOPIC
         transformer = target.inputs["inputTransformer"]
@@ -97,33 +117,101 @@ def test_both_rules_deliver_readable_messages_to_the_topic(build: Build) -> None
         assert "<resource>" in json.loads(transformer["inputTemplate"])
 
 
-def test_silence_alarms_after_26_hours_without_a_completed_backup(build: Build) -> None:
+def _alarms(run: ProgramRun) -> dict[str, dict[str, object]]:
+    return {
+        a.inputs["name"]: a.inputs for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+
+
+def test_a_rule_that_cannot_deliver_to_the_topic_alarms(build: Build) -> None:
+    """A topic that refuses EventBridge shows only as AWS/Events FailedInvocations."""
     run = alerts(build)
-    alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert alarm.inputs["namespace"] == "AWS/Backup"
-    assert alarm.inputs["metricName"] == "NumberOfBackupJobsCompleted"
-    assert alarm.inputs["dimensions"] == {"BackupVaultName": "formkiq-prod-backup-vault"}
-    assert (
-        alarm.inputs["period"],
-        alarm.inputs["evaluationPeriods"],
-        alarm.inputs["datapointsToAlarm"],
-    ) == (
-        3600,
-        26,
-        26,
+    alarms = _alarms(run)
+
+    rules = {r.inputs["name"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert rules == {
+        "formkiq-prod-job-failures",
+        "formkiq-prod-restore-failures",
+        "formkiq-prod-completed-with-issues",
+    }
+    for rule in rules:
+        alarm = alarms[f"{rule}-delivery-failed"]
+        assert (alarm["namespace"], alarm["metricName"]) == ("AWS/Events", "FailedInvocations")
+        assert alarm["dimensions"] == {"RuleName": rule}
+        assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"]) == (
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+        )
+        # Only failures are published: no data is no failure.
+        assert alarm["treatMissingData"] == "notBreaching"
+        # A CloudWatch alarm action: a path that does not depend on EventBridge.
+        assert alarm["alarmActions"] == [TOPIC]
+
+
+def test_silence_alarms_per_resource_type_after_26_hours(build: Build) -> None:
+    """Summed over the vault, healthy tables would hide a bucket that never backs up."""
+    run = alerts(build)
+    alarms = _alarms(run)
+    silence = {name: a for name, a in alarms.items() if a["namespace"] == "AWS/Backup"}
+
+    assert set(silence) == {
+        "formkiq-prod-no-completed-dynamodb-backup-26h",
+        "formkiq-prod-no-completed-s3-backup-26h",
+    }
+    for resource_type, alarm in (
+        ("DynamoDB", silence["formkiq-prod-no-completed-dynamodb-backup-26h"]),
+        ("S3", silence["formkiq-prod-no-completed-s3-backup-26h"]),
+    ):
+        assert alarm["metricName"] == "NumberOfBackupJobsCompleted"
+        # The dimension set AWS Backup publishes (aws-backup devguide, cloudwatch).
+        assert alarm["dimensions"] == {
+            "BackupVaultName": "formkiq-prod-backup-vault",
+            "ResourceType": resource_type,
+        }
+        assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (
+            3600,
+            26,
+            26,
+        )
+        assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"]) == (
+            "Sum",
+            "LessThanThreshold",
+            1,
+        )
+        # AWS/Backup publishes only non-zero values: no data means nothing completed.
+        assert alarm["treatMissingData"] == "breaching"
+        assert alarm["alarmActions"] == [TOPIC]
+
+
+def test_only_the_given_resource_types_get_a_silence_alarm(build: Build) -> None:
+    run = alerts(build, resource_types=["DynamoDB"])
+    silence = [a for a in _alarms(run).values() if a["namespace"] == "AWS/Backup"]
+    assert [a["dimensions"]["ResourceType"] for a in silence] == ["DynamoDB"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"resource_types": ["Dynamo"]}, "resource type 'Dynamo' is not one AWS Backup"),
+        ({"resource_types": []}, "give at least one AWS Backup resource type"),
+        ({"name_prefix": "p" * 60}, "EventBridge rule name"),
+    ],
+)
+def test_bad_alert_arguments_fail_before_anything_is_registered(
+    build: Build, changes: dict[str, object], message: str
+) -> None:
+    run = build(
+        lambda: BackupJobAlerts(
+            "alerts",
+            BackupJobAlertsArgs(
+                **{"topic_arn": TOPIC, "vault_name": "v", "name_prefix": "p", **changes}  # type: ignore[arg-type]
+            ),
+        ),
+        raise_errors=False,
     )
-    assert (
-        alarm.inputs["statistic"],
-        alarm.inputs["comparisonOperator"],
-        alarm.inputs["threshold"],
-    ) == (
-        "Sum",
-        "LessThanThreshold",
-        1,
-    )
-    # AWS/Backup publishes only non-zero values: no data means nothing completed.
-    assert alarm.inputs["treatMissingData"] == "breaching"
-    assert alarm.inputs["alarmActions"] == [TOPIC]
+    assert message in str(run.error)
+    assert run.resources == []
 
 
 def test_silence_window_beyond_cloudwatch_limits_is_rejected(build: Build) -> None:
@@ -166,7 +254,9 @@ def test_one_alarm_per_check_treating_silence_as_a_breach(build: Build) -> None:
     run = guard(build)
 
     alarms = {
-        a.inputs["name"]: a.inputs for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        a.inputs["name"]: a.inputs
+        for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["namespace"] == "FormKiQ/Backup"
     }
     assert set(alarms) == {
         "formkiq-prod-pitr-formkiq-core-prod-documents",
@@ -188,6 +278,79 @@ def test_one_alarm_per_check_treating_silence_as_a_breach(build: Build) -> None:
         )
         assert alarm["period"] == 1800  # two check intervals: one late run is tolerated
         assert alarm["alarmActions"] == alarm["okActions"] == [TOPIC]
+
+
+def test_guard_resources_carry_the_names_they_are_given(build: Build) -> None:
+    """Auto-names are logical name + 8 characters: too long for AWS with long environments."""
+    run = guard(build)
+
+    assert run.one("aws:lambda/function:Function").inputs["name"] == "formkiq-prod-posture-guard"
+    assert run.one("aws:iam/role:Role").inputs["name"] == "formkiq-prod-posture-guard"
+    assert run.one("aws:cloudwatch/eventRule:EventRule").inputs["name"] == (
+        "formkiq-prod-posture-guard"
+    )
+    log_group = run.one("aws:cloudwatch/logGroup:LogGroup")
+    assert log_group.inputs["name"] == "/aws/lambda/formkiq-prod-posture-guard"
+
+
+def test_a_schedule_that_cannot_invoke_the_guard_alarms_by_name(build: Build) -> None:
+    run = guard(build)
+    alarm = run.named("guard-schedule-delivery").inputs
+
+    assert alarm["name"] == "formkiq-prod-posture-guard-delivery-failed"
+    assert (alarm["namespace"], alarm["metricName"]) == ("AWS/Events", "FailedInvocations")
+    assert alarm["dimensions"] == {"RuleName": "formkiq-prod-posture-guard"}
+    assert alarm["alarmActions"] == [TOPIC]
+
+
+VAULT = "formkiq-prod-backup-vault"
+
+
+def test_with_a_vault_each_backed_up_resource_gets_a_recovery_point_alarm(build: Build) -> None:
+    """Per resource: one failing resource cannot hide behind healthy ones."""
+    run = guard(build, backup_vault_name=VAULT, backed_up=[DOCUMENTS, SYNCS, BUCKET])
+
+    alarms = {
+        a.inputs["name"]: a.inputs
+        for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == Check.RECOVERY_POINT.value
+    }
+    assert set(alarms) == {
+        f"formkiq-prod-recovery-point-{DOCUMENTS.name}",
+        f"formkiq-prod-recovery-point-{SYNCS.name}",
+        f"formkiq-prod-recovery-point-{BUCKET.name}",
+    }
+    bucket = alarms[f"formkiq-prod-recovery-point-{BUCKET.name}"]
+    # Exactly what the Lambda publishes (formkiq_backup.posture.PostureFinding.metric_datum).
+    assert bucket["namespace"] == "FormKiQ/Backup"
+    assert bucket["dimensions"] == {"AppEnvironment": "prod", "ResourceName": BUCKET.name}
+    assert (bucket["statistic"], bucket["threshold"], bucket["treatMissingData"]) == (
+        "Minimum",
+        1,
+        "breaching",
+    )
+
+    variables = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert variables["BACKUP_VAULT_NAME"] == VAULT
+    assert json.loads(variables["BACKED_UP_RESOURCES"]) == {
+        DOCUMENTS.name: DOCUMENTS.arn,
+        SYNCS.name: SYNCS.arn,
+        BUCKET.name: BUCKET.arn,
+    }
+    assert variables["RECOVERY_POINT_MAX_AGE_HOURS"] == "26"
+    assert _statements(run)["ReadRecoveryPoints"] == {
+        "Sid": "ReadRecoveryPoints",
+        "Effect": "Allow",
+        "Action": "backup:ListRecoveryPointsByResource",
+        "Resource": "*",
+    }
+
+
+def test_without_a_vault_the_guard_checks_no_recovery_points(build: Build) -> None:
+    run = guard(build)
+    variables = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert "BACKUP_VAULT_NAME" not in variables
+    assert "ReadRecoveryPoints" not in _statements(run)
 
 
 def _statements(run: ProgramRun) -> dict[str, dict[str, object]]:
@@ -231,6 +394,9 @@ def test_remediation_adds_only_the_two_write_actions(build: Build) -> None:
         ({"minimum_pitr_days": 40}, "minimum_pitr_days=40: DynamoDB keeps 1..35 days"),
         ({"tables": [], "buckets": []}, "nothing to watch"),
         ({"check_every_minutes": 1000}, "check_every_minutes=1000"),
+        ({"function_name": "f" * 65}, "Lambda function name 'fff"),
+        ({"schedule_name": "guard schedule"}, "EventBridge rule name 'guard schedule' must match"),
+        ({"backup_vault_name": VAULT}, "backed_up names no resource"),
     ],
 )
 def test_bad_guard_arguments_fail_before_anything_is_registered(

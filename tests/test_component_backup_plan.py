@@ -158,3 +158,29 @@ def test_region_settings_opt_in_and_enable_advanced_dynamodb_backup(build: Build
     assert settings.inputs["resourceTypeManagementPreference"] == {"DynamoDB": True}
     # An account-wide singleton other stacks may rely on: never reset on removal.
     assert settings.retain_on_delete is True
+
+
+def test_region_settings_never_switch_a_type_off_nor_diff_forever(build: Build) -> None:
+    """The provider reads back every type, so a two-type map would differ from the state on
+    every preview: both maps are applied on create and not compared again. Only our types
+    are named, and only ever set to true, so nobody else's type is switched off."""
+    run = build(lambda: BackupRegionSettings("settings", BackupRegionSettingsArgs()))
+
+    settings = run.one("aws:backup/regionSettings:RegionSettings")
+    assert set(settings.ignore_changes) == {
+        "resourceTypeOptInPreference",
+        "resourceTypeManagementPreference",
+    }
+    for preference in ("resourceTypeOptInPreference", "resourceTypeManagementPreference"):
+        assert set(settings.inputs[preference].values()) == {True}
+
+
+def test_region_settings_reject_a_type_aws_backup_does_not_know(build: Build) -> None:
+    run = build(
+        lambda: BackupRegionSettings(
+            "settings", BackupRegionSettingsArgs(opt_in_resource_types=("DynamoDB", "Dynamo"))
+        ),
+        raise_errors=False,
+    )
+    assert "resource type 'Dynamo' is not one AWS Backup knows" in str(run.error)
+    assert run.resources == []

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 
+import pulumi
 import pytest
 
 from components import BackupVault, BackupVaultArgs
@@ -42,12 +43,52 @@ def test_access_policy_denies_deletion_to_all_but_break_glass_roles(build: Build
     (statement,) = policy["Statement"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == {"AWS": "*"}
+    # Named one by one: vault access policies take no wildcard in Action.
     assert statement["Action"] == [
         "backup:DeleteRecoveryPoint",
         "backup:UpdateRecoveryPointLifecycle",
-        "backup:DeleteBackupVault*",
+        "backup:PutBackupVaultAccessPolicy",
+        "backup:DeleteBackupVaultAccessPolicy",
+        "backup:DeleteBackupVaultNotifications",
+        "backup:DeleteBackupVaultLockConfiguration",
+        "backup:DeleteBackupVault",
     ]
+    assert not [action for action in statement["Action"] if "*" in action]
+    assert statement["Resource"] == "*"
     assert statement["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [BREAK_GLASS]}}
+
+
+def test_access_policy_passes_aws_configs_manual_deletion_rule(build: Build) -> None:
+    """backup-recovery-point-manual-deletion-disabled: one Deny with Principal and Resource
+    wildcards naming DeleteRecoveryPoint, UpdateRecoveryPointLifecycle and
+    PutBackupVaultAccessPolicy (so nobody lifts the deny and then deletes)."""
+    run = build(lambda: BackupVault("vault", vault_args()))
+
+    (statement,) = json.loads(run.one("aws:backup/vaultPolicy:VaultPolicy").inputs["policy"])[
+        "Statement"
+    ]
+    assert (statement["Principal"], statement["Resource"]) == ({"AWS": "*"}, "*")
+    assert {
+        "backup:DeleteRecoveryPoint",
+        "backup:UpdateRecoveryPointLifecycle",
+        "backup:PutBackupVaultAccessPolicy",
+    } <= set(statement["Action"])
+
+
+@pytest.mark.parametrize(
+    "action", ["backup:DeleteBackupVault*", "backup:*", "backup:Delete?ecoveryPoint", "*"]
+)
+def test_a_wildcard_action_fails_before_anything_is_registered(build: Build, action: str) -> None:
+    run = build(
+        lambda: BackupVault(
+            "vault",
+            vault_args(protected_actions=["backup:DeleteRecoveryPoint", action]),
+        ),
+        raise_errors=False,
+    )
+    assert isinstance(run.error, ValueError)
+    assert f"vault policy action {action!r} has a wildcard" in str(run.error)
+    assert run.resources == []
 
 
 def test_without_break_glass_roles_nobody_may_delete(build: Build) -> None:
@@ -63,13 +104,29 @@ def test_without_break_glass_roles_nobody_may_delete(build: Build) -> None:
 def test_only_break_glass_roles_may_delete_or_disable_the_key(build: Build) -> None:
     run = build(lambda: BackupVault("vault", vault_args()))
 
-    statements = json.loads(run.one("aws:kms/key:Key").inputs["policy"])["Statement"]
+    key = run.one("aws:kms/key:Key")
+    statements = json.loads(key.inputs["policy"])["Statement"]
     guard = next(s for s in statements if s["Sid"] == "OnlyBreakGlassDeletesKey")
     assert guard["Effect"] == "Deny"
-    assert guard["Action"] == ["kms:ScheduleKeyDeletion", "kms:DisableKey"]
+    # Rewriting the policy is denied too, or a KMS admin would lift the deny and then delete.
+    assert guard["Action"] == ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"]
     assert guard["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [BREAK_GLASS]}}
     admin = next(s for s in statements if s["Sid"] == "AccountAdministersKey")
     assert admin["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    # The deployer is not break-glass: KMS's lockout safety check would refuse the policy.
+    assert key.inputs["bypassPolicyLockoutSafetyCheck"] is True
+
+
+def test_without_break_glass_roles_the_key_policy_stays_changeable(build: Build) -> None:
+    """Denying PutKeyPolicy to everyone would make the key unmanageable for good."""
+    run = build(lambda: BackupVault("vault", vault_args(break_glass_role_arns=[])))
+
+    key = run.one("aws:kms/key:Key")
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    guard = next(s for s in statements if s["Sid"] == "OnlyBreakGlassDeletesKey")
+    assert guard["Action"] == ["kms:ScheduleKeyDeletion", "kms:DisableKey"]
+    assert "Condition" not in guard
+    assert key.inputs.get("bypassPolicyLockoutSafetyCheck") is False
 
 
 def test_vault_notifies_only_events_aws_still_delivers(build: Build) -> None:
@@ -85,6 +142,20 @@ def test_vault_notifies_only_events_aws_still_delivers(build: Build) -> None:
     assert notifications.inputs["snsTopicArn"] == "arn:aws:sns:us-east-1:111122223333:alerts"
     # The access policy denies DeleteBackupVaultNotifications: replacing must not call it.
     assert notifications.retain_on_delete is True
+
+
+def test_vault_notifications_wait_for_what_they_are_given_to_wait_for(build: Build) -> None:
+    """The topic policy admitting AWS Backup must exist first, or the put is AccessDenied."""
+
+    def body() -> None:
+        gate = pulumi.CustomResource("test:index:Gate", "topic-policy", {})
+        BackupVault("vault", vault_args(notification_dependencies=[gate]))
+
+    run = build(body)
+    gate = run.named("topic-policy")
+    notifications = run.one("aws:backup/vaultNotifications:VaultNotifications")
+    assert gate.urn in notifications.dependencies
+    assert gate.urn not in run.one("aws:backup/vault:Vault").dependencies
 
 
 @pytest.mark.parametrize("protect", [True, False])

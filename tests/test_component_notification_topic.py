@@ -3,6 +3,8 @@
 import json
 from collections.abc import Callable
 
+import pulumi_aws as aws
+
 from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.offline.program import ProgramRun
 
@@ -31,24 +33,99 @@ def test_topic_is_encrypted_with_its_own_rotating_key(build: Build) -> None:
     assert run.one("aws:kms/alias:Alias").inputs["name"] == "alias/formkiq-prod-backup-alerts"
 
 
-def test_only_the_listed_services_may_publish_and_only_for_this_account(build: Build) -> None:
-    run = build(lambda: NotificationTopic("alerts", topic_args()))
+def _statements(document: str) -> dict[str, dict[str, object]]:
+    return {statement["Sid"]: statement for statement in json.loads(document)["Statement"]}
 
-    policy = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
-    allow, deny = policy["Statement"]
-    assert allow["Effect"] == "Allow"
-    assert allow["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
-    assert allow["Action"] == "sns:Publish"
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
-    key_policy = json.loads(run.one("aws:kms/key:Key").inputs["policy"])
-    services = next(
-        s for s in key_policy["Statement"] if s["Sid"] == "PublishingServicesEncryptMessages"
+def test_eventbridge_publishes_under_its_own_unconditioned_statement(build: Build) -> None:
+    """EventBridge takes no Condition in an SNS topic policy (EventBridge user guide,
+    resource-based policies, SNS): a conditioned grant would drop every job alert."""
+    run = build(
+        lambda: NotificationTopic(
+            "alerts",
+            topic_args(
+                publishing_services=[
+                    "events.amazonaws.com",
+                    "cloudwatch.amazonaws.com",
+                    "backup.amazonaws.com",
+                ]
+            ),
+        )
     )
-    assert services["Principal"]["Service"] == allow["Principal"]["Service"]
-    assert services["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    topic_arn = run.one("aws:sns/topic:Topic").state["arn"]
+
+    statements = _statements(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    assert statements == {
+        "ServicesPublishForThisAccount": {
+            "Sid": "ServicesPublishForThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": ["backup.amazonaws.com", "cloudwatch.amazonaws.com"]},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+        },
+        "EventBridgePublish": {
+            "Sid": "EventBridgePublish",
+            "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com"]},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+        },
+        "DenyInsecureTransport": {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    }
+
+
+def test_the_key_is_scoped_to_this_account_where_the_service_says_so(build: Build) -> None:
+    run = build(
+        lambda: NotificationTopic(
+            "alerts",
+            topic_args(publishing_services=["events.amazonaws.com", "cloudwatch.amazonaws.com"]),
+        )
+    )
+
+    statements = _statements(run.one("aws:kms/key:Key").inputs["policy"])
+    assert statements["ServicesEncryptMessagesForThisAccount"] == {
+        "Sid": "ServicesEncryptMessagesForThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+    }
+    assert statements["EventBridgeEncryptMessages"] == {
+        "Sid": "EventBridgeEncryptMessages",
+        "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com"]},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "Resource": "*",
+    }
+
+
+def test_basic_topic_admits_cloudwatch_alone_for_this_account(build: Build) -> None:
+    run = build(
+        lambda: NotificationTopic(
+            "alerts", topic_args(publishing_services=["cloudwatch.amazonaws.com"])
+        )
+    )
+    statements = _statements(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    assert set(statements) == {"ServicesPublishForThisAccount", "DenyInsecureTransport"}
+    key = _statements(run.one("aws:kms/key:Key").inputs["policy"])
+    assert set(key) == {"AccountAdministersKey", "ServicesEncryptMessagesForThisAccount"}
+
+
+def test_the_topic_policy_is_exposed_for_publishers_to_wait_for(build: Build) -> None:
+    topics: list[NotificationTopic] = []
+    run = build(lambda: topics.append(NotificationTopic("alerts", topic_args())))
+
+    assert isinstance(topics[0].topic_policy, aws.sns.TopicPolicy)
+    assert run.one("aws:sns/topicPolicy:TopicPolicy").name == "alerts-topic-policy"
 
 
 def test_each_address_gets_an_email_subscription_named_after_it(build: Build) -> None:

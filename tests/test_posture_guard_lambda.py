@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from formkiq_backup.lambdas.posture_guard import GuardSettings, handler, run_guard
 from formkiq_backup.offline.samples import sample_formkiq
@@ -199,3 +200,156 @@ def test_handler_reads_its_settings_from_the_environment(
             f"OK VersioningCompliant {BUCKET}: versioning Enabled",
         ],
     }
+
+
+# --- recovery points (Standard and up) -------------------------------------------------------
+# moto does not emulate ListRecoveryPointsByResource, so the guard's Backup client is a real
+# botocore client under Stubber: requests and answers are checked against the API model.
+
+VAULT = "formkiq-prod-backup-vault"
+ARNS = {
+    DOCUMENTS: f"arn:aws:dynamodb:us-east-1:123456789012:table/{DOCUMENTS}",
+    SYNCS: f"arn:aws:dynamodb:us-east-1:123456789012:table/{SYNCS}",
+    BUCKET: f"arn:aws:s3:::{BUCKET}",
+}
+
+
+class WithStubbedBackup:
+    """The moto session, except that its Backup client is the stubbed one."""
+
+    def __init__(self, session: boto3.session.Session, backup: Any) -> None:
+        self.session, self.backup = session, backup
+
+    def client(self, service: str, config: Any = None) -> Any:
+        return self.backup if service == "backup" else self.session.client(service, config=config)  # type: ignore[call-overload]
+
+
+def point(vault: str, hours_old: float, status: str = "COMPLETED") -> dict[str, Any]:
+    return {
+        "RecoveryPointArn": (
+            f"arn:aws:backup:us-east-1:123456789012:recovery-point:{vault}-{hours_old}"
+        ),
+        "BackupVaultName": vault,
+        "CreationDate": datetime.now(UTC) - timedelta(hours=hours_old),
+        "Status": status,
+    }
+
+
+def guard_with_points(
+    formkiq: dict[str, Any], points: dict[str, list[dict[str, Any]] | str]
+) -> tuple[list[Any], boto3.session.Session]:
+    """Run the guard with a vault; `points` answers ListRecoveryPointsByResource per resource
+    (a string: that error code instead)."""
+    session: boto3.session.Session = formkiq["session"]
+    settings = GuardSettings(
+        **{
+            **formkiq["settings"].__dict__,
+            "backup_vault": VAULT,
+            "backed_up_resources": tuple(ARNS.items()),
+            "remediate": True,
+        }
+    )
+    backup = session.client("backup")
+    with Stubber(backup) as stubber:
+        for name, arn in ARNS.items():
+            answer = points[name]
+            if isinstance(answer, str):
+                stubber.add_client_error(
+                    "list_recovery_points_by_resource",
+                    service_error_code=answer,
+                    service_message="not allowed",
+                    http_status_code=403,
+                    expected_params={"ResourceArn": arn},
+                )
+            else:
+                stubber.add_response(
+                    "list_recovery_points_by_resource",
+                    {"RecoveryPoints": answer},
+                    {"ResourceArn": arn},
+                )
+        findings = run_guard(settings, WithStubbedBackup(session, backup))
+        stubber.assert_no_pending_responses()
+    return [f for f in findings if f.check is Check.RECOVERY_POINT], session
+
+
+def test_fresh_recovery_points_in_the_vault_publish_ones(formkiq: dict[str, Any]) -> None:
+    findings, session = guard_with_points(
+        formkiq, {DOCUMENTS: [point(VAULT, 3)], SYNCS: [point(VAULT, 3)], BUCKET: [point(VAULT, 4)]}
+    )
+
+    assert [(f.resource, f.compliant) for f in findings] == [
+        (DOCUMENTS, True),
+        (SYNCS, True),
+        (BUCKET, True),
+    ]
+    for name in ARNS:
+        assert metric(session, Check.RECOVERY_POINT, name) == 1.0
+
+
+def test_a_bucket_whose_backups_fail_alarms_while_the_tables_stay_green(
+    formkiq: dict[str, Any],
+) -> None:
+    """The case a vault-wide sum hides: two healthy tables, a bucket backed up 30 h ago."""
+    findings, session = guard_with_points(
+        formkiq,
+        {
+            DOCUMENTS: [point(VAULT, 2)],
+            SYNCS: [point(VAULT, 2)],
+            # A newer point in another vault, and a newer PARTIAL one here, do not count.
+            BUCKET: [point(VAULT, 30), point("someone-elses-vault", 1), point(VAULT, 1, "PARTIAL")],
+        },
+    )
+
+    bucket = findings[-1]
+    assert (bucket.resource, bucket.compliant) == (BUCKET, False)
+    assert bucket.observed.startswith("newest recovery point ")
+    assert bucket.observed.endswith("30.0 h old")
+    assert bucket.expected == f"a completed recovery point in {VAULT} at most 26 h old"
+    assert metric(session, Check.RECOVERY_POINT, BUCKET) == 0.0
+    assert metric(session, Check.RECOVERY_POINT, DOCUMENTS) == 1.0
+    # Nothing is "remediated" by starting a backup: the alarm must tell why the plan fails.
+    assert messages(session, formkiq["queue_url"]) == []
+
+
+def test_no_recovery_point_yet_is_a_violation(formkiq: dict[str, Any]) -> None:
+    findings, _ = guard_with_points(formkiq, {DOCUMENTS: [], SYNCS: [], BUCKET: []})
+    assert {f.observed for f in findings} == {f"no completed recovery point in {VAULT}"}
+    assert not any(f.compliant for f in findings)
+
+
+def test_recovery_points_the_guard_may_not_read_count_as_violations(
+    formkiq: dict[str, Any],
+) -> None:
+    findings, session = guard_with_points(
+        formkiq, {DOCUMENTS: "AccessDeniedException", SYNCS: [point(VAULT, 1)], BUCKET: []}
+    )
+    documents = findings[0]
+    assert (documents.compliant, documents.checked, documents.remediated) == (False, False, False)
+    assert documents.error_code == "AccessDeniedException"
+    assert metric(session, Check.RECOVERY_POINT, DOCUMENTS) == 0.0
+
+
+def test_recovery_point_settings_come_from_the_environment() -> None:
+    settings = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": json.dumps([DOCUMENTS]),
+            "PROTECTED_BUCKETS": json.dumps([BUCKET]),
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "BACKUP_VAULT_NAME": VAULT,
+            "BACKED_UP_RESOURCES": json.dumps(ARNS),
+            "RECOVERY_POINT_MAX_AGE_HOURS": "30",
+        }
+    )
+    assert settings.backup_vault == VAULT
+    assert dict(settings.backed_up_resources) == ARNS
+    assert settings.recovery_point_max_age_hours == 30
+    basic = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": "[]",
+            "PROTECTED_BUCKETS": "[]",
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+        }
+    )
+    assert (basic.backup_vault, basic.backed_up_resources) == ("", ())

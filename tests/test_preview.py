@@ -51,10 +51,16 @@ def test_render_shows_the_component_tree_and_key_settings() -> None:
         "delete after 35 d",
         "monthly_kept_400_days: cron(0 5 1 * ? *) UTC",
         "cold after 90 d",
-        "denies DeleteRecoveryPoint, UpdateRecoveryPointLifecycle, DeleteBackupVault* to "
-        "everyone but arn:aws:iam::111122223333:role/BackupBreakGlass",
-        "AWS/Backup NumberOfBackupJobsCompleted [BackupVaultName=formkiq-prod-backup-vault] "
-        "Sum < 1 for 26 x 60 min; missing data = breaching",
+        "denies DeleteRecoveryPoint, UpdateRecoveryPointLifecycle, PutBackupVaultAccessPolicy, "
+        "DeleteBackupVaultAccessPolicy, DeleteBackupVaultNotifications, ",
+        "DeleteBackupVault to everyone but arn:aws:iam::111122223333:role/BackupBreakGlass; "
+        "a change to this policy must be applied by a break-glass role",
+        "AWS/Backup NumberOfBackupJobsCompleted [BackupVaultName=formkiq-prod-backup-vault, "
+        "ResourceType=S3] Sum < 1 for 26 x 60 min; missing data = breaching",
+        "AWS/Events FailedInvocations [RuleName=formkiq-prod-job-failures] Sum >= 1 for 1 x 5 "
+        "min; missing data = notBreaching",
+        "publish: backup, cloudwatch (this account only); events (no condition: none "
+        "supported); TLS required",
         "opt-in: DynamoDB, S3; full management (advanced backup): DynamoDB",
         "rotation on; deletion window 30 d",
         "email to platform-oncall@example.com",

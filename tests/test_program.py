@@ -1,6 +1,7 @@
 """The whole program, per tier and example stack, against sample FormKiQ deployments."""
 
 import ast
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from formkiq_backup.lambdas import POSTURE_GUARD
 from formkiq_backup.offline.changes import removal_plan
 from formkiq_backup.offline.program import ProgramRun, run_program
 from formkiq_backup.offline.samples import SAMPLE_VERSIONS, sample_formkiq
+from tiers.scope import Naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BACKUP_TYPES = {
@@ -42,7 +44,10 @@ def test_basic_tier_guards_pitr_and_versioning_without_aws_backup() -> None:
         == '["formkiq-core-dev-documents", "formkiq-core-dev-documentsyncs"]'
     )
     assert guard["REMEDIATE"] == "true"  # Pulumi.dev.yaml opts in
-    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 3
+    assert "BACKUP_VAULT_NAME" not in guard  # no vault in Basic: no recovery point checks
+    alarms = {a.inputs["metricName"] for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == 4
+    assert alarms == {"PitrCompliant", "VersioningCompliant", "FailedInvocations"}
     topic_policy = run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"]
     assert '"Service": ["cloudwatch.amazonaws.com"]' in topic_policy
     assert set(run.outputs) == {
@@ -142,11 +147,21 @@ def test_standard_tier_alerts_reach_the_topic_from_every_publisher() -> None:
     run = run_program("prod")
     topic_arn = run.outputs["alarmTopicArn"]
 
-    policy = run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"]
-    assert (
-        '"Service": ["backup.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"]'
-        in policy
-    )
+    statements = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])[
+        "Statement"
+    ]
+    allowed = {
+        service: "Condition" in statement
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for service in statement["Principal"]["Service"]
+    }
+    # EventBridge cannot be conditioned in a topic policy; the others are, to this account.
+    assert allowed == {
+        "backup.amazonaws.com": True,
+        "cloudwatch.amazonaws.com": True,
+        "events.amazonaws.com": False,
+    }
     assert (
         run.one("aws:backup/vaultNotifications:VaultNotifications").inputs["snsTopicArn"]
         == topic_arn
@@ -332,3 +347,105 @@ def test_posture_guard_bundle_imports_only_the_standard_library_boto3_and_itself
                 )
     handler_module = POSTURE_GUARD.handler.rsplit(".", 1)[0]
     assert handler_module in bundled
+
+
+def test_every_rule_delivering_to_the_topic_has_a_delivery_alarm() -> None:
+    """A rule whose target refuses it fails only in AWS/Events FailedInvocations."""
+    run = run_program("prod")
+    topic_arn = run.outputs["alarmTopicArn"]
+    rules = {r.state["name"]: r for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    watched = {
+        a.inputs["dimensions"]["RuleName"]
+        for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "FailedInvocations"
+    }
+    # Every rule: the three job rules target the topic, the guard's schedule its Lambda.
+    assert watched == set(rules)
+    to_topic = {
+        t.inputs["rule"]
+        for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["arn"] == topic_arn
+    }
+    assert len(to_topic) == 3
+    assert to_topic <= watched
+
+
+def test_vault_notifications_are_created_after_the_topic_policy() -> None:
+    """Otherwise AWS Backup is not yet allowed to publish: AccessDenied on a first deploy."""
+    run = run_program("prod")
+    policy = run.one("aws:sns/topicPolicy:TopicPolicy")
+    notifications = run.one("aws:backup/vaultNotifications:VaultNotifications")
+    assert policy.urn in notifications.dependencies
+
+
+def test_standard_guard_checks_each_resource_recovery_point_in_the_vault() -> None:
+    run = run_program("prod")
+    variables = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    assert variables["BACKUP_VAULT_NAME"] == run.one("aws:backup/vault:Vault").inputs["name"]
+    assert json.loads(variables["BACKED_UP_RESOURCES"]) == {
+        "formkiq-core-prod-documents": (
+            "arn:aws:dynamodb:us-east-1:111122223333:table/formkiq-core-prod-documents"
+        ),
+        "formkiq-core-prod-documentsyncs": (
+            "arn:aws:dynamodb:us-east-1:111122223333:table/formkiq-core-prod-documentsyncs"
+        ),
+        "formkiq-core-prod-documents-111122223333": (
+            "arn:aws:s3:::formkiq-core-prod-documents-111122223333"
+        ),
+    }
+    # The tier's recovery point objective (Standard: 26 h).
+    assert variables["RECOVERY_POINT_MAX_AGE_HOURS"] == "26"
+
+
+# AWS's limits on the `name` of each resource type the program registers.
+NAME_LIMITS = {
+    "aws:lambda/function:Function": 64,
+    "aws:cloudwatch/eventRule:EventRule": 64,
+    "aws:iam/role:Role": 64,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 255,
+    "aws:cloudwatch/logGroup:LogGroup": 512,
+    "aws:backup/vault:Vault": 50,
+    "aws:backup/plan:Plan": 50,
+    "aws:backup/selection:Selection": 50,
+    "aws:sns/topic:Topic": 256,
+    "aws:kms/alias:Alias": 256,
+}
+# FormKiQ allows 27 characters (its documents bucket name is then 63).
+LONGEST_APP_ENVIRONMENT = "customer-acme-europe-prod-1"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_name_fits_aws_limits_for_the_longest_app_environment(stack: str) -> None:
+    assert len(LONGEST_APP_ENVIRONMENT) == 27
+    run = run_program(stack, overrides={"appEnvironment": LONGEST_APP_ENVIRONMENT})
+
+    named = [r for r in run.resources if r.type in NAME_LIMITS]
+    assert {r.type for r in named} >= {
+        "aws:lambda/function:Function",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:iam/role:Role",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+    }
+    for resource in named:
+        # The name AWS receives: given, or Pulumi's auto-name (logical name + 8 characters).
+        name = resource.state["name"]
+        assert len(name) <= NAME_LIMITS[resource.type], (resource.type, name, len(name))
+    # Those whose auto-names would not fit are named explicitly.
+    for resource_type in (
+        "aws:lambda/function:Function",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+    ):
+        for resource in run.of_type(resource_type):
+            assert "name" in resource.inputs, resource.name
+    guard_role = run.named(f"formkiq-{LONGEST_APP_ENVIRONMENT}-posture-guard-role")
+    assert guard_role.inputs["name"] == f"formkiq-{LONGEST_APP_ENVIRONMENT}-posture-guard"
+
+
+def test_a_name_beyond_aws_limits_fails_naming_the_rule() -> None:
+    naming = Naming.for_environment(LONGEST_APP_ENVIRONMENT)
+    assert naming.function("posture-guard") == "formkiq-customer-acme-europe-prod-1-posture-guard"
+    with pytest.raises(ValueError, match=r"Lambda function name .* has 65 characters; AWS allows"):
+        naming.function("p" * 29)
+    with pytest.raises(ValueError, match=r"EventBridge rule name .* must match"):
+        naming.event_rule("posture guard")

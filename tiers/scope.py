@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from formkiq_backup import aws_rules
+
 
 class ScopeRole(StrEnum):
     """Which of a stack's regions a scope is."""
@@ -59,6 +61,34 @@ class Naming:
 
     def key_alias(self, purpose: str) -> str:
         return f"alias/{self.prefix}-backup-{purpose}"
+
+    def backup_vault(self) -> str:
+        """The vault's name; also what the posture guard looks for recovery points in."""
+        return f"{self.prefix}-backup-vault"
+
+    def function(self, purpose: str) -> str:
+        """A Lambda function name (64 characters at most)."""
+        return self._checked("lambda function", f"{self.prefix}-{purpose}")
+
+    def role(self, purpose: str) -> str:
+        """An IAM role name (64 characters at most)."""
+        return self._checked("iam role", f"{self.prefix}-{purpose}")
+
+    def event_rule(self, purpose: str) -> str:
+        """An EventBridge rule name (64 characters at most)."""
+        return self._checked("event rule", f"{self.prefix}-{purpose}")
+
+    @staticmethod
+    def _checked(kind: str, name: str) -> str:
+        """`name`, or an error naming AWS's rule it breaks, before anything is registered.
+
+        With the prefix capped at 35 characters ('formkiq-' and 27, or 24 and '-dr') the names
+        built here fit; the check keeps a longer purpose from slipping through.
+        """
+        problems = aws_rules.resource_name_problems(kind, name)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return name
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,18 @@ missing) and which are information.
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from formkiq_backup.config import Tier
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.report import Report, Status
-from formkiq_backup.posture import check_bucket_versioning, check_table_pitr
+from formkiq_backup.posture import (
+    check_bucket_versioning,
+    check_table_pitr,
+    is_fresh,
+    newest_recovery_points,
+)
 from tiers.definitions import TIERS, Capability
 
 # How many of the newest objects (of one listing page) to ask for their replication status.
@@ -153,7 +157,7 @@ def _check_recovery_points(
         backup = ctx.client("backup", region)
         where = region or ctx.region
         for name, arn in resources:
-            newest = _newest_recovery_points(backup, arn)
+            newest = newest_recovery_points(backup, arn)
             if region is None:  # vault locks are checked in the primary region
                 vaults |= set(newest)
             if not newest:
@@ -167,7 +171,7 @@ def _check_recovery_points(
             fresh = False
             for vault, created in sorted(newest.items()):
                 age = now - created
-                within = max_age_hours is None or age <= timedelta(hours=max_age_hours)
+                within = is_fresh(created, max_age_hours, now)
                 fresh |= within
                 limit = f" (tier allows {max_age_hours} h)" if max_age_hours else ""
                 report.add(
@@ -186,21 +190,6 @@ def _check_recovery_points(
                     f"no vault has a recovery point younger than {max_age_hours} h",
                 )
     return vaults
-
-
-def _newest_recovery_points(backup: Any, resource_arn: str) -> dict[str, datetime]:
-    newest: dict[str, datetime] = {}
-    pages = backup.get_paginator("list_recovery_points_by_resource").paginate(
-        ResourceArn=resource_arn
-    )
-    for page in pages:
-        for point in page.get("RecoveryPoints", []):
-            if point.get("Status") != "COMPLETED":
-                continue
-            vault, created = point["BackupVaultName"], point["CreationDate"]
-            if vault not in newest or created > newest[vault]:
-                newest[vault] = created
-    return newest
 
 
 def _check_vault_locks(ctx: DrContext, report: Report, vaults: set[str], required: bool) -> None:

@@ -1,4 +1,5 @@
-"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning.
+"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning, and that
+every protected resource has a fresh recovery point in the backup vault (Standard and up).
 
 It publishes one metric per check for the CloudWatch alarms, which treat missing data as
 breaching, so a guard that stops running alarms too. It publishes to the alarm topic only when
@@ -18,6 +19,7 @@ from formkiq_backup.posture import (
     METRIC_NAMESPACE,
     REQUIRED_PITR_DAYS,
     PostureFinding,
+    check_recovery_point,
     evaluate_posture,
     remediation_notice,
 )
@@ -39,6 +41,11 @@ class GuardSettings:
     minimum_pitr_days: int = REQUIRED_PITR_DAYS
     remediate: bool = False
     metric_namespace: str = METRIC_NAMESPACE
+    backup_vault: str = ""
+    """The vault the plan backs up into; empty: no recovery point checks (Basic)."""
+    backed_up_resources: tuple[tuple[str, str], ...] = ()
+    """(name, ARN) of every resource the plan selects."""
+    recovery_point_max_age_hours: int = 26
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "GuardSettings":
@@ -51,6 +58,9 @@ class GuardSettings:
             minimum_pitr_days=int(environ.get("MINIMUM_PITR_DAYS", REQUIRED_PITR_DAYS)),
             remediate=environ.get("REMEDIATE", "false").lower() == "true",
             metric_namespace=environ.get("METRIC_NAMESPACE", METRIC_NAMESPACE),
+            backup_vault=environ.get("BACKUP_VAULT_NAME", ""),
+            backed_up_resources=tuple(json.loads(environ.get("BACKED_UP_RESOURCES", "{}")).items()),
+            recovery_point_max_age_hours=int(environ.get("RECOVERY_POINT_MAX_AGE_HOURS", 26)),
         )
 
 
@@ -66,6 +76,18 @@ def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
         minimum_pitr_days=settings.minimum_pitr_days,
         remediate_violations=settings.remediate,
     )
+    if settings.backup_vault:
+        backup = session.client("backup", config=_CLIENT_CONFIG)
+        findings += [
+            check_recovery_point(
+                backup,
+                name,
+                arn,
+                settings.backup_vault,
+                max_age_hours=settings.recovery_point_max_age_hours,
+            )
+            for name, arn in settings.backed_up_resources
+        ]
     cloudwatch = session.client("cloudwatch", config=_CLIENT_CONFIG)
     datums = [finding.metric_datum(settings.app_environment) for finding in findings]
     for start in range(0, len(datums), _METRIC_BATCH):

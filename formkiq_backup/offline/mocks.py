@@ -33,6 +33,9 @@ class RegisteredResource:
     parent_urn: str
     protect: bool
     retain_on_delete: bool
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for: explicit depends_on and those its inputs come from."""
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -244,6 +247,8 @@ class RecordingMonitor(MockMonitor):
                     parent_urn=request.parent,
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    dependencies=tuple(request.dependencies),
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return found

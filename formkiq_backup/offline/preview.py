@@ -67,11 +67,13 @@ def _topic(inputs: dict[str, Any], names: _Names) -> str:
 
 def _topic_policy(inputs: dict[str, Any], _: _Names) -> str:
     statements = json.loads(inputs["policy"])["Statement"]
-    publishers: list[str] = next(
-        (s["Principal"]["Service"] for s in statements if s["Effect"] == "Allow"), []
-    )
-    services = [p.split(".")[0] for p in publishers]
-    return f"publish: {', '.join(services)} (this account only); TLS required"
+    publishers = [
+        ", ".join(p.split(".")[0] for p in s["Principal"]["Service"])
+        + (" (this account only)" if "Condition" in s else " (no condition: none supported)")
+        for s in statements
+        if s["Effect"] == "Allow"
+    ]
+    return f"publish: {'; '.join(publishers)}; TLS required"
 
 
 def _vault(inputs: dict[str, Any], names: _Names) -> str:
@@ -83,7 +85,10 @@ def _vault_policy(inputs: dict[str, Any], _: _Names) -> str:
     allowed = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])
     who = f"everyone but {', '.join(allowed)}" if allowed else "everyone (no break-glass role)"
     actions = ", ".join(a.removeprefix("backup:") for a in statement["Action"])
-    return f"denies {actions} to {who}"
+    changes = "; a change to this policy must be applied by a break-glass role"
+    return f"denies {actions} to {who}" + (
+        changes if "backup:PutBackupVaultAccessPolicy" in statement["Action"] else ""
+    )
 
 
 def _plan(inputs: dict[str, Any], _: _Names) -> str:
@@ -138,13 +143,17 @@ def _event_rule(inputs: dict[str, Any], _: _Names) -> str:
     return f"{' / '.join(pattern.get('detail-type', []))} where {json.dumps(detail)}"
 
 
+_OPERATORS = {"LessThanThreshold": "<", "GreaterThanOrEqualToThreshold": ">="}
+
+
 def _alarm(inputs: dict[str, Any], _: _Names) -> str:
     dimensions = ", ".join(f"{k}={v}" for k, v in sorted(inputs.get("dimensions", {}).items()))
     periods = int(inputs.get("evaluationPeriods", 1))
     period = int(inputs["period"])
     return (
         f"{inputs['namespace']} {inputs['metricName']} [{dimensions}] {inputs['statistic']} "
-        f"< {inputs['threshold']:g} for {periods} x {period // 60} min; "
+        f"{_OPERATORS.get(inputs.get('comparisonOperator', ''), '?')} {inputs['threshold']:g} "
+        f"for {periods} x {period // 60} min; "
         f"missing data = {inputs.get('treatMissingData')}"
     )
 

@@ -53,12 +53,14 @@ class AwsBackupBuilder:
         vault = BackupVault(
             naming.resource("backup-vault"),
             BackupVaultArgs(
-                vault_name=naming.resource("backup-vault"),
+                vault_name=naming.backup_vault(),
                 key_alias=naming.key_alias("vault"),
                 account_id=environment.account_id,
                 partition=environment.partition,
                 break_glass_role_arns=settings.break_glass_role_arns,
                 notification_topic_arn=scope.alerts.topic_arn,
+                # AWS Backup must be admitted by the topic policy before notifications are set.
+                notification_dependencies=[scope.alerts.topic_policy],
                 protect=settings.protect_backups,
                 region=scope.region,
                 tags=context.tags,
@@ -89,6 +91,8 @@ class AwsBackupBuilder:
                 topic_arn=scope.alerts.topic_arn,
                 vault_name=vault.vault_name,
                 name_prefix=naming.prefix,
+                resource_types=(["DynamoDB"] if environment.protected_tables else [])
+                + (["S3"] if environment.protected_buckets else []),
                 hours_without_completed_backup=max_age_hours,
                 region=scope.region,
                 tags=context.tags,

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from components import PostureGuard, PostureGuardArgs
+from tiers.capabilities.aws_backup import DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
 from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
 from tiers.definitions import Capability
 from tiers.scope import ScopeRole
@@ -23,6 +24,7 @@ class PostureGuardBuilder:
     def build(self, context: BuildContext) -> Contribution:
         scope = context.primary
         environment = context.environment
+        backed_up = Capability.AWS_BACKUP in context.spec.capabilities
         guard = PostureGuard(
             scope.naming.resource("posture-guard"),
             PostureGuardArgs(
@@ -33,6 +35,17 @@ class PostureGuardBuilder:
                 alarm_topic_arn=scope.alerts.topic_arn,
                 alarm_topic_key_arn=scope.alerts.key_arn,
                 alarm_name_prefix=scope.naming.prefix,
+                function_name=scope.naming.function("posture-guard"),
+                role_name=scope.naming.role("posture-guard"),
+                schedule_name=scope.naming.event_rule("posture-guard"),
+                # With AWS Backup in the tier, the guard also proves each resource's newest
+                # recovery point is fresh (one implementation with `formkiq-dr verify`).
+                backup_vault_name=scope.naming.backup_vault() if backed_up else None,
+                backed_up=[*environment.protected_tables, *environment.protected_buckets]
+                if backed_up
+                else [],
+                recovery_point_max_age_hours=context.spec.recovery_point_max_age_hours
+                or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
                 remediate=context.settings.remediate_posture,
                 region=scope.region,
                 tags=context.tags,

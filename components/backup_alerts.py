@@ -78,6 +78,17 @@ class BackupJobAlertsArgs:
         return f"{self.name_prefix}-{suffix}"
 
 
+def alert_template(summary: str) -> str:
+    """An EventBridge input template: the summary, then AWS Backup's own message as a value.
+
+    EventBridge does not escape values it pastes into a quoted string, so a status message
+    with a quote in it would break the message; a placeholder standing as a JSON value is
+    inserted as a JSON string (eventbridge/latest/userguide/eb-transform-target-input.html).
+    The summary's placeholders are ARNs, states and regions, which hold no quotes.
+    """
+    return '{"alert": ' + json.dumps(summary) + ', "statusMessage": <message>}'
+
+
 class BackupJobAlerts(pulumi.ComponentResource):
     """EventBridge rules for failed jobs, alarms on their delivery, and on a vault gone quiet."""
 
@@ -119,9 +130,8 @@ class BackupJobAlerts(pulumi.ComponentResource):
                         "account": "$.account",
                         "region": "$.region",
                     },
-                    "input_template": json.dumps(
-                        f"AWS Backup <kind>: {outcome} for <resource> in <account>/<region>. "
-                        "<message>"
+                    "input_template": alert_template(
+                        f"AWS Backup <kind>: {outcome} for <resource> in <account>/<region>."
                     ),
                 },
                 region=args.region,

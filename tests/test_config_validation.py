@@ -3,8 +3,9 @@ before the program registers a resource or calls AWS."""
 
 import pytest
 
-from formkiq_backup.config import SETTINGS, ConfigError, Tier, parse_settings
+from formkiq_backup.config import SETTINGS, ConfigError, parse_settings
 from formkiq_backup.offline.program import run_program
+from tiers.definitions import Tier
 
 # One row per bad input the contract lists: (overrides on the prod stack, fragments the user
 # must see). `None` removes a key.

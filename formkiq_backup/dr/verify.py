@@ -11,11 +11,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from formkiq_backup.config import Tier
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.posture import check_bucket_versioning, check_table_pitr
-from tiers.definitions import TIERS, Capability
+from tiers.definitions import TIERS, Capability, Tier
 
 # How many of the newest objects (of one listing page) to ask for their replication status.
 REPLICATION_SAMPLE = 10

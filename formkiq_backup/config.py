@@ -129,7 +129,15 @@ class Setting:
         else:
             default = f"`{self.default_text}`"
             default += f" ({self.default_note})" if self.default_note else ""
-        return f"| `{self.key}` | {kind[self.kind]} | {default} | {self.rule} |"
+        return f"| `{self.key}` | {kind[self.kind]} | {default} | {self.tiers} | {self.rule} |"
+
+    @property
+    def tiers(self) -> str:
+        """The tiers that use this key: `all`, or the first that does and `+`."""
+        if not self.used_by:
+            return "all"
+        first = next(tier for tier, spec in TIERS.items() if spec.capabilities & self.used_by)
+        return "all" if first is next(iter(TIERS)) else f"{first.value}+"
 
 
 def key(
@@ -671,11 +679,10 @@ def _warnings(raw: Mapping[str, str], values: Mapping[str, Any]) -> list[ConfigP
         given = _convert_or_none(spec, raw[spec.key])
         if given == spec.default:
             continue  # the default spelled out changes nothing
-        first = next(t for t, s in TIERS.items() if s.capabilities & spec.used_by)
         warnings.append(
             ConfigProblem(
                 ((spec.key, given),),
-                f"tier {tier.value} ignores it (it configures what tier {first.value} adds)",
+                f"tier {tier.value} ignores it (only tiers {spec.tiers} use it)",
             )
         )
     daily, monthly = values["daily_retention_days"], values["monthly_retention_days"]

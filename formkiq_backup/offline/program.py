@@ -13,6 +13,7 @@ import logging
 import re
 import runpy
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,15 @@ def run_offline(
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The mock monitor answers in the loop's default executor, and Pulumi's _sync_await gives
+    # each of its threads an event loop that nothing closes. Left to the garbage collector at
+    # interpreter exit, such a loop is finalized after its self-pipe ("Exception ignored in
+    # BaseEventLoop.__del__ ... Invalid file descriptor"). So the threads get loops we close.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    executor = ThreadPoolExecutor(
+        thread_name_prefix="pulumi-mocks", initializer=_give_thread_a_loop, initargs=(thread_loops,)
+    )
+    loop.set_default_executor(executor)
     try:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_mocks(
@@ -377,9 +387,19 @@ def run_offline(
         run.invokes = list(mocks.invokes)
         pulumi.runtime.reset_options()
         loop.run_until_complete(loop.shutdown_asyncgens())
+        executor.shutdown(wait=True)
+        for thread_loop in thread_loops:
+            thread_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
     return run
+
+
+def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
+    """Executor thread initializer: the loop Pulumi's mocks will find there, closed by us."""
+    thread_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(thread_loop)
+    loops.append(thread_loop)
 
 
 class _DiagnosticsHandler(logging.Handler):

@@ -284,3 +284,9 @@ def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
     assert "no stack file Pulumi.nonexistent.yaml" in result.stdout
     assert re.search(r"make: \*\*\* \[Makefile:\d+: preview\] Error 1", result.stderr)
     assert "make: *** [Makefile:NN: preview] Error 1" in README
+
+
+def test_a_render_spells_absent_values_null_never_none() -> None:
+    text = rendered("prod")
+    assert "None" not in text
+    assert re.search(r"│ drRegion +│ null +│", text)

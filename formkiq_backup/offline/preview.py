@@ -304,12 +304,17 @@ def _render_outputs(run: ProgramRun, console: Console) -> None:
     for key, value in run.outputs.items():
         if key == "recoveryObjectives":
             continue
-        if value is None:
-            shown = "(not set)"
-        else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        table.add_row(escape(key), escape(shown))
+        table.add_row(escape(key), escape(_output_text(value)))
     console.print(table)
+
+
+def _output_text(value: object) -> str:
+    """An output as `pulumi stack output` spells it: null, not None; structures as JSON."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
 
 
 def _render_objectives(run: ProgramRun, console: Console) -> None:

@@ -191,8 +191,8 @@ def _days_of_month(text: str) -> frozenset[int] | None:
         return None
     nearest_weekday = re.fullmatch(r"([1-9]|[12]\d|3[01])W", text)
     if nearest_weekday:
-        # nW: the weekday nearest day n of the month, never in another month (EventBridge cron
-        # reference), so a month without day n has no such day.
+        # nW: "the weekday closest to the nth day of the month" (EventBridge, Cron expressions
+        # reference, eb-cron-expressions): a month without day n has no such weekday.
         return frozenset({int(nearest_weekday.group(1))})
     return _field_values("day-of-month", text, 1, 31, {})
 
@@ -217,7 +217,11 @@ def _never_fires(
     years: frozenset[int],
     this_year: int,
 ) -> str | None:
-    """Why a schedule matches no date from this year on, or None when it matches one."""
+    """Why a schedule matches no date from this year on, or None when it matches one.
+
+    Fields as the EventBridge Cron expressions reference (eb-cron-expressions) defines them; years
+    run 1970-2199 there, so a list of past years is accepted by AWS and then never fires.
+    """
     coming = sorted(year for year in years if year >= this_year)
     if not coming:
         return f"every year it names is before {this_year}"

@@ -429,9 +429,11 @@ def read_pulumi_config() -> BackupSettings:
     """The program's edge: read this stack's config through Pulumi's public API and validate it.
 
     The CLI type-checks the keys Pulumi.yaml declares, fills in their defaults and passes any
-    other key of the project through unchecked; the SDK offers no way to list keys, so the
-    program reads the declared ones. Unknown keys are found where the stack file is read
-    (`make preview`, formkiq_backup.offline.program). Warnings go to pulumi.log.warn.
+    other key of the project through unchecked (Pulumi's project-file reference; the CLI's
+    mergeConfig in sdk/go/common/workspace/config.go walks only the declared keys); the SDK
+    offers no way to list keys, so the program reads the declared ones. Unknown keys are found
+    where the stack file is read (`make preview`, formkiq_backup.offline.program). Warnings go to
+    pulumi.log.warn.
     """
     import pulumi
 

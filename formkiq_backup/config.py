@@ -184,10 +184,15 @@ def _region(text: str) -> str | None:
         return None
     partitions = aws_rules.region_partitions()
     if text not in partitions:
-        guess = difflib.get_close_matches(text, list(partitions), n=1)
-        hint = f' (did you mean "{guess[0]}"?)' if guess else ""
-        raise InvalidValueError((text, f"is not an AWS region where AWS Backup runs{hint}"))
+        raise InvalidValueError((text, f"is not an AWS region where AWS Backup runs{_near(text)}"))
     return text
+
+
+def _near(region: str) -> str:
+    """A hint naming the region probably meant (region codes are lower case)."""
+    regions = list(aws_rules.region_partitions())
+    guess = difflib.get_close_matches(region.strip().lower(), regions, n=1)
+    return f' (did you mean "{guess[0]}"?)' if guess else ""
 
 
 def _emails(addresses: list[str]) -> tuple[str, ...]:
@@ -556,7 +561,7 @@ def _parse_one(spec: Setting, raw: Mapping[str, str], problems: list[ConfigProbl
         try:
             typed = _convert(spec.kind, text)
         except ValueError as error:
-            problems.append(ConfigProblem(((spec.key, text),), str(error)))
+            problems.append(ConfigProblem(((spec.key, _structure(text)),), str(error)))
             return _INVALID
     try:
         return spec.parse(typed)
@@ -568,6 +573,8 @@ def _parse_one(spec: Setting, raw: Mapping[str, str], problems: list[ConfigProbl
 def _convert(kind: SettingKind, text: str) -> Default:
     """A value as Pulumi hands it to the program (a string; lists as JSON) to the key's type."""
     if kind == "string":
+        if not isinstance(_structure(text), str):
+            raise ValueError("must be one value, not a list or mapping")
         return text
     if kind == "integer":
         if not re.fullmatch(r"\s*-?[0-9]+\s*", text):
@@ -587,6 +594,18 @@ def _convert(kind: SettingKind, text: str) -> Default:
     return items
 
 
+def _structure(text: str) -> object:
+    """A list or mapping as the stack file wrote it (Pulumi hands those on as JSON), else text."""
+    if text[:1] in ("[", "{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, list | dict):
+            return value
+    return text
+
+
 def _primary_region(region: str | None, problems: list[ConfigProblem]) -> Any:
     """`aws:region` is required: an unset one would leave the region to whatever AWS_REGION
     the deploying shell happens to have, and a preview to guess."""
@@ -599,11 +618,10 @@ def _primary_region(region: str | None, problems: list[ConfigProblem]) -> Any:
         )
         return _INVALID
     if region not in aws_rules.region_partitions():
-        guess = difflib.get_close_matches(region, list(aws_rules.region_partitions()), n=1)
-        hint = f' (did you mean "{guess[0]}"?)' if guess else ""
         problems.append(
             ConfigProblem(
-                (("aws:region", region),), f"is not an AWS region where AWS Backup runs{hint}"
+                (("aws:region", region),),
+                f"is not an AWS region where AWS Backup runs{_near(region)}",
             )
         )
         return _INVALID

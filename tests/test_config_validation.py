@@ -323,7 +323,7 @@ BAD_STACK_FILES: dict[str, tuple[str, list[str]]] = {
     ),
     "notificationEmails of numbers": (
         stack_file("formkiq-backup:notificationEmails: [1, 2]"),
-        ["notificationEmails=", "must be a list of strings"],
+        ["notificationEmails=[1, 2]: must be a list of strings"],
     ),
     # Nulls: neither a value nor clearly the default.
     "tier: ~": (
@@ -350,6 +350,31 @@ BAD_STACK_FILES: dict[str, tuple[str, list[str]]] = {
     "aws:region misspelt": (
         stack_file("aws:region: eu-wset-1", base=BASE[1:]),
         ['aws:region="eu-wset-1"', 'did you mean "eu-west-1"'],
+    ),
+    "aws:region in upper case": (
+        stack_file("aws:region: US-EAST-1", base=BASE[1:]),
+        ['aws:region="US-EAST-1": is not an AWS region', 'did you mean "us-east-1"'],
+    ),
+    "drRegion in upper case": (
+        stack_file("formkiq-backup:drRegion: US-WEST-2"),
+        ['drRegion="US-WEST-2": is not an AWS region', 'did you mean "us-west-2"'],
+    ),
+    # What a careful user tries next.
+    "appEnvironment empty": (
+        stack_file('formkiq-backup:appEnvironment: ""', base=BASE[:2]),
+        ["appEnvironment=(empty): must match FormKiQ's AppEnvironment pattern"],
+    ),
+    "tier with a trailing space": (
+        stack_file('formkiq-backup:tier: "standard "', base=BASE[::2]),
+        ['tier="standard ": must be one of', 'did you mean "standard"'],
+    ),
+    "tier as a list": (
+        stack_file("formkiq-backup:tier: [standard]", base=BASE[::2]),
+        ['tier=["standard"]: must be one value, not a list or mapping'],
+    ),
+    "negative retention": (
+        stack_file("formkiq-backup:monthlyRetentionDays: -1"),
+        ["monthlyRetentionDays=-1: must be 1..36500 days"],
     ),
     # Look-alike namespaces and keys: nothing would read them.
     "formkiq_backup namespace": (

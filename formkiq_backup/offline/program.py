@@ -122,12 +122,12 @@ class StackConfig:
         try:
             warnings = parse_settings(declared, self.get("aws:region")).warnings
         except ConfigError as error:
-            # A null was reported as such: not again as a missing required key.
-            nulls = {problem.values[0][0] for problem in self.problems}
+            # A key reported for the stack file (a null) is not reported again as missing.
+            reported = {problem.values[0][0] for problem in self.problems}
             found.extend(
                 problem
                 for problem in error.problems
-                if self._full_key(problem.values[0][0]) not in nulls
+                if self._full_key(problem.values[0][0]) not in reported
             )
             warnings = error.warnings
         return ConfigError(found, warnings=warnings)

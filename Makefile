@@ -33,8 +33,10 @@ unit: setup
 test: lint typecheck unit
 
 ## make preview STACK=prod: the real program against a bundled sample FormKiQ, offline.
-preview: setup
-	$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+## Only the render goes to stdout (`> review.txt`): setup's output and make's echo go elsewhere.
+preview:
+	@$(MAKE) --no-print-directory -s setup >&2
+	@$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
 
 ## make demo: formkiq-dr against a FormKiQ in moto_server on 127.0.0.1, incident and recovery;
 ## the drill report lands in reports/.

@@ -6,10 +6,12 @@ returns problems as sentences; the caller decides whether a problem names a conf
 component argument. Sources are cited next to each rule.
 """
 
+import calendar
 import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
 # API_Lifecycle: "DeleteAfterDays cannot be less than 1 or more than 36500 days".
@@ -70,11 +72,14 @@ class CronSchedule:
         return f"cron({self.minutes[0]} {self.hours[0]} 1 * ? *)"
 
 
-def parse_backup_schedule(expression: str) -> CronSchedule:
-    """Parse an AWS Backup schedule, rejecting anything AWS would reject or run more than hourly.
+def parse_backup_schedule(expression: str, *, this_year: int | None = None) -> CronSchedule:
+    """Parse an AWS Backup schedule, rejecting anything AWS would reject, run more than hourly,
+    or never run at all.
 
     AWS Backup takes EventBridge 6-field cron (plan-options-and-configuration) and runs jobs
     "as frequently as hourly": a minutes field naming more than one minute fires twice in an hour.
+    AWS accepts a cron that matches no date (the 30th of February, only past years) and then never
+    starts a job, so that is refused here. `this_year` defaults to the current UTC year.
     """
     text = expression.strip()
     if text.startswith("rate("):
@@ -94,10 +99,10 @@ def parse_backup_schedule(expression: str) -> CronSchedule:
     minute, hour, day_of_month, month, day_of_week, year = fields
     minutes = _expand("minutes", minute, 0, 59)
     hours = _expand("hours", hour, 0, 23)
-    _check_day_of_month(day_of_month)
-    _check_simple_field("month", month, 1, 12, _MONTHS)
+    days = _days_of_month(day_of_month)
+    months = _field_values("month", month, 1, 12, _MONTHS)
     _check_day_of_week(day_of_week)
-    _check_simple_field("year", year, 1970, 2199, {})
+    years = _field_values("year", year, 1970, 2199, {})
     if (day_of_month == "?") == (day_of_week == "?"):
         raise ScheduleError(
             "exactly one of day-of-month and day-of-week must be '?', e.g. cron(0 5 * * ? *)"
@@ -108,6 +113,15 @@ def parse_backup_schedule(expression: str) -> CronSchedule:
             f"starts {len(minutes)} jobs an hour (minutes {listed}); AWS Backup runs a rule "
             "at most hourly, so the minutes field must name one minute, e.g. cron(0 5 * * ? *)"
         )
+    never = _never_fires(
+        day_of_month,
+        days,
+        months,
+        years,
+        datetime.now(UTC).year if this_year is None else this_year,
+    )
+    if never:
+        raise ScheduleError(f"never starts a job: {never}, e.g. cron(0 5 * * ? *)")
     return CronSchedule(expression=text, minutes=minutes, hours=hours)
 
 
@@ -136,27 +150,52 @@ def _expand(field: str, text: str, low: int, high: int) -> tuple[int, ...]:
     return tuple(sorted(values))
 
 
-def _check_simple_field(field: str, text: str, low: int, high: int, names: dict[str, int]) -> None:
-    """Validate a month or year field: `*`, numbers or names, ranges, steps and lists."""
+def _field_values(
+    field: str, text: str, low: int, high: int, names: dict[str, int]
+) -> frozenset[int]:
+    """The values a day-of-month, month or year field names: `*`, numbers or names, ranges
+    (wrapping past the end, e.g. NOV-FEB), steps and lists."""
     if text == "*":
-        return
+        return frozenset(range(low, high + 1))
+    values: set[int] = set()
     for part in text.split(","):
-        base, _, step = part.partition("/")
-        if step and not step.isdigit():
+        base, _, step_text = part.partition("/")
+        if step_text and (not step_text.isdigit() or int(step_text) == 0):
             raise ScheduleError(f"{field} field {text!r} is not valid cron syntax")
+        bounds: list[int] = []
         for bound in base.split("-") if base != "*" else []:
             value = names.get(bound.upper()) if not bound.isdigit() else int(bound)
             if value is None or not low <= value <= high:
                 raise ScheduleError(f"{field} field {text!r} is outside {low}-{high}")
+            bounds.append(value)
+        if base == "*":
+            start, end = low, high
+        elif len(bounds) == 1:
+            start, end = bounds[0], high if step_text else bounds[0]
+        elif len(bounds) == 2:
+            start, end = bounds
+        else:
+            raise ScheduleError(f"{field} field {text!r} is not valid cron syntax")
+        span = (
+            [*range(start, high + 1), *range(low, end + 1)]
+            if start > end
+            else range(start, end + 1)
+        )
+        values.update(span[:: int(step_text or 1)])
+    return frozenset(values)
 
 
-def _check_day_of_month(text: str) -> None:
-    """Validate day-of-month: also `?`, `L` (last day) and `nW` (nearest weekday)."""
+def _days_of_month(text: str) -> frozenset[int] | None:
+    """The days a day-of-month field names; None when it fires in every month (`?` leaves the
+    choice to day-of-week, `*`, `L` last day, `LW` last weekday)."""
     if text in ("?", "*", "L", "LW"):
-        return
-    if re.fullmatch(r"([1-9]|[12]\d|3[01])W", text):
-        return
-    _check_simple_field("day-of-month", text, 1, 31, {})
+        return None
+    nearest_weekday = re.fullmatch(r"([1-9]|[12]\d|3[01])W", text)
+    if nearest_weekday:
+        # nW: "the weekday closest to the nth day of the month" (EventBridge, Cron expressions
+        # reference, eb-cron-expressions): a month without day n has no such weekday.
+        return frozenset({int(nearest_weekday.group(1))})
+    return _field_values("day-of-month", text, 1, 31, {})
 
 
 def _check_day_of_week(text: str) -> None:
@@ -165,7 +204,37 @@ def _check_day_of_week(text: str) -> None:
         return
     if re.fullmatch(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])", text.upper()):
         return
-    _check_simple_field("day-of-week", text, 1, 7, _WEEKDAYS)
+    _field_values("day-of-week", text, 1, 7, _WEEKDAYS)
+
+
+# The longest each month gets (February in a leap year).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _never_fires(
+    day_of_month: str,
+    days: frozenset[int] | None,
+    months: frozenset[int],
+    years: frozenset[int],
+    this_year: int,
+) -> str | None:
+    """Why a schedule matches no date from this year on, or None when it matches one.
+
+    Fields as the EventBridge Cron expressions reference (eb-cron-expressions) defines them; years
+    run 1970-2199 there, so a list of past years is accepted by AWS and then never fires.
+    """
+    coming = sorted(year for year in years if year >= this_year)
+    if not coming:
+        return f"every year it names is before {this_year}"
+    if days is None:
+        return None
+    leap_year_ahead = any(calendar.isleap(year) for year in coming)
+    for month in months:
+        longest = _MONTH_DAYS[month - 1] if month != 2 or leap_year_ahead else 28
+        if min(days) <= longest:
+            return None
+    named = ", ".join(_MONTH_NAMES[month - 1] for month in sorted(months))
+    return f"day-of-month {day_of_month} does not occur in {named}"
 
 
 def lifecycle_problems(delete_after_days: int, cold_storage_after_days: int | None) -> list[str]:

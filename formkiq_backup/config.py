@@ -1,118 +1,40 @@
-"""The `formkiq-backup` configuration contract: keys, defaults and validation, parsed once.
+"""The `formkiq-backup` configuration contract, declared once: each key is one field of
+`BackupSettings`, whose metadata holds its name, type, default, rule, description and the tier
+capability that uses it. Parsing, `Pulumi.yaml` and the README table all follow from it.
 
 `parse_settings` is pure (raw strings in, `BackupSettings` out) so the Pulumi program, the
 offline preview and the tests share it. Every problem is collected and reported at once, each
-naming the key, the value given and the rule, before any resource is registered.
+naming the key, the value given and the rule, before any resource is registered. What is legal
+but probably not meant (a key the tier ignores, dailies kept longer than monthlies) is a warning.
 """
 
 import difflib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, Literal
 
 from formkiq_backup import aws_rules
 from formkiq_backup.aws_rules import CronSchedule, ScheduleError
+from tiers.definitions import SECOND_REGION_CAPABILITIES, TIERS, Capability, Tier
 
 NAMESPACE = "formkiq-backup"
 
-
-class Tier(StrEnum):
-    """The backup tiers of FormKiQ's guide, lowest first."""
-
-    BASIC = "basic"
-    STANDARD = "standard"
-    ENHANCED = "enhanced"
-    ENTERPRISE = "enterprise"
-
-
-# The tiers whose copies and replicas live in a second region.
-CROSS_REGION_TIERS = frozenset({Tier.ENHANCED, Tier.ENTERPRISE})
-
 SettingKind = Literal["string", "integer", "boolean", "array"]
+Default = str | int | bool | list[str]
 
 
-@dataclass(frozen=True)
-class SettingSpec:
-    """One configuration key as declared in Pulumi.yaml and the README."""
+class _Null:
+    """A key given `~` or `null` in a stack file: shown as null, unlike a key not given."""
 
-    key: str
-    kind: SettingKind
-    description: str
-    default: str | int | bool | list[str] | None = None
-    required: bool = False
+    def __repr__(self) -> str:
+        return "null"
 
 
-SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec(
-        "tier", "string", "Backup tier: basic, standard, enhanced or enterprise.", required=True
-    ),
-    SettingSpec(
-        "appEnvironment",
-        "string",
-        "FormKiQ's AppEnvironment; names are read from /formkiq/<appEnvironment>/.",
-        required=True,
-    ),
-    # Pulumi requires a default for every optional project key; "" and 0 mean "not set".
-    SettingSpec(
-        "drRegion",
-        "string",
-        "Disaster-recovery region (enhanced and enterprise); must differ from "
-        'aws:region. "" = none.',
-        default="",
-    ),
-    SettingSpec(
-        "notificationEmails", "array", "E-mail addresses subscribed to the alarm topic.", default=[]
-    ),
-    SettingSpec(
-        "backupSchedule",
-        "string",
-        "AWS 6-field cron for the daily backup rule; at most hourly.",
-        default="cron(0 5 * * ? *)",
-    ),
-    SettingSpec(
-        "scheduleTimezone", "string", "IANA time zone the backup schedules run in.", default="UTC"
-    ),
-    SettingSpec(
-        "dailyRetentionDays",
-        "integer",
-        "Days each daily recovery point is kept (1..36500).",
-        default=35,
-    ),
-    SettingSpec(
-        "monthlyRetentionDays",
-        "integer",
-        "Days each monthly recovery point is kept (1..36500).",
-        default=365,
-    ),
-    SettingSpec(
-        "coldStorageAfterDays",
-        "integer",
-        "Days after which monthly recovery points move to cold storage; retention "
-        "must be at least 90 days longer. 0 = never.",
-        default=0,
-    ),
-    SettingSpec(
-        "breakGlassRoleArns",
-        "array",
-        "IAM role ARNs still allowed to delete recovery points.",
-        default=[],
-    ),
-    SettingSpec(
-        "protectBackups",
-        "boolean",
-        "Protect vaults, their keys and the backup role from deletion by Pulumi.",
-        default=True,
-    ),
-    SettingSpec(
-        "remediatePosture",
-        "boolean",
-        "Let the posture guard re-enable PITR and versioning when it finds them off.",
-        default=False,
-    ),
-)
-SETTINGS_BY_KEY = {spec.key: spec for spec in SETTINGS}
+NULL: Final = _Null()
+# A value that failed its own rule: rules across keys skip it rather than report it again.
+_INVALID: Final = object()
 
 
 @dataclass(frozen=True)
@@ -123,145 +45,541 @@ class ConfigProblem:
     rule: str
 
     def __str__(self) -> str:
-        shown = " and ".join(f"{key}={_show(value)}" for key, value in self.values)
+        shown = " and ".join(f"{key}={show(value)}" for key, value in self.values)
         return f"{shown}: {self.rule}"
 
 
 class ConfigError(ValueError):
-    """Every problem in a stack's configuration, reported together."""
+    """Every problem in a stack's configuration, reported together (with any warnings)."""
 
-    def __init__(self, problems: list[ConfigProblem], *, source: str = NAMESPACE) -> None:
+    def __init__(
+        self,
+        problems: list[ConfigProblem],
+        *,
+        warnings: Iterable[ConfigProblem] = (),
+        source: str = NAMESPACE,
+    ) -> None:
         self.problems = problems
+        self.warnings = tuple(warnings)
         lines = [f"  - {problem}" for problem in problems]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"{source} configuration has {count}:\n" + "\n".join(lines))
+        message = f"{source} configuration has {count}:\n" + "\n".join(lines)
+        if self.warnings:
+            message += "\nand warnings:\n" + "\n".join(f"  - {w}" for w in self.warnings)
+        super().__init__(message)
+
+
+class InvalidValueError(ValueError):
+    """Raised by a setting's parser: each (value, rule) becomes one problem of that key."""
+
+    def __init__(self, *found: tuple[object, str]) -> None:
+        super().__init__("; ".join(rule for _, rule in found))
+        self.found = found
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One `formkiq-backup` key: how a stack spells it, checks it and what it means."""
+
+    key: str
+    kind: SettingKind
+    description: str
+    """Pulumi.yaml's description."""
+    rule: str
+    """The README's rule column."""
+    default: Default | None = None
+    """As Pulumi.yaml declares it; None means the key is required."""
+    default_note: str = ""
+    """What the default means, when not obvious ("none", "never")."""
+    used_by: frozenset[Capability] = frozenset()
+    """The capabilities this key configures; empty: every tier uses it."""
+    parse: Callable[[Any], Any] = _keep
+    """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError."""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    @property
+    def default_text(self) -> str:
+        """The default as a stack file spells it: cron(0 5 * * ? *), 35, true, "", []."""
+        if isinstance(self.default, str) and self.default:
+            return self.default
+        return json.dumps(self.default)
+
+    def pulumi_yaml(self) -> dict[str, object]:
+        """This key's entry in Pulumi.yaml's `config:` block."""
+        entry: dict[str, object] = {"type": self.kind}
+        if self.kind == "array":
+            entry["items"] = {"type": "string"}
+        entry["description"] = self.description
+        if not self.required:
+            entry["default"] = self.default
+        return entry
+
+    def readme_row(self) -> str:
+        """This key's row in the README's configuration table."""
+        kind = {"string": "string", "integer": "int", "boolean": "bool", "array": "list of strings"}
+        if self.required:
+            default = "required"
+        else:
+            default = f"`{self.default_text}`"
+            default += f" ({self.default_note})" if self.default_note else ""
+        return f"| `{self.key}` | {kind[self.kind]} | {default} | {self.tiers} | {self.rule} |"
+
+    @property
+    def tiers(self) -> str:
+        """The tiers that use this key: `all`, or the first that does and `+`."""
+        if not self.used_by:
+            return "all"
+        first = next(tier for tier, spec in TIERS.items() if spec.capabilities & self.used_by)
+        return "all" if first is next(iter(TIERS)) else f"{first.value}+"
+
+
+def key(
+    name: str, kind: SettingKind, description: str, rule: str, **options: Any
+) -> dict[str, Setting]:
+    """Field metadata declaring a BackupSettings field as the stack key `name`."""
+    return {"setting": Setting(name, kind, description, rule, **options)}
+
+
+# --- per-key parsers: raise InvalidValueError with the rule a value breaks ---------------
+
+
+def _tier(text: str) -> Tier:
+    try:
+        return Tier(text)
+    except ValueError:
+        pass
+    names = [tier.value for tier in Tier]
+    rule = f"must be one of {', '.join(names)}"
+    if text.lower() in names:
+        rule += f' (tiers are lower case: did you mean "{text.lower()}"?)'
+    else:
+        guess = difflib.get_close_matches(text.lower(), names, n=1)
+        if guess:
+            rule += f' (did you mean "{guess[0]}"?)'
+    raise InvalidValueError((text, rule))
+
+
+# FormKiQ's AllowedPattern for AppEnvironment (CloudFormation root template).
+_APP_ENVIRONMENT = re.compile(r"[a-zA-Z0-9_.\-/]+")
+
+
+def _app_environment(text: str) -> str:
+    if not _APP_ENVIRONMENT.fullmatch(text):
+        raise InvalidValueError(
+            (text, "must match FormKiQ's AppEnvironment pattern [a-zA-Z0-9_.-/]+")
+        )
+    return text
+
+
+def _region(text: str) -> str | None:
+    """ "" is the declared default meaning "not set"."""
+    if not text:
+        return None
+    partitions = aws_rules.region_partitions()
+    if text not in partitions:
+        raise InvalidValueError((text, f"is not an AWS region where AWS Backup runs{_near(text)}"))
+    return text
+
+
+def _near(region: str) -> str:
+    """A hint naming the region probably meant (region codes are lower case)."""
+    regions = list(aws_rules.region_partitions())
+    guess = difflib.get_close_matches(region.strip().lower(), regions, n=1)
+    return f' (did you mean "{guess[0]}"?)' if guess else ""
+
+
+def _emails(addresses: list[str]) -> tuple[str, ...]:
+    found: list[tuple[object, str]] = [
+        (address, "is not a valid e-mail address (name@example.com)")
+        for address in addresses
+        if not aws_rules.is_email_address(address)
+    ]
+    seen: dict[str, str] = {}
+    for address in addresses:
+        if address.lower() in seen:
+            # One subscription per address: two would collide on one logical name, and SNS
+            # treats the address case-insensitively for delivery.
+            found.append((address, f"is listed twice (as {json.dumps(seen[address.lower()])} too)"))
+        seen.setdefault(address.lower(), address)
+    if found:
+        raise InvalidValueError(*found)
+    return tuple(addresses)
+
+
+def _schedule(text: str) -> CronSchedule:
+    try:
+        return aws_rules.parse_backup_schedule(text)
+    except ScheduleError as error:
+        raise InvalidValueError((text, str(error))) from None
+
+
+def _timezone(text: str) -> str:
+    problems = aws_rules.timezone_problems(text)
+    if problems:
+        raise InvalidValueError(*((text, rule) for rule in problems))
+    return text
+
+
+def _days(value: int) -> int:
+    if not 1 <= value <= aws_rules.MAX_LIFECYCLE_DAYS:
+        raise InvalidValueError(
+            (
+                value,
+                f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days (AWS Backup's lifecycle limit)",
+            )
+        )
+    return value
+
+
+def _cold_storage(value: int) -> int | None:
+    """0 is the declared default meaning "never"."""
+    if value == 0:
+        return None
+    if not 1 <= value <= aws_rules.MAX_LIFECYCLE_DAYS:
+        raise InvalidValueError(
+            (value, f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days, or 0 for no cold storage")
+        )
+    return value
+
+
+def _role_arns(arns: list[str]) -> tuple[str, ...]:
+    bad = [arn for arn in arns if not aws_rules.is_iam_role_arn(arn)]
+    if bad:
+        rule = "is not an IAM role ARN (arn:aws:iam::123456789012:role/BreakGlass)"
+        raise InvalidValueError(*((arn, rule) for arn in bad))
+    return tuple(arns)
+
+
+_AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
 
 
 @dataclass(frozen=True)
 class BackupSettings:
     """A stack's validated configuration; the only config object below the program's edge."""
 
-    tier: Tier
-    app_environment: str
+    tier: Tier = field(
+        metadata=key(
+            "tier",
+            "string",
+            "Backup tier: basic, standard, enhanced or enterprise.",
+            "`basic`, `standard`, `enhanced` or `enterprise`",
+            parse=_tier,
+        )
+    )
+    app_environment: str = field(
+        metadata=key(
+            "appEnvironment",
+            "string",
+            "FormKiQ's AppEnvironment; names are read from /formkiq/<appEnvironment>/.",
+            "FormKiQ's `AppEnvironment`; names are read from `/formkiq/<appEnvironment>/`",
+            parse=_app_environment,
+        )
+    )
     primary_region: str | None
-    dr_region: str | None
-    notification_emails: tuple[str, ...]
-    backup_schedule: CronSchedule
-    schedule_timezone: str
-    daily_retention_days: int
-    monthly_retention_days: int
-    cold_storage_after_days: int | None
-    break_glass_role_arns: tuple[str, ...]
-    protect_backups: bool
-    remediate_posture: bool
+    """`aws:region`: FormKiQ's region, where everything but the DR copies lives."""
+    # Pulumi requires a default for every optional project key; "" and 0 mean "not set".
+    dr_region: str | None = field(
+        metadata=key(
+            "drRegion",
+            "string",
+            "Disaster-recovery region (enhanced and enterprise); must differ from "
+            'aws:region. "" = none.',
+            "required for enhanced/enterprise; a region where AWS Backup runs, in the same "
+            "partition, not `aws:region`",
+            default="",
+            default_note="none",
+            used_by=SECOND_REGION_CAPABILITIES,
+            parse=_region,
+        )
+    )
+    notification_emails: tuple[str, ...] = field(
+        metadata=key(
+            "notificationEmails",
+            "array",
+            "E-mail addresses subscribed to the alarm topic.",
+            "each a valid e-mail address, none twice (in any case); each gets an e-mail "
+            "subscription to the alarm topic",
+            default=[],
+            parse=_emails,
+        )
+    )
+    backup_schedule: CronSchedule = field(
+        metadata=key(
+            "backupSchedule",
+            "string",
+            "AWS 6-field cron for the daily backup rule; at most hourly.",
+            "AWS 6-field cron, one of day-of-month/day-of-week `?`, at most hourly (one minute "
+            "value), matching a date that exists",
+            default="cron(0 5 * * ? *)",
+            used_by=_AWS_BACKUP,
+            parse=_schedule,
+        )
+    )
+    schedule_timezone: str = field(
+        metadata=key(
+            "scheduleTimezone",
+            "string",
+            "IANA time zone the backup schedules run in.",
+            "IANA time zone name",
+            default="UTC",
+            used_by=_AWS_BACKUP,
+            parse=_timezone,
+        )
+    )
+    daily_retention_days: int = field(
+        metadata=key(
+            "dailyRetentionDays",
+            "integer",
+            "Days each daily recovery point is kept (1..36500).",
+            "1..36500; more than `monthlyRetentionDays` is a warning",
+            default=35,
+            used_by=_AWS_BACKUP,
+            parse=_days,
+        )
+    )
+    monthly_retention_days: int = field(
+        metadata=key(
+            "monthlyRetentionDays",
+            "integer",
+            "Days each monthly recovery point is kept (1..36500).",
+            "1..36500",
+            default=365,
+            used_by=_AWS_BACKUP,
+            parse=_days,
+        )
+    )
+    cold_storage_after_days: int | None = field(
+        metadata=key(
+            "coldStorageAfterDays",
+            "integer",
+            "Days after which monthly recovery points move to cold storage; retention "
+            "must be at least 90 days longer. 0 = never.",
+            "if set, monthly recovery points go cold after this many days; "
+            "`monthlyRetentionDays` >= this + 90",
+            default=0,
+            default_note="never",
+            used_by=_AWS_BACKUP,
+            parse=_cold_storage,
+        )
+    )
+    break_glass_role_arns: tuple[str, ...] = field(
+        metadata=key(
+            "breakGlassRoleArns",
+            "array",
+            "IAM role ARNs still allowed to delete recovery points.",
+            "IAM role ARNs in the partition of `aws:region`; the only principals allowed to "
+            "delete recovery points or the vault key",
+            default=[],
+            used_by=_AWS_BACKUP,
+            parse=_role_arns,
+        )
+    )
+    protect_backups: bool = field(
+        metadata=key(
+            "protectBackups",
+            "boolean",
+            "Protect vaults, their keys and the backup role from deletion by Pulumi.",
+            "vaults, their keys and the backup role get Pulumi `protect`",
+            default=True,
+            used_by=_AWS_BACKUP,
+        )
+    )
+    remediate_posture: bool = field(
+        metadata=key(
+            "remediatePosture",
+            "boolean",
+            "Let the posture guard re-enable PITR and versioning when it finds them off.",
+            "let the posture guard re-enable PITR and versioning it finds off",
+            default=False,
+            used_by=frozenset({Capability.POSTURE_GUARD}),
+        )
+    )
+    warnings: tuple[ConfigProblem, ...] = ()
+    """What is valid but probably not meant; the program logs each with pulumi.log.warn."""
+
+
+# Every key, in declaration order, keyed by the BackupSettings field it fills.
+_FIELDS: Mapping[str, Setting] = {
+    f.name: f.metadata["setting"] for f in fields(BackupSettings) if "setting" in f.metadata
+}
+SETTINGS: tuple[Setting, ...] = tuple(_FIELDS.values())
+SETTINGS_BY_KEY: Mapping[str, Setting] = {spec.key: spec for spec in SETTINGS}
 
 
 def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> BackupSettings:
     """Validate raw config values (namespace stripped, as Pulumi passes them: strings).
 
-    `primary_region` is `aws:region`, which drRegion must differ from. Raises ConfigError
-    listing every problem.
+    `primary_region` is `aws:region`. Raises ConfigError listing every problem.
     """
-    problems: list[ConfigProblem] = []
-    problems.extend(_unknown_key_problems(raw))
-    values = {spec.key: _typed_value(spec, raw, problems) for spec in SETTINGS}
-
-    tier = _parse_tier(values["tier"], problems)
-    app_environment = values["appEnvironment"]
-    if isinstance(app_environment, str):
-        problems.extend(_app_environment_problems(app_environment))
-    schedule = _parse_schedule(values["backupSchedule"], problems)
-    _check_timezone(values["scheduleTimezone"], problems)
-    _check_days("dailyRetentionDays", values["dailyRetentionDays"], problems)
-    _check_days("monthlyRetentionDays", values["monthlyRetentionDays"], problems)
-    _check_cold_storage(values, problems)
-    _check_dr_region(tier, values["drRegion"], primary_region, problems)
-    _check_list(
-        values["notificationEmails"],
-        "notificationEmails",
-        aws_rules.is_email_address,
-        "is not a valid e-mail address (name@example.com)",
-        problems,
-    )
-    _check_list(
-        values["breakGlassRoleArns"],
-        "breakGlassRoleArns",
-        aws_rules.is_iam_role_arn,
-        "is not an IAM role ARN (arn:aws:iam::123456789012:role/BreakGlass)",
-        problems,
-    )
-
+    problems = unknown_key_problems(raw)
+    values: dict[str, Any] = {}
+    for name, spec in _FIELDS.items():
+        values[name] = _parse_one(spec, raw, problems)
+    values["primary_region"] = _primary_region(primary_region, problems)
+    problems.extend(_cross_key_problems(values))
+    warnings = _warnings(raw, values)
     if problems:
-        raise ConfigError(problems)
-    assert tier is not None and schedule is not None  # guaranteed when no problems were found
-    return BackupSettings(
-        tier=tier,
-        app_environment=str(app_environment),
-        primary_region=primary_region,
-        dr_region=_optional_str(values["drRegion"]),
-        notification_emails=tuple(_str_list(values["notificationEmails"])),
-        backup_schedule=schedule,
-        schedule_timezone=str(values["scheduleTimezone"]),
-        daily_retention_days=int(_int(values["dailyRetentionDays"])),
-        monthly_retention_days=int(_int(values["monthlyRetentionDays"])),
-        cold_storage_after_days=_optional_int(values["coldStorageAfterDays"]),
-        break_glass_role_arns=tuple(_str_list(values["breakGlassRoleArns"])),
-        protect_backups=bool(values["protectBackups"]),
-        remediate_posture=bool(values["remediatePosture"]),
-    )
+        raise ConfigError(problems, warnings=warnings)
+    return BackupSettings(**values, warnings=tuple(warnings))
 
 
 def read_pulumi_config() -> BackupSettings:
-    """The program's edge: read this stack's config from the Pulumi runtime and validate it.
+    """The program's edge: read this stack's config through Pulumi's public API and validate it.
 
-    The SDK has no public way to list config keys, so read both places it keeps them: the
-    PULUMI_CONFIG JSON the CLI hands the program, and values set in-process (mocks).
+    The CLI type-checks the keys Pulumi.yaml declares, fills in their defaults and passes any
+    other key of the project through unchecked (Pulumi's project-file reference; the CLI's
+    mergeConfig in sdk/go/common/workspace/config.go walks only the declared keys); the SDK
+    offers no way to list keys, so the program reads the declared ones. Unknown keys are found
+    where the stack file is read (`make preview`, formkiq_backup.offline.program). Warnings go to
+    pulumi.log.warn.
     """
-    from pulumi.runtime import config as runtime_config
+    import pulumi
 
-    everything: dict[str, object] = {
-        **runtime_config.get_config_env(),
-        **runtime_config.CONFIG.get(),
-    }
-    prefix = f"{NAMESPACE}:"
-    raw = {
-        key[len(prefix) :]: str(value)
-        for key, value in everything.items()
-        if key.startswith(prefix)
-    }
-    region = everything.get("aws:region")
-    return parse_settings(raw, str(region) if region else None)
+    project = pulumi.Config(NAMESPACE)
+    raw = {spec.key: value for spec in SETTINGS if (value := project.get(spec.key)) is not None}
+    settings = parse_settings(raw, pulumi.Config("aws").get("region"))
+    for warning in settings.warnings:
+        pulumi.log.warn(f"{NAMESPACE} configuration: {warning}")
+    return settings
+
+
+def unknown_key_problems(raw: Iterable[str] | Mapping[str, object]) -> list[ConfigProblem]:
+    """Keys of this namespace that are not settings, each with the closest valid key."""
+    problems = []
+    by_lower = {key.lower(): key for key in SETTINGS_BY_KEY}
+    for key in sorted(raw):
+        if key in SETTINGS_BY_KEY:
+            continue
+        guess = by_lower.get(key.lower()) or next(
+            iter(difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1, cutoff=0.5)), None
+        )
+        hint = f"did you mean {guess}?" if guess else "valid keys: " + ", ".join(SETTINGS_BY_KEY)
+        value = raw[key] if isinstance(raw, Mapping) else None
+        problems.append(ConfigProblem(((key, value),), f"is not a {NAMESPACE} setting; {hint}"))
+    return problems
+
+
+# Namespaces a stack file may use besides this project's without being a typo of it.
+_OTHER_NAMESPACES = frozenset({"aws", "pulumi"})
+
+
+def stack_key_problems(values: Mapping[str, object]) -> list[ConfigProblem]:
+    """What a stack file's full keys and values get wrong before any value is judged.
+
+    A key in a namespace that merely looks like ours (`formkiq_backup:tier`) reaches no one, so
+    the setting meant is silently not applied: an error naming the namespace meant. So is a key
+    without a namespace, and a null (`~`), which leaves unclear whether the default is meant.
+    """
+    problems = []
+    for full_key in sorted(values):
+        value = values[full_key]
+        namespace, colon, name = full_key.partition(":")
+        if not colon:
+            problems.append(
+                ConfigProblem(
+                    ((full_key, value),),
+                    f"has no namespace: stack keys are namespace:name, e.g. {NAMESPACE}:tier"
+                    + (
+                        f" (did you mean {NAMESPACE}:{full_key}?)"
+                        if full_key in SETTINGS_BY_KEY
+                        else ""
+                    ),
+                )
+            )
+        elif (
+            namespace != NAMESPACE
+            and namespace.lower() not in _OTHER_NAMESPACES
+            and (
+                _squashed(namespace) == _squashed(NAMESPACE)
+                or difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.6
+            )
+        ):
+            problems.append(
+                ConfigProblem(
+                    ((full_key, value),),
+                    f"namespace {namespace} is not {NAMESPACE}, so nothing reads this key: "
+                    f"did you mean {NAMESPACE}:{_closest_key(name)}?",
+                )
+            )
+        elif value is NULL:
+            default = SETTINGS_BY_KEY.get(name) if namespace == NAMESPACE else None
+            hint = (
+                f"remove the line to take the default ({default.default_text})"
+                if default is not None and not default.required
+                else "give it a value"
+            )
+            problems.append(ConfigProblem(((full_key, value),), f"is null: {hint}"))
+    return problems
+
+
+def _squashed(namespace: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", namespace.lower()).removesuffix("s")
+
+
+def _closest_key(name: str) -> str:
+    if name in SETTINGS_BY_KEY:
+        return name
+    guess = difflib.get_close_matches(name, list(SETTINGS_BY_KEY), n=1, cutoff=0.5)
+    return guess[0] if guess else name
+
+
+def show(value: object) -> str:
+    """A value as a problem names it: strings quoted; not given, null and "" spelled out."""
+    if value is None:
+        return "(not set)"
+    if value is NULL:
+        return "null"
+    if value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
 
 
 # --- parsing helpers ------------------------------------------------------------------------
 
-_Value = str | int | bool | list[str] | None
 
-
-def _typed_value(
-    spec: SettingSpec, raw: Mapping[str, str], problems: list[ConfigProblem]
-) -> _Value:
-    """Convert one raw string to the key's type, or record why it can't be."""
+def _parse_one(spec: Setting, raw: Mapping[str, str], problems: list[ConfigProblem]) -> Any:
+    """One key's field value, or _INVALID after recording why it has none."""
     if spec.key not in raw:
         if spec.required:
             problems.append(ConfigProblem(((spec.key, None),), f"is required: {spec.description}"))
-        return spec.default
-    text = raw[spec.key]
+            return _INVALID
+        text: str | None = None
+        typed: Any = spec.default
+    else:
+        text = raw[spec.key]
+        try:
+            typed = _convert(spec.kind, text)
+        except ValueError as error:
+            problems.append(ConfigProblem(((spec.key, _structure(text)),), str(error)))
+            return _INVALID
     try:
-        return _convert(spec.kind, text)
-    except ValueError as error:
-        problems.append(ConfigProblem(((spec.key, text),), str(error)))
-        return None
+        return spec.parse(typed)
+    except InvalidValueError as rejected:
+        problems.extend(ConfigProblem(((spec.key, value),), rule) for value, rule in rejected.found)
+        return _INVALID
 
 
-def _convert(kind: SettingKind, text: str) -> _Value:
+def _convert(kind: SettingKind, text: str) -> Default:
+    """A value as Pulumi hands it to the program (a string; lists as JSON) to the key's type."""
     if kind == "string":
+        if not isinstance(_structure(text), str):
+            raise ValueError("must be one value, not a list or mapping")
         return text
     if kind == "integer":
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise ValueError("must be a whole number") from None
+        if not re.fullmatch(r"\s*-?[0-9]+\s*", text):
+            raise ValueError("must be a whole number")
+        return int(text)
     if kind == "boolean":
         lowered = text.strip().lower()
         if lowered not in ("true", "false"):
@@ -276,174 +594,134 @@ def _convert(kind: SettingKind, text: str) -> _Value:
     return items
 
 
-def _unknown_key_problems(raw: Mapping[str, str]) -> list[ConfigProblem]:
-    problems = []
-    by_lower = {key.lower(): key for key in SETTINGS_BY_KEY}
-    for key in sorted(raw):
-        if key in SETTINGS_BY_KEY:
-            continue
-        guess = by_lower.get(key.lower()) or next(
-            iter(difflib.get_close_matches(key, list(SETTINGS_BY_KEY), n=1, cutoff=0.5)), None
-        )
-        hint = f"did you mean {guess}?" if guess else "valid keys: " + ", ".join(SETTINGS_BY_KEY)
-        problems.append(ConfigProblem(((key, raw[key]),), f"is not a {NAMESPACE} setting; {hint}"))
-    return problems
+def _structure(text: str) -> object:
+    """A list or mapping as the stack file wrote it (Pulumi hands those on as JSON), else text."""
+    if text[:1] in ("[", "{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, list | dict):
+            return value
+    return text
 
 
-def _parse_tier(value: _Value, problems: list[ConfigProblem]) -> Tier | None:
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return Tier(text)
-    except ValueError:
-        pass
-    choices = ", ".join(tier.value for tier in Tier)
-    rule = f"must be one of {choices}"
-    if text.lower() in {tier.value for tier in Tier}:
-        rule += f' (tiers are lower case: did you mean "{text.lower()}"?)'
-    else:
-        guess = difflib.get_close_matches(text.lower(), [tier.value for tier in Tier], n=1)
-        if guess:
-            rule += f' (did you mean "{guess[0]}"?)'
-    problems.append(ConfigProblem((("tier", text),), rule))
-    return None
-
-
-def _app_environment_problems(value: str) -> list[ConfigProblem]:
-    # FormKiQ's AllowedPattern for AppEnvironment (CloudFormation root template).
-    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
-    if value and set(value) <= allowed:
-        return []
-    return [
-        ConfigProblem(
-            (("appEnvironment", value),),
-            "must match FormKiQ's AppEnvironment pattern [a-zA-Z0-9_.-/]+",
-        )
-    ]
-
-
-def _parse_schedule(value: _Value, problems: list[ConfigProblem]) -> CronSchedule | None:
-    if value is None:
-        return None
-    try:
-        return aws_rules.parse_backup_schedule(str(value))
-    except ScheduleError as error:
-        problems.append(ConfigProblem((("backupSchedule", value),), str(error)))
-        return None
-
-
-def _check_timezone(value: _Value, problems: list[ConfigProblem]) -> None:
-    if value is None:
-        return
-    for rule in aws_rules.timezone_problems(str(value)):
-        problems.append(ConfigProblem((("scheduleTimezone", value),), rule))
-
-
-def _check_days(key: str, value: _Value, problems: list[ConfigProblem]) -> None:
-    if isinstance(value, int) and not 1 <= value <= aws_rules.MAX_LIFECYCLE_DAYS:
+def _primary_region(region: str | None, problems: list[ConfigProblem]) -> Any:
+    """`aws:region` is required: an unset one would leave the region to whatever AWS_REGION
+    the deploying shell happens to have, and a preview to guess."""
+    if not region:
         problems.append(
             ConfigProblem(
-                ((key, value),),
-                f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days (AWS Backup's lifecycle limit)",
+                (("aws:region", region or None),),
+                "is required: FormKiQ's region, e.g. `pulumi config set aws:region us-east-1`",
             )
         )
-
-
-def _check_cold_storage(values: Mapping[str, _Value], problems: list[ConfigProblem]) -> None:
-    cold = values["coldStorageAfterDays"]
-    monthly = values["monthlyRetentionDays"]
-    if not isinstance(cold, int) or cold == 0:
-        return
-    if not 1 <= cold <= aws_rules.MAX_LIFECYCLE_DAYS:
+        return _INVALID
+    if region not in aws_rules.region_partitions():
         problems.append(
             ConfigProblem(
-                (("coldStorageAfterDays", cold),),
-                f"must be 1..{aws_rules.MAX_LIFECYCLE_DAYS} days, or 0 for no cold storage",
+                (("aws:region", region),),
+                f"is not an AWS region where AWS Backup runs{_near(region)}",
             )
         )
-        return
-    if not isinstance(monthly, int) or not 1 <= monthly <= aws_rules.MAX_LIFECYCLE_DAYS:
-        return  # already reported against monthlyRetentionDays
-    for rule in aws_rules.lifecycle_problems(monthly, cold):
-        problems.append(
-            ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
-        )
+        return _INVALID
+    return region
 
 
-def _check_dr_region(
-    tier: Tier | None, value: _Value, primary: str | None, problems: list[ConfigProblem]
-) -> None:
-    if not value:
-        if tier in CROSS_REGION_TIERS:
+def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Rules that involve two keys; each is skipped when a key involved is already invalid."""
+    problems: list[ConfigProblem] = []
+    valid = {name: value for name, value in values.items() if value is not _INVALID}
+    tier: Tier | None = valid.get("tier")
+    primary: str | None = valid.get("primary_region")
+    dr_region: str | None = valid.get("dr_region")
+    partitions = aws_rules.region_partitions()
+    if "dr_region" not in valid:
+        pass  # already reported
+    elif dr_region is None:
+        if tier is not None and TIERS[tier].needs_dr_region:
             problems.append(
                 ConfigProblem(
                     (("drRegion", None),),
-                    f"is required for tier {tier.value if tier else ''}: its copies and replicas "
-                    "live in a second region, e.g. us-west-2",
+                    f"is required for tier {tier.value}: its copies and replicas live in a "
+                    "second region, e.g. us-west-2",
                 )
             )
-        return
-    region = str(value)
-    partitions = aws_rules.region_partitions()
-    if region not in partitions:
-        guess = difflib.get_close_matches(region, list(partitions), n=1)
-        hint = f' (did you mean "{guess[0]}"?)' if guess else ""
+    elif primary is not None and dr_region == primary:
         problems.append(
             ConfigProblem(
-                (("drRegion", region),), f"is not an AWS region where AWS Backup runs{hint}"
-            )
-        )
-        return
-    if primary is not None and region == primary:
-        problems.append(
-            ConfigProblem(
-                (("drRegion", region), ("aws:region", primary)),
+                (("drRegion", dr_region), ("aws:region", primary)),
                 "the disaster-recovery region must differ from the primary region, or one "
                 "regional outage takes both copies",
             )
         )
-    elif primary in partitions and partitions[primary] != partitions[region]:
+    elif primary is not None and partitions[primary] != partitions[dr_region]:
         problems.append(
             ConfigProblem(
-                (("drRegion", region), ("aws:region", primary)),
-                f"copies cannot cross partitions ({partitions[primary]} to {partitions[region]})",
+                (("drRegion", dr_region), ("aws:region", primary)),
+                f"copies cannot cross partitions ({partitions[primary]} to "
+                f"{partitions[dr_region]})",
             )
         )
+    if primary is not None:
+        for arn in valid.get("break_glass_role_arns", ()):
+            partition = arn.split(":")[1]
+            if partition != partitions[primary]:
+                problems.append(
+                    ConfigProblem(
+                        (("breakGlassRoleArns", arn), ("aws:region", primary)),
+                        f"a role of partition {partition} can never act in "
+                        f"{partitions[primary]}, so it could never break glass: use an "
+                        f"arn:{partitions[primary]}:iam:: role ARN",
+                    )
+                )
+    cold, monthly = valid.get("cold_storage_after_days"), valid.get("monthly_retention_days")
+    if cold is not None and monthly is not None:
+        problems.extend(
+            ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
+            for rule in aws_rules.lifecycle_problems(monthly, cold)
+        )
+    return problems
 
 
-def _check_list(
-    value: _Value, key: str, valid: Callable[[str], bool], rule: str, problems: list[ConfigProblem]
-) -> None:
-    for item in _str_list(value):
-        if not valid(item):
-            problems.append(ConfigProblem(((key, item),), rule))
+def _warnings(raw: Mapping[str, str], values: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Valid but probably not meant: said on every run, never silently accepted."""
+    tier = values["tier"]
+    if not isinstance(tier, Tier):
+        return []
+    capabilities = TIERS[tier].capabilities
+    warnings = []
+    for name, spec in _FIELDS.items():
+        if spec.key not in raw or not spec.used_by or spec.used_by & capabilities:
+            continue
+        if values[name] is _INVALID:
+            continue  # reported as a problem already
+        given = _convert_or_none(spec, raw[spec.key])
+        if given == spec.default:
+            continue  # the default spelled out changes nothing
+        warnings.append(
+            ConfigProblem(
+                ((spec.key, given),),
+                f"tier {tier.value} ignores it (only tiers {spec.tiers} use it)",
+            )
+        )
+    daily, monthly = values["daily_retention_days"], values["monthly_retention_days"]
+    both_valid = isinstance(daily, int) and isinstance(monthly, int)
+    if Capability.AWS_BACKUP in capabilities and both_valid and daily > monthly:
+        # Legal, and nothing is lost (points are kept longer, not shorter), so a warning: but
+        # every monthly point is outlived by the daily one of the same day.
+        warnings.append(
+            ConfigProblem(
+                (("dailyRetentionDays", daily), ("monthlyRetentionDays", monthly)),
+                "daily recovery points are kept longer than monthly ones, so the monthly rule "
+                "keeps nothing the daily rule does not; were the two swapped?",
+            )
+        )
+    return warnings
 
 
-def _show(value: object) -> str:
-    if value is None:
-        return "(not set)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value)
-
-
-def _str_list(value: _Value) -> list[str]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: _Value) -> int:
-    assert isinstance(value, int)
-    return value
-
-
-def _optional_int(value: _Value) -> int | None:
-    """0 is the declared default meaning "not set"."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value else None
-
-
-def _optional_str(value: _Value) -> str | None:
-    """ "" is the declared default meaning "not set"."""
-    return value if isinstance(value, str) and value else None
+def _convert_or_none(spec: Setting, text: str) -> Default | None:
+    try:
+        return _convert(spec.kind, text)
+    except ValueError:
+        return None

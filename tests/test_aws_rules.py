@@ -13,7 +13,7 @@ from formkiq_backup.aws_rules import ScheduleError, parse_backup_schedule
         ("cron(30 2 ? * MON-FRI *)", (30,), (2,)),
         ("cron(15 * * * ? *)", (15,), tuple(range(24))),  # hourly is the limit, and allowed
         ("cron(0 0/6 * * ? *)", (0,), (0, 6, 12, 18)),
-        ("cron(45 1,13 L * ? 2026-2030)", (45,), (1, 13)),
+        ("cron(45 1,13 L * ? 2026-2199)", (45,), (1, 13)),
         ("cron(0 3 ? JAN-DEC 2#1 *)", (0,), (3,)),
         ("cron(0 4 15W * ? *)", (0,), (4,)),
         ("cron(10 2-4 * * ? *)", (10,), (2, 3, 4)),
@@ -51,6 +51,48 @@ def test_valid_schedules_parse(
 def test_invalid_schedules_are_rejected_with_the_reason(expression: str, reason: str) -> None:
     with pytest.raises(ScheduleError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_backup_schedule(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("cron(0 5 30 2 ? *)", "day-of-month 30 does not occur in FEB"),
+        ("cron(0 5 31 4 ? *)", "day-of-month 31 does not occur in APR"),
+        ("cron(0 5 31 APR,JUN,SEP,NOV ? *)", "does not occur in APR, JUN, SEP, NOV"),
+        ("cron(0 5 30-31 FEB ? *)", "day-of-month 30-31 does not occur in FEB"),
+        ("cron(0 5 31W 9 ? *)", "day-of-month 31W does not occur in SEP"),
+        ("cron(0 5 29 2 ? 2027)", "day-of-month 29 does not occur in FEB"),
+        ("cron(0 5 * * ? 2020-2025)", "every year it names is before 2026"),
+        ("cron(0 5 ? * MON 2019)", "every year it names is before 2026"),
+    ],
+)
+def test_a_schedule_that_can_never_fire_is_rejected(expression: str, reason: str) -> None:
+    """AWS Backup accepts such a cron and then never starts a job: no backup, no error."""
+    with pytest.raises(ScheduleError, match="never starts a job") as raised:
+        parse_backup_schedule(expression, this_year=2026)
+    assert reason in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 5 29 2 ? *)",  # leap years come
+        "cron(0 5 29 2 ? 2027-2028)",  # 2028 is a leap year
+        "cron(0 5 31 4,5 ? *)",  # May has a 31st
+        "cron(0 5 31 NOV-JAN ? *)",  # a range wrapping past December includes December
+        "cron(0 5 30 */2 ? *)",  # odd months, with days 30 and 31 in most
+        "cron(0 5 L 2 ? *)",  # the last day exists in every month
+        "cron(0 5 ? 2 5#5 *)",  # day-of-week schedules are not second-guessed
+        "cron(0 5 * * ? 2026)",
+    ],
+)
+def test_schedules_that_fire_on_some_date_are_accepted(expression: str) -> None:
+    assert parse_backup_schedule(expression, this_year=2026).expression == expression
+
+
+def test_a_step_of_zero_in_a_month_field_is_refused() -> None:
+    with pytest.raises(ScheduleError, match="month field '1/0' is not valid cron syntax"):
+        parse_backup_schedule("cron(0 5 1 1/0 ? *)")
 
 
 def test_monthly_schedule_keeps_the_daily_time_of_day() -> None:

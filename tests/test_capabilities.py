@@ -200,3 +200,25 @@ def test_names_fit_aws_limits_for_the_longest_app_environment(role: ScopeRole) -
 def test_primary_names_are_unchanged_so_existing_stacks_keep_their_resources() -> None:
     assert Naming.for_environment("prod").prefix == "formkiq-prod"
     assert Naming.for_environment("prod", ScopeRole.DR).prefix == "formkiq-prod-dr"
+
+
+def test_the_preview_marks_what_lives_in_the_dr_region() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from formkiq_backup.offline.preview import render
+
+    out = StringIO()
+    render(_run(_registry(DrVaultBuilder())), Console(file=out, width=200, color_system=None))
+    lines = out.getvalue().splitlines()
+
+    dr_vault = next(
+        line for line in lines if "backup.Vault formkiq-prod-dr-backup-vault-vault" in line
+    )
+    assert "in us-west-2" in dr_vault
+    primary_vault = next(
+        line for line in lines if "backup.Vault formkiq-prod-backup-vault-vault" in line
+    )
+    assert "in us-" not in primary_vault
+    assert any("in us-east-1 unless marked 'in <region>'" in line for line in lines)

@@ -1,10 +1,24 @@
 """The configuration contract: every bad value is rejected, with its key, value and rule,
 before the program registers a resource or calls AWS."""
 
+import runpy
+import shutil
+from pathlib import Path
+
 import pytest
 
-from formkiq_backup.config import SETTINGS, ConfigError, Tier, parse_settings
-from formkiq_backup.offline.program import run_program
+from formkiq_backup.config import SETTINGS, ConfigError, parse_settings
+from formkiq_backup.offline.program import (
+    StackConfig,
+    StackFileError,
+    read_yaml,
+    run_offline,
+    run_program,
+)
+from formkiq_backup.offline.samples import sample_formkiq
+from tiers.definitions import Tier
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # One row per bad input the contract lists: (overrides on the prod stack, fragments the user
 # must see). `None` removes a key.
@@ -198,3 +212,370 @@ def test_setting_table_has_unique_keys_and_typed_defaults() -> None:
         assert spec.required or spec.default is not None, spec.key
         if spec.default is not None:
             assert isinstance(spec.default, expected_types[spec.kind]), spec.key
+
+
+# --- stack files as Pulumi reads them -------------------------------------------------------
+
+BASE = (
+    "aws:region: us-east-1",
+    "formkiq-backup:tier: standard",
+    "formkiq-backup:appEnvironment: prod",
+)
+
+
+def stack_file(*lines: str, base: tuple[str, ...] = BASE) -> str:
+    """A stack file: the base keys (unless replaced) and `lines`, under `config:`."""
+    return "config:\n" + "".join(f"  {line}\n" for line in (*base, *lines))
+
+
+def project_with(tmp_path: Path, text: str | bytes, stack: str = "bad") -> Path:
+    """A project directory holding this Pulumi.yaml and program, and Pulumi.<stack>.yaml."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return tmp_path
+
+
+# Files Pulumi itself would refuse to read: (file content, what the message must say).
+UNREADABLE_STACK_FILES: dict[str, tuple[str | bytes, list[str]]] = {
+    "not YAML": (
+        "config:\n  aws:region: [us-east-1\n",
+        ["Pulumi.bad.yaml, line", "not valid YAML"],
+    ),
+    "tab indentation": (
+        "config:\n\taws:region: us-east-1\n",
+        ["Pulumi.bad.yaml", "not valid YAML"],
+    ),
+    "a key given twice": (
+        stack_file("formkiq-backup:tier: basic"),
+        [
+            "Pulumi.bad.yaml, line 5: key formkiq-backup:tier is given twice (first on line 3)",
+            "duplicate key",
+        ],
+    ),
+    "config given twice": (
+        stack_file() + "config:\n  aws:region: us-west-2\n",
+        ["key config is given twice (first on line 1)"],
+    ),
+    "config is a list": (
+        "config:\n  - formkiq-backup:tier\n",
+        ["Pulumi.bad.yaml: config must be a mapping of key: value, not a list"],
+    ),
+    "config is a string": (
+        "config: standard\n",
+        ['Pulumi.bad.yaml: config must be a mapping of key: value, not the value "standard"'],
+    ),
+    "the file is a list": ("- config\n", ["Pulumi.bad.yaml: the file must be a mapping"]),
+    "a key that is a number": (
+        "config:\n  1: standard\n",
+        ["Pulumi.bad.yaml: config has the key 1; keys are namespace:name strings"],
+    ),
+    "not UTF-8 text": (b"config:\n  aws:region: \xff\xfe\n", ["Pulumi.bad.yaml: not a UTF-8"]),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_STACK_FILES), ids=list(UNREADABLE_STACK_FILES))
+def test_a_stack_file_pulumi_cannot_read_is_a_clear_error(tmp_path: Path, case: str) -> None:
+    text, fragments = UNREADABLE_STACK_FILES[case]
+    project = project_with(tmp_path, text)
+
+    with pytest.raises(StackFileError) as raised:
+        run_program("bad", project_dir=project, raise_errors=False)
+
+    for fragment in fragments:
+        assert fragment in str(raised.value), f"{case}: {fragment!r} not in {raised.value}"
+
+
+# Files Pulumi reads, whose configuration cannot work: (file content, what the user must see).
+BAD_STACK_FILES: dict[str, tuple[str, list[str]]] = {
+    # YAML 1.2: these are strings, and the program must judge them as such.
+    "protectBackups: yes": (
+        stack_file("formkiq-backup:protectBackups: yes"),
+        ['protectBackups="yes": must be true or false'],
+    ),
+    "remediatePosture: on": (
+        stack_file("formkiq-backup:remediatePosture: on"),
+        ['remediatePosture="on": must be true or false'],
+    ),
+    "dailyRetentionDays: 1:00": (
+        stack_file("formkiq-backup:dailyRetentionDays: 1:00"),
+        ['dailyRetentionDays="1:00": must be a whole number'],
+    ),
+    "dailyRetentionDays: 35.0": (
+        stack_file("formkiq-backup:dailyRetentionDays: 35.0"),
+        ['dailyRetentionDays="35.0": must be a whole number'],
+    ),
+    "dailyRetentionDays: 0x23": (
+        stack_file("formkiq-backup:dailyRetentionDays: 0x23"),
+        ['dailyRetentionDays="0x23": must be a whole number'],
+    ),
+    "tier: yes": (
+        stack_file("formkiq-backup:tier: yes", base=BASE[::2]),
+        ['tier="yes": must be one of basic, standard, enhanced, enterprise'],
+    ),
+    "notificationEmails a scalar": (
+        stack_file("formkiq-backup:notificationEmails: ops@example.com"),
+        ['notificationEmails="ops@example.com": must be a list of strings'],
+    ),
+    "notificationEmails of numbers": (
+        stack_file("formkiq-backup:notificationEmails: [1, 2]"),
+        ["notificationEmails=[1, 2]: must be a list of strings"],
+    ),
+    # Nulls: neither a value nor clearly the default.
+    "tier: ~": (
+        stack_file("formkiq-backup:tier: ~", base=BASE[::2]),
+        ["formkiq-backup:tier=null: is null: give it a value"],
+    ),
+    "dailyRetentionDays: null": (
+        stack_file("formkiq-backup:dailyRetentionDays: null"),
+        [
+            "formkiq-backup:dailyRetentionDays=null: is null: "
+            "remove the line to take the default (35)"
+        ],
+    ),
+    "aws:region empty": (
+        stack_file("aws:region:", base=BASE[1:]),
+        ["aws:region=null: is null"],
+    ),
+    # The region.
+    "no aws:region": (stack_file(base=BASE[1:]), ["aws:region=(not set): is required"]),
+    "aws:region not a region": (
+        stack_file("aws:region: us-east-9", base=BASE[1:]),
+        ['aws:region="us-east-9": is not an AWS region'],
+    ),
+    "aws:region misspelt": (
+        stack_file("aws:region: eu-wset-1", base=BASE[1:]),
+        ['aws:region="eu-wset-1"', 'did you mean "eu-west-1"'],
+    ),
+    "aws:region in upper case": (
+        stack_file("aws:region: US-EAST-1", base=BASE[1:]),
+        ['aws:region="US-EAST-1": is not an AWS region', 'did you mean "us-east-1"'],
+    ),
+    "drRegion in upper case": (
+        stack_file("formkiq-backup:drRegion: US-WEST-2"),
+        ['drRegion="US-WEST-2": is not an AWS region', 'did you mean "us-west-2"'],
+    ),
+    # What a careful user tries next.
+    "appEnvironment empty": (
+        stack_file('formkiq-backup:appEnvironment: ""', base=BASE[:2]),
+        ["appEnvironment=(empty): must match FormKiQ's AppEnvironment pattern"],
+    ),
+    "tier with a trailing space": (
+        stack_file('formkiq-backup:tier: "standard "', base=BASE[::2]),
+        ['tier="standard ": must be one of', 'did you mean "standard"'],
+    ),
+    "tier as a list": (
+        stack_file("formkiq-backup:tier: [standard]", base=BASE[::2]),
+        ['tier=["standard"]: must be one value, not a list or mapping'],
+    ),
+    "negative retention": (
+        stack_file("formkiq-backup:monthlyRetentionDays: -1"),
+        ["monthlyRetentionDays=-1: must be 1..36500 days"],
+    ),
+    # Look-alike namespaces and keys: nothing would read them.
+    "formkiq_backup namespace": (
+        stack_file("formkiq_backup:protectBackups: false"),
+        [
+            'formkiq_backup:protectBackups="false": namespace formkiq_backup is not '
+            "formkiq-backup, so nothing reads this key: did you mean formkiq-backup:protectBackups?"
+        ],
+    ),
+    "formkiqbackup namespace": (
+        stack_file("formkiqbackup:dailyRetentionDays: 10"),
+        ["namespace formkiqbackup is not formkiq-backup"],
+    ),
+    "formkiq-backups namespace": (
+        stack_file("formkiq-backups:monthlyRetention: 10"),
+        ["namespace formkiq-backups is not formkiq-backup", "formkiq-backup:monthlyRetentionDays?"],
+    ),
+    "Formkiq-Backup namespace": (
+        stack_file("Formkiq-Backup:tier: basic"),
+        ["namespace Formkiq-Backup is not formkiq-backup"],
+    ),
+    "a key without namespace": (
+        stack_file("dailyRetentionDays: 10"),
+        [
+            'dailyRetentionDays="10": has no namespace',
+            "did you mean formkiq-backup:dailyRetentionDays?",
+        ],
+    ),
+    "an undeclared key": (
+        stack_file("formkiq-backup:retentionDays: 10"),
+        ['retentionDays="10": is not a formkiq-backup setting; did you mean'],
+    ),
+    # Values that parse but cannot work.
+    "a schedule for the 30th of February": (
+        stack_file('formkiq-backup:backupSchedule: "cron(0 5 30 2 ? *)"'),
+        ["never starts a job: day-of-month 30 does not occur in FEB"],
+    ),
+    "a schedule for the 31st of April only": (
+        stack_file("formkiq-backup:backupSchedule: cron(0 5 31 4 ? *)"),
+        ["never starts a job: day-of-month 31 does not occur in APR"],
+    ),
+    "a schedule only in past years": (
+        stack_file("formkiq-backup:backupSchedule: cron(0 5 * * ? 2020-2024)"),
+        ["never starts a job: every year it names is before"],
+    ),
+    "an address twice, in another case": (
+        stack_file("formkiq-backup:notificationEmails: [ops@example.com, OPS@Example.com]"),
+        ['notificationEmails="OPS@Example.com": is listed twice (as "ops@example.com" too)'],
+    ),
+    "a break-glass role of another partition": (
+        stack_file('formkiq-backup:breakGlassRoleArns: ["arn:aws-cn:iam::111122223333:role/X"]'),
+        [
+            'breakGlassRoleArns="arn:aws-cn:iam::111122223333:role/X" and aws:region="us-east-1"',
+            "partition aws-cn can never act in aws",
+        ],
+    ),
+    "drRegion in another partition": (
+        stack_file(
+            "formkiq-backup:tier: enhanced", "formkiq-backup:drRegion: cn-north-1", base=BASE[::2]
+        ),
+        ["copies cannot cross partitions (aws to aws-cn)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STACK_FILES), ids=list(BAD_STACK_FILES))
+def test_a_bad_stack_file_is_rejected_naming_key_value_and_rule(tmp_path: Path, case: str) -> None:
+    text, fragments = BAD_STACK_FILES[case]
+    run = run_program("bad", project_dir=project_with(tmp_path, text), raise_errors=False)
+
+    assert run.error is not None, f"{case}: the program accepted it"
+    message = str(run.error)
+    for fragment in fragments:
+        assert fragment in message, f"{case}: {fragment!r} missing from:\n{message}"
+    assert "None" not in message
+    assert run.resources == [], f"{case}: resources were registered before the error"
+    assert run.invokes == [], f"{case}: AWS was called before the error"
+
+
+def test_a_null_is_reported_once_not_also_as_a_missing_key(tmp_path: Path) -> None:
+    text = stack_file("formkiq-backup:tier: ~", base=BASE[::2])
+    run = run_program("bad", project_dir=project_with(tmp_path, text), raise_errors=False)
+    assert isinstance(run.error, ConfigError)
+    assert len(run.error.problems) == 1, run.error
+
+
+def test_stack_file_problems_come_with_every_value_problem_at_once(tmp_path: Path) -> None:
+    text = stack_file(
+        "formkiq_backup:tier: basic",
+        "formkiq-backup:dailyRetentionDays: 0",
+        "formkiq-backup:protectBackups: yes",
+    )
+    run = run_program("bad", project_dir=project_with(tmp_path, text), raise_errors=False)
+    assert isinstance(run.error, ConfigError)
+    assert "has 3 problems" in str(run.error)
+
+
+def test_yaml_12_plain_values_keep_their_meaning(tmp_path: Path) -> None:
+    """Quoted or not, `true` is true and 35 is 35; YAML 1.1's yes/no/on/off are just strings."""
+    text = stack_file(
+        "formkiq-backup:protectBackups: True",
+        'formkiq-backup:dailyRetentionDays: "35"',
+        "formkiq-backup:monthlyRetentionDays: 400",
+        "formkiq-backup:notificationEmails: [ops@example.com]",
+    )
+    project = project_with(tmp_path, text)
+    config = StackConfig.load("bad", project_dir=project)
+    assert config.get("protectBackups") == "True"
+    assert config.get("notificationEmails") == '["ops@example.com"]'
+    assert run_program("bad", project_dir=project).outputs["tier"] == "standard"
+    assert read_yaml(project / "Pulumi.bad.yaml") == {
+        "config": {
+            "aws:region": "us-east-1",
+            "formkiq-backup:tier": "standard",
+            "formkiq-backup:appEnvironment": "prod",
+            "formkiq-backup:protectBackups": True,
+            "formkiq-backup:dailyRetentionDays": "35",
+            "formkiq-backup:monthlyRetentionDays": 400,
+            "formkiq-backup:notificationEmails": ["ops@example.com"],
+        }
+    }
+
+
+# --- warnings: valid, probably not meant, never silent ---------------------------------------
+
+WARNED_STACK_FILES: dict[str, tuple[str, str]] = {
+    "backupSchedule on basic": (
+        stack_file(
+            "formkiq-backup:tier: basic",
+            "formkiq-backup:backupSchedule: cron(0 6 * * ? *)",
+            base=BASE[::2],
+        ),
+        'backupSchedule="cron(0 6 * * ? *)": tier basic ignores it (only tiers standard+ use it)',
+    ),
+    "protectBackups false on basic": (
+        stack_file(
+            "formkiq-backup:tier: basic", "formkiq-backup:protectBackups: false", base=BASE[::2]
+        ),
+        "protectBackups=false: tier basic ignores it (only tiers standard+ use it)",
+    ),
+    "drRegion on standard": (
+        stack_file("formkiq-backup:drRegion: us-west-2"),
+        'drRegion="us-west-2": tier standard ignores it (only tiers enhanced+ use it)',
+    ),
+    "dailies kept longer than monthlies": (
+        stack_file(
+            "formkiq-backup:dailyRetentionDays: 400", "formkiq-backup:monthlyRetentionDays: 365"
+        ),
+        "dailyRetentionDays=400 and monthlyRetentionDays=365: daily recovery points are kept "
+        "longer than monthly ones",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WARNED_STACK_FILES), ids=list(WARNED_STACK_FILES))
+def test_a_questionable_stack_is_built_and_warned_about_through_pulumi_log(
+    tmp_path: Path, case: str
+) -> None:
+    text, warning = WARNED_STACK_FILES[case]
+    run = run_program("bad", project_dir=project_with(tmp_path, text))
+
+    warned = [message for severity, message in run.diagnostics if severity == "warning"]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(f"formkiq-backup configuration: {warning}"), warned
+    assert run.resources
+
+
+def test_a_default_spelled_out_on_a_tier_that_ignores_it_is_not_warned_about() -> None:
+    run = run_program("dev", overrides={"backupSchedule": "cron(0 5 * * ? *)"})
+    assert not [message for severity, message in run.diagnostics if severity == "warning"]
+
+
+def test_warnings_come_with_the_problems_when_a_stack_is_rejected() -> None:
+    run = run_program(
+        "dev",
+        overrides={"backupSchedule": "cron(0 6 * * ? *)", "dailyRetentionDays": "x"},
+        raise_errors=False,
+    )
+    assert (
+        'dailyRetentionDays="x": must be a whole number\nand warnings:\n  - backupSchedule='
+        in str(run.error)
+    )
+
+
+def test_example_stacks_have_no_warnings() -> None:
+    for stack in ("dev", "prod"):
+        run = run_program(stack)
+        assert not [m for severity, m in run.diagnostics if severity == "warning"], stack
+
+
+def test_the_program_reads_only_declared_keys_as_the_cli_passes_them() -> None:
+    """Under the CLI an undeclared key reaches the program unchecked and unseen: the program
+    reads declared keys through pulumi.Config, so only the stack file's reader can find it."""
+    sample = sample_formkiq()
+    config = StackConfig.load("prod").values
+    run = run_offline(
+        lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+        sample=sample,
+        config={**config, "formkiq-backup:retentionDays": "10"},
+    )
+    assert run.outputs["tier"] == "standard"
+    assert isinstance(
+        run_program("prod", overrides={"retentionDays": 10}, raise_errors=False).error, ConfigError
+    )

@@ -1,6 +1,9 @@
 """`make preview`: an offline render a reviewer can trust, and a non-zero exit on bad config."""
 
+import asyncio
+import gc
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from formkiq_backup.offline.preview import main, render
 from formkiq_backup.offline.program import run_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+README = (PROJECT_DIR / "README.md").read_text()
 
 
 def rendered(stack: str, **kwargs: object) -> str:
@@ -145,3 +149,150 @@ def test_saved_output_has_a_fixed_width_unless_columns_says_otherwise(
     assert output_console().width == SAVED_WIDTH == 120
     monkeypatch.setenv("COLUMNS", "90")
     assert output_console().width == 90
+
+
+def broken_project(tmp_path: Path, text: str, stack: str = "broken") -> Path:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_rules_with_brackets_print_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Console markup must not eat FormKiQ's pattern `[a-zA-Z0-9_.-/]`."""
+    monkeypatch.setenv("COLUMNS", "300")  # one problem, one line
+    project = broken_project(
+        tmp_path,
+        "config:\n  aws:region: us-east-1\n  formkiq-backup:tier: basic\n"
+        '  formkiq-backup:appEnvironment: "prod [env]"\n',
+    )
+    assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
+    out = capsys.readouterr().out
+    assert 'appEnvironment="prod [env]"' in out
+    assert "AppEnvironment pattern [a-zA-Z0-9_.-/]+" in out
+
+
+def test_nulls_show_as_null_and_missing_keys_as_not_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # one problem, one line
+    project = broken_project(
+        tmp_path, "config:\n  aws:region: us-east-1\n  formkiq-backup:tier: ~\n"
+    )
+    assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
+    out = capsys.readouterr().out
+    assert "formkiq-backup:tier=null: is null" in out
+    assert "appEnvironment=(not set): is required" in out
+    assert "None" not in out
+    assert '""' not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  aws:region: [us-east-1\n", "Pulumi.broken.yaml, line 3: not valid YAML"),
+        ("config:\n  - aws:region\n", "config must be a mapping of key: value, not a list"),
+        (
+            "config:\n  aws:region: us-east-1\n  aws:region: us-west-2\n",
+            "key aws:region is given twice (first on line 2)",
+        ),
+    ],
+)
+def test_an_unreadable_stack_file_is_one_clear_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    project = broken_project(tmp_path, text)
+    assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
+    captured = capsys.readouterr()
+    assert expected in captured.out
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_warnings_are_printed_above_the_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # one problem, one line
+    project = broken_project(
+        tmp_path,
+        "config:\n  aws:region: us-east-1\n  formkiq-backup:tier: basic\n"
+        "  formkiq-backup:appEnvironment: prod\n"
+        "  formkiq-backup:backupSchedule: cron(0 6 * * ? *)\n",
+        stack="questionable",
+    )
+    assert main(["--stack", "questionable", "--project-dir", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "1 warning" in out
+    assert 'backupSchedule="cron(0 6 * * ? *)": tier basic ignores it' in out
+    assert out.index("1 warning") < out.index("FormKiQ 1.19.0 data found")
+
+
+def test_a_run_leaves_no_event_loop_open() -> None:
+    """Pulumi's mocks give each executor thread an event loop; one left open is finalized at
+    interpreter exit after its self-pipe ("Exception ignored ... Invalid file descriptor")."""
+
+    def open_loops() -> set[int]:
+        gc.collect()
+        return {
+            id(o)
+            for o in gc.get_objects()
+            if isinstance(o, asyncio.AbstractEventLoop) and not o.is_closed()
+        }
+
+    before = open_loops()
+    run_program("prod")
+    assert open_loops() - before == set()
+
+
+def test_valid_renders_exit_with_nothing_on_stderr() -> None:
+    """Run after run, as a reviewer would: no traceback at interpreter exit, ever."""
+    for stack in ("prod", "dev", "prod", "dev"):
+        result = subprocess.run(
+            [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", stack],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "", result.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_preview_puts_only_the_render_on_stdout() -> None:
+    result = subprocess.run(
+        ["make", "preview", "STACK=prod"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("╭"), result.stdout[:200]
+    assert "formkiq_backup.offline.preview" not in result.stdout
+    assert "make" not in result.stdout.split("\n", 1)[0]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
+    result = subprocess.run(
+        ["make", "preview", "STACK=nonexistent"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stdout
+    assert re.search(r"make: \*\*\* \[Makefile:\d+: preview\] Error 1", result.stderr)
+    assert "make: *** [Makefile:NN: preview] Error 1" in README
+
+
+def test_a_render_spells_absent_values_null_never_none() -> None:
+    text = rendered("prod")
+    assert "None" not in text
+    assert re.search(r"│ drRegion +│ null +│", text)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from formkiq_backup.config import Tier
+
+class Tier(StrEnum):
+    """The backup tiers of FormKiQ's guide, lowest first."""
+
+    BASIC = "basic"
+    STANDARD = "standard"
+    ENHANCED = "enhanced"
+    ENTERPRISE = "enterprise"
 
 
 class Capability(StrEnum):
@@ -32,6 +39,16 @@ class Capability(StrEnum):
     YEARLY_COLD_STORAGE = "yearly rule kept in cold storage"
     RESTORE_TESTING = "AWS Backup restore testing"
     AUDIT = "AWS Backup Audit Manager framework and reports"
+
+
+# What puts copies or replicas in a second region: a tier with any of these needs drRegion.
+SECOND_REGION_CAPABILITIES = frozenset(
+    {
+        Capability.CROSS_REGION_COPIES,
+        Capability.S3_REPLICATION,
+        Capability.GLOBAL_TABLE_REPLICAS,
+    }
+)
 
 
 class RuleKind(StrEnum):
@@ -97,6 +114,11 @@ class TierSpec:
     recovery_objectives: Mapping[DataClass, RecoveryObjective] = field(
         default_factory=lambda: MappingProxyType({})
     )
+
+    @property
+    def needs_dr_region(self) -> bool:
+        """Whether something this tier builds lives in drRegion."""
+        return bool(self.capabilities & SECOND_REGION_CAPABILITIES)
 
     def extended(
         self,

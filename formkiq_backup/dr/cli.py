@@ -23,11 +23,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from formkiq_backup.config import Tier
 from formkiq_backup.console import output_console
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import SourceWriteRefusedError
+from tiers.definitions import Tier
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
 

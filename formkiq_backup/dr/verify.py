@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from formkiq_backup.config import Tier
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.posture import (
@@ -19,7 +18,7 @@ from formkiq_backup.posture import (
     is_fresh,
     newest_recovery_points,
 )
-from tiers.definitions import TIERS, Capability
+from tiers.definitions import TIERS, Capability, Tier
 
 # How many of the newest objects (of one listing page) to ask for their replication status.
 REPLICATION_SAMPLE = 10

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from formkiq_backup.console import output_console
 from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
 from formkiq_backup.offline.mocks import RegisteredResource
-from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, run_program
+from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, StackFileError, run_program
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
 
 Summary = Callable[[dict[str, Any], "_Names"], str]
@@ -206,6 +208,11 @@ def _label(resource: RegisteredResource, names: _Names) -> str:
         flags += " [bold red]protect[/]"
     if resource.retain_on_delete:
         flags += " [bold yellow]retain[/]"
+    region = resource.inputs.get("region") if resource.custom else None
+    if region:
+        # Only resources sent a region of their own (the DR scope) say so; the rest are in
+        # aws:region, as the header says, and IAM is global.
+        flags += f" [bold magenta]in {region}[/]"
     if not resource.custom:
         return f"[bold cyan]{kind}[/] {resource.name}{flags}"
     summary = resource_summary(resource, names).replace("[", r"\[")
@@ -227,6 +234,7 @@ def render(run: ProgramRun, console: Console) -> None:
             border_style="magenta",
         )
     )
+    _render_warnings(run, console)
     _render_formkiq(run, console)
     names = _Names(run.resources)
     tree = Tree(f"[bold]stack {run.project}-{run.stack}[/]")
@@ -238,7 +246,8 @@ def render(run: ProgramRun, console: Console) -> None:
     custom = sum(1 for resource in run.resources if resource.custom)
     console.print(
         f"[dim]{custom} AWS resources in "
-        f"{len(run.resources) - custom} components; protect = Pulumi refuses to delete it; "
+        f"{len(run.resources) - custom} components, in {sample.region} unless marked "
+        "'in <region>' (IAM is global); protect = Pulumi refuses to delete it; "
         "retain = removing it from the program leaves it in AWS.[/]\n"
     )
     _render_outputs(run, console)
@@ -260,6 +269,19 @@ def _tree_order(resource: RegisteredResource) -> tuple[int, int, str]:
     kind = resource.type.split(":")[-1]
     rank = _COMPONENT_ORDER.index(kind) if kind in _COMPONENT_ORDER else len(_COMPONENT_ORDER)
     return (0 if not resource.custom else 1, rank, resource.name)
+
+
+def _render_warnings(run: ProgramRun, console: Console) -> None:
+    """What the program logged as warnings (pulumi.log.warn): valid, but probably not meant."""
+    warnings = [message for severity, message in run.diagnostics if severity == "warning"]
+    if warnings:
+        console.print(
+            Panel(
+                Text("\n".join(f"- {message}" for message in warnings)),
+                title=f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}",
+                border_style="yellow",
+            )
+        )
 
 
 def _render_formkiq(run: ProgramRun, console: Console) -> None:
@@ -297,9 +319,17 @@ def _render_outputs(run: ProgramRun, console: Console) -> None:
     for key, value in run.outputs.items():
         if key == "recoveryObjectives":
             continue
-        shown = ", ".join(value) if isinstance(value, list) else str(value)
-        table.add_row(key, shown)
+        table.add_row(escape(key), escape(_output_text(value)))
     console.print(table)
+
+
+def _output_text(value: object) -> str:
+    """An output as `pulumi stack output` spells it: null, not None; structures as JSON."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
 
 
 def _render_objectives(run: ProgramRun, console: Console) -> None:
@@ -344,15 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             project_dir=args.project_dir,
             raise_errors=False,
         )
-    except FileNotFoundError as error:
-        console.print(f"[bold red]{error}[/]")
+    except (FileNotFoundError, StackFileError) as error:
+        console.print(Text(str(error), style="bold red"))
         return 1
     if run.error is not None:
         # Pulumi surfaces a failed invoke before the program's own error: show both.
         explained = [message for severity, message in run.diagnostics if severity == "error"]
         console.print(
             Panel(
-                "\n".join([*explained, str(run.error)]),
+                Text("\n".join([*explained, str(run.error)])),
                 title=f"stack {args.stack!r} rejected: {len(run.resources)} resources registered",
                 border_style="red",
             )

@@ -1,14 +1,19 @@
 """Run the real Pulumi program offline: a stack's config, a sample FormKiQ, Pulumi's mocks.
 
-No Pulumi CLI or engine is involved, so this does what the CLI would do first: merge the
-`Pulumi.yaml` defaults with `Pulumi.<stack>.yaml` and hand the program strings (lists as JSON).
+No Pulumi CLI or engine is involved, so this does what the CLI would do first: read
+`Pulumi.yaml` and `Pulumi.<stack>.yaml` as YAML 1.2, merge the project's defaults with the
+stack's values and hand the program strings (lists as JSON). Because it reads the stack file,
+it also finds what the CLI lets through unchecked and the program cannot see: keys of this
+project that Pulumi.yaml does not declare, keys in a look-alike namespace, nulls.
 """
 
 import asyncio
 import json
 import logging
+import re
 import runpy
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +22,24 @@ import pulumi
 import yaml
 from pulumi.runtime.mocks import MockCallArgs
 
+from formkiq_backup.config import (
+    NULL,
+    SETTINGS_BY_KEY,
+    ConfigError,
+    ConfigProblem,
+    parse_settings,
+    stack_key_problems,
+    unknown_key_problems,
+)
 from formkiq_backup.lambdas import SOURCE_ROOT
 from formkiq_backup.offline.mocks import FormKiQMocks, RecordingMonitor, RegisteredResource
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SampleFormKiQ, sample_formkiq
 
 PROJECT_DIR = SOURCE_ROOT
+
+
+class StackFileError(ValueError):
+    """A project or stack file Pulumi would refuse to read; the message names file and key."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,8 @@ class StackConfig:
     project: str
     stack: str
     values: Mapping[str, str]
+    problems: tuple[ConfigProblem, ...] = ()
+    """What the stack file says that Pulumi would pass on but no one would read as meant."""
 
     @classmethod
     def load(
@@ -42,33 +62,191 @@ class StackConfig:
         """`Pulumi.yaml` defaults, then `Pulumi.<stack>.yaml`, then `overrides`.
 
         Override keys without a namespace belong to the project; a value of None removes a key.
+        Raises FileNotFoundError or StackFileError.
         """
-        project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
-        name = project["name"]
+        project_file = project_dir / "Pulumi.yaml"
+        project = _mapping(read_yaml(project_file), project_file.name, "the file")
+        name = project.get("name")
+        if not isinstance(name, str) or not name:
+            raise StackFileError(f"{project_file.name}: `name` must be the project's name")
+        declared = _mapping(project.get("config"), project_file.name, "config")
         values: dict[str, object] = {
-            f"{name}:{key}": declared["default"]
-            for key, declared in (project.get("config") or {}).items()
-            if isinstance(declared, dict) and "default" in declared
+            key if ":" in key else f"{name}:{key}": _cli_string(entry["default"])
+            for key, entry in declared.items()
+            if isinstance(entry, dict) and "default" in entry
         }
         stack_file = project_dir / f"Pulumi.{stack}.yaml"
         if not stack_file.exists():
             raise FileNotFoundError(f"no stack file {stack_file.name} in {project_dir.name}/")
-        values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+        document = read_yaml(stack_file, literal_config=True)
+        settings = _mapping(document, stack_file.name, "the file")
+        stack_values = _mapping(settings.get("config"), stack_file.name, "config")
+        values.update((key, _cli_string(value)) for key, value in stack_values.items())
         for key, value in (overrides or {}).items():
             full_key = key if ":" in key else f"{name}:{key}"
             if value is None:
                 values.pop(full_key, None)
             else:
-                values[full_key] = value
+                values[full_key] = _cli_string(value)
         return cls(
             project=name,
             stack=stack,
-            values={key: _as_cli_string(value) for key, value in values.items()},
+            values={key: str(value) for key, value in values.items() if value is not NULL},
+            problems=tuple(stack_key_problems(values)),
         )
 
     def get(self, key: str) -> str | None:
         """A project key's value, if set."""
-        return self.values.get(key if ":" in key else f"{self.project}:{key}")
+        return self.values.get(self._full_key(key))
+
+    def _full_key(self, key: str) -> str:
+        return key if ":" in key else f"{self.project}:{key}"
+
+    def project_values(self) -> dict[str, str]:
+        """The project's keys, namespace stripped, as parse_settings takes them."""
+        prefix = f"{self.project}:"
+        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def rejection(self) -> ConfigError | None:
+        """What the stack file holds that the program cannot see, with every other problem.
+
+        The CLI passes undeclared keys of the project to the program unchecked (it validates
+        only those Pulumi.yaml declares) and the SDK cannot list keys, so only a reader of the
+        stack file finds them: here, before the program runs.
+        """
+        values = self.project_values()
+        found = [*self.problems, *unknown_key_problems(values)]
+        if not found:
+            return None
+        declared = {key: value for key, value in values.items() if key in SETTINGS_BY_KEY}
+        try:
+            warnings = parse_settings(declared, self.get("aws:region")).warnings
+        except ConfigError as error:
+            # A key reported for the stack file (a null) is not reported again as missing.
+            reported = {problem.values[0][0] for problem in self.problems}
+            found.extend(
+                problem
+                for problem in error.problems
+                if self._full_key(problem.values[0][0]) not in reported
+            )
+            warnings = error.warnings
+        return ConfigError(found, warnings=warnings)
+
+
+# --- YAML 1.2, as Pulumi reads its files ----------------------------------------------------
+
+# The YAML 1.2 core schema's plain scalars (yaml.org/spec/1.2.2, 10.3.2). PyYAML resolves
+# YAML 1.1 (`yes` a boolean, `1:00` the number 60), which Pulumi does not.
+_CORE_NULL = re.compile(r"~|null|Null|NULL|")
+_CORE_BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN"
+)
+
+
+def read_yaml(path: Path, *, literal_config: bool = False) -> object:
+    """A YAML file as Pulumi reads it: YAML 1.2 core schema, a key given twice an error.
+
+    With `literal_config`, the scalars under `config:` stay as written (`yes`, `1:00`, `35.0`):
+    the CLI hands a stack value's text to the program, which must then judge it.
+    """
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise StackFileError(f"{path.name}{where}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path.name}: not a UTF-8 text file") from None
+    if root is None:
+        return None
+    if literal_config and isinstance(root, yaml.MappingNode):
+        document = _typed(root, path.name)
+        assert isinstance(document, dict)
+        config_node = next(
+            (v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"),
+            None,
+        )
+        if isinstance(config_node, yaml.MappingNode):
+            document["config"] = {
+                _typed(key, path.name): _literal(value, path.name)
+                for key, value in config_node.value
+            }
+        return document
+    return _typed(root, path.name)
+
+
+def _typed(node: yaml.Node, file: str) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return _core_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_typed(item, file) for item in node.value]
+    assert isinstance(node, yaml.MappingNode)
+    result: dict[object, object] = {}
+    lines: dict[object, int] = {}
+    for key_node, value_node in node.value:
+        key = _typed(key_node, file)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str | int | float | bool) or key is None:
+            raise StackFileError(f"{file}, line {line}: a key must be a plain value")
+        if key in lines:
+            raise StackFileError(
+                f"{file}, line {line}: key {key} is given twice (first on line {lines[key]}); "
+                "Pulumi refuses a file with a duplicate key: keep one"
+            )
+        lines[key] = line
+        result[key] = _typed(value_node, file)
+    return result
+
+
+def _literal(node: yaml.Node, file: str) -> object:
+    """A stack value as the CLI hands it on: a scalar's text, null as NULL, else typed."""
+    if isinstance(node, yaml.ScalarNode):
+        return NULL if node.style is None and _CORE_NULL.fullmatch(node.value) else node.value
+    return _typed(node, file)
+
+
+def _core_scalar(node: yaml.ScalarNode) -> object:
+    text = node.value
+    if node.style is not None:  # quoted or block: always a string
+        return text
+    if _CORE_NULL.fullmatch(text):
+        return None
+    if _CORE_BOOL.fullmatch(text):
+        return text.lower() == "true"
+    if _CORE_INT.fullmatch(text):
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+    if _CORE_FLOAT.fullmatch(text):
+        return float(text.replace("inf", "Infinity").replace("Inf", "Infinity"))
+    return text
+
+
+def _mapping(value: object, file: str, where: str) -> dict[str, object]:
+    """`where` of `file` as a mapping of string keys (absent or empty: no entries)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, list) else f"the value {json.dumps(value)}"
+        raise StackFileError(f"{file}: {where} must be a mapping of key: value, not {kind}")
+    for key in value:
+        if not isinstance(key, str):
+            raise StackFileError(
+                f"{file}: {where} has the key {json.dumps(key)}; keys are namespace:name strings"
+            )
+    return value
+
+
+def _cli_string(value: object) -> object:
+    """How the Pulumi CLI hands a typed value to the program: a string, lists as JSON."""
+    if value is NULL or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
 
 
 @dataclass
@@ -115,9 +293,22 @@ def run_program(
     """Run `__main__.py` for `stack` against a sample FormKiQ (default: one matching its config).
 
     Raises what the program raises, or with `raise_errors=False` keeps it in `run.error` so
-    callers can see what was registered before it.
+    callers can see what was registered before it. What only the stack file shows (an unknown
+    key, a look-alike namespace, a null) is a ConfigError before the program runs; a file
+    Pulumi could not read raises StackFileError (or FileNotFoundError) in either mode.
     """
     config = StackConfig.load(stack, overrides, project_dir)
+    rejection = config.rejection()
+    if rejection is not None:
+        if raise_errors:
+            raise rejection
+        return ProgramRun(
+            sample=sample or sample_formkiq(version=version),
+            project=config.project,
+            stack=stack,
+            config=config,
+            error=rejection,
+        )
     if sample is None:
         sample = sample_formkiq(
             version=version,
@@ -161,6 +352,15 @@ def run_offline(
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # The mock monitor answers in the loop's default executor, and Pulumi's _sync_await gives
+    # each of its threads an event loop that nothing closes. Left to the garbage collector at
+    # interpreter exit, such a loop is finalized after its self-pipe ("Exception ignored in
+    # BaseEventLoop.__del__ ... Invalid file descriptor"). So the threads get loops we close.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    executor = ThreadPoolExecutor(
+        thread_name_prefix="pulumi-mocks", initializer=_give_thread_a_loop, initargs=(thread_loops,)
+    )
+    loop.set_default_executor(executor)
     try:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_mocks(
@@ -187,9 +387,19 @@ def run_offline(
         run.invokes = list(mocks.invokes)
         pulumi.runtime.reset_options()
         loop.run_until_complete(loop.shutdown_asyncgens())
+        executor.shutdown(wait=True)
+        for thread_loop in thread_loops:
+            thread_loop.close()
         loop.close()
         asyncio.set_event_loop(None)
     return run
+
+
+def _give_thread_a_loop(loops: list[asyncio.AbstractEventLoop]) -> None:
+    """Executor thread initializer: the loop Pulumi's mocks will find there, closed by us."""
+    thread_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(thread_loop)
+    loops.append(thread_loop)
 
 
 class _DiagnosticsHandler(logging.Handler):
@@ -208,12 +418,3 @@ def _diagnostics_logger(run: ProgramRun) -> logging.Logger:
     logger.setLevel(logging.DEBUG)
     logger.handlers = [_DiagnosticsHandler(run)]
     return logger
-
-
-def _as_cli_string(value: object) -> str:
-    """How the Pulumi CLI hands a typed stack value to the program."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)

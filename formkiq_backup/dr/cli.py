@@ -1,11 +1,17 @@
 """`formkiq-dr`: prove and perform recovery of a FormKiQ deployment.
 
-Exit codes: 0 healthy or done, 1 a check failed (or a repair met conflicts), 2 usage or access
-error. Progress goes to stderr; `--json` puts a machine-readable report alone on stdout.
+Exit codes: 0 healthy or done, 1 a check failed, a repair met conflicts or the work stopped on
+an error, 2 usage or access error. The summary's heading, the `--json` report's `ok` and
+`exitCode` and the exit code come from one place (`Report.exit_code`), so they always agree.
+Progress and warnings go to stderr; `--json` puts the report alone on stdout, usage errors
+included. Every option is checked before any AWS call.
 """
 
+import os
 import sys
-from collections.abc import Callable
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,18 +28,25 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from formkiq_backup.console import output_console
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
-from formkiq_backup.dr.report import Report, Status
-from formkiq_backup.dr.tables import SourceWriteRefusedError
+from formkiq_backup.dr.paths import check_writable, report_files
+from formkiq_backup.dr.report import EXIT_FAILED, EXIT_SETUP, Report, Status
+from formkiq_backup.dr.tables import SourceWriteRefusedError, check_backup_arn
+from formkiq_backup.sites import is_site_id
 from tiers.definitions import Tier
 
-EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+ROLE_ARN_SHAPE = "arn:<partition>:iam::<account>:role/<name>"
 
 
 class Timestamp(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """An ISO 8601 time; without an offset it is taken as UTC."""
+    """An ISO 8601 time with its zone (`Z` or an offset such as `+01:00`).
+
+    A time without a zone is refused rather than guessed: during an incident, local time taken
+    for UTC restores the wrong hours.
+    """
 
     name = "TIME"
 
@@ -46,7 +59,92 @@ class Timestamp(click.ParamType):  # type: ignore[type-arg]  # generic only in n
             parsed = datetime.fromisoformat(str(value))
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 time such as 2026-11-30T12:00:00Z", param, ctx)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if parsed.tzinfo is None:
+            self.fail(
+                f"{value!r} has no time zone: add Z for UTC ({value}Z) or an offset such as +01:00",
+                param,
+                ctx,
+            )
+        return parsed.astimezone(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as the output states it back: UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class OnceCommand(click.Command):
+    """Refuses an option given twice: click would silently keep the last value, and a second
+    `--site` or `--at` must not quietly replace the first."""
+
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_args(args: list[str]) -> Any:
+            options, rest, order = parse(args)
+            counts = Counter(
+                param
+                for param in order
+                if isinstance(param, click.Option) and not (param.multiple or param.is_flag)
+            )
+            for param, times in counts.items():
+                if times > 1:
+                    raise click.UsageError(
+                        f"{param.opts[0]} given {times} times: give it once", ctx
+                    )
+            return options, rest, order
+
+        parser.parse_args = parse_args  # type: ignore[method-assign]
+        return parser
+
+
+class DrGroup(click.Group):
+    """The command group; with `--json`, a usage error is a JSON report on stdout too."""
+
+    command_class = OnceCommand
+    group_class = type  # subgroups (users) behave the same
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        arguments = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(
+                arguments, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        except click.ClickException as error:
+            if "--json" in arguments:
+                click.echo(usage_report(error).dumps())
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_FAILED)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def usage_report(error: click.ClickException) -> Report:
+    """The report of a command refused before it started."""
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path.split(" ", 1)[-1] if ctx is not None else "formkiq-dr"
+    params = ctx.params if ctx is not None else {}
+    app_env = params.get("app_env") or os.environ.get("FORMKIQ_APP_ENV", "")
+    report = Report(command, str(app_env))
+    report.stop(error.format_message(), EXIT_SETUP)
+    return report.finish()
+
+
+def refuse(message: str) -> NoReturn:
+    """A usage error found in the options: exit 2 before any AWS call."""
+    raise click.UsageError(message, click.get_current_context())
 
 
 class Feedback:
@@ -70,15 +168,22 @@ class Feedback:
     def tick(self, what: str) -> None:
         self.scanned(what, 1)
 
+    def notice(self, text: str) -> None:
+        """Something the operator should know now, not at the end (above the bars)."""
+        line = Text("warning: ", style="bold yellow")
+        line.append(text)
+        self.progress.console.print(line, overflow="fold")
+
 
 Body = Callable[[DrContext, Report, Feedback], None]
 
 
-def execute(command: str, options: dict[str, Any], body: Body) -> NoReturn:
-    """Run a command body; map what happens to a report and an exit code."""
+def execute(
+    command: str, options: dict[str, Any], body: Body, *, report_path: Path | None = None
+) -> NoReturn:
+    """Run a command body; every way it can end becomes the report's outcome and exit code."""
     report = Report(command, options["app_env"])
     stderr = Console(stderr=True)
-    code = EXIT_OK
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -88,38 +193,65 @@ def execute(command: str, options: dict[str, Any], body: Body) -> NoReturn:
         console=stderr,
         transient=True,
     )
+    feedback = Feedback(progress)
     with progress:
         try:
-            context = DrContext.create(options["app_env"], options["profile"], options["region"])
-            body(context, report, Feedback(progress))
-        except SetupError as error:
-            code = EXIT_SETUP
-            report.summary["error"] = str(error)
-        except (ClientError, BotoCoreError) as error:
-            code = EXIT_SETUP if is_access_error(error) else EXIT_FAILED
-            report.summary["error"] = describe_error(error)
-        except SourceWriteRefusedError as error:
-            code = EXIT_FAILED
-            report.add("safety", "source data", Status.FAIL, str(error))
-        except KeyboardInterrupt:
-            code = EXIT_FAILED
-            report.add(
-                "interrupted",
-                command,
-                Status.FAIL,
-                "interrupted; temporary resources were cleaned up",
+            context = DrContext.create(
+                options["app_env"],
+                options["profile"],
+                options["region"],
+                on_notice=feedback.notice,
             )
+            report.summary["region"] = context.region
+            body(context, report, feedback)
+        except (Exception, KeyboardInterrupt) as error:  # never a traceback: the report says why
+            record_error(report, command, error)
     report.finish()
-    if code == EXIT_OK and not report.ok:
-        code = EXIT_FAILED
+    if report_path is not None:
+        try:
+            write_reports(report, report_path)
+        except OSError as error:
+            report.stop(f"--report {report_path}: not written: {error}", EXIT_FAILED)
+    if report.error is not None:
+        stderr.print(Text("error: ", style="bold red") + Text(report.error), overflow="fold")
     if options["as_json"]:
         click.echo(report.dumps())
     else:
-        if "error" in report.summary:
-            stderr.print(f"[bold red]error:[/] {report.summary['error']}")
-        if report.entries:
-            report.render(output_console())
-    sys.exit(code)
+        report.render(output_console())
+    sys.exit(report.exit_code)
+
+
+def record_error(report: Report, command: str, error: BaseException) -> None:
+    """How a command stopped, as the report's outcome (and so its exit code)."""
+    if isinstance(error, KeyboardInterrupt):
+        report.add(
+            "interrupted",
+            command,
+            Status.FAIL,
+            "interrupted: what it created was deleted on the way out (anything left behind "
+            "is listed under cleanup)",
+        )
+        report.stop("interrupted", EXIT_FAILED)
+    elif isinstance(error, SourceWriteRefusedError):
+        report.add("safety", "source data", Status.FAIL, str(error))
+        report.stop(str(error), EXIT_FAILED)
+    else:
+        report.stop(*_error_outcome(error))
+
+
+def _error_outcome(error: BaseException) -> tuple[str, int]:
+    if isinstance(error, SetupError):
+        return str(error), EXIT_SETUP
+    if isinstance(error, ClientError | BotoCoreError):
+        return describe_error(error), EXIT_SETUP if is_access_error(error) else EXIT_FAILED
+    if isinstance(error, TimeoutError):
+        return f"gave up waiting: {error}", EXIT_FAILED
+    if isinstance(error, OSError):
+        return f"{type(error).__name__}: {error}", EXIT_FAILED
+    if os.environ.get("FORMKIQ_DR_DEBUG"):
+        traceback.print_exception(error)
+    hint = "FORMKIQ_DR_DEBUG=1 shows the traceback"
+    return f"unexpected {type(error).__name__}: {error} ({hint})", EXIT_FAILED
 
 
 def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,7 +266,12 @@ def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
                 help="FormKiQ AppEnvironment: names are read from /formkiq/<app-env>/.",
             ),
             click.option("--profile", default=None, help="AWS profile (default: AWS_PROFILE)."),
-            click.option("--region", default=None, help="AWS region (default: AWS_REGION)."),
+            click.option(
+                "--region",
+                default=None,
+                help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION, then the "
+                "profile's, as the AWS CLI).",
+            ),
             click.option(
                 "--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout."
             ),
@@ -144,10 +281,20 @@ def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+AT_HELP = (
+    "with its zone (Z or +01:00); a time without one is refused. Stated back in UTC; must be "
+    "inside each table's PITR window."
+)
+
+
+@click.group(cls=DrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formkiq-backup", prog_name="formkiq-dr")
 def cli() -> None:
-    """Prove and perform recovery of a FormKiQ deployment on AWS."""
+    """Prove and perform recovery of a FormKiQ deployment on AWS.
+
+    Exit codes: 0 healthy or done, 1 a check failed (or a repair met conflicts, or the work
+    stopped on an error), 2 usage or access error.
+    """
 
 
 @cli.command()
@@ -182,13 +329,17 @@ def verify(*, tier: str, dr_region: str | None, vaults: tuple[str, ...], **optio
 @click.option(
     "--role-arn",
     default=None,
-    help="Role AWS Backup uses with --vault (default: AWSBackupDefaultServiceRole).",
+    help="Role AWS Backup uses; only with --vault (default: AWSBackupDefaultServiceRole).",
 )
 @click.option("--label", default=None, help="Word for backup names, e.g. pre-upgrade.")
 def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **options: Any) -> None:
     """On-demand backups of every protected table, waited on, reported with ARNs."""
     from formkiq_backup.dr.snapshot import run_snapshot
 
+    if role_arn is not None and vault is None:
+        refuse("--role-arn is the role AWS Backup uses: give it with --vault, or leave it out")
+    if role_arn is not None and not _is_role_arn(role_arn):
+        refuse(f"--role-arn {role_arn!r}: not an IAM role ARN ({ROLE_ARN_SHAPE})")
     execute(
         "snapshot",
         options,
@@ -198,19 +349,38 @@ def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **op
     )
 
 
+def _is_role_arn(arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[0] == "arn"
+        and parts[2] == "iam"
+        and parts[4].isdigit()
+        and len(parts[4]) == 12
+        and parts[5].startswith("role/")
+    )
+
+
+def _check_backup_arns(arns: Sequence[str]) -> None:
+    for arn in arns:
+        problem = check_backup_arn(arn)
+        if problem:
+            refuse(f"--from-backup {arn}: {problem}")
+
+
 @cli.command()
 @common_options
 @click.option(
     "--at",
     type=Timestamp(),
     default=None,
-    help="PITR time to restore (default: latest restorable).",
+    help=f"PITR time to restore (default: latest restorable), {AT_HELP}",
 )
 @click.option(
     "--from-backup",
     "backup_arns",
     multiple=True,
-    help="Restore this table's on-demand backup instead of PITR (repeatable).",
+    help="Restore this table's on-demand backup instead of PITR (repeatable; not with --at).",
 )
 @click.option(
     "--sample",
@@ -229,7 +399,7 @@ def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **op
     "report_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Write PATH.md and PATH.json.",
+    help="Write PATH.md and PATH.json (checked before anything starts; the folder must exist).",
 )
 def drill(
     *,
@@ -244,32 +414,39 @@ def drill(
     """Restore every protected table into a temporary one, verify, measure, clean up."""
     from formkiq_backup.dr.drill import run_drill
 
-    def body(ctx: DrContext, report: Report, feedback: Feedback) -> None:
-        try:
-            run_drill(
-                ctx,
-                report,
-                at=at,
-                backup_arns=list(backup_arns),
-                sample_size=sample_size,
-                seed=seed,
-                strict=strict,
-                on_scan=feedback.scanned,
-                on_step=feedback.step,
-            )
-        finally:
-            if report_path is not None:
-                write_reports(report, report_path)
+    if at is not None and backup_arns:
+        refuse(
+            "--at and --from-backup both say what to restore: give --at (a point in time) "
+            "or --from-backup (backups), not both"
+        )
+    _check_backup_arns(backup_arns)
+    if report_path is not None:
+        for path in report_files(report_path):
+            check_writable(path, "--report")
 
-    execute("drill", options, body)
+    execute(
+        "drill",
+        options,
+        lambda ctx, report, feedback: run_drill(
+            ctx,
+            report,
+            at=at,
+            backup_arns=list(backup_arns),
+            sample_size=sample_size,
+            seed=seed,
+            strict=strict,
+            on_scan=feedback.scanned,
+            on_step=feedback.step,
+        ),
+        report_path=report_path,
+    )
 
 
 def write_reports(report: Report, path: Path) -> None:
     """PATH.md for people, PATH.json for machines."""
-    report.finish()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".md").write_text(report.to_markdown())
-    path.with_suffix(".json").write_text(report.dumps() + "\n")
+    markdown, machine = report_files(path)
+    markdown.write_text(report.to_markdown())
+    machine.write_text(report.dumps() + "\n")
 
 
 @cli.command()
@@ -277,25 +454,55 @@ def write_reports(report: Report, path: Path) -> None:
 @click.option(
     "--table", "table_name", required=True, help="documents, documentsyncs, or a table name."
 )
-@click.option("--site", default=None, help="Repair only this FormKiQ site (default: all).")
-@click.option("--at", type=Timestamp(), default=None, help="PITR time to go back to.")
-@click.option("--from-backup", "backup_arn", default=None, help="On-demand backup to go back to.")
+@click.option("--site", default=None, help="Repair only this FormKiQ site.")
+@click.option(
+    "--whole-table", is_flag=True, help="Repair every site (and items of no site); not with --site."
+)
+@click.option("--at", type=Timestamp(), default=None, help=f"PITR time to go back to, {AT_HELP}")
+@click.option(
+    "--from-backup", "backup_arn", default=None, help="On-demand backup to go back to (not --at)."
+)
 @click.option("--apply", is_flag=True, help="Write the changes (default: dry-run).")
 @click.option(
-    "--keep-new", is_flag=True, help="Do not delete items created after the recovery point."
+    "--delete-new",
+    is_flag=True,
+    help="Also delete items created after the recovery point (default: kept and listed).",
 )
+@click.option("--keep-new", is_flag=True, hidden=True, help="Deprecated: keeping is the default.")
 def repair(
     *,
     table_name: str,
     site: str | None,
+    whole_table: bool,
     at: datetime | None,
     backup_arn: str | None,
     apply: bool,
+    delete_new: bool,
     keep_new: bool,
     **options: Any,
 ) -> None:
-    """Restore to a temporary table, diff against live, write back only what differs."""
+    """Restore to a temporary table, diff against live, write back only what differs.
+
+    Items created after the recovery point are kept unless --delete-new is given.
+    """
     from formkiq_backup.dr.repair import run_repair
+
+    if at is not None and backup_arn is not None:
+        refuse("--at and --from-backup both say what to go back to: give one, not both")
+    if at is None and backup_arn is None:
+        refuse("give --at TIME (PITR) or --from-backup ARN: the state to go back to")
+    if site is not None and whole_table:
+        refuse("--site and --whole-table: give one (one site, or every site)")
+    if site is None and not whole_table:
+        refuse("give --site SITE to repair one site, or --whole-table to repair every site")
+    if site is not None and not is_site_id(site):
+        refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    if keep_new and delete_new:
+        refuse("--keep-new and --delete-new contradict each other: give --delete-new or neither")
+    if backup_arn is not None:
+        _check_backup_arns([backup_arn])
+    if keep_new:
+        click.echo("warning: --keep-new is the default now; the option will go", err=True)
 
     execute(
         "repair",
@@ -308,7 +515,7 @@ def repair(
             at=at,
             backup_arn=backup_arn,
             apply=apply,
-            delete_new=not keep_new,
+            delete_new=delete_new,
             on_scan=feedback.scanned,
             on_step=feedback.step,
         ),
@@ -319,7 +526,15 @@ def repair(
 @common_options
 @click.option("--site", default=None, help="Only this FormKiQ site's documents.")
 @click.option("--prefix", default=None, help="Only keys under this prefix.")
-@click.option("--at", type=Timestamp(), required=True, help="Bring each object back to this time.")
+@click.option(
+    "--whole-bucket", is_flag=True, help="Every object in the bucket; not with --site or --prefix."
+)
+@click.option(
+    "--at",
+    type=Timestamp(),
+    required=True,
+    help="Bring each object back to this time, with its zone (Z or +01:00); not in the future.",
+)
 @click.option("--apply", is_flag=True, help="Change the bucket (default: dry-run).")
 @click.option(
     "--backfill-replica",
@@ -330,13 +545,34 @@ def restore_documents(
     *,
     site: str | None,
     prefix: str | None,
+    whole_bucket: bool,
     at: datetime,
     apply: bool,
     backfill_replica: bool,
     **options: Any,
 ) -> None:
-    """Bring document content back to a point in time from S3 versions."""
+    """Bring document content back to a point in time from S3 versions.
+
+    Give --site or --prefix; the whole bucket only with --whole-bucket.
+    """
     from formkiq_backup.dr.restore_documents import run_restore_documents
+
+    given = [name for name, value in (("--site", site), ("--prefix", prefix)) if value is not None]
+    if whole_bucket:
+        given.append("--whole-bucket")
+    if len(given) > 1:
+        refuse(f"{' and '.join(given)}: give one scope (--site, --prefix or --whole-bucket)")
+    if not given:
+        refuse(
+            "give --site SITE or --prefix PREFIX; --whole-bucket to restore every object "
+            "in the bucket"
+        )
+    if prefix == "":
+        refuse("--prefix '' is the whole bucket: say --whole-bucket if that is meant")
+    if site is not None and not is_site_id(site):
+        refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    if at > datetime.now(UTC):
+        refuse(f"--at {utc_text(at)} is in the future: nothing to go back to")
 
     execute(
         "restore-documents",
@@ -361,14 +597,23 @@ def users() -> None:
 
 @users.command("export")
 @common_options
-@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="File to write (checked first; replaced only once the export is complete).",
+)
 def users_export(*, out_path: Path, **options: Any) -> None:
     """Write every user, with attributes and groups, one JSON object a line."""
+    from formkiq_backup.dr.paths import replace_when_done
     from formkiq_backup.dr.users import export_users
+
+    check_writable(out_path, "--out")
 
     def body(ctx: DrContext, report: Report, feedback: Feedback) -> None:
         pool = _user_pool(ctx)
-        with out_path.open("w") as out:
+        with replace_when_done(out_path) as out:
             count = export_users(
                 ctx.client("cognito-idp"), pool, out, lambda: feedback.tick("users")
             )

@@ -2,23 +2,42 @@
 
 Clients honour the standard AWS settings (profile, region, AWS_ENDPOINT_URL and friends) and
 retry in botocore's adaptive mode, which rate-limits itself under throttling instead of failing.
+The region is chosen as the AWS CLI v2 chooses it: `--region`, then `AWS_REGION`, then
+`AWS_DEFAULT_REGION`, then the profile (boto3 itself reads only the last two).
 """
 
+import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from formkiq_backup.discovery import Boto3Reader, DiscoveryError, discover
 from formkiq_backup.formkiq import FormKiQEnvironment
 from formkiq_backup.posture import PostureFinding
 
+MAX_ATTEMPTS = 10
 CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10},
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
     user_agent_extra="formkiq-dr",
 )
+# Failures to reach an endpoint at all (refused, timed out, cut off): botocore retries them.
+UNREACHABLE = (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)
+_HTML = re.compile(r"^\s*<(!doctype\s+html|html)", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 # Error codes that mean "you may not" or "who are you": the caller's setup, exit code 2.
 ACCESS_ERROR_CODES = frozenset(
     {
@@ -40,21 +59,76 @@ class SetupError(RuntimeError):
 
 
 def describe_error(error: BaseException) -> str:
-    """A one-line account of an AWS error for a report."""
+    """A one-line account of an AWS error for a report; never a raw HTML page."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         operation = error.operation_name
-        return f"{operation}: {details.get('Code', 'Error')}: {details.get('Message', '')}".strip()
+        message = str(details.get("Message", ""))
+        if _HTML.match(message):
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            message = f"HTTP {status}, {_html_summary(message)}"
+        return f"{operation}: {details.get('Code', 'Error')}: {message}".strip()
     return str(error) or type(error).__name__
 
 
+def _html_summary(body: str) -> str:
+    title = _HTML_TITLE.search(body)
+    page = f" ({title.group(1)[:80]})" if title else ""
+    return f"an HTML page{page}, not an AWS API answer"
+
+
+def endpoint_of(url: str) -> str:
+    """`scheme://host[:port]` of a request URL: where the request went, without the path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def summarise_html_errors(http_response: Any, parsed: Any, **_: Any) -> None:
+    """botocore `after-call` hook: an HTML error page (an emulator's, a proxy's, a wrong
+    endpoint's) becomes its status code and endpoint instead of the page itself."""
+    error = parsed.get("Error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict) or not _HTML.match(str(error.get("Message", ""))):
+        return
+    status = getattr(http_response, "status_code", "?")
+    where = endpoint_of(str(getattr(http_response, "url", "")))
+    error["Message"] = f"HTTP {status} from {where}: {_html_summary(str(error['Message']))}"
+
+
+class UnreachableNotice:
+    """botocore `needs-retry` hook: says at once that an endpoint cannot be reached, while
+    botocore goes on retrying, instead of a silent wait of a minute or more. Once per endpoint."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.told: set[str] = set()
+
+    def __call__(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        if not isinstance(caught_exception, UNREACHABLE):
+            return
+        url = str(getattr(caught_exception, "kwargs", {}).get("endpoint_url", "") or "")
+        where = endpoint_of(url) if url else "the AWS endpoint"
+        if where in self.told:
+            return
+        self.told.add(where)
+        self.say(
+            f"cannot reach {where} ({caught_exception}); retrying, up to {MAX_ATTEMPTS} "
+            "attempts in all"
+        )
+
+
 def is_access_error(error: BaseException) -> bool:
-    """Whether an AWS error is about credentials or permissions rather than the data."""
-    if isinstance(error, NoCredentialsError | NoRegionError):
+    """Whether an AWS error is about credentials, permissions or reaching AWS at all, rather
+    than about the data: the caller's setup (exit code 2)."""
+    if isinstance(error, NoCredentialsError | NoRegionError | UNREACHABLE):
         return True
     if isinstance(error, ClientError):
         return error.response.get("Error", {}).get("Code") in ACCESS_ERROR_CODES
     return False
+
+
+def resolve_region(region: str | None) -> str | None:
+    """`--region`, then AWS_REGION; None leaves AWS_DEFAULT_REGION and the profile to boto3."""
+    return region or os.environ.get("AWS_REGION") or None
 
 
 def require_access(finding: PostureFinding) -> PostureFinding:
@@ -77,14 +151,30 @@ class DrContext:
 
     @classmethod
     def create(
-        cls, app_environment: str, profile: str | None = None, region: str | None = None
+        cls,
+        app_environment: str,
+        profile: str | None = None,
+        region: str | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> "DrContext":
+        """A session as the AWS CLI v2 would pick it (see the module docstring).
+
+        Hooks registered on the session reach every client made from it, discovery's too.
+        """
         try:
-            session = boto3.session.Session(profile_name=profile, region_name=region)
+            session = boto3.session.Session(
+                profile_name=profile, region_name=resolve_region(region)
+            )
         except BotoCoreError as error:
             raise SetupError(describe_error(error)) from error
         if session.region_name is None:
-            raise SetupError("no AWS region: pass --region or set AWS_REGION")
+            raise SetupError(
+                "no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
+                "or give the profile a region"
+            )
+        session.events.register("after-call", summarise_html_errors)
+        if on_notice is not None:
+            session.events.register("needs-retry", UnreachableNotice(on_notice))
         return cls(session=session, app_environment=app_environment)
 
     def client(self, service: str, region: str | None = None) -> Any:
@@ -111,7 +201,9 @@ class DrContext:
                     Boto3Reader(self.session, CLIENT_CONFIG), self.app_environment
                 )
             except DiscoveryError as error:
-                raise SetupError(str(error)) from error
+                raise SetupError(f"{error} (region {self.region})") from error
             except (ClientError, BotoCoreError) as error:
-                raise SetupError(f"discovering FormKiQ: {describe_error(error)}") from error
+                raise SetupError(
+                    f"discovering FormKiQ in {self.region}: {describe_error(error)}"
+                ) from error
         return self._environment

@@ -16,13 +16,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from formkiq_backup.dr.context import DrContext, describe_error
+from formkiq_backup.dr.context import DrContext, SetupError, describe_error
 from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
     RecoverySource,
     SourceGuard,
     backup_sources,
+    check_restorable,
     restore_to_new_table,
     scan,
     temporary_table_name,
@@ -82,13 +83,15 @@ def run_drill(
     sources = backup_sources(dynamodb, backup_arns)
     unknown = set(sources) - {t.name for t in environment.protected_tables}
     if unknown:
-        report.add(
-            "drill",
-            ", ".join(sorted(unknown)),
-            Status.FAIL,
-            "--from-backup names backups of tables this FormKiQ does not protect",
+        raise SetupError(
+            f"--from-backup: backups of {', '.join(sorted(unknown))}, which FormKiQ "
+            f"{ctx.app_environment} does not protect (it protects "
+            f"{', '.join(t.name for t in environment.protected_tables)})"
         )
-        return
+    # Every PITR restore is checked before the first starts: all tables or none.
+    for table in environment.protected_tables:
+        if table.name not in sources:
+            check_restorable(dynamodb, table.name, at)
     sample = DocumentSample(sample_size, random.Random(seed))
     report.summary.update(sampleSize=sample_size, strict=strict)
     recovery_seconds = 0.0

@@ -2,9 +2,10 @@
 
 Restore into a temporary table, diff it against the live table, and write back only what
 differs. Dry-run by default: the plan lists items to put (deleted since), overwrite (changed
-since) and delete (created since). With `--apply`, every write is conditional on the live item
-still being exactly what the plan saw, so a user's concurrent change is never clobbered
-silently: it is reported as a conflict and left alone.
+since) and keep (created since: legitimate work is never deleted unless `--delete-new` asks
+for it). With `--apply`, every write is conditional on the live item still being exactly what
+the plan saw, so a user's concurrent change is never clobbered silently: it is reported as a
+conflict and left alone.
 """
 
 import time
@@ -17,10 +18,12 @@ from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
     RecoverySource,
     SourceGuard,
     backup_sources,
+    check_restorable,
     restore_to_new_table,
     scan,
     table_key_attributes,
@@ -29,7 +32,7 @@ from formkiq_backup.dr.tables import (
 )
 from formkiq_backup.formkiq import TableRole
 from formkiq_backup.items import Item
-from formkiq_backup.sites import belongs_to_site, is_site_id, site_filter_expression
+from formkiq_backup.sites import belongs_to_site, site_filter_expression
 from formkiq_backup.tablediff import Action, Change, TableDiff
 
 # DynamoDB's limit on an expression string; larger guards fall back to fewer attributes.
@@ -37,6 +40,9 @@ MAX_EXPRESSION_CHARS = 4_000
 PLAN_PREVIEW = 20
 # Changes listed in the JSON report; a larger plan is counted, not listed (it stays on disk).
 PLAN_LISTED = 10_000
+# What the plan calls an item created after the recovery point that stays (the default).
+KEEP = "keep"
+KEPT_DETAIL = "kept: created after the recovery point (--delete-new deletes it)"
 
 
 class UnguardedItemError(ValueError):
@@ -47,7 +53,10 @@ ScanProgress = Callable[[str, int], None]
 
 
 def resolve_table(ctx: DrContext, name: str) -> str:
-    """`documents`, `documentsyncs`, or a table name."""
+    """`documents`, `documentsyncs`, or the name of a table FormKiQ's protection covers.
+
+    Any other table is refused: repair writes to the table it names.
+    """
     environment = ctx.environment
     if name == TableRole.DOCUMENTS.value:
         return environment.documents_table.name
@@ -55,7 +64,23 @@ def resolve_table(ctx: DrContext, name: str) -> str:
         if environment.document_syncs_table is None:
             raise SetupError("--table documentsyncs: this FormKiQ (before v1.10) has none")
         return environment.document_syncs_table.name
+    protected = [table.name for table in environment.protected_tables]
+    if name not in protected:
+        choices = [TableRole.DOCUMENTS.value]
+        if environment.document_syncs_table is not None:
+            choices.append(TableRole.DOCUMENT_SYNCS.value)
+        raise SetupError(
+            f"--table {name!r}: not a table FormKiQ {ctx.app_environment} protects; give "
+            f"{' or '.join(choices)}, or one of {', '.join(protected)}"
+        )
     return name
+
+
+def planned_action(change: Change, delete_new: bool) -> str:
+    """The plan's word for a change: items created after the recovery point are kept."""
+    if change.action is Action.DELETE and not delete_new:
+        return KEEP
+    return change.action.value
 
 
 def run_repair(
@@ -71,13 +96,14 @@ def run_repair(
     on_scan: ScanProgress,
     on_step: Callable[[str], None],
 ) -> None:
-    """Plan (and with `apply`, make) the writes that bring the live table back."""
-    if site is not None and not is_site_id(site):
-        raise SetupError(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
-    if at is None and backup_arn is None:
-        raise SetupError("give --at TIME (PITR) or --from-backup ARN: the state to go back to")
+    """Plan (and with `apply`, make) the writes that bring the live table back.
+
+    `site` None repairs the whole table; the CLI asks for `--whole-table` to say so.
+    """
     environment = ctx.environment
     live = resolve_table(ctx, table_name)
+    if site is not None:
+        require_site(ctx, site)
     protected = {t.name for t in environment.protected_tables}
     # Only the repaired table may be written, and only with --apply.
     writable = {live} if apply else set()
@@ -89,10 +115,15 @@ def run_repair(
         if source is None:
             raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
     else:
+        check_restorable(dynamodb, live, at)
         source = RecoverySource(at=at)
     scope = f"site {site}" if site else "whole table"
     report.summary.update(
-        table=live, scope=scope, source=source.describe(), mode="apply" if apply else "dry-run"
+        table=live,
+        scope=scope,
+        source=source.describe(),
+        mode="apply" if apply else "dry-run",
+        newItems="deleted (--delete-new)" if delete_new else "kept",
     )
 
     def left_behind(problem: str) -> None:
@@ -116,26 +147,51 @@ def run_repair(
         started = time.monotonic()
         with compare_tables(dynamodb, target, live, keys, site=site, on_scan=on_scan) as diff:
             counts = diff.counts()
+            plan = {
+                Action.PUT.value: counts[Action.PUT],
+                Action.OVERWRITE.value: counts[Action.OVERWRITE],
+                Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
+                KEEP: 0 if delete_new else counts[Action.DELETE],
+            }
             report.add(
                 "diff",
                 live,
                 Status.INFO,
                 f"{diff.reference_count} items then, {diff.live_count} now: "
-                + ", ".join(f"{counts[a]} to {a.value}" for a in Action),
+                + ", ".join(f"{count} to {action}" for action, count in plan.items()),
                 time.monotonic() - started,
             )
-            report.summary["plan"] = {action.value: counts[action] for action in Action}
+            report.summary["plan"] = plan
             planned = sum(counts.values())
             report.summary["changes"] = [
-                _describe(change) for change in islice(diff.changes(), PLAN_LISTED)
+                _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
             ]
             if planned > PLAN_LISTED:
                 report.summary["changesNotListed"] = planned - PLAN_LISTED
-            for change in islice(diff.changes(), PLAN_PREVIEW):
-                report.add("plan", _key_text(change.key), Status.INFO, change.action.value)
+            _preview(report, diff, plan, delete_new)
             if apply:
-                on_step(f"writing {planned} changes to {live}")
+                writes = planned - plan[KEEP]
+                on_step(f"writing {writes} changes to {live}")
                 _apply(dynamodb, live, diff, delete_new, report)
+
+
+def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_new: bool) -> None:
+    """The first writes under `plan` and the first kept items under `kept`, each with a count
+    of the rest: the summary stays readable, the JSON lists them all (up to PLAN_LISTED)."""
+    totals = {"plan": sum(plan.values()) - plan[KEEP], "kept": plan[KEEP]}
+    shown = {"plan": 0, "kept": 0}
+    for change in diff.changes():
+        if all(shown[section] >= min(totals[section], PLAN_PREVIEW) for section in shown):
+            break
+        action = planned_action(change, delete_new)
+        section = "kept" if action == KEEP else "plan"
+        if shown[section] < PLAN_PREVIEW:
+            shown[section] += 1
+            detail = KEPT_DETAIL if action == KEEP else action
+            report.add(section, _key_text(change.key), Status.INFO, detail)
+    for section, total in totals.items():
+        if total > shown[section]:
+            report.add(section, "...", Status.INFO, f"and {total - shown[section]} more")
 
 
 def compare_tables(
@@ -185,11 +241,11 @@ def compare_tables(
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
-    outcome = {"written": 0, "conflicts": 0, "skipped": 0, "unguarded": 0}
+    outcome = {"written": 0, "conflicts": 0, "kept": 0, "unguarded": 0}
     started = time.monotonic()
     for change in diff.changes():
         if change.action is Action.DELETE and not delete_new:
-            outcome["skipped"] += 1
+            outcome["kept"] += 1
             continue
         try:
             _write(dynamodb, table, change)
@@ -213,7 +269,8 @@ def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report:
         table,
         Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
         f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
-        f"{outcome['unguarded']} too large to guard, {outcome['skipped']} deletions skipped",
+        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
+        "recovery point kept",
         time.monotonic() - started,
     )
 
@@ -262,5 +319,5 @@ def _key_text(key: Mapping[str, Any]) -> str:
     return " / ".join(str(next(iter(value.values()))) for value in key.values())
 
 
-def _describe(change: Change) -> dict[str, Any]:
-    return {"action": change.action.value, "key": _key_text(change.key)}
+def _describe(change: Change, delete_new: bool) -> dict[str, Any]:
+    return {"action": planned_action(change, delete_new), "key": _key_text(change.key)}

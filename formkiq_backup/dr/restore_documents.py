@@ -18,8 +18,9 @@ from formkiq_backup.dr.documents import (
     plan_replica_backfill,
 )
 from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
-from formkiq_backup.sites import is_site_id, object_belongs_to_site, site_prefix
+from formkiq_backup.sites import object_belongs_to_site, site_prefix
 
 
 def run_restore_documents(
@@ -33,12 +34,15 @@ def run_restore_documents(
     backfill_replica: bool,
     on_object: Callable[[], None],
 ) -> None:
-    """Plan, and with `apply` carry out, the point-in-time restore of documents."""
+    """Plan, and with `apply` carry out, the point-in-time restore of documents.
+
+    Neither `site` nor `prefix`: the whole bucket (the CLI asks for `--whole-bucket`).
+    """
     if site is not None and prefix is not None:
         raise SetupError("give --site or --prefix, not both")
-    if site is not None and not is_site_id(site):
-        raise SetupError(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
     environment = ctx.environment
+    if site is not None:
+        require_site(ctx, site)
     bucket = environment.documents_bucket.name
     # A dry run cannot change anything; an applied one may change only the documents bucket.
     guard = SourceGuard([t.name for t in environment.protected_tables], [] if apply else [bucket])
@@ -48,7 +52,7 @@ def run_restore_documents(
     report.summary.update(
         bucket=bucket,
         at=at.isoformat(),
-        scope=f"site {site}" if site else f"prefix '{scope_prefix}'",
+        scope=f"site {site}" if site else (f"prefix '{prefix}'" if prefix else "whole bucket"),
         mode="apply" if apply else "dry-run",
     )
 

@@ -123,16 +123,23 @@ class RecoverySource:
         return f"PITR at {self.at.isoformat()}" if self.at else "PITR, latest restorable time"
 
 
+def check_backup_arn(arn: str) -> str | None:
+    """What is wrong with an on-demand backup ARN, or None."""
+    if _DYNAMODB_BACKUP_ARN.match(arn):
+        return None
+    return (
+        "not a DynamoDB backup ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/backup/"
+        "<id>); AWS Backup recovery points restore through AWS Backup restore jobs"
+    )
+
+
 def backup_sources(dynamodb: Any, backup_arns: Iterable[str]) -> dict[str, RecoverySource]:
     """Map on-demand backup ARNs to the tables they were taken of."""
     sources: dict[str, RecoverySource] = {}
     for arn in backup_arns:
-        if not _DYNAMODB_BACKUP_ARN.match(arn):
-            raise SetupError(
-                f"--from-backup {arn}: not a DynamoDB backup ARN "
-                "(arn:aws:dynamodb:<region>:<account>:table/<table>/backup/<id>); AWS Backup "
-                "recovery points restore through AWS Backup restore jobs"
-            )
+        problem = check_backup_arn(arn)
+        if problem:
+            raise SetupError(f"--from-backup {arn}: {problem}")
         try:
             described = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
         except ClientError as error:
@@ -142,6 +149,36 @@ def backup_sources(dynamodb: Any, backup_arns: Iterable[str]) -> dict[str, Recov
             raise SetupError(f"--from-backup: two backups of table {table}; give one")
         sources[table] = RecoverySource(backup_arn=arn)
     return sources
+
+
+def check_restorable(dynamodb: Any, table: str, at: datetime | None) -> None:
+    """Refuse, before any restore, a PITR restore DynamoDB would refuse.
+
+    RestoreDateTime must lie from EarliestRestorableDateTime to LatestRestorableDateTime
+    ("typically 5 minutes before the current time"), else InvalidRestoreTimeException; both
+    come from DescribeContinuousBackups (https://docs.aws.amazon.com/goto/WebAPI/
+    dynamodb-2012-08-10/PointInTimeRecoveryDescription).
+    `at` None means the latest restorable time.
+    """
+    described = dynamodb.describe_continuous_backups(TableName=table)
+    pitr = described["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+    if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
+        raise SetupError(
+            f"table {table} has PITR {str(pitr.get('PointInTimeRecoveryStatus', 'off')).lower()}"
+            ": no point in time to restore; use --from-backup with an on-demand backup"
+        )
+    earliest, latest = pitr.get("EarliestRestorableDateTime"), pitr.get("LatestRestorableDateTime")
+    if at is None or earliest is None or latest is None:
+        return
+    if not earliest <= at <= latest:
+        raise SetupError(
+            f"--at {_utc(at)} is outside the restorable window of table {table}: "
+            f"{_utc(earliest)} to {_utc(latest)}"
+        )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def temporary_table_name(source_table: str, purpose: str, now: datetime | None = None) -> str:

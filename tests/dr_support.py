@@ -2,10 +2,12 @@
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from click.testing import CliRunner
 
 from formkiq_backup.dr import context as dr_context
@@ -27,6 +29,7 @@ class Outcome:
     exit_code: int
     report: dict[str, Any]
     stderr: str
+    stdout: str = ""
 
     def entries(self, section: str) -> list[dict[str, Any]]:
         return [entry for entry in self.report["entries"] if entry["section"] == section]
@@ -55,7 +58,7 @@ class World:
             cli, [*argv, "--app-env", app_env, "--json"], catch_exceptions=False
         )
         report = json.loads(result.stdout) if result.stdout.strip() else {}
-        return Outcome(result.exit_code, report, result.stderr)
+        return Outcome(result.exit_code, report, result.stderr, result.stdout)
 
     def finance(self) -> list[SeededDocument]:
         return [d for d in self.documents if d.site == "finance"]
@@ -126,3 +129,75 @@ def watch_source_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(dr_context.DrContext, "client", watched)
     return seen
+
+
+def hook_clients(monkeypatch: pytest.MonkeyPatch, event: str, handler: Any) -> None:
+    """Register a botocore event handler, first, on every client formkiq-dr makes."""
+    original = dr_context.DrContext.client
+
+    def client_with_hook(
+        self: dr_context.DrContext, service: str, region: str | None = None
+    ) -> Any:
+        created = original(self, service, region)
+        hooked: set[str] = created.__dict__.setdefault("_test_hooks", set())
+        if event not in hooked:
+            created.meta.events.register_first(event, handler)
+            hooked.add(event)
+        return created
+
+    monkeypatch.setattr(dr_context.DrContext, "client", client_with_hook)
+
+
+def pitr_window(monkeypatch: pytest.MonkeyPatch, earliest: datetime, latest: datetime) -> None:
+    """moto reports a PITR window frozen at the moment PITR was enabled (earliest = latest);
+    AWS's moves: up to 35 days back, to about five minutes ago. Fill in AWS's, in the API's
+    own shape, after moto answers DescribeContinuousBackups."""
+
+    def with_window(parsed: dict[str, Any], **_: Any) -> None:
+        pitr = parsed.get("ContinuousBackupsDescription", {}).get(
+            "PointInTimeRecoveryDescription", {}
+        )
+        if pitr.get("PointInTimeRecoveryStatus") == "ENABLED":
+            pitr.update(EarliestRestorableDateTime=earliest, LatestRestorableDateTime=latest)
+
+    hook_clients(monkeypatch, "after-call.dynamodb.DescribeContinuousBackups", with_window)
+
+
+def aws_error(
+    monkeypatch: pytest.MonkeyPatch, service: str, operation: str, code: str, status: int
+) -> list[str]:
+    """Answer every call of `operation` with an AWS error, without sending it (as botocore's
+    Stubber does, on the `before-call` event). Returns the calls answered so."""
+    answered: list[str] = []
+
+    def fail(model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if model.name != operation:
+            return None
+        answered.append(operation)
+        parsed = {
+            "Error": {"Code": code, "Message": "not allowed" if status == 403 else "failed"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+        return AWSResponse(f"https://{service}.us-east-1.amazonaws.com/", status, {}, None), parsed
+
+    hook_clients(monkeypatch, f"before-call.{service}.{operation}", fail)
+    return answered
+
+
+def no_aws_session(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record any attempt to open an AWS session: a usage error must come before one."""
+    opened: list[str] = []
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        opened.append("DrContext.create")
+        raise AssertionError("an AWS session was opened")
+
+    monkeypatch.setattr(dr_context.DrContext, "create", create)
+    return opened
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Outcome:
+    """`formkiq-dr <args>` in-process, exactly as given (no --app-env or --json added)."""
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    report = json.loads(result.stdout) if "--json" in args and result.stdout.strip() else {}
+    return Outcome(result.exit_code, report, result.stderr, result.stdout)

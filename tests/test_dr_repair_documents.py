@@ -5,7 +5,7 @@ backups; the PITR path is checked for its wiring only.
 """
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,7 +16,15 @@ from formkiq_backup.offline.incident import Incident, break_site
 from formkiq_backup.offline.samples import sample_formkiq
 from formkiq_backup.offline.seed import seed_formkiq
 from formkiq_backup.sites import belongs_to_site
-from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
+from tests.dr_support import (
+    BUCKET,
+    DOCUMENTS,
+    MOTO_ACCOUNT,
+    SYNCS,
+    World,
+    pitr_window,
+    watch_source_writes,
+)
 
 
 def site_digest(world: World, site: str) -> TableDigest:
@@ -51,11 +59,19 @@ def test_dry_run_plans_the_repair_of_one_site_without_writing(
     assert outcome.report["summary"]["plan"] == {
         "put": len(damage.deleted_items),
         "overwrite": len(damage.overwritten_items),
-        "delete": len(damage.created_items),
+        "delete": 0,
+        "keep": len(damage.created_items),
     }
     planned = {(change["action"], change["key"]) for change in outcome.report["summary"]["changes"]}
     assert ("put", "apikeys# / " + damage.deleted_items[-1][1]) in planned  # the global API key
     assert ("overwrite", " / ".join(damage.overwritten_items[0])) in planned
+    # The user's new document is listed, as kept.
+    new_document = " / ".join(damage.created_items[0])
+    assert ("keep", new_document) in planned
+    assert {e["subject"]: e["detail"] for e in outcome.entries("kept")} == {
+        new_document: "kept: created after the recovery point (--delete-new deletes it)"
+    }
+    assert outcome.report["summary"]["newItems"] == "kept"
     assert len(planned) == sum(outcome.report["summary"]["plan"].values())
     assert "changesNotListed" not in outcome.report["summary"]
     assert site_digest(world, "finance").hexdigest == finance_now.hexdigest
@@ -101,39 +117,63 @@ def test_apply_restores_exactly_the_site_and_nothing_else(
     )
 
     assert outcome.exit_code == 0, outcome.report
-    total = len(damage.deleted_items) + len(damage.overwritten_items) + len(damage.created_items)
+    total = len(damage.deleted_items) + len(damage.overwritten_items)
     assert outcome.report["summary"]["applied"] == {
         "written": total,
         "conflicts": 0,
-        "skipped": 0,
+        "kept": len(damage.created_items),
         "unguarded": 0,
     }
+    # The site is back as it was, but for the user's new document, which is still there.
+    assert world.item(DOCUMENTS, *damage.created_items[0]) is not None
+    world.client("dynamodb").delete_item(
+        TableName=DOCUMENTS,
+        Key={"PK": {"S": damage.created_items[0][0]}, "SK": {"S": damage.created_items[0][1]}},
+    )
     assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
     assert site_digest(world, "default").hexdigest == default_after_user_edit.hexdigest
     assert default_after_user_edit.hexdigest != default_before.hexdigest
     assert world.tables() == tables_before
-    # The witness saw the repair's writes: all to the repaired table, none anywhere else.
+    # The witness saw the repair's writes: all to the repaired table, none anywhere else, and
+    # not one delete.
     assert len(writes) == total
-    assert set(writes) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert set(writes) == {"dynamodb:PutItem"}
 
 
-def test_keep_new_leaves_items_created_after_the_backup(
+def test_delete_new_also_deletes_items_created_after_the_backup(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backup, damage, finance_before, _ = incident
+    writes = watch_source_writes(monkeypatch)
+    repair = ("repair", "--table", "documents", "--site", "finance", "--from-backup", backup)
+
+    plan = world.run(*repair, "--delete-new")
+    applied = world.run(*repair, "--delete-new", "--apply")
+
+    assert plan.report["summary"]["plan"]["delete"] == len(damage.created_items)
+    assert plan.report["summary"]["plan"]["keep"] == 0
+    assert ("delete", " / ".join(damage.created_items[0])) in {
+        (change["action"], change["key"]) for change in plan.report["summary"]["changes"]
+    }
+    assert applied.exit_code == 0, applied.report
+    assert applied.report["summary"]["applied"]["kept"] == 0
+    assert world.item(DOCUMENTS, *damage.created_items[0]) is None
+    assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
+    assert writes.count("dynamodb:DeleteItem") == len(damage.created_items)
+
+
+def test_keep_new_still_works_but_says_it_is_the_default(
     world: World, incident: tuple[str, Incident, TableDigest, TableDigest]
 ) -> None:
     backup, damage, _, _ = incident
-    outcome = world.run(
-        "repair",
-        "--table",
-        "documents",
-        "--site",
-        "finance",
-        "--from-backup",
-        backup,
-        "--apply",
-        "--keep-new",
-    )
+    repair = ("repair", "--table", "documents", "--site", "finance", "--from-backup", backup)
+    outcome = world.run(*repair, "--apply", "--keep-new")
+
     assert outcome.exit_code == 0
-    assert outcome.report["summary"]["applied"]["skipped"] == 1
+    assert "--keep-new is the default now" in outcome.stderr
+    assert outcome.report["summary"]["applied"]["kept"] == 1
     assert world.item(DOCUMENTS, *damage.created_items[0]) is not None
     assert world.item(DOCUMENTS, *damage.deleted_items[0]) is not None
 
@@ -186,7 +226,7 @@ def test_an_item_too_large_to_guard_is_reported_not_written_blind(world: World) 
     )
 
     assert outcome.exit_code == 1
-    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 1, "delete": 0}
+    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 1, "delete": 0, "keep": 0}
     assert outcome.report["summary"]["applied"]["unguarded"] == 1
     (entry,) = outcome.entries("unguarded")
     assert entry["subject"] == f"{pk} / {sk}"
@@ -203,7 +243,16 @@ def test_whole_table_repair_also_reverts_other_sites(
         TableName=DOCUMENTS,
         Key={"PK": {"S": f"docs#{default_document.document_id}"}, "SK": {"S": "tags#year"}},
     )
-    outcome = world.run("repair", "--table", "documents", "--from-backup", backup, "--apply")
+    outcome = world.run(
+        "repair",
+        "--table",
+        "documents",
+        "--whole-table",
+        "--from-backup",
+        backup,
+        "--apply",
+        "--delete-new",
+    )
 
     assert outcome.exit_code == 0, outcome.report
     assert outcome.report["summary"]["scope"] == "whole table"
@@ -235,7 +284,7 @@ def test_documentsyncs_repairs_from_its_own_backup(world: World) -> None:
     )
 
     assert outcome.exit_code == 0, outcome.report
-    assert outcome.report["summary"]["plan"] == {"put": 1, "overwrite": 0, "delete": 0}
+    assert outcome.report["summary"]["plan"] == {"put": 1, "overwrite": 0, "delete": 0, "keep": 0}
     assert world.item(SYNCS, syncs[0]["PK"]["S"], syncs[0]["SK"]["S"]) == syncs[0]
 
 
@@ -244,7 +293,9 @@ def test_documentsyncs_of_a_formkiq_without_one_is_a_usage_error(world: World) -
     seed_formkiq(world.session, sample_formkiq("1.9.0", "legacy", account_id=MOTO_ACCOUNT))
 
     now = datetime.now(UTC).isoformat()
-    outcome = world.run("repair", "--table", "documentsyncs", "--at", now, app_env="legacy")
+    outcome = world.run(
+        "repair", "--table", "documentsyncs", "--whole-table", "--at", now, app_env="legacy"
+    )
 
     assert outcome.exit_code == 2
     assert outcome.report["summary"]["error"] == (
@@ -253,14 +304,19 @@ def test_documentsyncs_of_a_formkiq_without_one_is_a_usage_error(world: World) -
 
 
 @pytest.mark.parametrize("table", ["documents", DOCUMENTS])
-def test_pitr_repair_restores_the_point_in_time(world: World, table: str) -> None:
-    outcome = world.run(
-        "repair", "--table", table, "--site", "finance", "--at", datetime.now(UTC).isoformat()
-    )
+def test_pitr_repair_restores_the_point_in_time(
+    world: World, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    pitr_window(monkeypatch, now - timedelta(days=35), now - timedelta(minutes=5))
+    at = (now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=1)))
+    outcome = world.run("repair", "--table", table, "--site", "finance", "--at", at.isoformat())
     assert outcome.exit_code == 0, outcome.report
     assert outcome.report["summary"]["table"] == DOCUMENTS
-    assert outcome.report["summary"]["source"].startswith("PITR at ")
-    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 0, "delete": 0}
+    # Given with an offset, stated back in UTC.
+    stated = (now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert outcome.report["summary"]["source"] == f"PITR at {stated}"
+    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 0, "delete": 0, "keep": 0}
 
 
 @pytest.mark.parametrize(
@@ -268,7 +324,7 @@ def test_pitr_repair_restores_the_point_in_time(world: World, table: str) -> Non
     [
         (["--table", "documents"], "give --at TIME (PITR) or --from-backup ARN"),
         (
-            ["--table", "documents", "--site", "fin/ance", "--at", "2026-11-30T00:00:00"],
+            ["--table", "documents", "--site", "fin/ance", "--at", "2026-11-30T00:00:00Z"],
             "--site 'fin/ance'",
         ),
     ],
@@ -280,16 +336,20 @@ def test_repair_usage_errors_exit_2(world: World, arguments: list[str], message:
 
 
 def test_a_time_that_is_not_iso_8601_is_a_usage_error(world: World) -> None:
-    """click rejects it before any AWS call: no report, the message on stderr."""
+    """click rejects it before any AWS call; the message on stderr and in the JSON report."""
     outcome = world.run("repair", "--table", "documents", "--at", "yesterday")
+    message = "'yesterday' is not an ISO 8601 time such as 2026-11-30T12:00:00Z"
     assert outcome.exit_code == 2
-    assert outcome.report == {}
-    assert "'yesterday' is not an ISO 8601 time such as 2026-11-30T12:00:00Z" in outcome.stderr
+    assert outcome.report["ok"] is False
+    assert outcome.report["exitCode"] == 2
+    assert message in outcome.report["summary"]["error"]
+    assert "'--at'" in outcome.report["summary"]["error"]
+    assert message in outcome.stderr
 
 
 def test_backup_of_another_table_is_refused(world: World) -> None:
     backup = world.run("snapshot").report["summary"]["backups"][SYNCS]
-    outcome = world.run("repair", "--table", "documents", "--from-backup", backup)
+    outcome = world.run("repair", "--table", "documents", "--whole-table", "--from-backup", backup)
     assert outcome.exit_code == 2
     assert "is not a backup of formkiq-core-prod-documents" in outcome.report["summary"]["error"]
 

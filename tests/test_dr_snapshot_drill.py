@@ -356,9 +356,14 @@ DeleteRequest = "DeleteRequest"
 def test_drill_rejects_backups_of_tables_it_does_not_protect(world: World) -> None:
     dynamodb = world.client("dynamodb")
     other = dynamodb.create_backup(TableName="formkiq-core-prod-cache", BackupName="cache-backup")
+    tables_before = world.tables()
     outcome = world.run("drill", "--from-backup", other["BackupDetails"]["BackupArn"])
-    assert outcome.exit_code == 1
-    assert "does not protect" in outcome.entries("drill")[0]["detail"]
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == (
+        "--from-backup: backups of formkiq-core-prod-cache, which FormKiQ prod does not protect "
+        f"(it protects {DOCUMENTS}, {SYNCS})"
+    )
+    assert world.tables() == tables_before
 
 
 def test_an_aws_backup_recovery_point_is_refused_with_a_pointer(world: World) -> None:

@@ -60,8 +60,9 @@ class Timestamp(click.ParamType):  # type: ignore[type-arg]  # generic only in n
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 time such as 2026-11-30T12:00:00Z", param, ctx)
         if parsed.tzinfo is None:
+            utc = f"{value}Z" if "T" in str(value) else f"{value}T00:00:00Z"
             self.fail(
-                f"{value!r} has no time zone: add Z for UTC ({value}Z) or an offset such as +01:00",
+                f"{value!r} has no time zone: add Z for UTC ({utc}) or an offset such as +01:00",
                 param,
                 ctx,
             )
@@ -421,7 +422,7 @@ def drill(
         )
     _check_backup_arns(backup_arns)
     if report_path is not None:
-        for path in report_files(report_path):
+        for path in (report_path, *report_files(report_path)):
             check_writable(path, "--report")
 
     execute(

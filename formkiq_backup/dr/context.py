@@ -119,7 +119,7 @@ class UnreachableNotice:
 def is_access_error(error: BaseException) -> bool:
     """Whether an AWS error is about credentials, permissions or reaching AWS at all, rather
     than about the data: the caller's setup (exit code 2)."""
-    if isinstance(error, NoCredentialsError | NoRegionError | UNREACHABLE):
+    if isinstance(error, (NoCredentialsError, NoRegionError, *UNREACHABLE)):
         return True
     if isinstance(error, ClientError):
         return error.response.get("Error", {}).get("Code") in ACCESS_ERROR_CODES

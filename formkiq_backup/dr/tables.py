@@ -120,7 +120,7 @@ class RecoverySource:
     def describe(self) -> str:
         if self.backup_arn:
             return f"backup {self.backup_arn}"
-        return f"PITR at {self.at.isoformat()}" if self.at else "PITR, latest restorable time"
+        return f"PITR at {_utc(self.at)}" if self.at else "PITR, latest restorable time"
 
 
 def check_backup_arn(arn: str) -> str | None:

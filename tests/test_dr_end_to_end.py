@@ -167,6 +167,28 @@ def test_exit_code_2_and_a_json_error_for_an_unknown_environment(emulator: dict[
     )
 
 
+def test_an_emulator_html_error_page_is_summarised_not_dumped(emulator: dict[str, str]) -> None:
+    """moto_server has no AWS Backup recovery-point API: it answers a 404 HTML page."""
+    seeded({"default": 1})
+    result = subprocess.run(
+        [str(BIN / "formkiq-dr"), "verify", "--tier", "standard", "--app-env", "prod", "--json"],
+        env=emulator,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert report["ok"] is False
+    assert report["exitCode"] == 1
+    assert report["summary"]["error"] == (
+        f"ListRecoveryPointsByResource: 404: HTTP 404 from {emulator['AWS_ENDPOINT_URL']}: "
+        "an HTML page (404 Not Found), not an AWS API answer"
+    )
+    assert "<" not in result.stdout + result.stderr
+
+
 def test_python_dash_m_runs_the_same_tool(emulator: dict[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "formkiq_backup", "--help"],
@@ -190,11 +212,15 @@ def test_demo_runs_from_start_to_finish(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "formkiq-dr demo: summary" in result.stdout
+    # The user's document added during the incident is kept by the repair, not deleted.
+    assert "kept: created after the recovery point (--delete-new deletes it)" in result.stdout
     report = json.loads((tmp_path / "demo-drill.json").read_text())
     assert report["ok"] is True
-    assert {entry["status"] for entry in report["entries"] if entry["section"] == "integrity"} == {
-        "pass"
-    }
+    integrity = {e["subject"]: e for e in report["entries"] if e["section"] == "integrity"}
+    assert integrity["formkiq-core-prod-documentsyncs"]["status"] == "pass"
+    # The live table has the kept document more than the snapshot, and nothing else differs.
+    documents = integrity[DOCUMENTS]["data"]
+    assert documents["sourceItems"] == documents["restoredItems"] + 1
 
 
 def test_the_recovery_tool_never_loads_pulumi() -> None:

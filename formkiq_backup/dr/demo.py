@@ -2,9 +2,11 @@
 
 Starts moto_server on 127.0.0.1 (nothing else is reachable), seeds FormKiQ 1.19 (SSM names,
 tables, two sites with documents, tags and versions, Cognito users and groups), then runs the
-real `formkiq-dr` command as a user would: verify, snapshot, an incident in site `finance`,
-repair and restore-documents from the snapshot, verify, and a strict drill proving the table
-is back exactly as it was. Prints each report and a summary.
+real `formkiq-dr` command as a user would: verify, snapshot, an incident in site `finance`
+(during which a user adds a legitimate document), repair and restore-documents from the
+snapshot, verify, a second repair plan proving nothing is left to repair but the user's
+document (kept, never deleted by default), and a drill of the snapshot. Prints each report and
+a summary in which every step must end as expected.
 """
 
 import json
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ from typing import Any
 
 import boto3
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from formkiq_backup.console import output_console
@@ -87,6 +91,8 @@ class Step:
     exit_code: int
     seconds: float
     report: dict[str, Any]
+    problem: str | None = None
+    """What the demo expected of the report and did not find."""
 
 
 def formkiq_dr(environment: dict[str, str], *arguments: str) -> tuple[int, dict[str, Any], float]:
@@ -151,9 +157,15 @@ def run_demo(console: Console, reports: Path) -> int:
             f"{', '.join(SITES)}, with tags, versions, users and groups.\n"
         )
 
-        def run(title: str, *arguments: str, expect: int = 0) -> Step:
+        def run(
+            title: str,
+            *arguments: str,
+            expect: int = 0,
+            check: Callable[[dict[str, Any]], str | None] | None = None,
+        ) -> Step:
             code, report, seconds = formkiq_dr(environment, *arguments)
             step = Step(title, list(arguments), code, seconds, report)
+            step.problem = check(report) if check is not None else None
             steps.append(step)
             expected.append((title, expect))
             show(console, step)
@@ -191,24 +203,37 @@ def run_demo(console: Console, reports: Path) -> int:
             "--from-backup",
             backups[f"formkiq-core-{APP_ENVIRONMENT}-documents"],
         )
-        run("4. Repair plan (dry-run)", "repair", *table)
+        new_document = " / ".join(incident.created_items[0])
+        kept = {"put": 0, "overwrite": 0, "delete": 0, "keep": len(incident.created_items)}
+        run(
+            "4. Repair plan (dry-run): the user's new document is kept",
+            "repair",
+            *table,
+            check=lambda report: _kept(report, new_document),
+        )
         run("5. Repair metadata", "repair", *table, "--apply")
         documents_scope = ("--site", "finance", "--at", before.isoformat())
         run("6. Document restore plan (dry-run)", "restore-documents", *documents_scope)
         run("7. Restore documents", "restore-documents", *documents_scope, "--apply")
         run("8. Posture after recovery", "verify")
+        run(
+            "9. Repair plan again: nothing left to repair, the user's document still kept",
+            "repair",
+            *table,
+            check=lambda report: _plan_is(report, kept),
+        )
         drill_arguments = [part for arn in backups.values() for part in ("--from-backup", arn)]
         run(
-            "9. Drill: restore the snapshot and prove the table matches it exactly",
+            "10. Drill: restore the snapshot, verify it and its documents",
             "drill",
             *drill_arguments,
-            "--strict",
             "--sample",
             "5",
             "--seed",
             "1",
             "--report",
             str(reports / "demo-drill"),
+            check=lambda report: _drill_differs_only_by(report, len(incident.created_items)),
         )
 
     return print_summary(console, steps, expected, reports)
@@ -219,17 +244,18 @@ def print_summary(
 ) -> int:
     """Each step's exit code against the expected one; then the drill's Markdown report."""
     summary = Table(title="formkiq-dr demo: summary")
-    for column in ("step", "exit code", "expected", "seconds"):
+    for column in ("step", "exit code", "expected", "seconds", "check"):
         summary.add_column(column)
     ok = True
     for step, (_, expect) in zip(steps, expected, strict=True):
         good = step.exit_code == expect
-        ok &= good
+        ok &= good and step.problem is None
         summary.add_row(
             step.title,
             f"[{'green' if good else 'red'}]{step.exit_code}[/]",
             str(expect),
             f"{step.seconds:.1f}",
+            "[green]ok[/]" if step.problem is None else f"[red]{escape(step.problem)}[/]",
         )
     console.print(summary)
     console.print(f"Drill report: {reports / 'demo-drill.md'} and .json")
@@ -238,6 +264,32 @@ def print_summary(
         console.rule("[bold]Drill report (Markdown)[/]")
         console.print(markdown.read_text(), markup=False, highlight=False, soft_wrap=True)
     return 0 if ok else 1
+
+
+def _kept(report: dict[str, Any], key: str) -> str | None:
+    changes = report.get("summary", {}).get("changes", [])
+    if {"action": "keep", "key": key} not in changes:
+        return f"the plan does not keep {key}"
+    if any(change["action"] == "delete" for change in changes):
+        return "the plan deletes items without --delete-new"
+    return None
+
+
+def _plan_is(report: dict[str, Any], plan: dict[str, int]) -> str | None:
+    found = report.get("summary", {}).get("plan")
+    return None if found == plan else f"plan {found}, expected {plan}"
+
+
+def _drill_differs_only_by(report: dict[str, Any], kept: int) -> str | None:
+    """The snapshot restores whole; the live documents table has only the kept items more."""
+    for entry in report.get("entries", []):
+        if entry["section"] != "integrity":
+            continue
+        data = entry.get("data", {})
+        extra = kept if entry["subject"].endswith("-documents") else 0
+        if data.get("sourceItems") != data.get("restoredItems", 0) + extra:
+            return f"{entry['subject']}: {data.get('sourceItems')} live vs restored"
+    return None
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 A script with a site's credentials rewrites tag values, deletes documents the way FormKiQ does
 (metadata items gone, a delete marker on the object) and overwrites one document's content;
-meanwhile a user adds a legitimate new document.
+meanwhile a user adds a legitimate new document, which a repair must keep.
 """
 
 from dataclasses import dataclass, field
@@ -70,7 +70,8 @@ def break_site(
     s3.put_object(Bucket=bucket, Key=victims[0].object_key, Body=b"encrypted by attacker")
     incident.overwritten_objects.append(victims[0].object_key)
 
-    # Meanwhile a user adds a document: legitimate work after the recovery point.
+    # Meanwhile a user adds a document: legitimate work after the recovery point, which
+    # `formkiq-dr repair` keeps unless told `--delete-new`.
     new_item = {
         "PK": {"S": f"{prefix}docs#00000000-0000-4000-8000-000000000001"},
         "SK": {"S": "document"},

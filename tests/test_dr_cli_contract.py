@@ -608,3 +608,35 @@ def test_an_unreachable_endpoint_is_said_at_once_while_retries_go_on(
     assert len(attempts) >= 3
     assert f"cannot reach {endpoint} (Could not connect" in notices[0][1]
     assert f"warning: cannot reach {endpoint}" in outcome.stderr
+
+
+def test_a_repair_stopped_part_way_says_how_far_it_got(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Access taken away mid-apply: the report counts the writes made before it stopped."""
+    from botocore.awsrequest import AWSResponse
+
+    from formkiq_backup.offline.incident import break_site
+    from tests.dr_support import hook_clients
+
+    backup = snapshot_arn(world)
+    break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    puts: list[str] = []
+
+    def denied_after_two(model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        puts.append(model.name)
+        if len(puts) <= 2:
+            return None
+        error = {"Code": "AccessDeniedException", "Message": "not allowed"}
+        return AWSResponse("https://dynamodb", 400, {}, None), {"Error": error}
+
+    hook_clients(monkeypatch, "before-call.dynamodb.PutItem", denied_after_two)
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
+    )
+
+    assert outcome.exit_code == 2
+    assert outcome.report["ok"] is False
+    assert outcome.report["summary"]["applied"]["written"] == 2
+    assert outcome.report["summary"]["applied"]["stoppedPartWay"] is True
+    assert outcome.entries("apply")[0]["detail"] == "stopped part-way: 2 written before it stopped"

@@ -241,8 +241,44 @@ def compare_tables(
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
+    """Every planned write; stopped part-way (an access error, Ctrl-C), it still reports how
+    many writes were made, so the operator knows where the table stands."""
     outcome = {"written": 0, "conflicts": 0, "kept": 0, "unguarded": 0}
     started = time.monotonic()
+    try:
+        _write_all(dynamodb, table, diff, delete_new=delete_new, report=report, outcome=outcome)
+    except BaseException:
+        report.summary["applied"] = outcome | {"stoppedPartWay": True}
+        report.add(
+            "apply",
+            table,
+            Status.FAIL,
+            f"stopped part-way: {outcome['written']} written before it stopped",
+            time.monotonic() - started,
+        )
+        raise
+    report.summary["applied"] = outcome
+    report.add(
+        "apply",
+        table,
+        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
+        f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
+        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
+        "recovery point kept",
+        time.monotonic() - started,
+    )
+
+
+def _write_all(
+    dynamodb: Any,
+    table: str,
+    diff: TableDiff,
+    *,
+    delete_new: bool,
+    report: Report,
+    outcome: dict[str, int],
+) -> None:
+    """Counts into `outcome` as it goes."""
     for change in diff.changes():
         if change.action is Action.DELETE and not delete_new:
             outcome["kept"] += 1
@@ -263,16 +299,6 @@ def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report:
                 Status.FAIL,
                 f"changed since the plan was made: {change.action.value} not applied",
             )
-    report.summary["applied"] = outcome
-    report.add(
-        "apply",
-        table,
-        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
-        f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
-        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
-        "recovery point kept",
-        time.monotonic() - started,
-    )
 
 
 def _write(dynamodb: Any, table: str, change: Change) -> None:

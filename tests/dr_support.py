@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from click.testing import CliRunner
 
 from formkiq_backup.dr import context as dr_context
@@ -178,7 +178,9 @@ def aws_error(
             "Error": {"Code": code, "Message": "not allowed" if status == 403 else "failed"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
-        return AWSResponse(f"https://{service}.us-east-1.amazonaws.com/", status, {}, None), parsed
+        return AWSResponse(
+            f"https://{service}.us-east-1.amazonaws.com/", status, HTTPHeaders(), None
+        ), parsed
 
     hook_clients(monkeypatch, f"before-call.{service}.{operation}", fail)
     return answered

@@ -588,7 +588,7 @@ def test_an_unreachable_endpoint_is_said_at_once_while_retries_go_on(
     notices: list[tuple[int, str]] = []
     original_create = dr_context.DrContext.create.__func__  # type: ignore[attr-defined]
 
-    def create(cls: Any, *args: Any, on_notice: Any = None, **kwargs: Any) -> Any:
+    def create(cls: Any, /, *args: Any, on_notice: Any = None, **kwargs: Any) -> Any:
         def notice(text: str) -> None:
             notices.append((len(attempts), text))
             on_notice(text)
@@ -614,7 +614,7 @@ def test_a_repair_stopped_part_way_says_how_far_it_got(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Access taken away mid-apply: the report counts the writes made before it stopped."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
 
     from formkiq_backup.offline.incident import break_site
     from tests.dr_support import hook_clients
@@ -628,7 +628,7 @@ def test_a_repair_stopped_part_way_says_how_far_it_got(
         if len(puts) <= 2:
             return None
         error = {"Code": "AccessDeniedException", "Message": "not allowed"}
-        return AWSResponse("https://dynamodb", 400, {}, None), {"Error": error}
+        return AWSResponse("https://dynamodb", 400, HTTPHeaders(), None), {"Error": error}
 
     hook_clients(monkeypatch, "before-call.dynamodb.PutItem", denied_after_two)
     outcome = world.run(

@@ -21,8 +21,6 @@ MAX_LIFECYCLE_DAYS = 36_500
 COLD_STORAGE_MINIMUM_DAYS = 90
 # BackupRuleInput.StartWindowMinutes: "must be at least 60 minutes to avoid errors".
 MIN_START_WINDOW_MINUTES = 60
-# point-in-time-recovery-retention-period: continuous backups are kept 1..35 days.
-MAX_CONTINUOUS_RETENTION_DAYS = 35
 # DynamoDB PointInTimeRecoverySpecification.RecoveryPeriodInDays: 1..35 (default 35).
 MAX_PITR_RECOVERY_PERIOD_DAYS = 35
 
@@ -251,24 +249,6 @@ def lifecycle_problems(delete_after_days: int, cold_storage_after_days: int | No
                 f"{COLD_STORAGE_MINIMUM_DAYS} days, so retention must be >= "
                 f"{cold_storage_after_days + COLD_STORAGE_MINIMUM_DAYS}"
             )
-    return problems
-
-
-def continuous_backup_problems(
-    delete_after_days: int, cold_storage_after_days: int | None
-) -> list[str]:
-    """Problems with a continuous (point-in-time) AWS Backup rule."""
-    problems = []
-    if not 1 <= delete_after_days <= MAX_CONTINUOUS_RETENTION_DAYS:
-        problems.append(
-            f"continuous backups are kept 1..{MAX_CONTINUOUS_RETENTION_DAYS} days "
-            "(point-in-time-recovery-retention-period)"
-        )
-    if cold_storage_after_days is not None:
-        problems.append(
-            "continuous backups cannot move to cold storage "
-            "('MoveToColdStorageAfterDays is unavailable')"
-        )
     return problems
 
 

@@ -58,13 +58,12 @@ def aws_session() -> Iterator[boto3.session.Session]:
 @pytest.fixture
 def world(aws_session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> "World":
     """A seeded FormKiQ 1.19 'prod' in moto, ready for `formkiq-dr`."""
-    from formkiq_backup.dr import snapshot, tables
+    from formkiq_backup.dr import polling
     from formkiq_backup.offline.seed import seed_documents, seed_formkiq, seed_users
     from tests.dr_support import MOTO_ACCOUNT, World
 
     # moto finishes restores and backups at once: no need to wait between polls.
-    monkeypatch.setattr(tables, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(snapshot, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(polling, "POLL_SECONDS", 0.0)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     sample = sample_formkiq(account_id=MOTO_ACCOUNT)
     seed_formkiq(aws_session, sample)

@@ -119,13 +119,6 @@ def test_retention_outside_aws_limits_is_rejected(days: int) -> None:
     ]
 
 
-def test_continuous_backups_keep_at_most_35_days_and_never_go_cold() -> None:
-    assert aws_rules.continuous_backup_problems(35, None) == []
-    problems = aws_rules.continuous_backup_problems(36, 10)
-    assert any("1..35 days" in p for p in problems)
-    assert any("cannot move to cold storage" in p for p in problems)
-
-
 def test_start_window_under_an_hour_and_completion_not_after_start_are_rejected() -> None:
     assert aws_rules.window_problems(60, 180) == []
     assert aws_rules.window_problems(30, 180) == [

@@ -1,6 +1,6 @@
 """`formkiq-dr repair` and `restore-documents` after a site incident, against moto.
 
-moto restores PITR with current data (RULES B2), so repairs are tested from on-demand
+moto 5.2.5 restores PITR with current data, so repairs are tested from on-demand
 backups; the PITR path is checked for its wiring only.
 """
 

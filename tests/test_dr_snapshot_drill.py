@@ -1,6 +1,6 @@
 """`formkiq-dr snapshot` and `drill` against moto (AWS Backup jobs through Stubber).
 
-moto restores PITR with current data (RULES B2), so drills are also tested from on-demand
+moto 5.2.5 restores PITR with current data, so drills are also tested from on-demand
 backups, whose restores return the data as it was at backup time. moto also finishes every
 restore at once, so cleanup while a restore is still writing is tested through Stubber.
 """
@@ -64,7 +64,7 @@ def stubbed_backup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
             client if service == "backup" else original(self, service, region)
         ),
     )
-    monkeypatch.setattr("formkiq_backup.dr.snapshot.POLL_SECONDS", 0.0)
+    monkeypatch.setattr("formkiq_backup.dr.polling.POLL_SECONDS", 0.0)
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
@@ -279,7 +279,7 @@ def test_cleanup_waits_out_a_restore_still_creating_the_table(
 ) -> None:
     """moto finishes restores at once, so the in-progress case is stubbed: DynamoDB refuses
     to delete a table while a restore is writing into it (ResourceInUseException)."""
-    monkeypatch.setattr(dr_tables, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr("formkiq_backup.dr.polling.POLL_SECONDS", 0.0)
     dynamodb = stubbed_dynamodb()
     name = f"{DOCUMENTS}-drill-20261130T050000"
     with Stubber(dynamodb) as stubber:
@@ -316,7 +316,7 @@ def test_cleanup_reports_a_table_it_could_not_delete(monkeypatch: pytest.MonkeyP
 
 
 def test_waiting_for_a_restore_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dr_tables, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr("formkiq_backup.dr.polling.POLL_SECONDS", 0.0)
     dynamodb = stubbed_dynamodb()
     name = f"{DOCUMENTS}-drill-20261130T050000"
     with Stubber(dynamodb) as stubber:
@@ -372,3 +372,22 @@ def test_an_aws_backup_recovery_point_is_refused_with_a_pointer(world: World) ->
     )
     assert outcome.exit_code == 2
     assert "not a DynamoDB backup ARN" in outcome.report["summary"]["error"]
+
+
+def test_a_backup_job_that_never_finishes_fails_at_its_deadline(
+    world: World, stubbed_backup: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one polling loop gives up at the snapshot's deadline: a failure, not a hang."""
+    monkeypatch.setattr("formkiq_backup.dr.snapshot.TIMEOUT_SECONDS", 0)
+    expect_backup_job(stubbed_backup, DOCUMENTS, ["RUNNING"])
+    expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"])
+    outcome = world.run("snapshot", *INTO_VAULT)
+
+    assert outcome.exit_code == 1
+    assert outcome.report["ok"] is False
+    (failed,) = [e for e in outcome.entries("snapshot") if e["status"] == "fail"]
+    assert failed["subject"] == DOCUMENTS
+    assert failed["detail"] == (
+        "AWS Backup job job-formkiq-core-prod-documents in formkiq-prod-backup-vault ended "
+        "still RUNNING after 0s"
+    )

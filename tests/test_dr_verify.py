@@ -1,6 +1,6 @@
 """`formkiq-dr verify` against moto; AWS Backup through botocore's Stubber.
 
-moto implements no AWS Backup job or recovery point API (RULES B1): list_recovery_points_by_resource
+moto 5.2.5 implements no AWS Backup job or recovery point API: list_recovery_points_by_resource
 and describe_backup_vault are stubbed with real response shapes.
 """
 
@@ -345,7 +345,7 @@ def test_replication_to_a_versioned_replica_passes_and_flags_unreplicated_object
 def test_global_table_replicas_are_reported_by_status(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """moto accepts ReplicaUpdates but never lists a replica (RULES B2), so DescribeTable's
+    """moto 5.2.5 accepts ReplicaUpdates but never lists a replica, so DescribeTable's
     `Replicas` is filled in after moto answers, in the API's own shape."""
     replicas = {DOCUMENTS: "ACTIVE", SYNCS: "CREATING"}
 

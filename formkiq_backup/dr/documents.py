@@ -146,7 +146,9 @@ class BackfillPlan:
 def plan_replica_backfill(
     s3: Any, bucket: str, prefix: str, keep: Callable[[str], bool] | None = None
 ) -> BackfillPlan:
-    """Objects without a replication status predate the replication rule (RULES A8)."""
+    """Objects without a replication status predate the replication rule: live replication
+    copies only objects written after it, existing ones need S3 Batch Replication
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html)."""
     try:
         rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
     except s3.exceptions.ClientError as error:

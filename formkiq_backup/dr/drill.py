@@ -21,20 +21,20 @@ from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
     RecoverySource,
+    ScanProgress,
     SourceGuard,
     backup_sources,
     check_restorable,
-    restore_to_new_table,
+    page_counter,
+    report_left_behind,
     scan,
     temporary_table_name,
     temporary_tables,
+    timed_restore,
 )
 from formkiq_backup.formkiq import TableFacts, TableRole
 from formkiq_backup.items import Item, TableDigest, text_of
 from formkiq_backup.sites import document_object_key
-
-ScanProgress = Callable[[str, int], None]
-"""Called with (table, items scanned so far in this page)."""
 
 
 @dataclass
@@ -96,24 +96,19 @@ def run_drill(
     report.summary.update(sampleSize=sample_size, strict=strict)
     recovery_seconds = 0.0
 
-    def left_behind(problem: str) -> None:
-        report.add("cleanup", "temporary tables", Status.FAIL, problem)
-
-    with temporary_tables(dynamodb, left_behind) as created:
+    with temporary_tables(dynamodb, report_left_behind(report)) as created:
         for table in environment.protected_tables:
             source = sources.get(table.name, RecoverySource(at=at))
             target = temporary_table_name(table.name, "drill")
             created.append(target)
-            on_step(f"restoring {table.name} ({source.describe()})")
-            started = time.monotonic()
-            restore_to_new_table(dynamodb, table.name, source, target, keep_indexes=True)
-            restore_seconds = time.monotonic() - started
-            report.add(
-                "restore",
+            restore_seconds = timed_restore(
+                dynamodb,
+                report,
                 table.name,
-                Status.PASS,
-                f"{source.describe()} -> {target}",
-                restore_seconds,
+                source,
+                target,
+                keep_indexes=True,
+                on_step=on_step,
                 target=target,
             )
             on_step(f"verifying {target}")
@@ -185,13 +180,11 @@ def digest_tables(
     sample: DocumentSample | None = None,
 ) -> tuple[TableDigest, TableDigest]:
     """Count and digest both tables, one scan each; `sample` sees the restored one."""
-
-    def counter(table: str) -> Callable[[int], None] | None:
-        return None if on_scan is None else (lambda n: on_scan(table, n))
-
-    source = TableDigest().add_all(scan(dynamodb, source_table, on_page=counter(source_table)))
+    source = TableDigest().add_all(
+        scan(dynamodb, source_table, on_page=page_counter(on_scan, source_table))
+    )
     restored = TableDigest()
-    for item in scan(dynamodb, restored_table, on_page=counter(restored_table)):
+    for item in scan(dynamodb, restored_table, on_page=page_counter(on_scan, restored_table)):
         restored.add(item)
         if sample is not None:
             sample.offer(item)

@@ -21,14 +21,17 @@ from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
     RecoverySource,
+    ScanProgress,
     SourceGuard,
     backup_sources,
     check_restorable,
-    restore_to_new_table,
+    page_counter,
+    report_left_behind,
     scan,
     table_key_attributes,
     temporary_table_name,
     temporary_tables,
+    timed_restore,
 )
 from formkiq_backup.formkiq import TableRole
 from formkiq_backup.items import Item
@@ -47,9 +50,6 @@ KEPT_DETAIL = "kept: created after the recovery point (--delete-new deletes it)"
 
 class UnguardedItemError(ValueError):
     """An item a conditional write cannot protect: too many attributes for one condition."""
-
-
-ScanProgress = Callable[[str, int], None]
 
 
 def resolve_table(ctx: DrContext, name: str) -> str:
@@ -126,22 +126,10 @@ def run_repair(
         newItems="deleted (--delete-new)" if delete_new else "kept",
     )
 
-    def left_behind(problem: str) -> None:
-        report.add("cleanup", "temporary tables", Status.FAIL, problem)
-
-    with temporary_tables(dynamodb, left_behind) as created:
+    with temporary_tables(dynamodb, report_left_behind(report)) as created:
         target = temporary_table_name(live, "repair")
         created.append(target)
-        on_step(f"restoring {live} ({source.describe()})")
-        started = time.monotonic()
-        restore_to_new_table(dynamodb, live, source, target, keep_indexes=False)
-        report.add(
-            "restore",
-            live,
-            Status.PASS,
-            f"{source.describe()} -> {target}",
-            time.monotonic() - started,
-        )
+        timed_restore(dynamodb, report, live, source, target, keep_indexes=False, on_step=on_step)
         keys = table_key_attributes(dynamodb, live)
         on_step(f"comparing {scope}")
         started = time.monotonic()
@@ -213,9 +201,6 @@ def compare_tables(
     def keep(item: Item) -> bool:
         return site is None or belongs_to_site(item, site)
 
-    def counter(table: str) -> Callable[[int], None] | None:
-        return None if on_scan is None else (lambda n: on_scan(table, n))
-
     diff = TableDiff(keys)
     try:
         diff.collect(
@@ -224,14 +209,14 @@ def compare_tables(
                 reference,
                 filter_expression=filter_expression,
                 keep=keep,
-                on_page=counter(reference),
+                on_page=page_counter(on_scan, reference),
             ),
             scan(
                 dynamodb,
                 live,
                 filter_expression=filter_expression,
                 keep=keep,
-                on_page=counter(live),
+                on_page=page_counter(on_scan, live),
             ),
         )
     except BaseException:

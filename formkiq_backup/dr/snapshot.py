@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from formkiq_backup.dr.context import DrContext
+from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.report import Report, Status
 
-POLL_SECONDS = 10.0
 TIMEOUT_SECONDS = 4 * 3600
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _BACKUP_JOB_DONE = {"COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL"}
@@ -87,16 +87,16 @@ def _aws_backup(
     point = described.get("RecoveryPointArn") or job.get("RecoveryPointArn", "")
     if final != "COMPLETED":
         message = described.get("StatusMessage", "")
-        return Status.FAIL, point, f"AWS Backup job {job_id} in {vault} ended {final} {message}"
+        detail = f"AWS Backup job {job_id} in {vault} ended {final} {message}".rstrip()
+        return Status.FAIL, point, detail
     return Status.PASS, point, f"AWS Backup job {job_id} COMPLETED in vault {vault}"
 
 
 def _wait(read_state: Callable[[], str], done: set[str]) -> str:
-    deadline = time.monotonic() + TIMEOUT_SECONDS
-    while True:
-        state = read_state()
-        if state in done:
-            return state
-        if time.monotonic() > deadline:
-            return f"still {state} after {TIMEOUT_SECONDS // 3600} h"
-        time.sleep(POLL_SECONDS)
+    """The final state, or what it still was when the wait gave up (a failed snapshot)."""
+    try:
+        return poll_until(
+            read_state, lambda state: state in done, timeout_seconds=TIMEOUT_SECONDS, what="backup"
+        )
+    except TimeoutError as error:
+        return str(error).removeprefix("backup ")

@@ -17,11 +17,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import SetupError, describe_error
+from formkiq_backup.dr.polling import poll_until
+from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.items import Item
 
-# How often to look at a restore in progress; AWS restores take minutes to hours.
-POLL_SECONDS = 10.0
 RESTORE_TIMEOUT_SECONDS = 6 * 3600
+
+ScanProgress = Callable[[str, int], None]
+"""Called with (table, items scanned in the page just read)."""
 _DYNAMODB_BACKUP_ARN = re.compile(
     r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[^/]+/backup/\S+$"
 )
@@ -221,17 +224,57 @@ def wait_until_active(
     dynamodb: Any, table: str, timeout_seconds: float = RESTORE_TIMEOUT_SECONDS
 ) -> None:
     """Poll until the table is ACTIVE and no restore is running into it."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
+
+    def state() -> str:
         described = dynamodb.describe_table(TableName=table)["Table"]
         restoring = (described.get("RestoreSummary") or {}).get("RestoreInProgress", False)
-        if described["TableStatus"] == "ACTIVE" and not restoring:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"table {table} still {described['TableStatus']} after {timeout_seconds:.0f}s"
-            )
-        time.sleep(POLL_SECONDS)
+        status = str(described["TableStatus"])
+        return "ACTIVE, restore still in progress" if status == "ACTIVE" and restoring else status
+
+    poll_until(
+        state, lambda s: s == "ACTIVE", timeout_seconds=timeout_seconds, what=f"table {table}"
+    )
+
+
+def timed_restore(
+    dynamodb: Any,
+    report: Report,
+    source_table: str,
+    source: RecoverySource,
+    target_table: str,
+    *,
+    keep_indexes: bool,
+    on_step: Callable[[str], None],
+    **data: Any,
+) -> float:
+    """Restore (see restore_to_new_table), report it with its duration; returns the seconds."""
+    on_step(f"restoring {source_table} ({source.describe()})")
+    started = time.monotonic()
+    restore_to_new_table(dynamodb, source_table, source, target_table, keep_indexes=keep_indexes)
+    seconds = time.monotonic() - started
+    report.add(
+        "restore",
+        source_table,
+        Status.PASS,
+        f"{source.describe()} -> {target_table}",
+        seconds,
+        **data,
+    )
+    return seconds
+
+
+def page_counter(on_scan: ScanProgress | None, table: str) -> Callable[[int], None] | None:
+    """`scan`'s per-page callback for one table's progress counter."""
+    return None if on_scan is None else (lambda items: on_scan(table, items))
+
+
+def report_left_behind(report: Report) -> Callable[[str], None]:
+    """`temporary_tables`' problem callback: a table left behind fails the command."""
+
+    def left_behind(problem: str) -> None:
+        report.add("cleanup", "temporary tables", Status.FAIL, problem)
+
+    return left_behind
 
 
 def delete_table_quietly(dynamodb: Any, table: str) -> str | None:
@@ -315,9 +358,3 @@ def table_key_attributes(dynamodb: Any, table: str) -> tuple[str, ...]:
     """The table's key attribute names, hash key first."""
     schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
     return tuple(part["AttributeName"] for part in sorted(schema, key=lambda p: p["KeyType"]))
-
-
-def approximate_item_count(dynamodb: Any, table: str) -> int | None:
-    """DynamoDB's six-hourly item count: good enough to size a progress bar."""
-    count = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
-    return int(count) if count else None

@@ -1,0 +1,190 @@
+"""What `verify` should find, read from the stack's own outputs (`pulumi stack output --json`).
+
+The Pulumi program exports `verifyExpectations`: the tier, the environment, the regions, each
+vault (name, ARN, region, the newest recovery point's allowed age, whether it is locked), the
+protected tables and buckets and the regions of global table replicas. Verifying against that
+checks what the stack actually built, not what someone typed. Outputs of older programs have
+only the top-level keys (`tier`, `appEnvironment`, `primaryRegion`, `drRegion`,
+`backupVaultArn`, `protectedTables`, `protectedBuckets`); they are read when the block is
+absent.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from formkiq_backup.config import Tier
+from tiers.definitions import TIERS, Capability
+
+EXPECTATIONS_KEY = "verifyExpectations"
+
+
+class StackOutputsError(ValueError):
+    """The file cannot tell verify what to expect: names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ExpectedVault:
+    """A backup vault the stack built."""
+
+    name: str
+    region: str | None
+    max_recovery_point_age_hours: int | None
+    locked: bool
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class StackExpectations:
+    """What the stack built, as verify checks it."""
+
+    source: Path
+    tier: Tier
+    app_environment: str
+    primary_region: str
+    dr_region: str | None
+    vaults: tuple[ExpectedVault, ...] = ()
+    tables: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    replica_regions: tuple[str, ...] = field(default=())
+
+
+def read_stack_outputs(path: Path) -> StackExpectations:
+    """Parse the JSON of `pulumi stack output --json`; every problem names the file and key."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise StackOutputsError(f"{path}: cannot be read ({error})") from error
+    except json.JSONDecodeError as error:
+        raise StackOutputsError(
+            f"{path}: not JSON ({error.msg} at line {error.lineno}); give the output of "
+            "`pulumi stack output --json`"
+        ) from error
+    if not isinstance(document, dict):
+        raise StackOutputsError(f"{path}: not a JSON object of stack outputs")
+    block = document.get(EXPECTATIONS_KEY)
+    if block is None:
+        return _from_top_level(path, document)
+    if not isinstance(block, dict):
+        raise StackOutputsError(f"{path}: {EXPECTATIONS_KEY} is not a JSON object")
+    reader = _Reader(path, block, EXPECTATIONS_KEY)
+    tier = reader.tier("tier")
+    vaults = tuple(
+        _vault(reader, index, vault) for index, vault in enumerate(reader.list("vaults", []))
+    )
+    return StackExpectations(
+        source=path,
+        tier=tier,
+        app_environment=reader.text("appEnvironment"),
+        primary_region=reader.text("primaryRegion"),
+        dr_region=reader.optional_text("drRegion"),
+        vaults=vaults,
+        tables=reader.names("tables"),
+        buckets=reader.names("buckets"),
+        replica_regions=reader.names("globalTableReplicaRegions", required=False),
+    )
+
+
+def _from_top_level(path: Path, document: Mapping[str, Any]) -> StackExpectations:
+    reader = _Reader(path, document, None)
+    tier = reader.tier("tier")
+    spec = TIERS[tier]
+    vaults: tuple[ExpectedVault, ...] = ()
+    arn = reader.optional_text("backupVaultArn")
+    if arn:
+        # arn:<partition>:backup:<region>:<account>:backup-vault:<name>
+        parts = arn.split(":")
+        if len(parts) != 7 or parts[2] != "backup" or parts[5] != "backup-vault":
+            raise StackOutputsError(f"{path}: backupVaultArn {arn!r} is not a backup vault ARN")
+        vaults = (
+            ExpectedVault(
+                name=parts[6],
+                region=parts[3],
+                max_recovery_point_age_hours=spec.recovery_point_max_age_hours,
+                locked=Capability.VAULT_LOCK in spec.capabilities,
+                arn=arn,
+            ),
+        )
+    return StackExpectations(
+        source=path,
+        tier=tier,
+        app_environment=reader.text("appEnvironment"),
+        primary_region=reader.text("primaryRegion"),
+        dr_region=reader.optional_text("drRegion"),
+        vaults=vaults,
+        tables=reader.names("protectedTables"),
+        buckets=reader.names("protectedBuckets"),
+    )
+
+
+def _vault(reader: "_Reader", index: int, value: Any) -> ExpectedVault:
+    where = f"vaults[{index}]"
+    if not isinstance(value, dict):
+        raise reader.problem(where, "is not a JSON object")
+    vault = _Reader(reader.path, value, f"{reader.label(where)}")
+    age = value.get("maxRecoveryPointAgeHours")
+    if age is not None and (not isinstance(age, int) or isinstance(age, bool) or age < 1):
+        raise vault.problem("maxRecoveryPointAgeHours", f"is {age!r}, not a whole number >= 1")
+    locked = value.get("locked", False)
+    if not isinstance(locked, bool):
+        raise vault.problem("locked", f"is {locked!r}, not true or false")
+    return ExpectedVault(
+        name=vault.text("name"),
+        region=vault.optional_text("region"),
+        max_recovery_point_age_hours=age,
+        locked=locked,
+        arn=vault.optional_text("arn"),
+    )
+
+
+class _Reader:
+    """Typed reads of one JSON object, each problem naming the file and the key path."""
+
+    def __init__(self, path: Path, values: Mapping[str, Any], prefix: str | None) -> None:
+        self.path, self.values, self.prefix = path, values, prefix
+
+    def label(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def problem(self, key: str, what: str) -> StackOutputsError:
+        return StackOutputsError(f"{self.path}: {self.label(key)} {what}")
+
+    def text(self, key: str) -> str:
+        value = self.values.get(key)
+        if value is None:
+            raise self.problem(key, "is missing: verify needs it")
+        if not isinstance(value, str) or not value:
+            raise self.problem(key, f"is {value!r}, not a non-empty string")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.values.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.problem(key, f"is {value!r}, not a string or null")
+        return value
+
+    def tier(self, key: str) -> Tier:
+        value = self.text(key)
+        try:
+            return Tier(value)
+        except ValueError:
+            tiers = ", ".join(t.value for t in Tier)
+            raise self.problem(key, f"is {value!r}, not one of {tiers}") from None
+
+    def list(self, key: str, default: list[Any] | None = None) -> list[Any]:
+        value = self.values.get(key, default)
+        if value is None:
+            raise self.problem(key, "is missing: verify needs it")
+        if not isinstance(value, list):
+            raise self.problem(key, f"is {value!r}, not a list")
+        return value
+
+    def names(self, key: str, *, required: bool = True) -> tuple[str, ...]:
+        values = self.list(key, None if required else [])
+        if not all(isinstance(value, str) and value for value in values):
+            raise self.problem(key, f"is {values!r}, not a list of names")
+        return tuple(values)

@@ -4,9 +4,11 @@ moto 5.2.5 implements no AWS Backup job or recovery point API: list_recovery_poi
 and describe_backup_vault are stubbed with real response shapes.
 """
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +20,16 @@ from click.testing import CliRunner
 from formkiq_backup.discovery import Boto3Reader
 from formkiq_backup.dr import context as dr_context
 from formkiq_backup.dr.cli import cli
-from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World
+from tests.dr_support import (
+    BUCKET,
+    DOCUMENTS,
+    MOTO_ACCOUNT,
+    SYNCS,
+    Outcome,
+    World,
+    no_aws_session,
+    run_cli,
+)
 
 VAULT = "formkiq-prod-backup-vault"
 
@@ -366,3 +377,205 @@ def test_global_table_replicas_are_reported_by_status(
         DOCUMENTS: "replica in us-west-2 ACTIVE",
         SYNCS: "replicas: us-west-2 CREATING",
     }
+
+
+# --- verify --stack-outputs: what the stack built, not what someone typed ------------------
+
+
+def stack_outputs(tmp_path: Path, **changes: Any) -> Path:
+    """A `pulumi stack output --json` of a stack over the seeded FormKiQ."""
+    expectations: dict[str, Any] = {
+        "tier": "basic",
+        "appEnvironment": "prod",
+        "primaryRegion": "us-east-1",
+        "drRegion": None,
+        "vaults": [],
+        "tables": [DOCUMENTS, SYNCS],
+        "buckets": [BUCKET],
+        "globalTableReplicaRegions": [],
+    } | changes
+    outputs = {
+        "tier": expectations["tier"],
+        "alarmTopicArn": f"arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:formkiq-prod-backup-alarms",
+        "protectedTables": [DOCUMENTS, SYNCS],
+        "protectedBuckets": [BUCKET],
+        "verifyExpectations": expectations,
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs, indent=2))
+    return path
+
+
+def verify_with(path: Path, *flags: str) -> Outcome:
+    return run_cli("verify", "--stack-outputs", str(path), *flags, "--json")
+
+
+def test_stack_outputs_replace_the_flags(world: World, tmp_path: Path) -> None:
+    """No --app-env, --tier or --region: the stack's outputs say them."""
+    path = stack_outputs(tmp_path)
+    outcome = verify_with(path)
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["app_environment"] == "prod"
+    assert outcome.report["summary"]["tier"] == "basic"
+    assert outcome.report["summary"]["region"] == "us-east-1"
+    assert outcome.report["summary"]["stackOutputs"] == str(path)
+    assert outcome.statuses("stack") == {str(path): "pass"}
+
+
+def test_outputs_of_an_older_program_are_read_from_the_top_level_keys(
+    world: World, tmp_path: Path
+) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(
+        json.dumps(
+            {
+                "tier": "basic",
+                "appEnvironment": "prod",
+                "primaryRegion": "us-east-1",
+                "drRegion": None,
+                "protectedTables": [DOCUMENTS, SYNCS],
+                "protectedBuckets": [BUCKET],
+            }
+        )
+    )
+    outcome = verify_with(path)
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.statuses("stack") == {str(path): "pass"}
+
+
+def test_a_table_the_stack_does_not_protect_fails(world: World, tmp_path: Path) -> None:
+    """FormKiQ gained a table (an upgrade) that the stack was never updated for."""
+    outcome = verify_with(stack_outputs(tmp_path, tables=[DOCUMENTS, "formkiq-core-prod-old"]))
+
+    assert outcome.exit_code == 1
+    details = {e["subject"]: e["detail"] for e in outcome.entries("stack")}
+    assert details == {
+        SYNCS: "FormKiQ has this table, the stack does not protect it: run pulumi up",
+        "formkiq-core-prod-old": (
+            "the stack protects this table, FormKiQ does not have it (any more)"
+        ),
+    }
+
+
+def test_the_stacks_vaults_locks_and_recovery_point_age_are_required(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vaults = [
+        {
+            "name": VAULT,
+            "arn": "x",
+            "region": "us-east-1",
+            "maxRecoveryPointAgeHours": 1,
+            "locked": True,
+        },
+        {"name": "gone", "region": "us-east-1", "maxRecoveryPointAgeHours": 26, "locked": False},
+    ]
+    path = stack_outputs(tmp_path, tier="standard", vaults=vaults)
+    with stubbed_backup(monkeypatch) as stubber:
+        expect_points(stubber, {DOCUMENTS: [0.5], SYNCS: [0.5], BUCKET: [2]})
+        stubber.add_response(
+            "describe_backup_vault", vault_description(False), {"BackupVaultName": VAULT}
+        )
+        stubber.add_client_error(
+            "describe_backup_vault",
+            "ResourceNotFoundException",
+            "no such vault",
+            404,
+            expected_params={"BackupVaultName": "gone"},
+        )
+        outcome = verify_with(path)
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("vault lock") == {f"{VAULT} (us-east-1)": "fail"}
+    assert outcome.statuses("vault") == {"gone (us-east-1)": "fail"}
+    # The stack's 1 h, not the tier's 26 h: the bucket's 2-hour-old point is too old.
+    points = outcome.statuses("recovery points")
+    assert points[f"{BUCKET} (us-east-1)"] == "fail"
+    assert points[f"{DOCUMENTS} (us-east-1, {VAULT})"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("tier: basic\n", "not JSON (Expecting value at line 1)"),
+        ("[]", "not a JSON object of stack outputs"),
+        (
+            json.dumps({"verifyExpectations": {"tier": "basic"}}),
+            "verifyExpectations.appEnvironment is missing",
+        ),
+        (json.dumps({"tier": "gold"}), "tier is 'gold', not one of basic, standard"),
+        (
+            json.dumps(
+                {
+                    "verifyExpectations": {
+                        "tier": "basic",
+                        "appEnvironment": "prod",
+                        "primaryRegion": "us-east-1",
+                        "vaults": [{"name": "v", "locked": "yes"}],
+                        "tables": [],
+                        "buckets": [],
+                    }
+                }
+            ),
+            "verifyExpectations.vaults[0].locked is 'yes', not true or false",
+        ),
+        (
+            json.dumps(
+                {
+                    "tier": "standard",
+                    "appEnvironment": "prod",
+                    "primaryRegion": "us-east-1",
+                    "protectedTables": "all",
+                }
+            ),
+            "protectedTables is 'all', not a list",
+        ),
+    ],
+    ids=["yaml", "a-list", "missing-key", "unknown-tier", "locked-not-bool", "tables-not-a-list"],
+)
+def test_stack_outputs_that_cannot_say_what_to_expect_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str
+) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(content)
+    opened = no_aws_session(monkeypatch)
+
+    outcome = verify_with(path)
+
+    assert outcome.exit_code == 2
+    assert f"--stack-outputs {path}: {message}" in outcome.report["summary"]["error"]
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--tier", "enterprise"), "--tier 'enterprise' disagrees with --stack-outputs"),
+        (("--app-env", "staging"), "--app-env (or FORMKIQ_APP_ENV) 'staging' disagrees"),
+        (("--region", "eu-west-1"), "whose primaryRegion is 'us-east-1'"),
+        (("--dr-region", "us-west-2"), "whose drRegion is none"),
+        (("--vault", "other"), "--vault other disagrees"),
+    ],
+)
+def test_a_flag_that_disagrees_with_the_stack_outputs_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], message: str
+) -> None:
+    opened = no_aws_session(monkeypatch)
+    outcome = verify_with(stack_outputs(tmp_path), *flags)
+
+    assert outcome.exit_code == 2
+    assert message in outcome.report["summary"]["error"]
+    assert opened == []
+
+
+def test_flags_that_agree_with_the_stack_outputs_are_fine(world: World, tmp_path: Path) -> None:
+    outcome = verify_with(stack_outputs(tmp_path), "--tier", "basic", "--app-env", "prod")
+    assert outcome.exit_code == 0, outcome.report
+
+
+def test_verify_without_an_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORMKIQ_APP_ENV", raising=False)
+    outcome = run_cli("verify", "--json")
+    assert outcome.exit_code == 2
+    assert "give --app-env (or FORMKIQ_APP_ENV), or --stack-outputs FILE" in outcome.stderr

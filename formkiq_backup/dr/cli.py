@@ -257,12 +257,21 @@ def _error_outcome(error: BaseException) -> tuple[str, int]:
 
 def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """--app-env, --profile, --region and --json: every command takes them."""
+    return _common_options(function, app_env_required=True)
+
+
+def common_options_app_env_optional(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The same, for a command that can read the environment from elsewhere (verify)."""
+    return _common_options(function, app_env_required=False)
+
+
+def _common_options(function: Callable[..., Any], *, app_env_required: bool) -> Callable[..., Any]:
     for option in reversed(
         [
             click.option(
                 "--app-env",
                 "app_env",
-                required=True,
+                required=app_env_required,
                 envvar="FORMKIQ_APP_ENV",
                 help="FormKiQ AppEnvironment: names are read from /formkiq/<app-env>/.",
             ),
@@ -299,25 +308,80 @@ def cli() -> None:
 
 
 @cli.command()
-@common_options
+@common_options_app_env_optional
 @click.option(
     "--tier",
     type=click.Choice([t.value for t in Tier]),
-    default=Tier.BASIC.value,
-    show_default=True,
-    help="What the deployment is expected to have.",
+    default=None,
+    help="What the deployment is expected to have (default: the stack outputs' tier, or basic).",
 )
 @click.option("--dr-region", default=None, help="Region of DR copies and replicas.")
 @click.option("--vault", "vaults", multiple=True, help="Also check this backup vault's lock.")
-def verify(*, tier: str, dr_region: str | None, vaults: tuple[str, ...], **options: Any) -> None:
+@click.option(
+    "--stack-outputs",
+    "stack_outputs",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="JSON of `pulumi stack output --json`: expect what the stack built (tier, "
+    "environment, regions, vaults, tables, buckets, replicas); a flag that disagrees with it "
+    "is refused.",
+)
+def verify(
+    *,
+    tier: str | None,
+    dr_region: str | None,
+    vaults: tuple[str, ...],
+    stack_outputs: Path | None,
+    **options: Any,
+) -> None:
     """Check PITR, versioning, replication, recovery points, vault locks and replicas."""
+    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
     from formkiq_backup.dr.verify import run_verify
+
+    expected = None
+    if stack_outputs is not None:
+        try:
+            expected = read_stack_outputs(stack_outputs)
+        except StackOutputsError as error:
+            refuse(f"--stack-outputs {error}")
+        names = tuple(vault.name for vault in expected.vaults)
+        for option, given, key, value in (
+            ("--tier", tier, "tier", expected.tier.value),
+            (
+                "--app-env (or FORMKIQ_APP_ENV)",
+                options["app_env"],
+                "appEnvironment",
+                expected.app_environment,
+            ),
+            ("--region", options["region"], "primaryRegion", expected.primary_region),
+            ("--dr-region", dr_region, "drRegion", expected.dr_region),
+            ("--vault", set(vaults) or None, "vaults", set(names)),
+        ):
+            if given is not None and given != value:
+                refuse(
+                    f"{option} {_shown(given)} disagrees with --stack-outputs {stack_outputs}, "
+                    f"whose {key} is {_shown(value)}: leave the option out, or fix it"
+                )
+        options.update(app_env=expected.app_environment, region=expected.primary_region)
+        tier, dr_region, vaults = expected.tier.value, expected.dr_region, names
+    if not options["app_env"]:
+        refuse("give --app-env (or FORMKIQ_APP_ENV), or --stack-outputs FILE")
 
     execute(
         "verify",
         options,
-        lambda ctx, report, _: run_verify(ctx, report, Tier(tier), dr_region, vaults),
+        lambda ctx, report, _: run_verify(
+            ctx, report, Tier(tier or Tier.BASIC.value), dr_region, vaults, expected
+        ),
     )
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, set):
+        return ", ".join(sorted(value)) or "none"
+    return repr(value)
 
 
 @cli.command()

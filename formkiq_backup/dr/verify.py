@@ -2,7 +2,9 @@
 
 PITR and versioning use the same checks as the posture-guard Lambda (formkiq_backup.posture).
 A tier's capabilities (tiers.definitions) decide which of the rest are requirements (FAIL when
-missing) and which are information.
+missing) and which are information. With the stack's outputs (`--stack-outputs`), what the
+stack built is required too: its vaults (and their locks), the tables and buckets it protects,
+its global table replica regions.
 """
 
 from collections.abc import Iterable
@@ -11,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, require_access
+from formkiq_backup.dr.expectations import ExpectedVault, StackExpectations
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.posture import (
     check_bucket_versioning,
@@ -27,14 +30,22 @@ LISTING_SAMPLE = 1_000
 REPLICATION_LATE_AFTER = timedelta(minutes=15)
 
 
-def run_verify(
-    ctx: DrContext, report: Report, tier: Tier, dr_region: str | None, vaults: Iterable[str]
+def run_verify(  # noqa: PLR0917  # the CLI's options, one each
+    ctx: DrContext,
+    report: Report,
+    tier: Tier,
+    dr_region: str | None,
+    vaults: Iterable[str],
+    expected: StackExpectations | None = None,
 ) -> None:
     """Add one entry per check to `report`."""
     spec = TIERS[tier]
     environment = ctx.environment
     report.summary.update(tier=tier.value, formkiqVersion=environment.version or "unknown")
     dynamodb, s3 = ctx.client("dynamodb"), ctx.client("s3")
+    if expected is not None:
+        report.summary["stackOutputs"] = str(expected.source)
+        _check_protection(ctx, report, expected)
 
     for table in environment.protected_tables:
         finding = require_access(check_table_pitr(dynamodb, table.name))
@@ -63,14 +74,83 @@ def run_verify(
     _check_replication(
         ctx, report, bucket, Capability.S3_REPLICATION in spec.capabilities, dr_region
     )
+    vaults = set(vaults)
     if Capability.AWS_BACKUP in spec.capabilities or vaults:
-        seen_vaults = _check_recovery_points(
-            ctx, report, spec.recovery_point_max_age_hours, dr_region
+        max_age = spec.recovery_point_max_age_hours
+        if expected is not None:
+            ages = [
+                vault.max_recovery_point_age_hours
+                for vault in expected.vaults
+                if vault.max_recovery_point_age_hours and vault.region in (None, ctx.region)
+            ]
+            max_age = min(ages, default=max_age)
+        seen_vaults = _check_recovery_points(ctx, report, max_age, dr_region)
+        if expected is not None:
+            _check_expected_vaults(ctx, report, expected.vaults)
+        else:
+            _check_vault_locks(
+                ctx, report, vaults | seen_vaults, Capability.VAULT_LOCK in spec.capabilities
+            )
+    if expected is not None:
+        regions = list(expected.replica_regions)
+        _check_replicas(ctx, report, regions, required=bool(regions))
+    else:
+        required = Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities
+        _check_replicas(ctx, report, [dr_region] if dr_region else [], required=required)
+
+
+def _check_protection(ctx: DrContext, report: Report, expected: StackExpectations) -> None:
+    """The stack protects exactly what FormKiQ has now: a table added by a FormKiQ upgrade,
+    or one gone, means the stack must be updated (`pulumi up`)."""
+    environment = ctx.environment
+    found = {
+        "table": {t.name for t in environment.protected_tables},
+        "bucket": {b.name for b in environment.protected_buckets},
+    }
+    built = {"table": set(expected.tables), "bucket": set(expected.buckets)}
+    problems = 0
+    for kind in ("table", "bucket"):
+        for name in sorted(found[kind] - built[kind]):
+            problems += 1
+            report.add(
+                "stack",
+                name,
+                Status.FAIL,
+                f"FormKiQ has this {kind}, the stack does not protect it: run pulumi up",
+            )
+        for name in sorted(built[kind] - found[kind]):
+            problems += 1
+            report.add(
+                "stack",
+                name,
+                Status.FAIL,
+                f"the stack protects this {kind}, FormKiQ does not have it (any more)",
+            )
+    if not problems:
+        report.add(
+            "stack",
+            str(expected.source),
+            Status.PASS,
+            f"protects exactly FormKiQ's {len(found['table'])} tables and "
+            f"{len(found['bucket'])} buckets",
         )
-        _check_vault_locks(
-            ctx, report, set(vaults) | seen_vaults, Capability.VAULT_LOCK in spec.capabilities
-        )
-    _check_replicas(ctx, report, dr_region, Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities)
+
+
+def _check_expected_vaults(ctx: DrContext, report: Report, vaults: Iterable[ExpectedVault]) -> None:
+    """Each vault the stack built is there, locked when the stack locked it."""
+    for vault in vaults:
+        region = vault.region if vault.region not in (None, ctx.region) else None
+        where = f"{vault.name} ({vault.region or ctx.region})"
+        try:
+            described = ctx.client("backup", region).describe_backup_vault(
+                BackupVaultName=vault.name
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            report.add("vault", where, Status.FAIL, "the stack built it, but it is not there")
+            continue
+        _report_lock(report, where, described, required=vault.locked)
 
 
 def _readable(iso: str | None) -> str:
@@ -195,27 +275,34 @@ def _check_vault_locks(ctx: DrContext, report: Report, vaults: set[str], require
     backup = ctx.client("backup")
     for vault in sorted(vaults):
         described = backup.describe_backup_vault(BackupVaultName=vault)
-        if described.get("Locked"):
-            mode = "compliance" if described.get("LockDate") else "governance"
-            report.add(
-                "vault lock",
-                vault,
-                Status.PASS,
-                f"locked ({mode}), retention {described.get('MinRetentionDays', '-')}.."
-                f"{described.get('MaxRetentionDays', '-')} days",
-            )
-        else:
-            report.add("vault lock", vault, _required(required), "not locked")
+        _report_lock(report, vault, described, required=required)
 
 
-def _check_replicas(ctx: DrContext, report: Report, dr_region: str | None, required: bool) -> None:
+def _report_lock(
+    report: Report, subject: str, described: dict[str, Any], *, required: bool
+) -> None:
+    if described.get("Locked"):
+        mode = "compliance" if described.get("LockDate") else "governance"
+        report.add(
+            "vault lock",
+            subject,
+            Status.PASS,
+            f"locked ({mode}), retention {described.get('MinRetentionDays', '-')}.."
+            f"{described.get('MaxRetentionDays', '-')} days",
+        )
+    else:
+        report.add("vault lock", subject, _required(required), "not locked")
+
+
+def _check_replicas(ctx: DrContext, report: Report, regions: list[str], *, required: bool) -> None:
+    """Each protected table has an ACTIVE replica in every region wanted."""
     dynamodb = ctx.client("dynamodb")
     for table in ctx.environment.protected_tables:
         replicas = dynamodb.describe_table(TableName=table.name)["Table"].get("Replicas", [])
         states = {r["RegionName"]: r.get("ReplicaStatus", "?") for r in replicas}
-        wanted = dr_region and states.get(dr_region) == "ACTIVE"
-        if wanted:
-            report.add("global table", table.name, Status.PASS, f"replica in {dr_region} ACTIVE")
+        if regions and all(states.get(region) == "ACTIVE" for region in regions):
+            active = ", ".join(regions)
+            report.add("global table", table.name, Status.PASS, f"replica in {active} ACTIVE")
         elif states:
             listed = ", ".join(f"{region} {state}" for region, state in sorted(states.items()))
             report.add("global table", table.name, _required(required), f"replicas: {listed}")

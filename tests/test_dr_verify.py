@@ -579,3 +579,23 @@ def test_verify_without_an_environment_is_refused(monkeypatch: pytest.MonkeyPatc
     outcome = run_cli("verify", "--json")
     assert outcome.exit_code == 2
     assert "give --app-env (or FORMKIQ_APP_ENV), or --stack-outputs FILE" in outcome.stderr
+
+
+def test_the_stacks_replica_regions_are_required(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto 5.2.5 never lists a replica: DescribeTable's `Replicas` is filled in, as above."""
+    replicas = {DOCUMENTS: "ACTIVE", SYNCS: "CREATING"}
+
+    def with_replicas(parsed: dict[str, Any], **_: Any) -> None:
+        table = parsed.get("Table", {})
+        if table.get("TableName") in replicas:
+            table["Replicas"] = [
+                {"RegionName": "us-west-2", "ReplicaStatus": replicas[table["TableName"]]}
+            ]
+
+    hook_dynamodb(monkeypatch, "after-call.dynamodb.DescribeTable", with_replicas)
+    outcome = verify_with(stack_outputs(tmp_path, globalTableReplicaRegions=["us-west-2"]))
+
+    assert outcome.exit_code == 1
+    assert outcome.statuses("global table") == {DOCUMENTS: "pass", SYNCS: "fail"}

@@ -640,3 +640,27 @@ def test_a_repair_stopped_part_way_says_how_far_it_got(
     assert outcome.report["summary"]["applied"]["written"] == 2
     assert outcome.report["summary"]["applied"]["stoppedPartWay"] is True
     assert outcome.entries("apply")[0]["detail"] == "stopped part-way: 2 written before it stopped"
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "named"),
+    [("us-east1", None, "--region 'us-east1'"), (None, "useast1", "AWS_REGION 'useast1'")],
+)
+def test_a_region_that_is_not_a_region_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, option: str | None, variable: str | None, named: str
+) -> None:
+    """Otherwise every call goes to dynamodb.us-east1.amazonaws.com, retried, and fails late."""
+    if variable:
+        monkeypatch.setenv("AWS_REGION", variable)
+    sent: list[str] = []
+    monkeypatch.setattr(
+        dr_context.DrContext, "environment", property(lambda _: sent.append("discovery"))
+    )
+    outcome = run_cli(
+        "verify", "--app-env", "prod", *(["--region", option] if option else []), "--json"
+    )
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == (
+        f"{named} is not an AWS region name such as us-east-1"
+    )
+    assert sent == []

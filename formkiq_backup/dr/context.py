@@ -36,6 +36,8 @@ CLIENT_CONFIG = Config(
 )
 # Failures to reach an endpoint at all (refused, timed out, cut off): botocore retries them.
 UNREACHABLE = (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)
+# Region names: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-5.
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _HTML = re.compile(r"^\s*<(!doctype\s+html|html)", re.IGNORECASE)
 _HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 # Error codes that mean "you may not" or "who are you": the caller's setup, exit code 2.
@@ -126,6 +128,16 @@ def is_access_error(error: BaseException) -> bool:
     return False
 
 
+def region_source(region: str | None) -> str:
+    """Where the region came from, to name it in an error."""
+    if region:
+        return "--region"
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if os.environ.get(variable):
+            return variable
+    return "the profile's region"
+
+
 def resolve_region(region: str | None) -> str | None:
     """`--region`, then AWS_REGION; None leaves AWS_DEFAULT_REGION and the profile to boto3."""
     return region or os.environ.get("AWS_REGION") or None
@@ -171,6 +183,11 @@ class DrContext:
             raise SetupError(
                 "no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
                 "or give the profile a region"
+            )
+        if not _REGION.match(session.region_name):
+            raise SetupError(
+                f"{region_source(region)} {session.region_name!r} is not an AWS region name "
+                "such as us-east-1"
             )
         session.events.register("after-call", summarise_html_errors)
         if on_notice is not None:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from formkiq_backup.config import Tier
-from tiers.definitions import TIERS, Capability
+from tiers.definitions import TIERS, Capability, Tier
 
 EXPECTATIONS_KEY = "verifyExpectations"
 

@@ -599,3 +599,22 @@ def test_the_stacks_replica_regions_are_required(
 
     assert outcome.exit_code == 1
     assert outcome.statuses("global table") == {DOCUMENTS: "pass", SYNCS: "fail"}
+
+
+def test_verify_reads_the_outputs_the_program_exports(tmp_path: Path) -> None:
+    """The contract between the two halves: what `pulumi stack output --json` gives for the
+    example standard stack (rendered offline) is what `--stack-outputs` reads."""
+    from formkiq_backup.dr.expectations import read_stack_outputs
+    from formkiq_backup.offline.program import run_program
+
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(run_program("prod").outputs, default=str))
+
+    expected = read_stack_outputs(path)
+
+    assert (expected.tier.value, expected.app_environment) == ("standard", "prod")
+    assert (expected.primary_region, expected.dr_region) == ("us-east-1", None)
+    assert [
+        (v.name, v.region, v.max_recovery_point_age_hours, v.locked) for v in expected.vaults
+    ] == [("formkiq-prod-backup-vault", "us-east-1", 26, False)]
+    assert expected.tables and expected.buckets

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Literal
 
 from formkiq_backup import aws_rules
-from formkiq_backup.aws_rules import CronSchedule, ScheduleError
+from formkiq_backup.aws_rules import CronSchedule, ExportSchedule, ScheduleError
 
 NAMESPACE = "formkiq-backup"
 
@@ -29,6 +29,10 @@ class Tier(StrEnum):
 
 # The tiers whose copies and replicas live in a second region.
 CROSS_REGION_TIERS = frozenset({Tier.ENHANCED, Tier.ENTERPRISE})
+
+# The guide's retention policy asks for monthly exports: the 1st of each month, 06:00.
+DEFAULT_EXPORT_SCHEDULE = "cron(0 6 1 * ? *)"
+_DEFAULT_EXPORTS = aws_rules.parse_export_schedule(DEFAULT_EXPORT_SCHEDULE)
 
 SettingKind = Literal["string", "integer", "boolean", "array"]
 
@@ -111,6 +115,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Let the posture guard re-enable PITR and versioning when it finds them off.",
         default=False,
     ),
+    SettingSpec(
+        "exportSchedule",
+        "string",
+        "EventBridge Scheduler cron() or rate() for the system exports (standard and up).",
+        default=DEFAULT_EXPORT_SCHEDULE,
+    ),
+    SettingSpec(
+        "exportRetentionDays",
+        "integer",
+        "Days each export is kept; more than 60 (exports move to Glacier Instant Retrieval "
+        "at 60 days).",
+        default=365,
+    ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTINGS}
 
@@ -154,6 +171,8 @@ class BackupSettings:
     break_glass_role_arns: tuple[str, ...]
     protect_backups: bool
     remediate_posture: bool
+    export_schedule: ExportSchedule = _DEFAULT_EXPORTS
+    export_retention_days: int = 365
 
 
 def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> BackupSettings:
@@ -176,6 +195,8 @@ def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> Backup
     _check_days("monthlyRetentionDays", values["monthlyRetentionDays"], problems)
     _check_cold_storage(values, problems)
     _check_dr_region(tier, values["drRegion"], primary_region, problems)
+    export_schedule = _parse_export_schedule(values["exportSchedule"], problems)
+    _check_export_retention(values["exportRetentionDays"], export_schedule, problems)
     _check_list(
         values["notificationEmails"],
         "notificationEmails",
@@ -193,7 +214,8 @@ def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> Backup
 
     if problems:
         raise ConfigError(problems)
-    assert tier is not None and schedule is not None  # guaranteed when no problems were found
+    # guaranteed when no problems were found
+    assert tier is not None and schedule is not None and export_schedule is not None
     return BackupSettings(
         tier=tier,
         app_environment=str(app_environment),
@@ -208,6 +230,8 @@ def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> Backup
         break_glass_role_arns=tuple(_str_list(values["breakGlassRoleArns"])),
         protect_backups=bool(values["protectBackups"]),
         remediate_posture=bool(values["remediatePosture"]),
+        export_schedule=export_schedule,
+        export_retention_days=int(_int(values["exportRetentionDays"])),
     )
 
 
@@ -369,6 +393,28 @@ def _check_cold_storage(values: Mapping[str, _Value], problems: list[ConfigProbl
         problems.append(
             ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
         )
+
+
+def _parse_export_schedule(value: _Value, problems: list[ConfigProblem]) -> ExportSchedule | None:
+    if value is None:
+        return None
+    try:
+        return aws_rules.parse_export_schedule(str(value))
+    except ScheduleError as error:
+        problems.append(ConfigProblem((("exportSchedule", value),), str(error)))
+        return None
+
+
+def _check_export_retention(
+    value: _Value, schedule: ExportSchedule | None, problems: list[ConfigProblem]
+) -> None:
+    if not isinstance(value, int):
+        return
+    for rule in aws_rules.export_retention_problems(value, schedule):
+        keys: tuple[tuple[str, object], ...] = (("exportRetentionDays", value),)
+        if schedule is not None and "schedule" in rule:
+            keys += (("exportSchedule", schedule.expression),)
+        problems.append(ConfigProblem(keys, rule))
 
 
 def _check_dr_region(

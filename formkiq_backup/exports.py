@@ -241,7 +241,7 @@ def check_table_export(
             State.FAILED,
             f"newest export (started {_iso(_export_started(newest))}) FAILED: {why}",
             newest=_export_started(newest),
-            data={"exportArn": newest.get("ExportArn"), "status": "FAILED"},
+            data={"exportArn": newest.get("ExportArn"), "exportStatus": "FAILED"},
         )
     completed = [e for e in exports if e.get("ExportStatus") == "COMPLETED"]
     running = newest.get("ExportStatus") != "COMPLETED"
@@ -260,7 +260,7 @@ def check_table_export(
     )
     data = {
         "exportArn": good.get("ExportArn"),
-        "status": "COMPLETED",
+        "exportStatus": "COMPLETED",
         "exportTime": _iso(when),
         "itemCount": items,
         "tableItemCount": live,

@@ -19,6 +19,7 @@ from formkiq_backup.discovery import Boto3Reader
 from formkiq_backup.dr import context as dr_context
 from formkiq_backup.dr.cli import cli
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World
+from tests.exports_support import good_exports, record_export_times
 
 VAULT = "formkiq-prod-backup-vault"
 
@@ -267,6 +268,8 @@ def vault_description(locked: bool) -> dict[str, Any]:
 def test_standard_tier_passes_with_fresh_recovery_points(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    record_export_times(world.session, monkeypatch)
+    good_exports(world.session, world.sample, world.pool_id)  # standard promises exports too
     with stubbed_backup(monkeypatch) as stubber:
         expect_points(stubber, {DOCUMENTS: [30, 2], SYNCS: [2], BUCKET: [3]})
         stubber.add_response(
@@ -285,6 +288,7 @@ def test_standard_tier_passes_with_fresh_recovery_points(
     assert "2.0 h old (tier allows 26 h)" in newest["detail"]
     # Standard does not promise a lock: reported, not failed.
     assert outcome.statuses("vault lock") == {VAULT: "info"}
+    assert set(outcome.statuses("exports").values()) == {"pass"}
 
 
 def test_standard_tier_fails_when_backups_stopped(

@@ -22,18 +22,14 @@ from formkiq_backup.offline.samples import sample_formkiq
 from formkiq_backup.offline.seed import seed_formkiq, seed_users
 from formkiq_backup.userexport import PASSWORDS_NOTE
 from tests.dr_support import MOTO_ACCOUNT, World
+from tests.exports_support import create_exports_bucket, formkiq_stacks
 
 NOW = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
 BUCKET = exports_bucket_name("prod", MOTO_ACCOUNT)
 
 
 def exports_bucket(session: boto3.session.Session) -> str:
-    """The exports bucket with its own KMS key, as the ExportsBucket component makes it."""
-    key = session.client("kms").create_key()["KeyMetadata"]["Arn"]
-    s3 = session.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return str(key)
+    return create_exports_bucket(session, MOTO_ACCOUNT)[1]
 
 
 def many_users(count: int) -> dict[str, tuple[str, ...]]:
@@ -160,52 +156,6 @@ def test_users_import_reads_the_scheduled_gzip_into_an_empty_pool(
 
 
 # --- Infrastructure -----------------------------------------------------------------------------
-
-
-def formkiq_stacks(session: boto3.session.Session, pool_id: str, env: str = "prod") -> str:
-    """A root stack with two nested stacks, one nesting a third (moto runs no SAM: flat JSON)."""
-    s3 = session.client("s3")
-    s3.create_bucket(Bucket="templates")
-
-    def template(name: str, body: dict[str, Any]) -> str:
-        s3.put_object(Bucket="templates", Key=name, Body=json.dumps(body))
-        return f"https://templates.s3.amazonaws.com/{name}"
-
-    topic = {"Type": "AWS::SNS::Topic", "Properties": {}}
-    ocr = template("ocr.json", {"Resources": {"OcrTopic": topic}})
-    api = template(
-        "api.json",
-        {
-            "Resources": {
-                "Ocr": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": ocr}},
-                "ApiTopic": topic,
-            },
-            "Outputs": {"HttpApiUrl": {"Value": "https://api.example.com"}},
-        },
-    )
-    storage = template("storage.json", {"Resources": {"StorageTopic": topic}})
-    root = {
-        "Parameters": {"AppEnvironment": {"Type": "String"}},
-        "Resources": {
-            "CoreStorage": {
-                "Type": "AWS::CloudFormation::Stack",
-                "Properties": {"TemplateURL": storage},
-            },
-            "CoreApi": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": api}},
-        },
-        "Outputs": {
-            "AppEnvironment": {"Value": {"Ref": "AppEnvironment"}},
-            "CognitoUserPoolId": {"Value": pool_id},
-        },
-    }
-    cfn = session.client("cloudformation")
-    name = f"formkiq-core-{env}"
-    cfn.create_stack(
-        StackName=name,
-        TemplateBody=json.dumps(root),
-        Parameters=[{"ParameterKey": "AppEnvironment", "ParameterValue": env}],
-    )
-    return name
 
 
 def test_infrastructure_export_saves_every_nested_stack_and_all_ssm_parameters(

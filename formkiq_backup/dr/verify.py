@@ -68,6 +68,10 @@ def run_verify(
             ctx, report, set(vaults) | seen_vaults, Capability.VAULT_LOCK in spec.capabilities
         )
     _check_replicas(ctx, report, dr_region, Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities)
+    if Capability.SYSTEM_EXPORTS in spec.capabilities:
+        from formkiq_backup.dr.exports import check_export_health
+
+        check_export_health(ctx, report, required=True)
 
 
 def _readable(iso: str | None) -> str:

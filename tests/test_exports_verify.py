@@ -61,6 +61,9 @@ def test_good_exports_pass_with_counts_and_digests(world: World) -> None:
 
 
 def test_a_failed_newest_export_fails_even_after_a_completed_one(world: World) -> None:
+    """moto fails an export only when its bucket is missing; the answer is then moved to our
+    bucket (and a minute later), as DescribeExport reports an export that failed after it
+    started."""
     expectations = good_exports(world.session, world.sample, world.pool_id)
     # An export whose bucket vanished fails in moto, as one would after it started in AWS.
     dynamodb = world.client("dynamodb")
@@ -75,7 +78,7 @@ def test_a_failed_newest_export_fails_even_after_a_completed_one(world: World) -
     original = dynamodb.describe_export
 
     def into_our_bucket(**kwargs: Any) -> dict[str, Any]:
-        answer = original(**kwargs)
+        answer: dict[str, Any] = original(**kwargs)
         if kwargs["ExportArn"] == failed["ExportArn"]:
             answer["ExportDescription"]["S3Bucket"] = expectations.bucket
             answer["ExportDescription"]["StartTime"] += timedelta(minutes=1)

@@ -428,3 +428,26 @@ def test_names_fit_aws_limits_for_the_longest_app_environment() -> None:
             assert len(name) <= limit, (resource.type, name)
             checked += 1
     assert checked >= 15
+
+
+def test_preview_shows_the_exports_their_schedule_and_retention() -> None:
+    from rich.console import Console
+
+    from formkiq_backup.offline.preview import render
+
+    console = Console(record=True, width=200, color_system=None)
+    render(run_program("prod"), console)
+    text = console.export_text()
+
+    for expected in (
+        "dynamodb/: GLACIER_IR after 60 d, expire after 365 d, noncurrent versions after 30 d",
+        "(whole bucket): remove expired delete markers, abort uploads after 7 d",
+        "cron(0 6 1 * ? *) UTC: exportTableToPointInTime formkiq-core-prod-documents to "
+        "dynamodb/formkiq-core-prod-documents/ (FULL_EXPORT, KMS)",
+        "aws:kms with formkiq-prod-exports-key; bucket key on",
+        "object ownership BucketOwnerEnforced",
+        "AWS/Scheduler TargetErrorCount [ScheduleGroup=formkiq-prod-exports] Sum > 0",
+        "FormKiQ/Backup ExportHealthy [AppEnvironment=prod, ExportSet=cognito] Minimum < 1",
+        "exportsBucket",
+    ):
+        assert expected in text, expected

@@ -225,3 +225,33 @@ def test_infrastructure_export_without_a_root_stack_names_what_it_looked_for(
 
     with pytest.raises(RootStackNotFoundError, match=r"AppEnvironment='prod'.*found none"):
         infrastructure_export.run_export(settings, aws_session, NOW)
+
+
+# --- the handlers, as Lambda calls them ---------------------------------------------------------
+
+
+def test_handlers_read_their_settings_from_the_environment(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from formkiq_backup.lambdas import export_monitor
+
+    key = exports_bucket(world.session)
+    formkiq_stacks(world.session, world.pool_id)
+    for name, value in {
+        "APP_ENVIRONMENT": "prod",
+        "EXPORTS_BUCKET": BUCKET,
+        "KMS_KEY_ARN": key,
+        "USER_POOL_ID": world.pool_id,
+        "ROOT_STACK_NAME": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    users = cognito_export.handler({}, None)
+    infrastructure = infrastructure_export.handler({}, None)
+
+    assert users["count"] == 4 and users["userPoolId"] == world.pool_id
+    assert infrastructure["rootStack"] == "formkiq-core-prod"
+    assert len(infrastructure["stacks"]) == 4
+    # No exports.json yet: the stack did not finish deploying, and the monitor says so.
+    with pytest.raises(export_monitor.MissingDescriptorError, match=r"exports\.json is missing"):
+        export_monitor.handler({}, None)

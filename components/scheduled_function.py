@@ -172,6 +172,8 @@ class ScheduledFunction(pulumi.ComponentResource):
                         "Resource": function.arn,
                     },
                     {
+                        # Scheduler delivers dead letters as the schedule's execution role
+                        # (EventBridge Scheduler user guide, configuring-schedule-dlq).
                         "Sid": "DeadLetters",
                         "Effect": "Allow",
                         "Action": "sqs:SendMessage",

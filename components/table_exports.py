@@ -225,6 +225,8 @@ class TableExports(pulumi.ComponentResource):
                 "Resource": args.key_arn,
             },
             {
+                # Scheduler delivers dead letters as the schedule's execution role
+                # (EventBridge Scheduler user guide, configuring-schedule-dlq).
                 "Sid": "DeadLetters",
                 "Effect": "Allow",
                 "Action": "sqs:SendMessage",

@@ -451,3 +451,15 @@ def test_preview_shows_the_exports_their_schedule_and_retention() -> None:
         "exportsBucket",
     ):
         assert expected in text, expected
+
+
+def test_a_table_without_pitr_is_still_exported_and_the_preview_warns() -> None:
+    """FormKiQ 1.10-1.15 leave DocumentSyncs without PITR: its export would fail, and says so."""
+    run = run_program("prod", version="1.15.0")
+
+    names = {s.inputs["name"] for s in run.of_type("aws:scheduler/schedule:Schedule")}
+    assert "formkiq-prod-export-documentsyncs" in names
+    assert any(
+        severity == "warning" and "formkiq-core-prod-documentsyncs has PITR off" in message
+        for severity, message in run.diagnostics
+    )

@@ -66,6 +66,13 @@ class SystemExportsBuilder:
             _Table(table.name, table.arn, table.role.value)
             for table in environment.protected_tables
         ]
+        for table in environment.protected_tables:
+            if not table.pitr_enabled:
+                # ExportTableToPointInTime needs PITR (PointInTimeRecoveryUnavailableException).
+                pulumi.log.warn(
+                    f"{table.name} has PITR off: its scheduled export fails (and alarms) until "
+                    "PITR is on; the posture guard alarms on it too"
+                )
         expectations = ExportExpectations(
             app_environment=environment.app_environment,
             bucket=exports_bucket_name(environment.app_environment, environment.account_id),

@@ -188,8 +188,18 @@ class ExportsBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=lifecycle_rules(args.retention_days, args.transition_days),
             region=region,
-            # S3 rejects lifecycle rules on an unversioned bucket's noncurrent versions.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            # S3 lifecycle rules apply to the objects already in the bucket, so a lower
+            # exportRetentionDays would delete older exports. Every change of the rules is a
+            # replacement of a protected resource: with protectBackups on, `pulumi up` stops and
+            # asks. Retained, so the replacement never deletes the configuration it just put
+            # (PutBucketLifecycleConfiguration replaces the whole configuration anyway).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                retain_on_delete=True,
+                replace_on_changes=["rules"],
+                depends_on=[versioning],
+            ),
         )
         if args.descriptor is not None:
             aws.s3.BucketObjectv2(

@@ -176,7 +176,25 @@ def test_bucket_key_and_policies_are_retained_and_protected(build: Build) -> Non
         "BucketServerSideEncryptionConfiguration",
         "BucketPublicAccessBlock",
         "BucketPolicy",
+        "BucketLifecycleConfiguration",
     }
+
+
+def test_a_retention_change_stops_and_asks_because_s3_applies_it_to_existing_exports(
+    build: Build,
+) -> None:
+    """Lower retention would expire older exports: every rules change replaces a protected
+    resource (Pulumi refuses), and unprotected the replacement keeps the new configuration."""
+    lifecycle = build(lambda: ExportsBucket("exports", bucket_args())).one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    assert lifecycle.replace_on_changes == ("rules",)
+    assert (lifecycle.protect, lifecycle.retain_on_delete) == (True, True)
+
+    unprotected = build(lambda: ExportsBucket("exports", bucket_args(protect=False))).one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    assert (unprotected.protect, unprotected.retain_on_delete) == (False, True)
 
 
 def test_descriptor_says_what_the_exports_promise(build: Build) -> None:

@@ -220,7 +220,6 @@ EXPORT_JOB_TYPES = {
     "aws:scheduler/schedule:Schedule",
     "aws:scheduler/scheduleGroup:ScheduleGroup",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketObjectv2:BucketObjectv2",
 }
 

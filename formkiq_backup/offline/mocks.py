@@ -33,6 +33,7 @@ class RegisteredResource:
     parent_urn: str
     protect: bool
     retain_on_delete: bool
+    replace_on_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -264,6 +265,7 @@ class RecordingMonitor(MockMonitor):
                     parent_urn=request.parent,
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
+                    replace_on_changes=tuple(request.replaceOnChanges),
                 )
             )
         return found

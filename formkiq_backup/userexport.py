@@ -34,8 +34,9 @@ PASSWORDS_NOTE = (
 READ_ONLY_ATTRIBUTES = frozenset({"sub", "identities", "cognito:mfa_enabled"})
 PAGE = 60  # ListUsers, ListGroups and ListUsersInGroup return at most 60 a page
 _GZIP_MAGIC = b"\x1f\x8b"
-# Up to this much of the gzip stays in memory; beyond it the spool moves to a temporary file.
-SPOOL_BYTES = 8 * 1024 * 1024
+# Up to this much of the gzip stays in memory; beyond it the spool moves to a temporary file
+# (Lambda's /tmp), so memory does not grow with the pool.
+SPOOL_BYTES = 1024 * 1024
 
 
 def user_record(user: dict[str, Any], groups: list[str]) -> dict[str, Any]:

@@ -8,14 +8,22 @@
 | BackupPlan             | plan rules, selection by ARN, AWS Backup service role         |
 | BackupRegionSettings   | per-region opt-in and advanced DynamoDB backup                |
 | BackupJobAlerts        | EventBridge rules for failed jobs, "no backup" alarm          |
+| ExportsBucket          | versioned, KMS-encrypted, deny-delete bucket for exports      |
+| TableExports           | Scheduler-started DynamoDB exports, their role, DLQ, alarms   |
+| ScheduledFunction      | a Scheduler-run Lambda with its DLQ and failure alarms        |
+| ExportMonitor          | checks each newest export, one freshness alarm per data set   |
 """
 
 from components.backup_alerts import BackupJobAlerts, BackupJobAlertsArgs
 from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule
 from components.backup_region_settings import BackupRegionSettings, BackupRegionSettingsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.export_monitor import ExportMonitor, ExportMonitorArgs
+from components.exports_bucket import ExportsBucket, ExportsBucketArgs
 from components.notification_topic import NotificationTopic, NotificationTopicArgs
 from components.posture_guard import PostureGuard, PostureGuardArgs
+from components.scheduled_function import ScheduledFunction, ScheduledFunctionArgs
+from components.table_exports import TableExports, TableExportsArgs
 
 __all__ = [
     "BackupJobAlerts",
@@ -27,8 +35,16 @@ __all__ = [
     "BackupRule",
     "BackupVault",
     "BackupVaultArgs",
+    "ExportMonitor",
+    "ExportMonitorArgs",
+    "ExportsBucket",
+    "ExportsBucketArgs",
     "NotificationTopic",
     "NotificationTopicArgs",
     "PostureGuard",
     "PostureGuardArgs",
+    "ScheduledFunction",
+    "ScheduledFunctionArgs",
+    "TableExports",
+    "TableExportsArgs",
 ]

@@ -7,11 +7,12 @@ component argument. Sources are cited next to each rule.
 """
 
 import calendar
+import itertools
 import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 # API_Lifecycle: "DeleteAfterDays cannot be less than 1 or more than 36500 days".
@@ -438,3 +439,154 @@ BACKUP_RESOURCE_TYPES = frozenset(
         "VirtualMachine",
     }
 )
+
+
+# --- scheduled exports ----------------------------------------------------------------------
+
+# FormKiQ's backup guide moves exports to Glacier Instant Retrieval after 60 days.
+GLACIER_IR_TRANSITION_DAYS = 60
+# How far ahead an export schedule is expanded to find its longest gap between two runs.
+_SCHEDULE_HORIZON_DAYS = 2 * 366
+
+
+@dataclass(frozen=True)
+class ExportSchedule:
+    """An EventBridge Scheduler recurring expression and the longest gap between two runs."""
+
+    expression: str
+    longest_gap: timedelta
+
+
+def parse_export_schedule(expression: str) -> ExportSchedule:
+    """Parse an EventBridge Scheduler `cron()` or `rate()` expression for recurring exports.
+
+    Scheduler takes `at()`, `rate(value unit)` and 6-field `cron()` (schedule-types in the
+    EventBridge Scheduler user guide); a one-time `at()` would export once and then go stale.
+    """
+    text = expression.strip()
+    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", text)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value == 0 or (value == 1) != (not unit.endswith("s")):
+            raise ScheduleError(
+                "rate() takes a positive value with a matching unit, e.g. rate(1 day) or "
+                "rate(7 days)"
+            )
+        return ExportSchedule(text, timedelta(**{unit.rstrip("s") + "s": value}))
+    if text.startswith(("at(", "rate(")):
+        raise ScheduleError(
+            "exports recur: use cron(minutes hours day-of-month month day-of-week year) or "
+            "rate(n days), e.g. cron(0 6 1 * ? *)"
+        )
+    match = re.fullmatch(r"cron\((.*)\)", text)
+    if not match:
+        raise ScheduleError("must be a cron() or rate() expression, e.g. cron(0 6 1 * ? *)")
+    fields = match.group(1).split()
+    if len(fields) != 6:
+        raise ScheduleError(
+            f"has {len(fields)} fields; EventBridge Scheduler cron takes 6 (minutes hours "
+            "day-of-month month day-of-week year), e.g. cron(0 6 1 * ? *)"
+        )
+    minute, hour, day_of_month, month, day_of_week, year = fields
+    minutes = _expand("minutes", minute, 0, 59)
+    hours = _expand("hours", hour, 0, 23)
+    _days_of_month(day_of_month)
+    _field_values("month", month, 1, 12, _MONTHS)
+    _check_day_of_week(day_of_week)
+    _field_values("year", year, 1970, 2199, {})
+    if (day_of_month == "?") == (day_of_week == "?"):
+        raise ScheduleError(
+            "exactly one of day-of-month and day-of-week must be '?', e.g. cron(0 6 1 * ? *)"
+        )
+    gap = _longest_gap(fields, minutes, hours)
+    return ExportSchedule(text, gap)
+
+
+def _longest_gap(fields: list[str], minutes: tuple[int, ...], hours: tuple[int, ...]) -> timedelta:
+    """The longest time between two runs over the next two years (from a fixed start)."""
+    _, _, day_of_month, month, day_of_week, year = fields
+    months = set(_values(month, 1, 12, _MONTHS))
+    years = None if year == "*" else set(_values(year, 1970, 2199, {}))
+    start = date(2027, 1, 1)
+    runs: list[datetime] = []
+    for offset in range(_SCHEDULE_HORIZON_DAYS):
+        day = start + timedelta(days=offset)
+        if day.month not in months or (years is not None and day.year not in years):
+            continue
+        if not _day_matches(day, day_of_month, day_of_week):
+            continue
+        runs.extend(datetime(day.year, day.month, day.day, h, m) for h in hours for m in minutes)
+    if len(runs) < 2:
+        raise ScheduleError("does not run at least twice in the next two years")
+    return max(later - earlier for earlier, later in itertools.pairwise(runs))
+
+
+def _values(text: str, low: int, high: int, names: dict[str, int]) -> list[int]:
+    """Expand a month, year or plain day field (numbers or names, ranges, steps, lists)."""
+    if text in ("*", "?"):
+        return list(range(low, high + 1))
+    found: list[int] = []
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        bounds = [names.get(b.upper()) if not b.isdigit() else int(b) for b in base.split("-")]
+        first = bounds[0] if base != "*" else low
+        last = bounds[-1] if base != "*" else high
+        if step and len(bounds) == 1 and base != "*":
+            last = high
+        if first is None or last is None:
+            raise ScheduleError(f"field {text!r} is not valid cron syntax")
+        found.extend(range(first, last + 1, int(step) if step else 1))
+    return found
+
+
+def _day_matches(day: date, day_of_month: str, day_of_week: str) -> bool:
+    """Whether a cron fires on `day`; L, W and # are placed as AWS documents them."""
+    last_day = calendar.monthrange(day.year, day.month)[1]
+    if day_of_week == "?":
+        return _day_of_month_matches(day.day, last_day, day_of_month)
+    return _day_of_week_matches(day, last_day, day_of_week.upper())
+
+
+def _day_of_month_matches(day: int, last_day: int, text: str) -> bool:
+    if text == "*":
+        return True
+    if text in ("L", "LW"):
+        return day == last_day  # LW is within two days of it: close enough for a gap
+    if text.endswith("W"):
+        return day == min(int(text[:-1]), last_day)
+    return day in _values(text, 1, 31, {})
+
+
+def _day_of_week_matches(day: date, last_day: int, text: str) -> bool:
+    weekday = (day.isoweekday() % 7) + 1  # cron: SUN=1 .. SAT=7
+    special = re.fullmatch(r"([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)(L|#[1-5])", text)
+    if special:
+        wanted = _WEEKDAYS.get(special.group(1)) or int(special.group(1))
+        if special.group(2) == "L":
+            return weekday == wanted and day.day > last_day - 7
+        return weekday == wanted and (day.day - 1) // 7 + 1 == int(special.group(2)[1:])
+    if text == "L":
+        return weekday == 7
+    return text == "*" or weekday in _values(text, 1, 7, _WEEKDAYS)
+
+
+def export_retention_problems(retention_days: int, schedule: ExportSchedule | None) -> list[str]:
+    """Problems with how long exports are kept.
+
+    S3 lifecycle: an expiration in the same rule as a transition must come later than it
+    (AWS::S3::Bucket Rule, ExpirationInDays: "The expiration time must also be later than the
+    transition time"), and exports move to GLACIER_IR at 60 days. Kept for less than one
+    schedule period, there would be days with no export at all.
+    """
+    if retention_days <= GLACIER_IR_TRANSITION_DAYS:
+        return [
+            f"must be more than {GLACIER_IR_TRANSITION_DAYS} days: exports move to Glacier "
+            f"Instant Retrieval after {GLACIER_IR_TRANSITION_DAYS} days, and S3 lifecycle "
+            "expiry must come after the transition"
+        ]
+    if schedule is not None and timedelta(days=retention_days) <= schedule.longest_gap:
+        return [
+            f"must be longer than the schedule's longest gap ({schedule.longest_gap.days} days), "
+            "or the newest export expires before the next one is made"
+        ]
+    return []

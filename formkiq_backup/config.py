@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from formkiq_backup import aws_rules
-from formkiq_backup.aws_rules import CronSchedule, ScheduleError
+from formkiq_backup.aws_rules import CronSchedule, ExportSchedule, ScheduleError
 from tiers.definitions import SECOND_REGION_CAPABILITIES, TIERS, Capability, Tier
 
 NAMESPACE = "formkiq-backup"
@@ -220,6 +220,20 @@ def _schedule(text: str) -> CronSchedule:
         raise InvalidValueError((text, str(error))) from None
 
 
+def _export_schedule(text: str) -> ExportSchedule:
+    try:
+        return aws_rules.parse_export_schedule(text)
+    except ScheduleError as error:
+        raise InvalidValueError((text, str(error))) from None
+
+
+def _export_retention(value: int) -> int:
+    problems = aws_rules.export_retention_problems(value, None)
+    if problems:
+        raise InvalidValueError(*((value, rule) for rule in problems))
+    return value
+
+
 def _timezone(text: str) -> str:
     problems = aws_rules.timezone_problems(text)
     if problems:
@@ -258,6 +272,9 @@ def _role_arns(arns: list[str]) -> tuple[str, ...]:
 
 
 _AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
+_EXPORTS = frozenset({Capability.SYSTEM_EXPORTS})
+# The guide's retention policy asks for monthly exports: the 1st of each month, 06:00.
+DEFAULT_EXPORT_SCHEDULE = "cron(0 6 1 * ? *)"
 
 
 @dataclass(frozen=True)
@@ -399,6 +416,30 @@ class BackupSettings:
             "let the posture guard re-enable PITR and versioning it finds off",
             default=False,
             used_by=frozenset({Capability.POSTURE_GUARD}),
+        )
+    )
+    export_schedule: ExportSchedule = field(
+        metadata=key(
+            "exportSchedule",
+            "string",
+            "EventBridge Scheduler cron() or rate() for the system exports (standard and up).",
+            "EventBridge Scheduler `cron()` (6 fields) or `rate()`, recurring",
+            default=DEFAULT_EXPORT_SCHEDULE,
+            used_by=_EXPORTS,
+            parse=_export_schedule,
+        )
+    )
+    export_retention_days: int = field(
+        metadata=key(
+            "exportRetentionDays",
+            "integer",
+            "Days each export is kept; more than 60 (exports move to Glacier Instant "
+            "Retrieval at 60 days).",
+            "more than 60 (S3 expiry must come after the 60-day Glacier Instant Retrieval "
+            "transition) and longer than the export schedule's longest gap",
+            default=365,
+            used_by=_EXPORTS,
+            parse=_export_retention,
         )
     )
     warnings: tuple[ConfigProblem, ...] = ()
@@ -675,6 +716,14 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
                         f"arn:{partitions[primary]}:iam:: role ARN",
                     )
                 )
+    retention, exports = valid.get("export_retention_days"), valid.get("export_schedule")
+    if retention is not None and exports is not None:
+        problems.extend(
+            ConfigProblem(
+                (("exportRetentionDays", retention), ("exportSchedule", exports.expression)), rule
+            )
+            for rule in aws_rules.export_retention_problems(retention, exports)
+        )
     cold, monthly = valid.get("cold_storage_after_days"), valid.get("monthly_retention_days")
     if cold is not None and monthly is not None:
         problems.extend(

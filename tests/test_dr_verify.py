@@ -30,6 +30,7 @@ from tests.dr_support import (
     no_aws_session,
     run_cli,
 )
+from tests.exports_support import good_exports, record_export_times
 
 VAULT = "formkiq-prod-backup-vault"
 
@@ -278,6 +279,8 @@ def vault_description(locked: bool) -> dict[str, Any]:
 def test_standard_tier_passes_with_fresh_recovery_points(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    record_export_times(world.session, monkeypatch)
+    good_exports(world.session, world.sample, world.pool_id)  # standard promises exports too
     with stubbed_backup(monkeypatch) as stubber:
         expect_points(stubber, {DOCUMENTS: [30, 2], SYNCS: [2], BUCKET: [3]})
         stubber.add_response(
@@ -296,6 +299,7 @@ def test_standard_tier_passes_with_fresh_recovery_points(
     assert "2.0 h old (tier allows 26 h)" in newest["detail"]
     # Standard does not promise a lock: reported, not failed.
     assert outcome.statuses("vault lock") == {VAULT: "info"}
+    assert set(outcome.statuses("exports").values()) == {"pass"}
 
 
 def test_standard_tier_fails_when_backups_stopped(

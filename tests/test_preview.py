@@ -77,7 +77,7 @@ def test_render_shows_outputs_objectives_and_what_is_left_out() -> None:
     assert "backupVaultArn" in text
     assert "arn:aws:backup:us-east-1:111122223333:backup-vault:formkiq-prod-backup-vault" in text
     assert "Recovery objectives of tier 'standard'" in text
-    assert "not protected by this tier" in text
+    assert "passwords cannot be exported" in text
     assert "table formkiq-core-prod-webconnections" in text
     assert "no: ephemeral websocket connections" in text
 

@@ -140,7 +140,10 @@ def test_standard_tier_outputs_the_vault_and_plan() -> None:
     }
     assert objectives["documentMetadata"]["rpoMinutes"] == 5
     assert objectives["documentMetadata"]["rtoMinutes"] == {"min": 120, "max": 480}
-    assert objectives["userDirectory"]["rpo"] == "not protected by this tier"
+    # The scheduled exports cover users and FormKiQ's configuration (monthly by default).
+    assert objectives["userDirectory"]["rpo"] == "31 days"
+    assert "passwords cannot be exported" in objectives["userDirectory"]["note"]
+    assert objectives["systemConfiguration"]["rpoMinutes"] == 31 * 1440
 
 
 def test_standard_tier_alerts_reach_the_topic_from_every_publisher() -> None:
@@ -222,6 +225,20 @@ def test_long_app_environment_still_fits_aws_name_limits() -> None:
     assert vault_name.startswith("formkiq-customer-acme-europe")
 
 
+# The export jobs and their alarms: stopping them deletes no export.
+EXPORT_JOB_TYPES = {
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:lambda/function:Function",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:sqs/queue:Queue",
+    "aws:scheduler/schedule:Schedule",
+    "aws:scheduler/scheduleGroup:ScheduleGroup",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketObjectv2:BucketObjectv2",
+}
+
+
 def test_downgrade_keeps_recovery_points() -> None:
     """standard -> basic: nothing holding or encrypting recovery points is deleted."""
     standard = run_program("prod")
@@ -234,7 +251,8 @@ def test_downgrade_keeps_recovery_points() -> None:
         "aws:kms/key:Key",
         "aws:backup/vaultPolicy:VaultPolicy",
     }
-    # What goes stops new backups and alerts; none of it can remove a recovery point.
+    # What goes stops new backups, exports and alerts; none of it can remove a recovery point
+    # or an export (the exports bucket and key are checked in test_exports_program.py).
     assert deleted == {
         "aws:backup/plan:Plan",
         "aws:backup/selection:Selection",
@@ -243,9 +261,10 @@ def test_downgrade_keeps_recovery_points() -> None:
         "aws:cloudwatch/eventTarget:EventTarget",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:kms/alias:Alias",
+        *EXPORT_JOB_TYPES,
     }
     # With protectBackups (the default) the downgrade stops until someone unprotects them.
-    assert {resource.name for resource in plan.blocked} == {
+    assert {resource.name for resource in plan.blocked} >= {
         "formkiq-prod-backup-vault-vault",
         "formkiq-prod-backup-vault-key",
         "formkiq-prod-backup-vault-access-policy",
@@ -380,7 +399,8 @@ def test_vault_notifications_are_created_after_the_topic_policy() -> None:
 
 def test_standard_guard_checks_each_resource_recovery_point_in_the_vault() -> None:
     run = run_program("prod")
-    variables = run.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    guard = run.named("formkiq-prod-posture-guard-function")
+    variables = guard.inputs["environment"]["variables"]
     assert variables["BACKUP_VAULT_NAME"] == run.one("aws:backup/vault:Vault").inputs["name"]
     assert json.loads(variables["BACKED_UP_RESOURCES"]) == {
         "formkiq-core-prod-documents": (

@@ -3,7 +3,7 @@
 | tier       | adds                                                        | RTO target |
 |------------|-------------------------------------------------------------|------------|
 | basic      | PITR + S3 versioning, guarded and alarmed                   | 1-4 h      |
-| standard   | AWS Backup vault and plans (system exports: roadmap)        | 2-8 h      |
+| standard   | AWS Backup vault and plans, scheduled system exports        | 2-8 h      |
 | enhanced   | cross-region copies, S3 cross-region replication            | 15-60 min  |
 | enterprise | global table replicas, vault lock, restore testing, audit   | < 15 min   |
 
@@ -168,9 +168,9 @@ BASIC = TierSpec(
 
 STANDARD = BASIC.extended(
     Tier.STANDARD,
-    summary="Basic + AWS Backup vault and plans",
+    summary="Basic + AWS Backup vault and plans + scheduled exports of all system data",
     rto_target="2-8 hours",
-    adds=frozenset({Capability.AWS_BACKUP}),
+    adds=frozenset({Capability.AWS_BACKUP, Capability.SYSTEM_EXPORTS}),
     backup_rules=(RuleKind.DAILY, RuleKind.MONTHLY),
     # A daily schedule, its 3-hour completion window, and slack: the guide's plan shape.
     recovery_point_max_age_hours=26,
@@ -189,6 +189,22 @@ STANDARD = BASIC.extended(
             rto_minutes=(120, 480),
             protected_by=("S3 versioning", "AWS Backup daily and monthly recovery points"),
             note="after a purge, content returns from the newest daily recovery point",
+        ),
+        # The default exportSchedule is monthly: up to a month of changes can be lost.
+        DataClass.USER_DIRECTORY: RecoveryObjective(
+            rpo_minutes=31 * 1440,
+            rto_minutes=(60, 240),
+            protected_by=("scheduled Cognito users export (users and groups, gzipped JSON Lines)",),
+            note="passwords cannot be exported: every restored user needs a new password",
+        ),
+        DataClass.SYSTEM_CONFIGURATION: RecoveryObjective(
+            rpo_minutes=31 * 1440,
+            rto_minutes=(120, 480),
+            protected_by=(
+                "scheduled export of FormKiQ's CloudFormation templates, parameters, outputs",
+                "scheduled export of every /formkiq/<env>/ SSM parameter",
+            ),
+            note="redeploy FormKiQ from the saved templates and parameters",
         ),
     },
 )

@@ -693,11 +693,11 @@ def users_export(*, out_path: Path, **options: Any) -> None:
 @click.argument("in_path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def users_import(*, in_path: Path, **options: Any) -> None:
     """Recreate users without invitations, restore group memberships."""
-    from formkiq_backup.dr.users import import_users
+    from formkiq_backup.dr.users import import_users, open_lines
 
     def body(ctx: DrContext, report: Report, feedback: Feedback) -> None:
         pool = _user_pool(ctx)
-        with in_path.open() as lines:
+        with open_lines(in_path) as lines:  # plain, or the scheduled export's .gz
             result = import_users(
                 ctx.client("cognito-idp"), pool, lines, lambda: feedback.tick("users")
             )

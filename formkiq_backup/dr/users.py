@@ -3,66 +3,19 @@
 FormKiQ's groups are its permissions (`<site>`, `<site>_read`, `Admins`, ...), so a user
 without their groups is a user without access. Passwords cannot be exported (Cognito never
 reveals them), so every user an import creates needs a new password; none is sent an invitation
-until an administrator decides to.
+until an administrator decides to. The format lives in `formkiq_backup.userexport`; import
+reads it plain or gzipped (the scheduled export's `users.jsonl.gz`).
 """
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
-# Attributes Cognito manages itself: exported for reference, never written back.
-READ_ONLY_ATTRIBUTES = frozenset({"sub", "identities", "cognito:mfa_enabled"})
-PAGE = 60  # ListUsers, ListGroups and ListUsersInGroup return at most 60 a page
+# One format, one implementation: the scheduled users-export Lambda writes the same lines.
+from formkiq_backup.userexport import PAGE, READ_ONLY_ATTRIBUTES, export_users, open_lines
 
-
-def export_users(
-    cognito: Any, pool_id: str, out: TextIO, on_user: Callable[[], None] | None = None
-) -> int:
-    """Write one JSON line per user, with their groups; returns the number of users."""
-    groups = [
-        group["GroupName"]
-        for page in cognito.get_paginator("list_groups").paginate(
-            UserPoolId=pool_id, PaginationConfig={"PageSize": PAGE}
-        )
-        for group in page["Groups"]
-    ]
-    membership: dict[str, list[str]] = defaultdict(list)
-    for group in groups:
-        pages = cognito.get_paginator("list_users_in_group").paginate(
-            UserPoolId=pool_id, GroupName=group, PaginationConfig={"PageSize": PAGE}
-        )
-        for page in pages:
-            for user in page["Users"]:
-                membership[user["Username"]].append(group)
-    count = 0
-    pages = cognito.get_paginator("list_users").paginate(
-        UserPoolId=pool_id, PaginationConfig={"PageSize": PAGE}
-    )
-    for page in pages:
-        for user in page["Users"]:
-            attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
-            out.write(
-                json.dumps(
-                    {
-                        "username": user["Username"],
-                        "attributes": attributes,
-                        "enabled": user.get("Enabled", True),
-                        "status": user.get("UserStatus"),
-                        "created": user["UserCreateDate"].isoformat()
-                        if user.get("UserCreateDate")
-                        else None,
-                        "groups": sorted(membership.get(user["Username"], [])),
-                    },
-                    sort_keys=True,
-                )
-                + "\n"
-            )
-            count += 1
-            if on_user is not None:
-                on_user()
-    return count
+__all__ = ["ImportResult", "export_users", "import_users", "open_lines"]
 
 
 @dataclass

@@ -98,6 +98,10 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
     else:
         required = Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities
         _check_replicas(ctx, report, [dr_region] if dr_region else [], required=required)
+    if Capability.SYSTEM_EXPORTS in spec.capabilities:
+        from formkiq_backup.dr.exports import check_export_health
+
+        check_export_health(ctx, report, required=True)
 
 
 def _check_protection(ctx: DrContext, report: Report, expected: StackExpectations) -> None:

@@ -29,3 +29,34 @@ POSTURE_GUARD = LambdaBundle(
         "formkiq_backup/lambdas/posture_guard.py",
     ),
 )
+
+USERS_EXPORT = LambdaBundle(
+    handler="formkiq_backup.lambdas.cognito_export.handler",
+    files=(
+        "formkiq_backup/__init__.py",
+        "formkiq_backup/exports.py",
+        "formkiq_backup/userexport.py",
+        "formkiq_backup/lambdas/__init__.py",
+        "formkiq_backup/lambdas/cognito_export.py",
+    ),
+)
+
+INFRASTRUCTURE_EXPORT = LambdaBundle(
+    handler="formkiq_backup.lambdas.infrastructure_export.handler",
+    files=(
+        "formkiq_backup/__init__.py",
+        "formkiq_backup/exports.py",
+        "formkiq_backup/lambdas/__init__.py",
+        "formkiq_backup/lambdas/infrastructure_export.py",
+    ),
+)
+
+EXPORT_MONITOR = LambdaBundle(
+    handler="formkiq_backup.lambdas.export_monitor.handler",
+    files=(
+        "formkiq_backup/__init__.py",
+        "formkiq_backup/exports.py",
+        "formkiq_backup/lambdas/__init__.py",
+        "formkiq_backup/lambdas/export_monitor.py",
+    ),
+)

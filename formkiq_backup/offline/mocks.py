@@ -36,6 +36,7 @@ class RegisteredResource:
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for: explicit depends_on and those its inputs come from."""
     ignore_changes: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -212,6 +213,26 @@ class FormKiQMocks(pulumi.runtime.Mocks):
                 "name": name,
                 "arn": base.format("cloudwatch") + f"alarm:{name}",
             },
+            "aws:s3/bucket:Bucket": {
+                "id": args.inputs.get("bucket") or name,
+                "bucket": args.inputs.get("bucket") or name,
+                "arn": f"arn:{partition}:s3:::{args.inputs.get('bucket') or name}",
+                "bucketRegion": region,
+            },
+            "aws:sqs/queue:Queue": {
+                "name": name,
+                "arn": base.format("sqs") + name,
+                "url": f"https://sqs.{region}.amazonaws.com/{account}/{name}",
+            },
+            "aws:scheduler/scheduleGroup:ScheduleGroup": {
+                "name": name,
+                "arn": base.format("scheduler") + f"schedule-group/{name}",
+            },
+            "aws:scheduler/schedule:Schedule": {
+                "name": name,
+                "arn": base.format("scheduler")
+                + f"schedule/{args.inputs.get('groupName', 'default')}/{name}",
+            },
         }.get(args.typ, {})
         return computed
 
@@ -249,6 +270,7 @@ class RecordingMonitor(MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     dependencies=tuple(request.dependencies),
                     ignore_changes=tuple(request.ignoreChanges),
+                    replace_on_changes=tuple(request.replaceOnChanges),
                 )
             )
         return found

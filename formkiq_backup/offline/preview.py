@@ -126,8 +126,15 @@ def _role(inputs: dict[str, Any], _: _Names) -> str:
     return f"assumed by {statement['Principal']['Service']} (this account only)"
 
 
-def _function(inputs: dict[str, Any], _: _Names) -> str:
+def _function(inputs: dict[str, Any], names: _Names) -> str:
     variables = inputs.get("environment", {}).get("variables", {})
+    if "PROTECTED_TABLES" not in variables:
+        dead_letters = inputs.get("deadLetterConfig", {}).get("targetArn")
+        return (
+            f"{inputs.get('runtime')} {inputs.get('handler')}; "
+            f"timeout {int(inputs.get('timeout', 3))} s; "
+            f"dead letters to {names(dead_letters)}"
+        )
     tables = ", ".join(json.loads(variables.get("PROTECTED_TABLES", "[]")))
     buckets = ", ".join(json.loads(variables.get("PROTECTED_BUCKETS", "[]")))
     return (
@@ -145,7 +152,11 @@ def _event_rule(inputs: dict[str, Any], _: _Names) -> str:
     return f"{' / '.join(pattern.get('detail-type', []))} where {json.dumps(detail)}"
 
 
-_OPERATORS = {"LessThanThreshold": "<", "GreaterThanOrEqualToThreshold": ">="}
+_OPERATORS = {
+    "LessThanThreshold": "<",
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": ">=",
+}
 
 
 def _alarm(inputs: dict[str, Any], _: _Names) -> str:
@@ -158,6 +169,54 @@ def _alarm(inputs: dict[str, Any], _: _Names) -> str:
         f"for {periods} x {period // 60} min; "
         f"missing data = {inputs.get('treatMissingData')}"
     )
+
+
+def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
+    rules = []
+    for rule in inputs.get("rules", []):
+        actions = [
+            f"{t['storageClass']} after {_days(t['days'])}" for t in rule.get("transitions", [])
+        ]
+        expiration = rule.get("expiration", {})
+        if expiration.get("days"):
+            actions.append(f"expire after {_days(expiration['days'])}")
+        if expiration.get("expiredObjectDeleteMarker"):
+            actions.append("remove expired delete markers")
+        noncurrent = rule.get("noncurrentVersionExpiration", {}).get("noncurrentDays")
+        if noncurrent:
+            actions.append(f"noncurrent versions after {_days(noncurrent)}")
+        multipart = rule.get("abortIncompleteMultipartUpload", {}).get("daysAfterInitiation")
+        if multipart:
+            actions.append(f"abort uploads after {_days(multipart)}")
+        prefix = rule.get("filter", {}).get("prefix") or "(whole bucket)"
+        rules.append(f"{prefix}: {', '.join(actions)}")
+    return "\n".join(rules)
+
+
+def _schedule(inputs: dict[str, Any], names: _Names) -> str:
+    target = inputs.get("target", {})
+    what = names(target.get("arn"))
+    if str(target.get("arn", "")).startswith("arn:aws:scheduler:::aws-sdk:"):
+        request = json.loads(target.get("input", "{}"))
+        what = (
+            f"{target['arn'].rsplit(':', 1)[-1]} {str(request.get('TableArn')).split('/')[-1]} "
+            f"to {request.get('S3Prefix')} ({request.get('ExportType')}, "
+            f"{request.get('S3SseAlgorithm')})"
+        )
+    retries = int(target.get("retryPolicy", {}).get("maximumRetryAttempts", 0))
+    return (
+        f"{inputs.get('scheduleExpression')} {inputs.get('scheduleExpressionTimezone', 'UTC')}: "
+        f"{what}; {retries} retries, dead letters to "
+        f"{names(target.get('deadLetterConfig', {}).get('arn'))}"
+    )
+
+
+def _bucket_encryption(inputs: dict[str, Any], names: _Names) -> str:
+    rule = inputs["rules"][0]
+    default = rule["applyServerSideEncryptionByDefault"]
+    key = names(default.get("kmsMasterKeyId"))
+    bucket_key = "bucket key on" if rule.get("bucketKeyEnabled") else "bucket key off"
+    return f"{default['sseAlgorithm']} with {key}; {bucket_key}"
 
 
 SUMMARIES: Mapping[str, Summary] = {
@@ -189,6 +248,31 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:cloudwatch/eventRule:EventRule": _event_rule,
     "aws:cloudwatch/eventTarget:EventTarget": lambda i, n: f"to {n(i['arn'])}",
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:s3/bucket:Bucket": lambda i, _: f"{i['bucket']}; force destroy {i.get('forceDestroy')}",
+    "aws:s3/bucketVersioning:BucketVersioning": lambda i, _: (
+        f"versioning {i['versioningConfiguration']['status']}"
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        _bucket_encryption
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": lambda i, _: (
+        "all public access blocked"
+        if all(i.get(k) for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls"))
+        and i.get("restrictPublicBuckets")
+        else "PUBLIC ACCESS NOT FULLY BLOCKED"
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": lambda i, _: (
+        f"object ownership {i['rule']['objectOwnership']}"
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": lambda i, _: f"statements: {_policy_sids(i['policy'])}",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketObjectv2:BucketObjectv2": lambda i, _: f"s3 object {i['key']}",
+    "aws:scheduler/schedule:Schedule": _schedule,
+    "aws:scheduler/scheduleGroup:ScheduleGroup": lambda i, _: f"schedule group {i['name']}",
+    "aws:sqs/queue:Queue": lambda i, _: (
+        f"{i.get('name')}: kept {int(i.get('messageRetentionSeconds', 345600)) // 86400} d, "
+        f"{'SSE-SQS' if i.get('sqsManagedSseEnabled') else 'UNENCRYPTED'}"
+    ),
 }
 
 
@@ -261,6 +345,10 @@ _COMPONENT_ORDER = (
     "BackupVault",
     "BackupPlan",
     "BackupJobAlerts",
+    "ExportsBucket",
+    "TableExports",
+    "ScheduledFunction",
+    "ExportMonitor",
 )
 
 

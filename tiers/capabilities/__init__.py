@@ -18,12 +18,14 @@ from tiers.capabilities.base import (
     Scope,
 )
 from tiers.capabilities.posture_guard import PostureGuardBuilder
+from tiers.capabilities.system_exports import SystemExportsBuilder
 from tiers.definitions import Capability
 
 REGISTRY: Mapping[Capability, CapabilityBuilder] = MappingProxyType(
     {
         Capability.POSTURE_GUARD: PostureGuardBuilder(),
         Capability.AWS_BACKUP: AwsBackupBuilder(),
+        Capability.SYSTEM_EXPORTS: SystemExportsBuilder(),
     }
 )
 

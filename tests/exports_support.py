@@ -1,0 +1,175 @@
+"""A deployed exports bucket in moto, and exports in it, as the scheduled jobs leave them."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from formkiq_backup.aws_rules import parse_export_schedule
+from formkiq_backup.config import DEFAULT_EXPORT_SCHEDULE
+from formkiq_backup.exports import (
+    DESCRIPTOR_KEY,
+    ExportExpectations,
+    TableExpectation,
+    exports_bucket_name,
+    max_age_days,
+    table_prefix,
+)
+from formkiq_backup.lambdas import cognito_export, infrastructure_export
+from formkiq_backup.lambdas.cognito_export import UsersExportSettings
+from formkiq_backup.lambdas.infrastructure_export import InfrastructureExportSettings
+from formkiq_backup.offline.samples import SampleFormKiQ
+
+
+def create_exports_bucket(session: boto3.session.Session, account_id: str) -> tuple[str, str]:
+    """The exports bucket and its own KMS key, as the ExportsBucket component makes them."""
+    key = session.client("kms").create_key()["KeyMetadata"]["Arn"]
+    bucket = exports_bucket_name("prod", account_id)
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket, str(key)
+
+
+def write_descriptor(
+    session: boto3.session.Session, sample: SampleFormKiQ, bucket: str, pool_id: str | None
+) -> ExportExpectations:
+    """`exports.json` as the program writes it for the default monthly schedule."""
+    schedule = parse_export_schedule(DEFAULT_EXPORT_SCHEDULE)
+    expectations = ExportExpectations(
+        app_environment=sample.app_environment,
+        bucket=bucket,
+        schedule=schedule.expression,
+        max_age_days=max_age_days(schedule.longest_gap),
+        retention_days=365,
+        tables=tuple(
+            TableExpectation(t.name, sample.table_arn(t.name))
+            for t in sample.tables
+            if t.pitr_enabled
+        ),
+        user_pool_id=pool_id,
+    )
+    session.client("s3").put_object(
+        Bucket=bucket, Key=DESCRIPTOR_KEY, Body=json.dumps(expectations.descriptor())
+    )
+    return expectations
+
+
+def export_tables(session: boto3.session.Session, expectations: ExportExpectations) -> None:
+    """What the Scheduler target sends, one call per table (moto completes it at once)."""
+    dynamodb = session.client("dynamodb")
+    for table in expectations.tables:
+        dynamodb.export_table_to_point_in_time(
+            TableArn=table.arn,
+            S3Bucket=expectations.bucket,
+            S3Prefix=table_prefix(table.name),
+            ExportFormat="DYNAMODB_JSON",
+            ExportType="FULL_EXPORT",
+        )
+
+
+def formkiq_stacks(session: boto3.session.Session, pool_id: str, env: str = "prod") -> str:
+    """A root stack with two nested stacks, one nesting a third (moto runs no SAM: flat JSON)."""
+    s3 = session.client("s3")
+    templates = f"templates-{env}"
+    s3.create_bucket(Bucket=templates)
+
+    def template(name: str, body: dict[str, Any]) -> str:
+        s3.put_object(Bucket=templates, Key=name, Body=json.dumps(body))
+        return f"https://{templates}.s3.amazonaws.com/{name}"
+
+    topic = {"Type": "AWS::SNS::Topic", "Properties": {}}
+    ocr = template("ocr.json", {"Resources": {"OcrTopic": topic}})
+    api = template(
+        "api.json",
+        {
+            "Resources": {
+                "Ocr": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": ocr}},
+                "ApiTopic": topic,
+            },
+            "Outputs": {"HttpApiUrl": {"Value": "https://api.example.com"}},
+        },
+    )
+    storage = template("storage.json", {"Resources": {"StorageTopic": topic}})
+    root = {
+        "Parameters": {"AppEnvironment": {"Type": "String"}},
+        "Resources": {
+            "CoreStorage": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"TemplateURL": storage},
+            },
+            "CoreApi": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": api}},
+        },
+        "Outputs": {
+            "AppEnvironment": {"Value": {"Ref": "AppEnvironment"}},
+            "CognitoUserPoolId": {"Value": pool_id},
+        },
+    }
+    name = f"formkiq-core-{env}"
+    session.client("cloudformation").create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(root),
+        Parameters=[{"ParameterKey": "AppEnvironment", "ParameterValue": env}],
+    )
+    return name
+
+
+def good_exports(
+    session: boto3.session.Session,
+    sample: SampleFormKiQ,
+    pool_id: str,
+    when: datetime | None = None,
+) -> ExportExpectations:
+    """Every export the stack promises, fresh and whole."""
+    when = when or datetime.now(UTC)
+    bucket, key = create_exports_bucket(session, sample.account_id)
+    expectations = write_descriptor(session, sample, bucket, pool_id)
+    export_tables(session, expectations)
+    cognito_export.run_export(UsersExportSettings(pool_id, bucket, key), session, when)
+    formkiq_stacks(session, pool_id)
+    infrastructure_export.run_export(
+        InfrastructureExportSettings("prod", bucket, key, user_pool_id=pool_id), session, when
+    )
+    return expectations
+
+
+def record_export_times(session: boto3.session.Session, monkeypatch: Any) -> dict[str, datetime]:
+    """Give moto's DescribeExport the StartTime, ExportTime and EndTime AWS's answer has.
+
+    moto answers DescribeExport without them (AWS always sends them for a started export); the
+    times are recorded when ExportTableToPointInTime is called, on `session`'s clients and on
+    every formkiq-dr client.
+    """
+    from formkiq_backup.dr import context as dr_context
+
+    started: dict[str, datetime] = {}
+
+    def on_export(parsed: dict[str, Any], **_: Any) -> None:
+        described = parsed.get("ExportDescription", {})
+        if "ExportArn" in described:
+            started.setdefault(described["ExportArn"], datetime.now(UTC))
+
+    def on_describe(parsed: dict[str, Any], **_: Any) -> None:
+        described = parsed.get("ExportDescription", {})
+        when = started.get(described.get("ExportArn", ""))
+        if when is not None:
+            for key in ("StartTime", "ExportTime", "EndTime"):
+                described.setdefault(key, when)
+
+    def hook(events: Any) -> None:
+        events.register("after-call.dynamodb.ExportTableToPointInTime", on_export)
+        events.register("after-call.dynamodb.DescribeExport", on_describe)
+
+    hook(session.events)
+    original = dr_context.DrContext.client
+
+    def client(self: Any, service: str, region: str | None = None) -> Any:
+        made = original(self, service, region)
+        if service == "dynamodb" and not getattr(made, "_export_times_hooked", False):
+            hook(made.meta.events)
+            made._export_times_hooked = True
+        return made
+
+    monkeypatch.setattr(dr_context.DrContext, "client", client)
+    return started

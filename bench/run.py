@@ -66,7 +66,7 @@ from bench.report import (
     memory_table,
     targets_table,
 )
-from bench.server import MotoServer, dynamodb_client, moto_server, offline_environment, venv_tool
+from bench.server import Server, dynamodb_client, moto_server, offline_environment, venv_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 JQ_DEFAULT = "/usr/bin/jq"
@@ -97,7 +97,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_case(case: Case, server: MotoServer) -> tuple[Sample, int]:
+def time_case(case: Case, server: Server) -> tuple[Sample, int]:
     """Run `case` once; its wall time, CPU times, and what its check returned."""
     server_before = server.cpu_seconds()
     cpu_before = _children_cpu() if case.subprocess else time.process_time()
@@ -112,7 +112,7 @@ def time_case(case: Case, server: MotoServer) -> tuple[Sample, int]:
     return Sample(seconds, cpu, server_cpu), case.check(result)
 
 
-def build_cases(server: MotoServer, pair: TablePair, jq: str | None, workdir: Path) -> list[Case]:
+def build_cases(server: Server, pair: TablePair, jq: str | None, workdir: Path) -> list[Case]:
     """The cases of bench/cases.py, bound to the benchmark's tables."""
     dynamodb = dynamodb_client(server.endpoint)
     tables = (pair.reference, pair.live)
@@ -205,7 +205,7 @@ def _handmade_check(pair: TablePair, *, site_only: bool) -> Callable[[Any], int]
 
 
 def measure_speed(
-    server: MotoServer, pair: TablePair, jq: str | None, repetitions: int
+    server: Server, pair: TablePair, jq: str | None, repetitions: int
 ) -> list[CaseFigures]:
     """Each repetition runs every case once, in the same order."""
     scanned = pair.reference_count + pair.live_count
@@ -252,7 +252,7 @@ MEMORY_OPERATIONS = ("compare", "digest", "ceiling")
 """Ours, then the raw paginator for contrast: what boto3 itself leaves in memory."""
 
 
-def measure_memory(server: MotoServer, pairs: Sequence[TablePair]) -> list[MemoryFigures]:
+def measure_memory(server: Server, pairs: Sequence[TablePair]) -> list[MemoryFigures]:
     """Each operation at each size, in a fresh `python -m bench.probe` process."""
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for pair in pairs:

@@ -213,6 +213,14 @@ def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **op
     help="Restore this table's on-demand backup instead of PITR (repeatable).",
 )
 @click.option(
+    "--from-table",
+    "from_tables",
+    multiple=True,
+    metavar="[SOURCE=]NAME",
+    help="Check this table already restored instead of restoring (repeatable); never written.",
+)
+@click.option("--from-region", default=None, help="Region of the --from-table tables.")
+@click.option(
     "--sample",
     "sample_size",
     type=click.IntRange(0, 10_000),
@@ -235,6 +243,8 @@ def drill(
     *,
     at: datetime | None,
     backup_arns: tuple[str, ...],
+    from_tables: tuple[str, ...],
+    from_region: str | None,
     sample_size: int,
     seed: int | None,
     strict: bool,
@@ -256,6 +266,8 @@ def drill(
                 strict=strict,
                 on_scan=feedback.scanned,
                 on_step=feedback.step,
+                from_tables=list(from_tables),
+                from_region=from_region,
             )
         finally:
             if report_path is not None:
@@ -280,6 +292,12 @@ def write_reports(report: Report, path: Path) -> None:
 @click.option("--site", default=None, help="Repair only this FormKiQ site (default: all).")
 @click.option("--at", type=Timestamp(), default=None, help="PITR time to go back to.")
 @click.option("--from-backup", "backup_arn", default=None, help="On-demand backup to go back to.")
+@click.option(
+    "--from-table",
+    default=None,
+    help="A table already restored to go back to, instead of a restore; never written.",
+)
+@click.option("--from-region", default=None, help="Region of the --from-table table.")
 @click.option("--apply", is_flag=True, help="Write the changes (default: dry-run).")
 @click.option(
     "--keep-new", is_flag=True, help="Do not delete items created after the recovery point."
@@ -290,6 +308,8 @@ def repair(
     site: str | None,
     at: datetime | None,
     backup_arn: str | None,
+    from_table: str | None,
+    from_region: str | None,
     apply: bool,
     keep_new: bool,
     **options: Any,
@@ -311,6 +331,8 @@ def repair(
             delete_new=not keep_new,
             on_scan=feedback.scanned,
             on_step=feedback.step,
+            from_table=from_table,
+            from_region=from_region,
         ),
     )
 

@@ -9,22 +9,26 @@ the way out, interrupted or not.
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from formkiq_backup.dr.context import DrContext, describe_error
+from formkiq_backup.dr.context import DrContext, SetupError, describe_error
 from formkiq_backup.dr.documents import verify_document_version
+from formkiq_backup.dr.repair import resolve_table
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
     RecoverySource,
     SourceGuard,
     backup_sources,
+    check_reference_options,
+    existing_reference,
     restore_to_new_table,
     scan,
+    table_key_attributes,
     temporary_table_name,
     temporary_tables,
 )
@@ -70,14 +74,46 @@ def run_drill(
     strict: bool,
     on_scan: ScanProgress,
     on_step: Callable[[str], None],
+    from_tables: Sequence[str] = (),
+    from_region: str | None = None,
 ) -> None:
-    """Restore, verify and measure each protected table; then sample documents."""
+    """Restore, verify and measure each protected table; then sample documents.
+
+    With `from_tables`, tables the operator already restored stand in for the restores (in
+    `from_region`, else here): none is started, and the guard keeps them read-only and undeleted.
+    Protected tables with no such table are reported as not checked.
+    """
+    check_reference_options(
+        from_tables=from_tables,
+        from_region=from_region,
+        restore_options={"--at": at is not None, "--from-backup": bool(backup_arns)},
+    )
     environment = ctx.environment
+    elsewhere = from_region not in (None, ctx.region)
+    named = [reference.rpartition("=")[2] for reference in from_tables]
     guard = SourceGuard(
-        [t.name for t in environment.protected_tables],
+        [t.name for t in environment.protected_tables] + ([] if elsewhere else named),
         [b.name for b in environment.protected_buckets],
     )
     dynamodb = guard.attach(ctx.client("dynamodb"))
+    reference_dynamodb = dynamodb
+    if elsewhere:
+        reference_dynamodb = SourceGuard(named, []).attach(ctx.client("dynamodb", from_region))
+    if from_tables:
+        _verify_existing(
+            ctx,
+            report,
+            dynamodb,
+            reference_dynamodb,
+            from_tables,
+            region=from_region if elsewhere else None,
+            strict=strict,
+            sample=DocumentSample(sample_size, random.Random(seed)),
+            s3=guard.attach(ctx.client("s3")),
+            on_scan=on_scan,
+            on_step=on_step,
+        )
+        return
     s3 = guard.attach(ctx.client("s3"))
     sources = backup_sources(dynamodb, backup_arns)
     unknown = set(sources) - {t.name for t in environment.protected_tables}
@@ -130,6 +166,90 @@ def run_drill(
     report.summary["temporaryTablesDeleted"] = len(created)
 
 
+def reference_tables(
+    ctx: DrContext, reference_dynamodb: Any, from_tables: Sequence[str], region: str | None
+) -> dict[str, RecoverySource]:
+    """Which protected table each `--from-table` stands in for.
+
+    `SOURCE=NAME` says it (SOURCE: documents, documentsyncs or a table name); a bare NAME is
+    matched by the source DynamoDB records for a restored table (DescribeTable's
+    RestoreSummary.SourceTableArn), or, in another region, by name (a replica).
+    """
+    protected = {t.name for t in ctx.environment.protected_tables}
+    found: dict[str, RecoverySource] = {}
+    for reference in from_tables:
+        source_name, equals, name = reference.rpartition("=")
+        if equals:
+            source = resolve_table(ctx, source_name)
+        else:
+            try:
+                described = reference_dynamodb.describe_table(TableName=name)["Table"]
+            except ClientError as error:
+                raise SetupError(f"--from-table {name}: {describe_error(error)}") from error
+            restored_from = (described.get("RestoreSummary") or {}).get("SourceTableArn", "")
+            source = str(restored_from).rpartition("/")[2] or (name if region else "")
+            if not source:
+                raise SetupError(
+                    f"--from-table {name}: DynamoDB records no restore for it, so which table it "
+                    f"stands in for is unknown; say so as documents={name} (or <table>={name})"
+                )
+        if source not in protected:
+            raise SetupError(
+                f"--from-table {reference}: {source} is not a table this FormKiQ protects "
+                f"({', '.join(sorted(protected))})"
+            )
+        if source in found:
+            raise SetupError(f"--from-table: two tables stand in for {source}; give one")
+        if name == source and region is None:
+            raise SetupError(f"--from-table {name}: that is FormKiQ's own table, not a restore")
+        found[source] = RecoverySource(table=name, region=region)
+    return found
+
+
+def _verify_existing(
+    ctx: DrContext,
+    report: Report,
+    dynamodb: Any,
+    reference_dynamodb: Any,
+    from_tables: Sequence[str],
+    *,
+    region: str | None,
+    strict: bool,
+    sample: DocumentSample,
+    s3: Any,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """The drill against tables already restored: integrity of each, then the documents."""
+    environment = ctx.environment
+    references = reference_tables(ctx, reference_dynamodb, from_tables, region)
+    report.summary.update(sampleSize=sample.size, strict=strict)
+    recovery_seconds = 0.0
+    for table in environment.protected_tables:
+        source = references.get(table.name)
+        if source is None or source.table is None:
+            report.add("reference", table.name, Status.WARN, "no --from-table for it: not checked")
+            continue
+        keys = table_key_attributes(dynamodb, table.name)
+        existing_reference(reference_dynamodb, source.table, source.region, keys)
+        report.add("reference", table.name, Status.PASS, f"{source.describe()}: no restore")
+        on_step(f"verifying {source.table}")
+        recovery_seconds += _verify_integrity(
+            dynamodb,
+            report,
+            table,
+            source.table,
+            strict=strict,
+            on_scan=on_scan,
+            sample=sample if table.role is TableRole.DOCUMENTS else None,
+            restored_dynamodb=reference_dynamodb,
+        )
+    on_step("checking sampled documents")
+    recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
+    report.summary["measuredRecoverySeconds"] = round(recovery_seconds, 3)
+    report.summary["temporaryTablesDeleted"] = 0
+
+
 def _verify_integrity(
     dynamodb: Any,
     report: Report,
@@ -139,9 +259,17 @@ def _verify_integrity(
     strict: bool,
     on_scan: ScanProgress,
     sample: DocumentSample | None,
+    restored_dynamodb: Any | None = None,
 ) -> float:
     started = time.monotonic()
-    source, restored = digest_tables(dynamodb, table.name, target, on_scan=on_scan, sample=sample)
+    source, restored = digest_tables(
+        dynamodb,
+        table.name,
+        target,
+        on_scan=on_scan,
+        sample=sample,
+        restored_dynamodb=restored_dynamodb,
+    )
     seconds = time.monotonic() - started
     data = {
         "sourceItems": source.count,
@@ -180,15 +308,20 @@ def digest_tables(
     *,
     on_scan: ScanProgress | None = None,
     sample: DocumentSample | None = None,
+    restored_dynamodb: Any | None = None,
 ) -> tuple[TableDigest, TableDigest]:
-    """Count and digest both tables, one scan each; `sample` sees the restored one."""
+    """Count and digest both tables, one scan each; `sample` sees the restored one.
+
+    `restored_dynamodb` reads the restored table when it lives in another region.
+    """
 
     def counter(table: str) -> Callable[[int], None] | None:
         return None if on_scan is None else (lambda n: on_scan(table, n))
 
     source = TableDigest().add_all(scan(dynamodb, source_table, on_page=counter(source_table)))
     restored = TableDigest()
-    for item in scan(dynamodb, restored_table, on_page=counter(restored_table)):
+    reader = restored_dynamodb or dynamodb
+    for item in scan(reader, restored_table, on_page=counter(restored_table)):
         restored.add(item)
         if sample is not None:
             sample.offer(item)

@@ -21,6 +21,8 @@ from formkiq_backup.dr.tables import (
     RecoverySource,
     SourceGuard,
     backup_sources,
+    check_reference_options,
+    existing_reference,
     restore_to_new_table,
     scan,
     table_key_attributes,
@@ -70,26 +72,36 @@ def run_repair(
     delete_new: bool,
     on_scan: ScanProgress,
     on_step: Callable[[str], None],
+    from_table: str | None = None,
+    from_region: str | None = None,
 ) -> None:
-    """Plan (and with `apply`, make) the writes that bring the live table back."""
+    """Plan (and with `apply`, make) the writes that bring the live table back.
+
+    With `from_table` the reference is a table the operator already restored (in `from_region`,
+    else here): no restore is started, and the guard keeps it read-only and undeleted.
+    """
     if site is not None and not is_site_id(site):
         raise SetupError(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
-    if at is None and backup_arn is None:
-        raise SetupError("give --at TIME (PITR) or --from-backup ARN: the state to go back to")
-    environment = ctx.environment
+    check_reference_options(
+        from_tables=[from_table] if from_table else [],
+        from_region=from_region,
+        restore_options={"--at": at is not None, "--from-backup": backup_arn is not None},
+    )
+    if at is None and backup_arn is None and from_table is None:
+        raise SetupError(
+            "give --at TIME (PITR) or --from-backup ARN (or --from-table NAME, a table already "
+            "restored): the state to go back to"
+        )
     live = resolve_table(ctx, table_name)
-    protected = {t.name for t in environment.protected_tables}
-    # Only the repaired table may be written, and only with --apply.
-    writable = {live} if apply else set()
-    guard = SourceGuard(protected - writable, [b.name for b in environment.protected_buckets])
-    dynamodb = guard.attach(ctx.client("dynamodb"))
-
-    if backup_arn:
-        source = backup_sources(dynamodb, [backup_arn]).get(live)
-        if source is None:
-            raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
-    else:
-        source = RecoverySource(at=at)
+    source, dynamodb, reference_dynamodb = _clients_and_source(
+        ctx,
+        live,
+        at=at,
+        backup_arn=backup_arn,
+        from_table=from_table,
+        from_region=from_region,
+        apply=apply,
+    )
     scope = f"site {site}" if site else "whole table"
     report.summary.update(
         table=live, scope=scope, source=source.describe(), mode="apply" if apply else "dry-run"
@@ -99,22 +111,35 @@ def run_repair(
         report.add("cleanup", "temporary tables", Status.FAIL, problem)
 
     with temporary_tables(dynamodb, left_behind) as created:
-        target = temporary_table_name(live, "repair")
-        created.append(target)
-        on_step(f"restoring {live} ({source.describe()})")
-        started = time.monotonic()
-        restore_to_new_table(dynamodb, live, source, target, keep_indexes=False)
-        report.add(
-            "restore",
-            live,
-            Status.PASS,
-            f"{source.describe()} -> {target}",
-            time.monotonic() - started,
-        )
         keys = table_key_attributes(dynamodb, live)
+        if source.table:
+            target = source.table
+            existing_reference(reference_dynamodb, target, source.region, keys)
+            report.add("reference", live, Status.PASS, f"{source.describe()}: no restore")
+        else:
+            target = temporary_table_name(live, "repair")
+            created.append(target)
+            on_step(f"restoring {live} ({source.describe()})")
+            started = time.monotonic()
+            restore_to_new_table(dynamodb, live, source, target, keep_indexes=False)
+            report.add(
+                "restore",
+                live,
+                Status.PASS,
+                f"{source.describe()} -> {target}",
+                time.monotonic() - started,
+            )
         on_step(f"comparing {scope}")
         started = time.monotonic()
-        with compare_tables(dynamodb, target, live, keys, site=site, on_scan=on_scan) as diff:
+        with compare_tables(
+            dynamodb,
+            target,
+            live,
+            keys,
+            site=site,
+            on_scan=on_scan,
+            reference_dynamodb=reference_dynamodb,
+        ) as diff:
             counts = diff.counts()
             report.add(
                 "diff",
@@ -138,6 +163,40 @@ def run_repair(
                 _apply(dynamodb, live, diff, delete_new, report)
 
 
+def _clients_and_source(
+    ctx: DrContext,
+    live: str,
+    *,
+    at: datetime | None,
+    backup_arn: str | None,
+    from_table: str | None,
+    from_region: str | None,
+    apply: bool,
+) -> tuple[RecoverySource, Any, Any]:
+    """The reference's source, and guarded clients for the live table and the reference."""
+    environment = ctx.environment
+    protected = {t.name for t in environment.protected_tables}
+    elsewhere = from_region not in (None, ctx.region)
+    if from_table == live and not elsewhere:
+        raise SetupError(f"--from-table {from_table}: that is the table being repaired")
+    # Only the repaired table may be written, and only with --apply; the reference never.
+    writable = {live} if apply else set()
+    read_only = protected - writable | ({from_table} if from_table and not elsewhere else set())
+    guard = SourceGuard(read_only, [b.name for b in environment.protected_buckets])
+    dynamodb = guard.attach(ctx.client("dynamodb"))
+    if from_table:
+        if not elsewhere:
+            return RecoverySource(table=from_table), dynamodb, dynamodb
+        reference = SourceGuard([from_table], []).attach(ctx.client("dynamodb", from_region))
+        return RecoverySource(table=from_table, region=from_region), dynamodb, reference
+    if backup_arn:
+        found = backup_sources(dynamodb, [backup_arn]).get(live)
+        if found is None:
+            raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
+        return found, dynamodb, dynamodb
+    return RecoverySource(at=at), dynamodb, dynamodb
+
+
 def compare_tables(
     dynamodb: Any,
     reference: str,
@@ -146,11 +205,13 @@ def compare_tables(
     *,
     site: str | None,
     on_scan: ScanProgress | None = None,
+    reference_dynamodb: Any | None = None,
 ) -> TableDiff:
     """One scan of each table (a site's items only, when given) into a finished diff.
 
     The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
     back; the client-side check also catches what a prefix cannot express (the default site).
+    `reference_dynamodb` reads the reference when it lives in another region.
     """
     filter_expression = site_filter_expression(site) if site else None
 
@@ -164,7 +225,7 @@ def compare_tables(
     try:
         diff.collect(
             scan(
-                dynamodb,
+                reference_dynamodb or dynamodb,
                 reference,
                 filter_expression=filter_expression,
                 keep=keep,

@@ -7,7 +7,7 @@ every command that creates one deletes it on the way out, interrupted or not.
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,15 +112,55 @@ def _named_tables(params: Mapping[str, Any]) -> set[str]:
 
 @dataclass(frozen=True)
 class RecoverySource:
-    """Where a restore comes from: a point in time (None: latest restorable) or a backup."""
+    """Where the reference comes from: a point in time (None: latest restorable), a backup, or
+    a table the operator already restored (`--from-table`, optionally in `--from-region`)."""
 
     at: datetime | None = None
     backup_arn: str | None = None
+    table: str | None = None
+    region: str | None = None
 
     def describe(self) -> str:
+        if self.table:
+            return f"existing table {self.table}" + (f" in {self.region}" if self.region else "")
         if self.backup_arn:
             return f"backup {self.backup_arn}"
         return f"PITR at {self.at.isoformat()}" if self.at else "PITR, latest restorable time"
+
+
+def check_reference_options(
+    *, from_tables: Iterable[str], from_region: str | None, restore_options: Mapping[str, bool]
+) -> None:
+    """`--from-table` replaces a restore: it cannot be combined with the options of one.
+
+    `restore_options` maps each restore option (`--at`, `--from-backup`) to whether it was given.
+    """
+    given = [option for option, present in restore_options.items() if present]
+    if any(from_tables) and given:
+        raise SetupError(
+            f"--from-table and {' and '.join(given)}: give either an existing table to compare "
+            "with or a state to restore, not both"
+        )
+    if from_region and not any(from_tables):
+        raise SetupError(f"--from-region {from_region}: only with --from-table")
+
+
+def existing_reference(dynamodb: Any, table: str, region: str | None, key: Sequence[str]) -> None:
+    """Check `table` can stand in for a restore: it exists, is (or becomes) ACTIVE, same key.
+
+    Only DescribeTable is called: the table is read later, never written, never deleted.
+    """
+    where = f" in {region}" if region else ""
+    try:
+        wait_until_active(dynamodb, table)
+        found = table_key_attributes(dynamodb, table)
+    except ClientError as error:
+        raise SetupError(f"--from-table {table}{where}: {describe_error(error)}") from error
+    if found != tuple(key):
+        raise SetupError(
+            f"--from-table {table}{where}: its key is {', '.join(found)}, the table it stands "
+            f"in for has {', '.join(key)}"
+        )
 
 
 def backup_sources(dynamodb: Any, backup_arns: Iterable[str]) -> dict[str, RecoverySource]:
@@ -162,6 +202,8 @@ def restore_to_new_table(
 
     Without `keep_indexes` the restore skips the GSIs: faster, and a repair reads by scan only.
     """
+    if source.table:
+        raise ValueError(f"{source.describe()} is used as it is, never restored")
     options: dict[str, Any] = {"TargetTableName": target_table}
     if not keep_indexes:
         options["GlobalSecondaryIndexOverride"] = []

@@ -136,7 +136,7 @@ def dynalite_server(log_path: Path) -> Iterator[Server]:
     """Start dynalite on 127.0.0.1 (installing it first if needed); yields the running server.
 
     Tables are ACTIVE at once (`--createTableMs 0`, ...), data in memory. Raises
-    DynaliteUnavailable, naming what is missing, where node or npm is not installed.
+    DynaliteUnavailableError, naming what is missing, where node or npm is not installed.
     """
     cli = install_dynalite()
     port = free_port()
@@ -202,14 +202,14 @@ DYNALITE_DIR = Path(__file__).resolve().parent / "dynalite"
 NODE_MAJOR_MINIMUM = 20  # dynalite 4's package.json: "engines": {"node": ">=20"}
 
 
-class DynaliteUnavailable(RuntimeError):
+class DynaliteUnavailableError(RuntimeError):
     """dynalite cannot run here: node or npm missing or too old. The message says which."""
 
 
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        raise DynaliteUnavailable("node is not on PATH: dynalite (DynamoDB on Node.js) cannot run")
+        raise DynaliteUnavailableError("node is not on PATH: dynalite (Node.js) cannot run")
     return node
 
 
@@ -218,7 +218,7 @@ def _pinned_version() -> str:
     return str(lock["packages"]["node_modules/dynalite"]["version"])
 
 
-def _installed_version() -> str | None:
+def installed_dynalite_version() -> str | None:
     try:
         manifest = json.loads((DYNALITE_DIR / "node_modules/dynalite/package.json").read_text())
     except (OSError, ValueError):
@@ -236,7 +236,7 @@ def install_dynalite() -> Path:
     found = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
     match = re.match(r"v(\d+)\.", found.stdout.strip())
     if not match or int(match.group(1)) < NODE_MAJOR_MINIMUM:
-        raise DynaliteUnavailable(
+        raise DynaliteUnavailableError(
             f"node {found.stdout.strip() or '?'} is older than {NODE_MAJOR_MINIMUM}, which "
             "dynalite needs"
         )
@@ -244,11 +244,11 @@ def install_dynalite() -> Path:
     pinned = _pinned_version()
     with (DYNALITE_DIR / ".install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed_version() == pinned and cli.exists():
+        if installed_dynalite_version() == pinned and cli.exists():
             return cli
         npm = shutil.which("npm")
         if npm is None:
-            raise DynaliteUnavailable("npm is not on PATH: dynalite cannot be installed")
+            raise DynaliteUnavailableError("npm is not on PATH: dynalite cannot be installed")
         completed = subprocess.run(
             [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=DYNALITE_DIR,
@@ -256,7 +256,7 @@ def install_dynalite() -> Path:
             text=True,
             check=False,
         )
-        if completed.returncode != 0 or _installed_version() != pinned:
+        if completed.returncode != 0 or installed_dynalite_version() != pinned:
             raise RuntimeError(
                 f"npm ci in {DYNALITE_DIR.name} failed ({completed.returncode}): "
                 f"{completed.stderr.strip()[-2000:]}"
@@ -275,14 +275,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         cli = install_dynalite()
-    except DynaliteUnavailable as missing:
+    except DynaliteUnavailableError as missing:
         print(
             f"dynalite not installed: {missing}. The DynamoDB request tests against dynalite "
             "will be skipped and `make bench` measures moto_server only.",
             file=sys.stderr,
         )
         return 0
-    print(f"dynalite {_installed_version()} ready: {cli.relative_to(DYNALITE_DIR.parent.parent)}")
+    where = cli.relative_to(DYNALITE_DIR.parent.parent)
+    print(f"dynalite {installed_dynalite_version()} ready: {where}")
     return 0
 
 

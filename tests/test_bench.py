@@ -1,9 +1,10 @@
 """The benchmark harness, end to end on small tables (no figures asserted: they live in
-docs/benchmarks.md). The harness checks every result itself (the repair plan holds exactly the
-incident, digests differ where the tables do, the hand-made diff saw every change), so a broken
-harness or package fails here instead of after a 25-minute `make bench`."""
+docs/benchmarks.md), on both engines. The harness checks every result itself (the repair plan
+holds exactly the incident, digests differ where the tables do, the hand-made diff saw every
+change), so a broken harness or package fails here instead of after a long `make bench`."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,17 +38,34 @@ def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
 
     figures = json.loads(output.read_text())
-    dataset = figures["dataset"]
-    assert (dataset["referenceItems"], dataset["liveItems"]) == (300, 270)
-    cases = figures["cases"]
-    expected = {"ceiling", "ceiling-site", "repair", "drill"}
-    if not figures["handmadeSkipped"]:
-        expected |= {"hand-made", "hand-made-site"}
-    assert set(cases) == expected
-    both = dataset["referenceItems"] + dataset["liveItems"]
-    assert cases["ceiling"]["itemsReturned"] == cases["drill"]["itemsReturned"] == both
-    assert cases["repair"]["itemsReturned"] == cases["ceiling-site"]["itemsReturned"] < both
-    memory = {entry["operation"]: entry for entry in figures["memory"]}
-    assert set(memory) == {"compare", "digest", "ceiling"}
-    assert all(entry["items"] == [200, 400] for entry in memory.values())
-    assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())
+    # Where node is installed (CI), dynalite must run, not be skipped.
+    expected_engines = {"moto", "dynalite"} if shutil.which("node") else {"moto"}
+    assert set(figures["engines"]) == expected_engines, figures["skippedEngines"]
+    for engine in figures["engines"].values():
+        dataset = engine["dataset"]
+        assert (dataset["referenceItems"], dataset["liveItems"]) == (300, 270)
+        cases = engine["cases"]
+        expected = {
+            "ceiling",
+            "ceiling-site",
+            "ceiling-lean",
+            "repair",
+            "repair-botocore",
+            "drill",
+            "drill-botocore",
+            "drill-parallel",
+        }
+        if not figures["handmadeSkipped"]:
+            expected |= {"hand-made", "hand-made-site"}
+        assert set(cases) == expected
+        both = dataset["referenceItems"] + dataset["liveItems"]
+        full = ("ceiling", "ceiling-lean", "drill", "drill-botocore", "drill-parallel")
+        assert {cases[name]["itemsReturned"] for name in full} == {both}
+        filtered = ("repair", "repair-botocore", "ceiling-site")
+        assert len({cases[name]["itemsReturned"] for name in filtered}) == 1
+        assert cases["repair"]["itemsReturned"] < both
+        memory = {entry["operation"]: entry for entry in engine["memory"]}
+        assert set(memory) == {"compare", "digest", "ceiling"}
+        assert all(entry["items"] == [200, 400] for entry in memory.values())
+        assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())
+    assert "## Targets, engines side by side" in result.stdout

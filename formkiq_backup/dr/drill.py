@@ -21,16 +21,21 @@ from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.repair import resolve_table
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
+    ClientSpec,
     RecoverySource,
     SourceGuard,
     backup_sources,
     check_reference_options,
     existing_reference,
+    map_segments,
     restore_to_new_table,
     scan,
+    scan_segments,
     table_key_attributes,
     temporary_table_name,
     temporary_tables,
+    worker_client,
+    worker_page_counter,
 )
 from formkiq_backup.formkiq import TableFacts, TableRole
 from formkiq_backup.items import Item, TableDigest, text_of
@@ -50,6 +55,21 @@ class DocumentSample:
 
     def __post_init__(self) -> None:
         self.items: list[Item] = []
+
+    def merge(self, parts: Sequence[tuple[list[Item], int]]) -> None:
+        """Fill this sample from samples of disjoint parts, each (its sample, items it saw).
+
+        Drawing a part in proportion to the items it has left, then one of its sampled items,
+        is uniform over all parts: the same as one sample of the whole.
+        """
+        pools = [list(items) for items, _ in parts]
+        left = [seen for _, seen in parts]
+        while len(self.items) < self.size and any(left):
+            part = self.rng.choices(range(len(pools)), weights=left)[0]
+            pool = pools[part]
+            self.items.append(pool.pop(self.rng.randrange(len(pool))))
+            left[part] -= 1
+        self.seen += sum(seen for _, seen in parts)
 
     def offer(self, item: Mapping[str, Any]) -> None:
         if text_of(item.get("SK")) != "document" or not text_of(item.get("documentId")):
@@ -158,6 +178,7 @@ def run_drill(
                 strict=strict,
                 on_scan=on_scan,
                 sample=sample if table.role is TableRole.DOCUMENTS else None,
+                profile=_profile(ctx),
             )
             recovery_seconds += restore_seconds + verify_seconds
         on_step("checking sampled documents")
@@ -243,11 +264,18 @@ def _verify_existing(
             on_scan=on_scan,
             sample=sample if table.role is TableRole.DOCUMENTS else None,
             restored_dynamodb=reference_dynamodb,
+            profile=_profile(ctx),
         )
     on_step("checking sampled documents")
     recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
     report.summary["measuredRecoverySeconds"] = round(recovery_seconds, 3)
     report.summary["temporaryTablesDeleted"] = 0
+
+
+def _profile(ctx: DrContext) -> str | None:
+    """The profile worker processes should use: the session's, if it names one that exists."""
+    name = ctx.session.profile_name
+    return name if name in ctx.session.available_profiles else None
 
 
 def _verify_integrity(
@@ -260,6 +288,7 @@ def _verify_integrity(
     on_scan: ScanProgress,
     sample: DocumentSample | None,
     restored_dynamodb: Any | None = None,
+    profile: str | None = None,
 ) -> float:
     started = time.monotonic()
     source, restored = digest_tables(
@@ -269,6 +298,8 @@ def _verify_integrity(
         on_scan=on_scan,
         sample=sample,
         restored_dynamodb=restored_dynamodb,
+        segments=scan_segments(dynamodb, table.name),
+        profile=profile,
     )
     seconds = time.monotonic() - started
     data = {
@@ -309,23 +340,82 @@ def digest_tables(
     on_scan: ScanProgress | None = None,
     sample: DocumentSample | None = None,
     restored_dynamodb: Any | None = None,
+    segments: int = 1,
+    profile: str | None = None,
 ) -> tuple[TableDigest, TableDigest]:
     """Count and digest both tables, one scan each; `sample` sees the restored one.
 
-    `restored_dynamodb` reads the restored table when it lives in another region.
+    `restored_dynamodb` reads the restored table when it lives in another region. With
+    `segments` above 1 each table is read as a parallel scan, one worker process per segment
+    (clients made like these, with `profile`): the digest is a sum, so the parts add up.
     """
+    reader = restored_dynamodb or dynamodb
+    if segments > 1:
+        return _digest_in_parallel(
+            (ClientSpec.like(dynamodb, profile), source_table),
+            (ClientSpec.like(reader, profile), restored_table),
+            segments=segments,
+            on_scan=on_scan,
+            sample=sample,
+        )
 
     def counter(table: str) -> Callable[[int], None] | None:
         return None if on_scan is None else (lambda n: on_scan(table, n))
 
     source = TableDigest().add_all(scan(dynamodb, source_table, on_page=counter(source_table)))
     restored = TableDigest()
-    reader = restored_dynamodb or dynamodb
     for item in scan(reader, restored_table, on_page=counter(restored_table)):
         restored.add(item)
         if sample is not None:
             sample.offer(item)
     return source, restored
+
+
+SegmentDigest = tuple[int, int, list[Item], int]
+"""What a worker sends back: item count, digest sum, its sample, document items it saw."""
+
+
+def _digest_in_parallel(
+    source: tuple[ClientSpec, str],
+    restored: tuple[ClientSpec, str],
+    *,
+    segments: int,
+    on_scan: ScanProgress | None,
+    sample: DocumentSample | None,
+) -> tuple[TableDigest, TableDigest]:
+    size = sample.size if sample is not None else 0
+    seed = sample.rng.getrandbits(64) if sample is not None else 0
+    calls = [
+        (spec, table, (segment, segments), size if table_sample else 0, seed + segment)
+        for (spec, table), table_sample in ((source, False), (restored, True))
+        for segment in range(segments)
+    ]
+    parts = map_segments(_digest_segment, calls, processes=segments, on_page=on_scan)
+    digests = []
+    for half in (parts[:segments], parts[segments:]):
+        digest = TableDigest()
+        for count, total, _, _ in half:
+            digest.count += count
+            digest.total = (digest.total + total) % (1 << 128)
+        digests.append(digest)
+    if sample is not None:
+        sample.merge([(items, seen) for _, _, items, seen in parts[segments:]])
+    return digests[0], digests[1]
+
+
+def _digest_segment(
+    spec: ClientSpec, table: str, segment: tuple[int, int], sample_size: int, seed: int
+) -> SegmentDigest:
+    """In a worker process: one segment's count, digest sum and document sample."""
+    digest = TableDigest()
+    sample = DocumentSample(sample_size, random.Random(seed))
+    for item in scan(
+        worker_client(spec), table, segment=segment, on_page=worker_page_counter(table)
+    ):
+        digest.add(item)
+        if sample_size:
+            sample.offer(item)
+    return digest.count, digest.total, sample.items, sample.seen
 
 
 def _verify_documents(s3: Any, report: Report, bucket: str, sample: DocumentSample) -> float:

@@ -25,7 +25,9 @@ Each returns what it found, so the run can check it found the right thing.
 """
 
 import json
+import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -123,8 +125,22 @@ def handmade_script(
 
 
 def run_handmade(script: str, workdir: Path, environment: Mapping[str, str]) -> LineDiff:
-    """Run the hand-made script; returns the shape of the diff it wrote."""
-    subprocess.run(["bash", "-c", script], check=True, env=dict(environment))
+    """Run the hand-made script; returns the shape of the diff it wrote.
+
+    The script runs in its own process group: stopped (SIGTERM, an error), the whole pipeline
+    goes with it, not only bash, so no `aws` is left scanning a server that is gone.
+    """
+    process = subprocess.Popen(
+        ["bash", "-c", script], env=dict(environment), start_new_session=True
+    )
+    try:
+        status = process.wait()
+    except BaseException:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        raise
+    if status != 0:
+        raise subprocess.CalledProcessError(status, "hand-made script")
     removed = added = 0
     with (workdir / "changes.diff").open() as changes:
         for line in changes:

@@ -5,8 +5,10 @@ change), so a broken harness or package fails here instead of after a long `make
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -69,3 +71,37 @@ def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None
         assert all(entry["items"] == [200, 400] for entry in memory.values())
         assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())
     assert "## Targets, engines side by side" in result.stdout
+
+
+def test_a_stopped_run_leaves_no_pipeline_process_behind(tmp_path: Path) -> None:
+    """SIGTERM during the hand-made pipeline stops every process of it, not only bash."""
+    marker = tmp_path / "child.pid"
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from bench.cases import run_handmade\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))\n"
+        f"run_handmade('sleep 60 & echo $! > {marker}; wait', Path({str(tmp_path)!r}), "
+        "dict(os.environ))\n"
+    )
+    runner = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_DIR)
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text().strip()):
+        assert time.monotonic() < deadline, "the pipeline never started"
+        time.sleep(0.05)
+    child = int(marker.read_text())
+
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=30) == 3
+
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+        assert time.monotonic() < deadline, f"pipeline process {child} outlived the run"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -67,7 +67,13 @@ def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None
         assert len({cases[name]["itemsReturned"] for name in filtered}) == 1
         assert cases["repair"]["itemsReturned"] < both
         memory = {entry["operation"]: entry for entry in engine["memory"]}
-        assert set(memory) == {"compare", "digest", "ceiling"}
+        assert set(memory) == {
+            "compare",
+            "digest",
+            "compare-botocore",
+            "digest-botocore",
+            "ceiling",
+        }
         assert all(entry["items"] == [200, 400] for entry in memory.values())
         assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())
     assert "## Targets, engines side by side" in result.stdout

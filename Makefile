@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK  ?= prod
 
-.PHONY: setup lint typecheck unit test preview demo bench clean
+.PHONY: setup lint typecheck dynalite unit test preview demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy .
 
+# dynalite (DynamoDB on Node.js) from npm, at the version bench/dynalite/package-lock.json pins,
+# into bench/dynalite/node_modules. Without node or npm it says what will not run, and succeeds.
+dynalite: setup
+	$(BIN)/python -m bench.server install-dynalite
+
 # One worker per core: every test owns its moto account, ports and temporary files.
-unit: setup
+unit: setup dynalite
 	$(BIN)/pytest -n auto
 
 ## make test: virtualenv, install, lint, type check, tests.
@@ -43,9 +48,9 @@ preview:
 demo: setup
 	$(BIN)/python -m formkiq_backup.dr.demo reports
 
-## make bench: repair and drill against raw scans and a jq pipeline, in moto_server (see
-## docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help" for options.
-bench: setup
+## make bench: repair and drill against raw scans and a jq pipeline, in moto_server and in
+## dynalite (see docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help".
+bench: setup dynalite
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

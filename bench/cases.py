@@ -9,22 +9,34 @@ Every case reads the same two tables (a reference copy and the live table) once 
 - `hand-made`: `aws dynamodb scan` of each table (the CLI paginates itself), `jq -S -c
   '.Items[]'`, `sort`, then `diff`, as one bash script in a subprocess.
 - `hand-made-site`: the same, with the site's FilterExpression passed to `aws dynamodb scan`.
+- `ceiling-lean`: the unfiltered paginator with the lean response path of
+  formkiq_backup.dr.tables.lean_scans (items taken from the body before botocore's shape walk):
+  what reading costs once parsing is cheap.
 - `repair`: formkiq_backup.dr.repair.compare_tables(..., site="finance"), the compare phase of
-  `formkiq-dr repair --site finance` (restore aside).
-- `drill`: formkiq_backup.dr.drill.digest_tables, the integrity check of `formkiq-dr drill`.
+  `formkiq-dr repair --site finance` (restore aside, as `repair --from-table` runs it).
+- `drill`: formkiq_backup.dr.drill.digest_tables, the integrity check of `formkiq-dr drill`
+  (as `drill --from-table` runs it on tables of this size: one process).
+- `repair-botocore`, `drill-botocore`: the same with botocore's own response parsing (the lean
+  path switched off), what both did before it.
+- `drill-parallel`: digest_tables with each table read as a parallel scan, one worker process per
+  segment (what `drill` does on tables of PARALLEL_MIN_ITEMS items or more).
 
 Each returns what it found, so the run can check it found the right thing.
 """
 
 import json
+import os
 import shlex
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.data import KEYS, SITE, TablePair
+from formkiq_backup.dr import tables
 from formkiq_backup.dr.drill import digest_tables
 from formkiq_backup.dr.repair import compare_tables
 from formkiq_backup.items import TableDigest, canonical
@@ -49,6 +61,22 @@ def raw_scan(
         for page in paginator.paginate(TableName=table, **(filter_expression or {})):
             returned += len(page["Items"])
     return returned
+
+
+def lean_raw_scan(dynamodb: Any, tables_read: Sequence[str]) -> int:
+    """`raw_scan` with the lean response path on `dynamodb` (keep that client for this case)."""
+    return raw_scan(tables.lean_scans(dynamodb), tables_read)
+
+
+@contextmanager
+def botocore_parsing() -> Iterator[None]:
+    """Within the block, formkiq-dr's scans leave every response to botocore's parser."""
+    lean = tables.lean_scans
+    tables.lean_scans = lambda dynamodb: dynamodb
+    try:
+        yield
+    finally:
+        tables.lean_scans = lean
 
 
 @dataclass(frozen=True)
@@ -97,8 +125,22 @@ def handmade_script(
 
 
 def run_handmade(script: str, workdir: Path, environment: Mapping[str, str]) -> LineDiff:
-    """Run the hand-made script; returns the shape of the diff it wrote."""
-    subprocess.run(["bash", "-c", script], check=True, env=dict(environment))
+    """Run the hand-made script; returns the shape of the diff it wrote.
+
+    The script runs in its own process group: stopped (SIGTERM, an error), the whole pipeline
+    goes with it, not only bash, so no `aws` is left scanning a server that is gone.
+    """
+    process = subprocess.Popen(
+        ["bash", "-c", script], env=dict(environment), start_new_session=True
+    )
+    try:
+        status = process.wait()
+    except BaseException:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+        raise
+    if status != 0:
+        raise subprocess.CalledProcessError(status, "hand-made script")
     removed = added = 0
     with (workdir / "changes.diff").open() as changes:
         for line in changes:
@@ -135,9 +177,11 @@ def run_repair_compare(dynamodb: Any, pair: TablePair, site: str | None = SITE) 
         return RepairPlan(diff.reference_count, diff.live_count, keys)
 
 
-def run_drill_digest(dynamodb: Any, pair: TablePair) -> tuple[TableDigest, TableDigest]:
+def run_drill_digest(
+    dynamodb: Any, pair: TablePair, segments: int = 1
+) -> tuple[TableDigest, TableDigest]:
     """digest_tables as drill calls it: the source (live) table, then the restored copy."""
-    return digest_tables(dynamodb, pair.live, pair.reference)
+    return digest_tables(dynamodb, pair.live, pair.reference, segments=segments)
 
 
 def check_repair_plan(plan: RepairPlan, pair: TablePair) -> None:

@@ -14,7 +14,7 @@ site finance must not see (but the drill's whole-table digest must).
 import random
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from formkiq_backup.formkiq import TableRole
@@ -184,12 +184,16 @@ def seed_pair(
     *,
     seed: int = 2026,
     incident: Incident | None = None,
+    pitr: bool = True,
 ) -> TablePair:
     """Create `<name>-reference` and `<name>-live` with `count` items each, then the incident.
 
-    Without `incident` both tables end up identical (written in different orders).
+    Without `incident` both tables end up identical (written in different orders). `pitr`
+    False leaves PITR off (dynalite has no backups, so no UpdateContinuousBackups).
     """
     shape = documents_table()
+    if not pitr:
+        shape = replace(shape, pitr_enabled=False)
     reference, live = f"{name}-reference", f"{name}-live"
     for table in (reference, live):
         create_formkiq_table(dynamodb, shape, name=table)

@@ -15,6 +15,9 @@ memory map), so a probe started by the benchmark, which held every seeded item, 
 benchmark's peak as its own and shows no growth until it exceeds it. The ru_maxrss figures are
 reported beside (`ruMaxrss*`) to show this.
 
+`compare-botocore` and `digest-botocore` are the same with the lean response path switched
+off: what both held before it.
+
 `compare` is formkiq_backup.dr.repair.compare_tables over the whole table (site None): every
 item of both tables passes through the diff, the most memory a repair can ask for. `digest`
 is formkiq_backup.dr.drill.digest_tables. `ceiling` is the raw paginator of bench/cases.py over
@@ -30,13 +33,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cases import raw_scan
+from bench.cases import botocore_parsing, raw_scan
 from bench.data import KEYS
 from bench.server import dynamodb_client
 from formkiq_backup.dr.drill import digest_tables
 from formkiq_backup.dr.repair import compare_tables
 
 STATUS = Path("/proc/self/status")
+OPERATIONS = ("compare", "digest", "ceiling", "compare-botocore", "digest-botocore")
+BOTOCORE_SUFFIX = "-botocore"
+"""`<operation>-botocore`: the same with botocore parsing every response (lean path off)."""
 
 
 def _ru_maxrss_kib() -> int:
@@ -61,6 +67,9 @@ def _reset_peak() -> bool:
 
 
 def _run(dynamodb: Any, reference: str, live: str, operation: str) -> dict[str, Any]:
+    if operation.endswith(BOTOCORE_SUFFIX):
+        with botocore_parsing():
+            return _run(dynamodb, reference, live, operation.removesuffix(BOTOCORE_SUFFIX))
     if operation == "compare":
         with compare_tables(dynamodb, reference, live, KEYS, site=None) as diff:
             return {
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--reference", required=True)
     parser.add_argument("--live", required=True)
-    parser.add_argument("--operation", choices=("compare", "digest", "ceiling"), required=True)
+    parser.add_argument("--operation", choices=OPERATIONS, required=True)
     args = parser.parse_args(argv)
     if not args.endpoint.startswith("http://127.0.0.1:"):
         parser.error("the probe only talks to a moto_server on 127.0.0.1")

@@ -217,3 +217,24 @@ def memory_table(memory: Sequence[MemoryFigures]) -> str:
         ],
         rows,
     )
+
+
+def side_by_side_table(by_engine: dict[str, Sequence[Target]]) -> str:
+    """One row per comparison, one value and verdict column per engine."""
+    engines = list(by_engine)
+    names: dict[str, Target] = {}
+    for found in by_engine.values():
+        for target in found:
+            names.setdefault(target.name, target)
+    rows = []
+    for name, first in names.items():
+        row = [
+            name + ("" if first.judged else " (informational)"),
+            f"`{first.baseline}` / `{first.ours}`",
+            f">= {first.minimum}",
+        ]
+        for engine in engines:
+            match = next((t for t in by_engine[engine] if t.name == name), None)
+            row.append("n/a" if match is None else f"{match.value:.2f} {match.verdict}")
+        rows.append(row)
+    return markdown_table(["comparison", "median s ratio", "target", *engines], rows)

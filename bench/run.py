@@ -1,17 +1,20 @@
 """Benchmark `repair --site` and `drill`'s integrity check against their baselines, in one run.
 
-`python -m bench.run` (or `make bench`) starts one `moto_server -H 127.0.0.1 -p <free port>`,
-seeds FormKiQ-shaped Documents tables into it (bench/data.py), and measures side by side:
+`python -m bench.run` (or `make bench`) measures every case on two DynamoDB engines, each
+started by the harness on 127.0.0.1 on a free port and stopped at the end (also on failure or
+SIGTERM): `dynalite` (Node.js, installed from npm on first use, see bench/server.py), then
+`moto_server`. On each it seeds FormKiQ-shaped Documents tables (bench/data.py) and measures:
 
 1. Speed, on a 20,000-item reference table and its live table after an incident (the only
-   tables in the server while they are measured). Every
-   repetition runs each case of bench/cases.py once, in turn: the raw read ceiling (unfiltered
-   and with repair's site filter), the hand-made `aws dynamodb scan | jq -S | sort` + `diff`
-   (as specified, and with the site filter), and ours (`compare_tables`, `digest_tables`).
-   Wall time is the median of the repetitions; CPU time of this process (or of the hand-made
-   script's processes) and of moto_server is recorded beside it. Each result is checked: the
-   repair plan holds exactly the incident's changes in site finance, the digests differ where
-   the tables do, and the hand-made diff saw every changed item.
+   tables in the server while they are measured). Every repetition runs each case of
+   bench/cases.py once, in turn: the raw read ceiling (unfiltered, with repair's site filter,
+   and with the lean response path), the hand-made `aws dynamodb scan | jq -S | sort` + `diff`
+   (as specified, and with the site filter), and ours (`compare_tables`, `digest_tables`, each
+   also with botocore's own parsing, and the digest as a parallel scan). Wall time is the
+   median of the repetitions; CPU time of this process (or of the hand-made script's processes,
+   or of the parallel scan's workers) and of the server is recorded beside it. Each result is
+   checked: the repair plan holds exactly the incident's changes in site finance, the digests
+   differ where the tables do, and the hand-made diff saw every changed item.
 2. Memory, in a fresh process per measurement (bench/probe.py), at 5,000 and 50,000 items per
    table (`--memory-sizes` adds sizes in between), for both operations and, for contrast, the
    raw paginator: peak RSS growth per item from the first size to the last (the kernel's
@@ -19,9 +22,9 @@ seeds FormKiQ-shaped Documents tables into it (bench/data.py), and measures side
    tables are identical copies written in different orders, so the digests must match and the
    diff must be empty.
 
-Prints the figures as Markdown tables and writes them to reports/benchmarks.json. The server is
-stopped at the end, also on failure or SIGTERM. Only 127.0.0.1 is contacted, with fake
-credentials.
+Prints the figures as Markdown tables, per engine and then the targets side by side, and writes
+them to reports/benchmarks.json. Where node is missing, dynalite is skipped and says so. Only
+127.0.0.1 is contacted, with fake credentials.
 """
 
 import argparse
@@ -46,10 +49,12 @@ from typing import Any
 from bench.cases import (
     LineDiff,
     RepairPlan,
+    botocore_parsing,
     check_drill_digests,
     check_line_diff,
     check_repair_plan,
     handmade_script,
+    lean_raw_scan,
     raw_scan,
     run_drill_digest,
     run_handmade,
@@ -64,14 +69,27 @@ from bench.report import (
     Target,
     cases_table,
     memory_table,
+    side_by_side_table,
     targets_table,
 )
-from bench.server import MotoServer, dynamodb_client, moto_server, offline_environment, venv_tool
+from bench.server import (
+    DynaliteUnavailableError,
+    Server,
+    dynalite_server,
+    dynamodb_client,
+    installed_dynalite_version,
+    moto_server,
+    offline_environment,
+    venv_tool,
+)
+from formkiq_backup.dr.tables import PARALLEL_SEGMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 JQ_DEFAULT = "/usr/bin/jq"
-CEILING_RATIO = 0.8
+CEILING_RATIO = 1.0
+BEYOND_CEILING_RATIO = 2.0
 HANDMADE_SPEEDUP = 1.5
+ENGINES = ("dynalite", "moto")
 MAX_BYTES_PER_ITEM = 100.0
 
 
@@ -90,6 +108,7 @@ class Case:
     check: Callable[[Any], int]
     """Raises if the result is wrong; returns the number of items the case got back."""
     subprocess: bool = False
+    """Its CPU is that of child processes (the hand-made script, the parallel scan's workers)."""
 
 
 def _children_cpu() -> float:
@@ -97,14 +116,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_case(case: Case, server: MotoServer) -> tuple[Sample, int]:
+def time_case(case: Case, server: Server) -> tuple[Sample, int]:
     """Run `case` once; its wall time, CPU times, and what its check returned."""
     server_before = server.cpu_seconds()
-    cpu_before = _children_cpu() if case.subprocess else time.process_time()
+    cpu_before = _children_cpu() + time.process_time()
     started = time.perf_counter()
     result = case.run()
     seconds = time.perf_counter() - started
-    cpu = (_children_cpu() if case.subprocess else time.process_time()) - cpu_before
+    cpu = _children_cpu() + time.process_time() - cpu_before
     server_after = server.cpu_seconds()
     server_cpu = (
         None if server_before is None or server_after is None else server_after - server_before
@@ -112,9 +131,13 @@ def time_case(case: Case, server: MotoServer) -> tuple[Sample, int]:
     return Sample(seconds, cpu, server_cpu), case.check(result)
 
 
-def build_cases(server: MotoServer, pair: TablePair, jq: str | None, workdir: Path) -> list[Case]:
-    """The cases of bench/cases.py, bound to the benchmark's tables."""
-    dynamodb = dynamodb_client(server.endpoint)
+def build_cases(server: Server, pair: TablePair, jq: str | None, workdir: Path) -> list[Case]:
+    """The cases of bench/cases.py, bound to the benchmark's tables.
+
+    Each case has its own client, so the lean response path one case registers on its client
+    cannot reach another's.
+    """
+    clients = {name: dynamodb_client(server.endpoint) for name in CASE_NAMES}
     tables = (pair.reference, pair.live)
     site = site_filter()
     environment = offline_environment()
@@ -136,20 +159,34 @@ def build_cases(server: MotoServer, pair: TablePair, jq: str | None, workdir: Pa
         check_drill_digests(source, restored, pair)
         return int(source.count + restored.count)
 
+    def with_botocore_parsing(run: Callable[[], Any]) -> Callable[[], Any]:
+        def parsed_by_botocore() -> Any:
+            with botocore_parsing():
+                return run()
+
+        return parsed_by_botocore
+
+    both = pair.reference_count + pair.live_count
     site_items = pair.site_items + pair.site_items - len(pair.expected_put)
     site_items += len(pair.expected_delete)
     cases = [
         Case(
             "ceiling",
             "boto3 paginated scan of both tables, nothing else",
-            lambda: raw_scan(dynamodb, tables),
-            check_count(pair.reference_count + pair.live_count),
+            lambda: raw_scan(clients["ceiling"], tables),
+            check_count(both),
         ),
         Case(
             "ceiling-site",
             f"the same with repair's FilterExpression for site {SITE}",
-            lambda: raw_scan(dynamodb, tables, site),
+            lambda: raw_scan(clients["ceiling-site"], tables, site),
             check_count(site_items),
+        ),
+        Case(
+            "ceiling-lean",
+            "the unfiltered scan with the lean response path, nothing else",
+            lambda: lean_raw_scan(clients["ceiling-lean"], tables),
+            check_count(both),
         ),
     ]
     if jq is not None:
@@ -179,17 +216,49 @@ def build_cases(server: MotoServer, pair: TablePair, jq: str | None, workdir: Pa
         Case(
             "repair",
             f"ours: compare_tables(site={SITE!r}), plan read back",
-            lambda: run_repair_compare(dynamodb, pair),
+            lambda: run_repair_compare(clients["repair"], pair),
+            check_repair,
+        ),
+        Case(
+            "repair-botocore",
+            "the same, botocore parsing every response (lean path off)",
+            with_botocore_parsing(lambda: run_repair_compare(clients["repair-botocore"], pair)),
             check_repair,
         ),
         Case(
             "drill",
-            "ours: digest_tables (integrity check)",
-            lambda: run_drill_digest(dynamodb, pair),
+            "ours: digest_tables (integrity check), one process",
+            lambda: run_drill_digest(clients["drill"], pair),
             check_drill,
+        ),
+        Case(
+            "drill-botocore",
+            "the same, botocore parsing every response (lean path off)",
+            with_botocore_parsing(lambda: run_drill_digest(clients["drill-botocore"], pair)),
+            check_drill,
+        ),
+        Case(
+            "drill-parallel",
+            f"digest_tables, {PARALLEL_SEGMENTS} scan segments in worker processes (their CPU "
+            "is not counted: the fork server starts them)",
+            lambda: run_drill_digest(clients["drill-parallel"], pair, PARALLEL_SEGMENTS),
+            check_drill,
+            subprocess=True,
         ),
     ]
     return cases
+
+
+CASE_NAMES = (
+    "ceiling",
+    "ceiling-site",
+    "ceiling-lean",
+    "repair",
+    "repair-botocore",
+    "drill",
+    "drill-botocore",
+    "drill-parallel",
+)
 
 
 def _handmade_runner(script: str, folder: Path, environment: dict[str, str]) -> Callable[[], Any]:
@@ -205,7 +274,7 @@ def _handmade_check(pair: TablePair, *, site_only: bool) -> Callable[[Any], int]
 
 
 def measure_speed(
-    server: MotoServer, pair: TablePair, jq: str | None, repetitions: int
+    server: Server, pair: TablePair, jq: str | None, repetitions: int
 ) -> list[CaseFigures]:
     """Each repetition runs every case once, in the same order."""
     scanned = pair.reference_count + pair.live_count
@@ -222,37 +291,65 @@ def measure_speed(
     return list(figures.values())
 
 
+TARGET_PLAN = (
+    # (comparison, ours, baseline, minimum, judged)
+    (
+        "repair vs raw read ceiling (same filtered scans)",
+        "repair",
+        "ceiling-site",
+        CEILING_RATIO,
+        True,
+    ),
+    ("drill vs raw read ceiling", "drill", "ceiling", CEILING_RATIO, True),
+    (
+        "repair vs hand-made (as specified: full scans)",
+        "repair",
+        "hand-made",
+        HANDMADE_SPEEDUP,
+        True,
+    ),
+    ("drill vs hand-made", "drill", "hand-made", HANDMADE_SPEEDUP, True),
+    ("repair, beyond the ceiling", "repair", "ceiling-site", BEYOND_CEILING_RATIO, True),
+    ("drill, beyond the ceiling (one process)", "drill", "ceiling", BEYOND_CEILING_RATIO, True),
+    (
+        "drill, beyond the ceiling (parallel scan)",
+        "drill-parallel",
+        "ceiling",
+        BEYOND_CEILING_RATIO,
+        True,
+    ),
+    (
+        "repair vs hand-made with the same site filter",
+        "repair",
+        "hand-made-site",
+        HANDMADE_SPEEDUP,
+        False,
+    ),
+    ("lean path alone: ceiling-lean vs ceiling", "ceiling-lean", "ceiling", 1.0, False),
+    ("lean path in repair: repair vs repair-botocore", "repair", "repair-botocore", 1.0, False),
+    ("lean path in drill: drill vs drill-botocore", "drill", "drill-botocore", 1.0, False),
+    ("parallel scan: drill-parallel vs drill", "drill-parallel", "drill", 1.0, False),
+)
+
+
 def targets(figures: Sequence[CaseFigures]) -> list[Target]:
-    """Judged comparisons first; informational ones show what else a reader would ask."""
+    """Judged comparisons first; informational ones show what each idea gave on its own."""
     by_name = {case.name: case for case in figures}
-    plan = [
-        ("repair vs raw read ceiling (same site-filtered scans)", "repair", "ceiling-site"),
-        ("repair vs raw read ceiling (unfiltered scans)", "repair", "ceiling"),
-        ("drill vs raw read ceiling", "drill", "ceiling"),
-        ("repair vs hand-made (as specified: full scans)", "repair", "hand-made"),
-        ("repair vs hand-made with the same site filter", "repair", "hand-made-site"),
-        ("drill vs hand-made", "drill", "hand-made"),
-    ]
-    informational = {
-        ("repair", "ceiling"),
-        ("repair", "hand-made-site"),
-    }
     found = []
-    for name, ours, baseline in plan:
+    for name, ours, baseline, minimum, judged in TARGET_PLAN:
         if ours not in by_name or baseline not in by_name:
             continue
-        minimum = CEILING_RATIO if baseline.startswith("ceiling") else HANDMADE_SPEEDUP
         value = by_name[baseline].median_seconds / by_name[ours].median_seconds
-        judged = (ours, baseline) not in informational
         found.append(Target(name, ours, baseline, minimum, judged, value))
     return found
 
 
-MEMORY_OPERATIONS = ("compare", "digest", "ceiling")
-"""Ours, then the raw paginator for contrast: what boto3 itself leaves in memory."""
+MEMORY_OPERATIONS = ("compare", "digest", "compare-botocore", "digest-botocore", "ceiling")
+"""Ours, ours with botocore's parsing (as before the lean path), then the raw paginator for
+contrast: what boto3 itself leaves in memory."""
 
 
-def measure_memory(server: MotoServer, pairs: Sequence[TablePair]) -> list[MemoryFigures]:
+def measure_memory(server: Server, pairs: Sequence[TablePair]) -> list[MemoryFigures]:
     """Each operation at each size, in a fresh `python -m bench.probe` process."""
     results: dict[tuple[str, int], dict[str, Any]] = {}
     for pair in pairs:
@@ -293,7 +390,7 @@ def measure_memory(server: MotoServer, pairs: Sequence[TablePair]) -> list[Memor
             growth_kib=tuple(results[(operation, size)]["growthKiB"] for size in sizes),
             seconds=tuple(results[(operation, size)]["seconds"] for size in sizes),
             ru_growth_kib=tuple(results[(operation, size)]["ruMaxrssGrowthKiB"] for size in sizes),
-            judged=operation != "ceiling",
+            judged=operation in ("compare", "digest"),
             maximum_bytes_per_item=MAX_BYTES_PER_ITEM,
         )
         for operation in MEMORY_OPERATIONS
@@ -325,6 +422,8 @@ def machine(jq: str | None) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "moto": version("moto"),
+        "node": _tool_version(["node", "--version"]) if shutil.which("node") else None,
+        "dynalite": installed_dynalite_version(),
         "boto3": version("boto3"),
         "botocore": version("botocore"),
         "awscli": _tool_version([venv_tool("aws"), "--version"]),
@@ -371,11 +470,74 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="items per table of the memory measurements; the slope is first to last",
     )
     parser.add_argument("--skip-memory", action="store_true", help="speed cases only")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=ENGINES,
+        default=list(ENGINES),
+        help="DynamoDB engines to measure on, in this order",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "benchmarks.json")
     args = parser.parse_args(argv)
     if len(args.memory_sizes) < 2 or list(args.memory_sizes) != sorted(set(args.memory_sizes)):
         parser.error("--memory-sizes: two or more sizes, ascending")
     return args
+
+
+@dataclass
+class EngineRun:
+    """Everything measured on one engine."""
+
+    engine: str
+    pair: TablePair
+    cases: list[CaseFigures]
+    memory: list[MemoryFigures]
+    seeding_seconds: float
+    seconds: float
+
+    def as_json(self, incident: Incident, repetitions: int) -> dict[str, Any]:
+        return {
+            "dataset": dataset(self.pair, incident),
+            "repetitions": repetitions,
+            "cases": {case.name: case.as_json() for case in self.cases},
+            "targets": [target.as_json() for target in targets(self.cases)],
+            "memory": [figures.as_json() for figures in self.memory],
+            "seedingSeconds": round(self.seeding_seconds, 1),
+            "totalSeconds": round(self.seconds, 1),
+        }
+
+
+def run_engine(
+    server: Server, args: argparse.Namespace, jq: str | None, incident: Incident
+) -> EngineRun:
+    """Seed, time every case, then the memory probes, on one running engine."""
+    started = time.perf_counter()
+    log(f"{server.engine} at {server.endpoint} (pid {server.pid})")
+    dynamodb = dynamodb_client(server.endpoint)
+    # dynalite has no backups: its tables are created without PITR.
+    pitr = server.engine != "dynalite"
+    log(f"seeding 2 x {args.items:,} items, then the incident")
+    seeding = time.perf_counter()
+    pair = seed_pair(dynamodb, f"bench-{args.items}", args.items, incident=incident, pitr=pitr)
+    seeding_seconds = time.perf_counter() - seeding
+    log(f"seeded in {seeding_seconds:.0f} s")
+    dynamodb.scan(TableName=pair.reference, Limit=1)  # load botocore's models
+    cases = measure_speed(server, pair, jq, args.repetitions)
+    memory = []
+    if not args.skip_memory:
+        # The server holds only the tables being measured: a smaller heap, shorter pauses.
+        for table in (pair.reference, pair.live):
+            dynamodb.delete_table(TableName=table)
+        seeding = time.perf_counter()
+        memory_pairs = []
+        for size in args.memory_sizes:
+            log(f"seeding 2 x {size:,} identical items for the memory probes")
+            memory_pairs.append(seed_pair(dynamodb, f"memory-{size}", size, pitr=pitr))
+        seeding_seconds += time.perf_counter() - seeding
+        memory = measure_memory(server, memory_pairs)
+    return EngineRun(
+        server.engine, pair, cases, memory, seeding_seconds, time.perf_counter() - started
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -385,50 +547,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(offline_environment())
     jq = find_jq()
     incident = Incident()
-    with moto_server(args.output.parent / "moto_server.log") as server:
-        log(f"moto_server at {server.endpoint} (pid {server.pid})")
-        dynamodb = dynamodb_client(server.endpoint)
-        log(f"seeding 2 x {args.items:,} items, then the incident")
-        seeding = time.perf_counter()
-        pair = seed_pair(dynamodb, f"bench-{args.items}", args.items, incident=incident)
-        seeding_seconds = time.perf_counter() - seeding
-        log(f"seeded in {seeding_seconds:.0f} s")
-        dynamodb.scan(TableName=pair.reference, Limit=1)  # load botocore's models
-        cases = measure_speed(server, pair, jq, args.repetitions)
-        memory = []
-        if not args.skip_memory:
-            # moto_server holds only the tables being measured: a smaller heap, shorter pauses.
-            for table in (pair.reference, pair.live):
-                dynamodb.delete_table(TableName=table)
-            seeding = time.perf_counter()
-            memory_pairs = []
-            for size in args.memory_sizes:
-                log(f"seeding 2 x {size:,} identical items for the memory probes")
-                memory_pairs.append(seed_pair(dynamodb, f"memory-{size}", size))
-            seeding_seconds += time.perf_counter() - seeding
-            memory = measure_memory(server, memory_pairs)
-    found = targets(cases)
+    runs: list[EngineRun] = []
+    skipped: dict[str, str] = {}
+    for engine in args.engines:
+        log_path = args.output.parent / f"{engine}.log"
+        starting = dynalite_server(log_path) if engine == "dynalite" else moto_server(log_path)
+        try:
+            with starting as server:
+                runs.append(run_engine(server, args, jq, incident))
+        except DynaliteUnavailableError as missing:
+            log(f"dynalite skipped: {missing}")
+            skipped[engine] = str(missing)
+    if not runs:
+        raise SystemExit("no engine could run: " + "; ".join(skipped.values()))
     total = time.perf_counter() - started
-    print(f"## Speed: {pair.reference_count:,} + {pair.live_count:,} items\n")
-    print(cases_table(cases) + "\n")
-    print(targets_table(found) + "\n")
+    for run in runs:
+        print(
+            f"## {run.engine}: speed, {run.pair.reference_count:,} + {run.pair.live_count:,} "
+            "items\n"
+        )
+        print(cases_table(run.cases) + "\n")
+        print(targets_table(targets(run.cases)) + "\n")
+        if run.memory:
+            print(f"## {run.engine}: memory, peak RSS growth (VmHWM, reset), fresh process each\n")
+            print(memory_table(run.memory) + "\n")
+        print(f"{run.engine}: seeding {run.seeding_seconds:.0f} s, in all {run.seconds:.0f} s.\n")
+    print("## Targets, engines side by side\n")
+    print(side_by_side_table({run.engine: targets(run.cases) for run in runs}) + "\n")
     if jq is None:
         print("Hand-made pipeline (b) skipped: jq not found.\n")
-    if memory:
-        print("## Memory: peak RSS growth (VmHWM, reset), fresh process per measurement\n")
-        print(memory_table(memory) + "\n")
-    print(f"Seeding {seeding_seconds:.0f} s; whole run {total:.0f} s.")
+    for engine, reason in skipped.items():
+        print(f"{engine} skipped: {reason}\n")
+    print(f"Whole run {total:.0f} s.")
     report = {
         "generatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench",
         "machine": machine(jq),
-        "dataset": dataset(pair, incident),
-        "repetitions": args.repetitions,
-        "cases": {case.name: case.as_json() for case in cases},
-        "targets": [target.as_json() for target in found],
+        "parallelSegments": PARALLEL_SEGMENTS,
+        "engines": {run.engine: run.as_json(incident, args.repetitions) for run in runs},
+        "skippedEngines": skipped,
         "handmadeSkipped": jq is None,
-        "memory": [figures.as_json() for figures in memory],
-        "seedingSeconds": round(seeding_seconds, 1),
         "totalSeconds": round(total, 1),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

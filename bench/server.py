@@ -1,12 +1,19 @@
-"""A moto_server on loopback for one benchmark run, and the fake credentials it takes.
+"""The emulators a benchmark run (and the request tests) talk to, on loopback only.
 
-The server runs as its own process (as a developer or CI would run it), bound to 127.0.0.1 on a
-free port, and is stopped on the way out whatever happens. Nothing here contacts any other
-address: every client is given the endpoint explicitly and fake credentials, and the
-environment handed to child processes (the AWS CLI, the memory probes) says the same.
+Two engines answer DynamoDB: `moto_server` (Python, every AWS service the project uses) and
+`dynalite` (Node.js, DynamoDB only, an independent implementation that refuses what DynamoDB
+refuses and answers a scan far faster). Each runs as its own process, bound to 127.0.0.1 on a
+free port, and is stopped on the way out whatever happens. dynalite is installed from npm, at
+the version pinned in bench/dynalite/package-lock.json, into bench/dynalite/node_modules (not
+committed) on first use. Nothing here contacts any other address: every client is given the
+endpoint explicitly and fake credentials, and the environment handed to child processes (the
+AWS CLI, the memory probes) says the same.
 """
 
+import fcntl
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +49,12 @@ def offline_environment(base: Mapping[str, str] | None = None) -> dict[str, str]
     loopback bypasses any proxy.
     """
     environment = dict(os.environ if base is None else base)
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+    ):
         environment.pop(name, None)
     environment.update(FAKE_CREDENTIALS)
     environment.update(
@@ -88,11 +100,12 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class MotoServer:
-    """A running moto_server: where it listens and which process it is."""
+class Server:
+    """A running emulator: which engine, where it listens and which process it is."""
 
     endpoint: str
     pid: int
+    engine: str = "moto"
 
     def cpu_seconds(self) -> float | None:
         """User plus system CPU time the server has used so far (Linux /proc), else None."""
@@ -106,25 +119,58 @@ class MotoServer:
 
 
 @contextmanager
-def moto_server(log_path: Path) -> Iterator[MotoServer]:
+def moto_server(log_path: Path) -> Iterator[Server]:
     """Start `moto_server -H 127.0.0.1 -p <free port>`; yields the running server.
 
     The server's output goes to `log_path`. It is terminated (then killed, if it lingers) when
     the block exits, normally or not.
     """
     port = free_port()
+    command = [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    with _serving(command, "moto", port, "/moto-api/data.json", log_path) as server:
+        yield server
+
+
+@contextmanager
+def dynalite_server(log_path: Path) -> Iterator[Server]:
+    """Start dynalite on 127.0.0.1 (installing it first if needed); yields the running server.
+
+    Tables are ACTIVE at once (`--createTableMs 0`, ...), data in memory. Raises
+    DynaliteUnavailableError, naming what is missing, where node or npm is not installed.
+    """
+    cli = install_dynalite()
+    port = free_port()
+    command = [
+        _node(),
+        str(cli),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--createTableMs",
+        "0",
+        "--deleteTableMs",
+        "0",
+        "--updateTableMs",
+        "0",
+    ]
+    with _serving(command, "dynalite", port, "/", log_path) as server:
+        yield server
+
+
+@contextmanager
+def _serving(
+    command: Sequence[str], engine: str, port: int, health_path: str, log_path: Path
+) -> Iterator[Server]:
     endpoint = f"http://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=offline_environment(),
+            list(command), stdout=log, stderr=subprocess.STDOUT, env=offline_environment()
         )
         try:
-            _wait_until_serving(process, endpoint)
-            yield MotoServer(endpoint, process.pid)
+            _wait_until_serving(process, engine, f"{endpoint}{health_path}")
+            yield Server(endpoint, process.pid, engine)
         finally:
             process.terminate()
             try:
@@ -134,17 +180,112 @@ def moto_server(log_path: Path) -> Iterator[MotoServer]:
                 process.wait()
 
 
-def _wait_until_serving(process: "subprocess.Popen[bytes]", endpoint: str) -> None:
+def _wait_until_serving(process: "subprocess.Popen[bytes]", engine: str, url: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode} before serving")
+            raise RuntimeError(f"{engine} exited with {process.returncode} before serving")
         try:
-            with _NO_PROXY.open(f"{endpoint}/moto-api/data.json", timeout=2):
+            with _NO_PROXY.open(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return  # it answered: serving, whatever it thinks of a bare GET
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"moto_server not serving at {endpoint} after {START_TIMEOUT_SECONDS}s"
+                    f"{engine} not serving at {url} after {START_TIMEOUT_SECONDS}s"
                 ) from None
             time.sleep(0.2)
+
+
+DYNALITE_DIR = Path(__file__).resolve().parent / "dynalite"
+NODE_MAJOR_MINIMUM = 20  # dynalite 4's package.json: "engines": {"node": ">=20"}
+
+
+class DynaliteUnavailableError(RuntimeError):
+    """dynalite cannot run here: node or npm missing or too old. The message says which."""
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise DynaliteUnavailableError("node is not on PATH: dynalite (Node.js) cannot run")
+    return node
+
+
+def _pinned_version() -> str:
+    lock = json.loads((DYNALITE_DIR / "package-lock.json").read_text())
+    return str(lock["packages"]["node_modules/dynalite"]["version"])
+
+
+def installed_dynalite_version() -> str | None:
+    try:
+        manifest = json.loads((DYNALITE_DIR / "node_modules/dynalite/package.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(manifest.get("version"))
+
+
+def install_dynalite() -> Path:
+    """dynalite's cli.js, installed with `npm ci` from the lock file unless already there.
+
+    A file lock keeps parallel test workers from installing at the same time. Install scripts
+    are not run: the only one builds LevelDB bindings, and the servers here keep data in memory.
+    """
+    node = _node()
+    found = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    match = re.match(r"v(\d+)\.", found.stdout.strip())
+    if not match or int(match.group(1)) < NODE_MAJOR_MINIMUM:
+        raise DynaliteUnavailableError(
+            f"node {found.stdout.strip() or '?'} is older than {NODE_MAJOR_MINIMUM}, which "
+            "dynalite needs"
+        )
+    cli = DYNALITE_DIR / "node_modules" / "dynalite" / "cli.js"
+    pinned = _pinned_version()
+    with (DYNALITE_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed_dynalite_version() == pinned and cli.exists():
+            return cli
+        npm = shutil.which("npm")
+        if npm is None:
+            raise DynaliteUnavailableError("npm is not on PATH: dynalite cannot be installed")
+        completed = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=DYNALITE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0 or installed_dynalite_version() != pinned:
+            raise RuntimeError(
+                f"npm ci in {DYNALITE_DIR.name} failed ({completed.returncode}): "
+                f"{completed.stderr.strip()[-2000:]}"
+            )
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bench.server install-dynalite`: the setup step of `make test` and `make bench`.
+
+    Where node or npm is missing it says what will not run and succeeds: those tests skip.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments != ["install-dynalite"]:
+        print("usage: python -m bench.server install-dynalite", file=sys.stderr)
+        return 2
+    try:
+        cli = install_dynalite()
+    except DynaliteUnavailableError as missing:
+        print(
+            f"dynalite not installed: {missing}. The DynamoDB request tests against dynalite "
+            "will be skipped and `make bench` measures moto_server only.",
+            file=sys.stderr,
+        )
+        return 0
+    where = cli.relative_to(DYNALITE_DIR.parent.parent)
+    print(f"dynalite {installed_dynalite_version()} ready: {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """Shared fixtures: no test can reach AWS, and every Pulumi run has its own mocks and loop."""
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Fake credentials and no profile: a call that escaped the emulator could not sign in."""
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    for variable in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -70,3 +76,38 @@ def world(aws_session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -
     documents = seed_documents(aws_session, sample, {"default": 4, "finance": 6})
     pool_id = seed_users(aws_session, sample)
     return World(aws_session, sample, documents, pool_id)
+
+
+# Set (as .ci/run does) where node is installed: dynalite must run there, never be skipped.
+REQUIRE_DYNALITE = "FORMKIQ_REQUIRE_DYNALITE"
+
+
+@pytest.fixture(scope="session")
+def dynalite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One dynalite (DynamoDB on Node.js) on 127.0.0.1 per test worker, installed on first use.
+
+    Skips, saying why, where node or npm is missing, unless FORMKIQ_REQUIRE_DYNALITE is set.
+    """
+    from bench.server import DynaliteUnavailableError, dynalite_server
+
+    log = tmp_path_factory.mktemp("dynalite") / "dynalite.log"
+    try:
+        server = dynalite_server(log)
+        running = server.__enter__()
+    except DynaliteUnavailableError as missing:
+        if os.environ.get(REQUIRE_DYNALITE):
+            pytest.fail(f"{REQUIRE_DYNALITE} is set, yet {missing}")
+        pytest.skip(f"dynalite tests not run: {missing}")
+    try:
+        yield running.endpoint
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def moto_server_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One moto_server on 127.0.0.1 per test worker, for the services dynalite does not have."""
+    from bench.server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto_server.log") as server:
+        yield server.endpoint

@@ -426,6 +426,17 @@ def _is_role_arn(arn: str) -> bool:
     )
 
 
+def _refuse_mixed_references(
+    *, from_table: bool, from_region: str | None, at: datetime | None, backups: bool
+) -> None:
+    """A table already restored is the reference instead of a restore, never beside one."""
+    if from_table and (at is not None or backups):
+        given = " and ".join(o for o, on in (("--at", at is not None), ("--from-backup", backups)) if on)
+        refuse(f"--from-table and {given}: a table already restored is the reference; give one")
+    if from_region is not None and not from_table:
+        refuse("--from-region names where the --from-table table is: give --from-table too")
+
+
 def _check_backup_arns(arns: Sequence[str]) -> None:
     for arn in arns:
         problem = check_backup_arn(arn)
@@ -447,6 +458,14 @@ def _check_backup_arns(arns: Sequence[str]) -> None:
     multiple=True,
     help="Restore this table's on-demand backup instead of PITR (repeatable; not with --at).",
 )
+@click.option(
+    "--from-table",
+    "from_tables",
+    multiple=True,
+    metavar="[SOURCE=]NAME",
+    help="Check this table already restored instead of restoring (repeatable); never written.",
+)
+@click.option("--from-region", default=None, help="Region of the --from-table tables.")
 @click.option(
     "--sample",
     "sample_size",
@@ -470,6 +489,8 @@ def drill(
     *,
     at: datetime | None,
     backup_arns: tuple[str, ...],
+    from_tables: tuple[str, ...],
+    from_region: str | None,
     sample_size: int,
     seed: int | None,
     strict: bool,
@@ -479,6 +500,9 @@ def drill(
     """Restore every protected table into a temporary one, verify, measure, clean up."""
     from formkiq_backup.dr.drill import run_drill
 
+    _refuse_mixed_references(
+        from_table=bool(from_tables), from_region=from_region, at=at, backups=bool(backup_arns)
+    )
     if at is not None and backup_arns:
         refuse(
             "--at and --from-backup both say what to restore: give --at (a point in time) "
@@ -502,6 +526,8 @@ def drill(
             strict=strict,
             on_scan=feedback.scanned,
             on_step=feedback.step,
+            from_tables=list(from_tables),
+            from_region=from_region,
         ),
         report_path=report_path,
     )
@@ -527,6 +553,12 @@ def write_reports(report: Report, path: Path) -> None:
 @click.option(
     "--from-backup", "backup_arn", default=None, help="On-demand backup to go back to (not --at)."
 )
+@click.option(
+    "--from-table",
+    default=None,
+    help="A table already restored to go back to, instead of a restore; never written.",
+)
+@click.option("--from-region", default=None, help="Region of the --from-table table.")
 @click.option("--apply", is_flag=True, help="Write the changes (default: dry-run).")
 @click.option(
     "--delete-new",
@@ -541,6 +573,8 @@ def repair(
     whole_table: bool,
     at: datetime | None,
     backup_arn: str | None,
+    from_table: str | None,
+    from_region: str | None,
     apply: bool,
     delete_new: bool,
     keep_new: bool,
@@ -552,10 +586,16 @@ def repair(
     """
     from formkiq_backup.dr.repair import run_repair
 
+    _refuse_mixed_references(
+        from_table=from_table is not None, from_region=from_region, at=at, backups=bool(backup_arn)
+    )
     if at is not None and backup_arn is not None:
         refuse("--at and --from-backup both say what to go back to: give one, not both")
-    if at is None and backup_arn is None:
-        refuse("give --at TIME (PITR) or --from-backup ARN: the state to go back to")
+    if at is None and backup_arn is None and from_table is None:
+        refuse(
+            "give --at TIME (PITR), --from-backup ARN or --from-table NAME (a table already "
+            "restored): the state to go back to"
+        )
     if site is not None and whole_table:
         refuse("--site and --whole-table: give one (one site, or every site)")
     if site is None and not whole_table:
@@ -583,6 +623,8 @@ def repair(
             delete_new=delete_new,
             on_scan=feedback.scanned,
             on_step=feedback.step,
+            from_table=from_table,
+            from_region=from_region,
         ),
     )
 

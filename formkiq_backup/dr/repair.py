@@ -27,6 +27,8 @@ from formkiq_backup.dr.tables import (
     check_restorable,
     page_counter,
     report_left_behind,
+    check_reference_options,
+    existing_reference,
     scan,
     table_key_attributes,
     temporary_table_name,
@@ -95,28 +97,37 @@ def run_repair(
     delete_new: bool,
     on_scan: ScanProgress,
     on_step: Callable[[str], None],
+    from_table: str | None = None,
+    from_region: str | None = None,
 ) -> None:
     """Plan (and with `apply`, make) the writes that bring the live table back.
 
-    `site` None repairs the whole table; the CLI asks for `--whole-table` to say so.
+    `site` None repairs the whole table; the CLI asks for `--whole-table` to say so. With
+    `from_table` the reference is a table the operator already restored (in `from_region`, else
+    here): no restore is started, and the guard keeps it read-only and undeleted.
     """
-    environment = ctx.environment
+    check_reference_options(
+        from_tables=[from_table] if from_table else [],
+        from_region=from_region,
+        restore_options={"--at": at is not None, "--from-backup": backup_arn is not None},
+    )
+    if at is None and backup_arn is None and from_table is None:
+        raise SetupError(
+            "give --at TIME (PITR) or --from-backup ARN (or --from-table NAME, a table already "
+            "restored): the state to go back to"
+        )
     live = resolve_table(ctx, table_name)
     if site is not None:
         require_site(ctx, site)
-    protected = {t.name for t in environment.protected_tables}
-    # Only the repaired table may be written, and only with --apply.
-    writable = {live} if apply else set()
-    guard = SourceGuard(protected - writable, [b.name for b in environment.protected_buckets])
-    dynamodb = guard.attach(ctx.client("dynamodb"))
-
-    if backup_arn:
-        source = backup_sources(dynamodb, [backup_arn]).get(live)
-        if source is None:
-            raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
-    else:
-        check_restorable(dynamodb, live, at)
-        source = RecoverySource(at=at)
+    source, dynamodb, reference_dynamodb = _clients_and_source(
+        ctx,
+        live,
+        at=at,
+        backup_arn=backup_arn,
+        from_table=from_table,
+        from_region=from_region,
+        apply=apply,
+    )
     scope = f"site {site}" if site else "whole table"
     report.summary.update(
         table=live,
@@ -127,13 +138,28 @@ def run_repair(
     )
 
     with temporary_tables(dynamodb, report_left_behind(report)) as created:
-        target = temporary_table_name(live, "repair")
-        created.append(target)
-        timed_restore(dynamodb, report, live, source, target, keep_indexes=False, on_step=on_step)
         keys = table_key_attributes(dynamodb, live)
+        if source.table:
+            target = source.table
+            existing_reference(reference_dynamodb, target, source.region, keys)
+            report.add("reference", live, Status.PASS, f"{source.describe()}: no restore")
+        else:
+            target = temporary_table_name(live, "repair")
+            created.append(target)
+            timed_restore(
+                dynamodb, report, live, source, target, keep_indexes=False, on_step=on_step
+            )
         on_step(f"comparing {scope}")
         started = time.monotonic()
-        with compare_tables(dynamodb, target, live, keys, site=site, on_scan=on_scan) as diff:
+        with compare_tables(
+            dynamodb,
+            target,
+            live,
+            keys,
+            site=site,
+            on_scan=on_scan,
+            reference_dynamodb=reference_dynamodb,
+        ) as diff:
             counts = diff.counts()
             plan = {
                 Action.PUT.value: counts[Action.PUT],
@@ -182,6 +208,42 @@ def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_ne
             report.add(section, "...", Status.INFO, f"and {total - shown[section]} more")
 
 
+def _clients_and_source(
+    ctx: DrContext,
+    live: str,
+    *,
+    at: datetime | None,
+    backup_arn: str | None,
+    from_table: str | None,
+    from_region: str | None,
+    apply: bool,
+) -> tuple[RecoverySource, Any, Any]:
+    """The reference's source, and guarded clients for the live table and the reference."""
+    environment = ctx.environment
+    protected = {t.name for t in environment.protected_tables}
+    elsewhere = from_region not in (None, ctx.region)
+    if from_table == live and not elsewhere:
+        raise SetupError(f"--from-table {from_table}: that is the table being repaired")
+    # Only the repaired table may be written, and only with --apply; the reference never.
+    writable = {live} if apply else set()
+    read_only = protected - writable | ({from_table} if from_table and not elsewhere else set())
+    guard = SourceGuard(read_only, [b.name for b in environment.protected_buckets])
+    dynamodb = guard.attach(ctx.client("dynamodb"))
+    if from_table:
+        if not elsewhere:
+            return RecoverySource(table=from_table), dynamodb, dynamodb
+        reference = SourceGuard([from_table], []).attach(ctx.client("dynamodb", from_region))
+        return RecoverySource(table=from_table, region=from_region), dynamodb, reference
+    if backup_arn:
+        found = backup_sources(dynamodb, [backup_arn]).get(live)
+        if found is None:
+            raise SetupError(f"--from-backup {backup_arn} is not a backup of {live}")
+        return found, dynamodb, dynamodb
+    assert at is not None  # run_repair asked for one of the three
+    check_restorable(dynamodb, live, at)
+    return RecoverySource(at=at), dynamodb, dynamodb
+
+
 def compare_tables(
     dynamodb: Any,
     reference: str,
@@ -190,11 +252,13 @@ def compare_tables(
     *,
     site: str | None,
     on_scan: ScanProgress | None = None,
+    reference_dynamodb: Any | None = None,
 ) -> TableDiff:
     """One scan of each table (a site's items only, when given) into a finished diff.
 
     The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
     back; the client-side check also catches what a prefix cannot express (the default site).
+    `reference_dynamodb` reads the reference when it lives in another region.
     """
     filter_expression = site_filter_expression(site) if site else None
 
@@ -205,7 +269,7 @@ def compare_tables(
     try:
         diff.collect(
             scan(
-                dynamodb,
+                reference_dynamodb or dynamodb,
                 reference,
                 filter_expression=filter_expression,
                 keep=keep,

@@ -4,19 +4,25 @@ Restores always go to new tables (`<source>-<purpose>-<UTC time>`, tagged `formk
 every command that creates one deletes it on the way out, interrupted or not.
 """
 
+import json
+import multiprocessing
+import multiprocessing.pool
+import os
+import queue
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
+import boto3
 from botocore.exceptions import ClientError
 
-from formkiq_backup.dr.context import SetupError, describe_error
+from formkiq_backup.dr.context import CLIENT_CONFIG, SetupError, describe_error
 from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.items import Item
@@ -115,12 +121,17 @@ def _named_tables(params: Mapping[str, Any]) -> set[str]:
 
 @dataclass(frozen=True)
 class RecoverySource:
-    """Where a restore comes from: a point in time (None: latest restorable) or a backup."""
+    """Where the reference comes from: a point in time (None: latest restorable), a backup, or
+    a table the operator already restored (`--from-table`, optionally in `--from-region`)."""
 
     at: datetime | None = None
     backup_arn: str | None = None
+    table: str | None = None
+    region: str | None = None
 
     def describe(self) -> str:
+        if self.table:
+            return f"existing table {self.table}" + (f" in {self.region}" if self.region else "")
         if self.backup_arn:
             return f"backup {self.backup_arn}"
         return f"PITR at {_utc(self.at)}" if self.at else "PITR, latest restorable time"
@@ -134,6 +145,41 @@ def check_backup_arn(arn: str) -> str | None:
         "not a DynamoDB backup ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/backup/"
         "<id>); AWS Backup recovery points restore through AWS Backup restore jobs"
     )
+
+
+def check_reference_options(
+    *, from_tables: Iterable[str], from_region: str | None, restore_options: Mapping[str, bool]
+) -> None:
+    """`--from-table` replaces a restore: it cannot be combined with the options of one.
+
+    `restore_options` maps each restore option (`--at`, `--from-backup`) to whether it was given.
+    """
+    given = [option for option, present in restore_options.items() if present]
+    if any(from_tables) and given:
+        raise SetupError(
+            f"--from-table and {' and '.join(given)}: give either an existing table to compare "
+            "with or a state to restore, not both"
+        )
+    if from_region and not any(from_tables):
+        raise SetupError(f"--from-region {from_region}: only with --from-table")
+
+
+def existing_reference(dynamodb: Any, table: str, region: str | None, key: Sequence[str]) -> None:
+    """Check `table` can stand in for a restore: it exists, is (or becomes) ACTIVE, same key.
+
+    Only DescribeTable is called: the table is read later, never written, never deleted.
+    """
+    where = f" in {region}" if region else ""
+    try:
+        wait_until_active(dynamodb, table)
+        found = table_key_attributes(dynamodb, table)
+    except ClientError as error:
+        raise SetupError(f"--from-table {table}{where}: {describe_error(error)}") from error
+    if found != tuple(key):
+        raise SetupError(
+            f"--from-table {table}{where}: its key is {', '.join(found)}, the table it stands "
+            f"in for has {', '.join(key)}"
+        )
 
 
 def backup_sources(dynamodb: Any, backup_arns: Iterable[str]) -> dict[str, RecoverySource]:
@@ -202,6 +248,8 @@ def restore_to_new_table(
 
     Without `keep_indexes` the restore skips the GSIs: faster, and a repair reads by scan only.
     """
+    if source.table:
+        raise ValueError(f"{source.describe()} is used as it is, never restored")
     options: dict[str, Any] = {"TargetTableName": target_table}
     if not keep_indexes:
         options["GlobalSecondaryIndexOverride"] = []
@@ -321,6 +369,42 @@ def temporary_tables(dynamodb: Any, on_problem: Callable[[str], None]) -> Iterat
             signal.signal(signal.SIGTERM, previous)
 
 
+_LEAN_SCAN_ID = "formkiq-dr-lean-scan"
+# A binary value (B, BS) arrives base64-encoded; botocore decodes it, the lean path would not.
+_BINARY_MARKERS = (b'"B":', b'"BS":', b'"B" :', b'"BS" :')
+
+
+def lean_scans(dynamodb: Any) -> Any:
+    """Have `dynamodb`'s Scan answers hand over their items as DynamoDB sent them.
+
+    botocore walks every attribute value of a response through the output shape (the Scan's
+    largest cost in the client, about 45 us an item); an item's JSON wire form is already what
+    that walk returns for every type but binary. Before botocore parses a successful Scan
+    response, its `Items` are taken out of the body (json.loads, in C) and the rest is left to
+    botocore, so signing, retries, throttling and error types stay botocore's: error responses
+    and pages holding a binary value are not touched. Idempotent; returns the client.
+    """
+    dynamodb.meta.events.register(
+        "before-parse.dynamodb.Scan", _take_scan_items, unique_id=_LEAN_SCAN_ID
+    )
+    return dynamodb
+
+
+def _take_scan_items(
+    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    body = response_dict.get("body")
+    if response_dict.get("status_code") != 200 or not isinstance(body, bytes):
+        return
+    if any(marker in body for marker in _BINARY_MARKERS):
+        return
+    parsed = json.loads(body)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("Items"), list):
+        return
+    customized_response_dict["Items"] = parsed.pop("Items")
+    response_dict["body"] = json.dumps(parsed).encode()
+
+
 def scan(
     dynamodb: Any,
     table: str,
@@ -328,13 +412,19 @@ def scan(
     on_page: Callable[[int], None] | None = None,
     filter_expression: Mapping[str, Any] | None = None,
     keep: Callable[[Item], bool] | None = None,
+    segment: tuple[int, int] | None = None,
 ) -> Iterator[Item]:
     """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count.
 
     Each page is released before the next is requested: a parsed 1 MB page is several MB of
-    Python objects, and a paginator loop would hold two while the next one is read.
+    Python objects, and a paginator loop would hold two while the next one is read. `segment`
+    (`(Segment, TotalSegments)`) reads one part of a parallel scan. Responses take the lean path
+    (`lean_scans`).
     """
+    lean_scans(dynamodb)
     request: dict[str, Any] = {"TableName": table, **(filter_expression or {})}
+    if segment is not None:
+        request.update(Segment=segment[0], TotalSegments=segment[1])
     while True:
         response = dynamodb.scan(**request)
         items: list[Item] = response.pop("Items")
@@ -358,3 +448,121 @@ def table_key_attributes(dynamodb: Any, table: str) -> tuple[str, ...]:
     """The table's key attribute names, hash key first."""
     schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
     return tuple(part["AttributeName"] for part in sorted(schema, key=lambda p: p["KeyType"]))
+
+
+def approximate_item_count(dynamodb: Any, table: str) -> int | None:
+    """DynamoDB's six-hourly item count: good enough to size a progress bar."""
+    count = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
+    return int(count) if count else None
+
+
+# A parallel scan pays for starting its worker processes (about a second); below this many
+# items (DescribeTable's ItemCount of the live table) one process reads faster. Measured
+# (docs/benchmarks.md): at 20,000 items on 2 shared cores, 2 segments took 1.17x as long.
+PARALLEL_MIN_ITEMS = 100_000
+PARALLEL_SEGMENTS = max(2, min(8, os.cpu_count() or 1))
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """How a worker process makes a DynamoDB client like its parent's: same region, endpoint,
+    profile and AWS_* settings. The worker resolves its credentials from these itself (a
+    profile's are refreshed there as they expire); they pass only through a local pipe."""
+
+    region: str
+    endpoint_url: str
+    profile: str | None
+    environment: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def like(cls, client: Any, profile: str | None = None) -> "ClientSpec":
+        settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+        return cls(client.meta.region_name, client.meta.endpoint_url, profile, settings)
+
+    def create(self) -> Any:
+        for name in [name for name in os.environ if name.startswith("AWS_")]:
+            del os.environ[name]
+        os.environ.update(self.environment)
+        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        return session.client("dynamodb", endpoint_url=self.endpoint_url, config=CLIENT_CONFIG)
+
+
+_worker_pages: "multiprocessing.Queue[tuple[str, int]] | None" = None
+_worker_clients: dict[ClientSpec, Any] = {}
+
+
+def _start_worker(pages: "multiprocessing.Queue[tuple[str, int]]") -> None:
+    global _worker_pages  # noqa: PLW0603  # one queue per worker process, set once at start
+    _worker_pages = pages
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def worker_client(spec: ClientSpec) -> Any:
+    """In a worker: one client per spec, kept for the worker's next segments."""
+    if spec not in _worker_clients:
+        _worker_clients[spec] = spec.create()
+    return _worker_clients[spec]
+
+
+def worker_page_counter(table: str) -> Callable[[int], None]:
+    """In a worker: report a page's scanned count to the parent's progress."""
+
+    def counted(scanned: int) -> None:
+        if _worker_pages is not None:
+            _worker_pages.put((table, scanned))
+
+    return counted
+
+
+def map_segments(
+    worker: Callable[..., Result],
+    calls: Sequence[tuple[Any, ...]],
+    *,
+    processes: int,
+    on_page: Callable[[str, int], None] | None = None,
+) -> list[Result]:
+    """`worker(*call)` for each call, in `processes` worker processes; results in call order.
+
+    Separate processes, not threads: parsing a page is Python code that holds the GIL, so
+    threads would share one core. Workers come from a fork server (started once, without this
+    process's threads); pages they read are reported to `on_page` as they go. On any exit
+    (error, Ctrl-C, SIGTERM turned into KeyboardInterrupt) the workers are terminated.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["formkiq_backup.dr.tables", "formkiq_backup.dr.drill"])
+    pages: multiprocessing.Queue[tuple[str, int]] = context.Queue()
+    pool = context.Pool(processes, initializer=_start_worker, initargs=(pages,))
+    try:
+        pending = [pool.apply_async(worker, call) for call in calls]
+        while not all(result.ready() for result in pending):
+            _drain(pages, on_page, timeout=0.1)
+        results = [result.get() for result in pending]
+        pool.close()
+        pool.join()
+        _drain(pages, on_page, timeout=0)
+        return results
+    finally:
+        pool.terminate()
+        pages.close()
+
+
+def _drain(
+    pages: "multiprocessing.Queue[tuple[str, int]]",
+    on_page: Callable[[str, int], None] | None,
+    timeout: float,
+) -> None:
+    try:
+        table, scanned = pages.get(timeout=timeout) if timeout else pages.get_nowait()
+        while True:
+            if on_page is not None:
+                on_page(table, scanned)
+            table, scanned = pages.get_nowait()
+    except queue.Empty:
+        return
+
+
+def scan_segments(dynamodb: Any, table: str) -> int:
+    """How many parallel segments to read `table` in: one unless it is large."""
+    count = approximate_item_count(dynamodb, table) or 0
+    return PARALLEL_SEGMENTS if count >= PARALLEL_MIN_ITEMS else 1

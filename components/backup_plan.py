@@ -10,7 +10,8 @@ from components.policies import managed_policy_arn, service_trust_policy
 from formkiq_backup import aws_rules
 
 # AWS managed policies for the AWS Backup role; the paths differ (service-role/ or none).
-# S3 backups fail with AccessDenied without the two S3 policies (RULES A3).
+# S3 backups fail with AccessDenied without the two S3 policies
+# (aws-backup/latest/devguide/s3-backups.html).
 BACKUP_ROLE_POLICIES = {
     "backup": "service-role/AWSBackupServiceRolePolicyForBackup",
     "restores": "service-role/AWSBackupServiceRolePolicyForRestores",
@@ -35,7 +36,8 @@ class BackupRule:
     recovery_point_tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
-        """Every AWS rule this rule breaks (RULES A1), checked because no emulator does."""
+        """Every AWS rule this rule breaks (formkiq_backup/aws_rules.py), checked here because no
+        emulator does."""
         found = aws_rules.rule_name_problems(self.name)
         try:
             aws_rules.parse_backup_schedule(self.schedule)

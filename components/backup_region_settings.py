@@ -14,7 +14,8 @@ class BackupRegionSettingsArgs:
     """Resource types to opt in, and those to give AWS Backup full management of."""
 
     opt_in_resource_types: Sequence[str] = ("DynamoDB", "S3")
-    """Tag-based selections honour opt-in; explicit ARNs back up regardless (RULES A1)."""
+    """Tag-based selections honour opt-in; explicit ARNs back up regardless
+    (aws-backup/latest/devguide/assigning-resources.html)."""
     full_management_resource_types: Sequence[str] = ("DynamoDB",)
     """Advanced DynamoDB backup: vault-key encryption, cold storage, cross-region copies."""
     region: str | None = None

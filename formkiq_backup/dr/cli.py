@@ -430,11 +430,16 @@ def _refuse_mixed_references(
     *, from_table: bool, from_region: str | None, at: datetime | None, backups: bool
 ) -> None:
     """A table already restored is the reference instead of a restore, never beside one."""
-    if from_table and (at is not None or backups):
-        given = " and ".join(o for o, on in (("--at", at is not None), ("--from-backup", backups)) if on)
-        refuse(f"--from-table and {given}: a table already restored is the reference; give one")
-    if from_region is not None and not from_table:
-        refuse("--from-region names where the --from-table table is: give --from-table too")
+    from formkiq_backup.dr.tables import check_reference_options
+
+    try:
+        check_reference_options(
+            from_tables=["given"] if from_table else [],
+            from_region=from_region,
+            restore_options={"--at": at is not None, "--from-backup": backups},
+        )
+    except SetupError as error:
+        refuse(str(error))
 
 
 def _check_backup_arns(arns: Sequence[str]) -> None:
@@ -593,7 +598,7 @@ def repair(
         refuse("--at and --from-backup both say what to go back to: give one, not both")
     if at is None and backup_arn is None and from_table is None:
         refuse(
-            "give --at TIME (PITR), --from-backup ARN or --from-table NAME (a table already "
+            "give --at TIME (PITR) or --from-backup ARN (or --from-table NAME, a table already "
             "restored): the state to go back to"
         )
     if site is not None and whole_table:

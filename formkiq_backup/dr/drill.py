@@ -26,12 +26,12 @@ from formkiq_backup.dr.tables import (
     ScanProgress,
     SourceGuard,
     backup_sources,
-    check_restorable,
-    page_counter,
-    report_left_behind,
     check_reference_options,
+    check_restorable,
     existing_reference,
     map_segments,
+    page_counter,
+    report_left_behind,
     scan,
     scan_segments,
     table_key_attributes,
@@ -199,7 +199,10 @@ def reference_tables(
     for reference in from_tables:
         source_name, equals, name = reference.rpartition("=")
         if equals:
-            source = resolve_table(ctx, source_name)
+            try:
+                source = resolve_table(ctx, source_name)
+            except SetupError:
+                source = source_name  # refused below, in --from-table's words
         else:
             try:
                 described = reference_dynamodb.describe_table(TableName=name)["Table"]

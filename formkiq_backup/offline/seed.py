@@ -214,7 +214,8 @@ def tag_item(prefix: str, document_id: str, tag_key: str, value: str, stamp: str
 
 
 def api_key_item(site: str, suffix: str) -> dict[str, Any]:
-    """A site's API key: a global partition, the site only in the index keys (FACTS.md §6)."""
+    """A site's API key: a global partition, the site only in the index keys (FormKiQ's
+    ApiKey record, SK apikey#<key>)."""
     prefix = site_prefix(site)
     return {
         "PK": {"S": "apikeys#"},

@@ -260,11 +260,22 @@ def test_valid_renders_exit_with_nothing_on_stderr() -> None:
         assert result.stderr == "", result.stderr
 
 
+def top_level_make_environment() -> dict[str, str]:
+    """As a user's shell runs make: under `make test` the tests inherit MAKELEVEL, and a nested
+    make announces its directory on stdout, which a user's `make preview` never does."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    }
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_preview_puts_only_the_render_on_stdout() -> None:
     result = subprocess.run(
         ["make", "preview", "STACK=prod"],
         cwd=PROJECT_DIR,
+        env=top_level_make_environment(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -281,6 +292,7 @@ def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
     result = subprocess.run(
         ["make", "preview", "STACK=nonexistent"],
         cwd=PROJECT_DIR,
+        env=top_level_make_environment(),
         capture_output=True,
         text=True,
         timeout=300,

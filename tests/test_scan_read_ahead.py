@@ -1,13 +1,16 @@
-"""The scan's read-ahead: the next page is read while this one is worked through, and nothing
-about what the caller sees changes (order, errors, progress, how much is held).
+"""The scan's read-ahead: the next page is requested while this one is worked through, and
+nothing about what the caller sees changes (order, errors, progress, how much is held).
 
-The error cases use botocore's Stubber (real Scan request and response shapes): no emulator can
-be told to fail the second page of a scan.
+The bounds are checked with a counting stand-in for the client (only `scan` and the event
+registration `lean_scans` makes); the request and error shapes with botocore's Stubber (real
+Scan shapes): no emulator can be told to fail the second page of a scan. The raw pages the
+reader thread holds are checked against dynalite in tests/test_dynalite_requests.py.
 """
 
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -15,13 +18,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from formkiq_backup.dr.tables import read_ahead, scan
-
-READER = "formkiq-dr-scan-ahead"
+from formkiq_backup.dr.tables import READER_THREAD, scan
 
 
 def readers_running() -> int:
-    return sum(thread.name == READER for thread in threading.enumerate())
+    return sum(thread.name == READER_THREAD for thread in threading.enumerate())
 
 
 def wait_for_readers_to_stop(timeout: float = 2.0) -> int:
@@ -31,63 +32,61 @@ def wait_for_readers_to_stop(timeout: float = 2.0) -> int:
     return readers_running()
 
 
-class Counted:
-    """Pages 0, 1, 2, ... (forever unless `last`), counting how many were taken."""
-
-    def __init__(self, last: int | None = None) -> None:
-        self.taken = 0
-        self.last = last
-
-    def __iter__(self) -> Iterator[int]:
-        page = 0
-        while self.last is None or page <= self.last:
-            self.taken += 1
-            yield page
-            page += 1
-
-
-def test_pages_come_in_order_and_the_reader_is_never_more_than_two_ahead() -> None:
-    pages = Counted(last=49)
-    seen = []
-    for page in read_ahead(iter(pages)):
-        time.sleep(0.002)  # the caller's work: the reader runs ahead as far as it may
-        # One page handed out, one waiting in the queue, one taken and waiting to be handed over.
-        assert pages.taken <= page + 3
-        seen.append(page)
-    assert seen == list(range(50))
-    assert wait_for_readers_to_stop() == 0
-
-
-def test_closing_early_stops_the_reader() -> None:
-    pages = Counted()  # endless: only the stop can end the reader
-    reading = read_ahead(iter(pages))
-    assert next(reading) == 0
-    reading.close()
-    assert wait_for_readers_to_stop() == 0
-    taken = pages.taken
-    time.sleep(0.1)
-    assert pages.taken == taken <= 3
-
-
-def test_an_error_reading_a_page_is_raised_to_the_caller_after_the_pages_before_it() -> None:
-    class BrokenPageError(Exception):
-        pass
-
-    def pages() -> Iterator[int]:
-        yield 0
-        yield 1
-        raise BrokenPageError("page 2")
-
-    seen = []
-    with pytest.raises(BrokenPageError, match="page 2"):
-        for page in read_ahead(pages()):
-            seen.append(page)
-    assert seen == [0, 1]
-    assert wait_for_readers_to_stop() == 0
-
-
 def item(number: int) -> dict[str, Any]:
     return {"PK": {"S": f"docs#{number}"}, "SK": {"S": "document"}}
+
+
+class PagedTable:
+    """Answers Scan with pages of two items, `pages` of them (endless if None), counting."""
+
+    def __init__(self, pages: int | None) -> None:
+        self.pages = pages
+        self.requests: list[dict[str, Any]] = []
+        self.meta = SimpleNamespace(events=SimpleNamespace(register=lambda *_, **__: None))
+
+    def scan(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        page = int(request.get("ExclusiveStartKey", {"page": {"N": "-1"}})["page"]["N"]) + 1
+        response: dict[str, Any] = {"Items": [item(2 * page), item(2 * page + 1)]}
+        response["ScannedCount"] = 2
+        if self.pages is None or page + 1 < self.pages:
+            response["LastEvaluatedKey"] = {"page": {"N": str(page)}}
+        return response
+
+
+def test_pages_come_in_order_and_the_reader_is_never_more_than_one_page_ahead() -> None:
+    table = PagedTable(pages=30)
+    seen = []
+    for number, found in enumerate(scan(table, "Documents")):
+        time.sleep(0.002)  # the caller's work: the reader runs ahead as far as it may
+        # The page being handed out, and at most the next one requested: never a third.
+        assert len(table.requests) <= number // 2 + 2
+        seen.append(found)
+    assert seen == [item(n) for n in range(60)]
+    assert [r.get("ExclusiveStartKey") for r in table.requests[:2]] == [
+        None,
+        {"page": {"N": "0"}},
+    ]
+    assert wait_for_readers_to_stop() == 0
+
+
+def test_leaving_a_scan_early_stops_the_reader() -> None:
+    table = PagedTable(pages=None)  # endless: only the stop can end the reader
+    reading = scan(table, "Documents")
+    assert next(reading) == item(0)
+    reading.close()
+    assert wait_for_readers_to_stop() == 0
+    requested = len(table.requests)
+    time.sleep(0.1)
+    assert len(table.requests) == requested <= 2
+
+
+def test_each_page_is_reported_once_in_order_and_filtered_items_are_not_handed_out() -> None:
+    table = PagedTable(pages=3)
+    pages: list[int] = []
+    kept = list(scan(table, "Documents", on_page=pages.append, keep=lambda i: i != item(3)))
+    assert pages == [2, 2, 2]
+    assert kept == [item(n) for n in range(6) if n != 3]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -399,11 +399,27 @@ def _take_scan_items(
         return
     if any(marker in body for marker in _BINARY_MARKERS):
         return
+    if getattr(_reader, "raw", False):
+        # A scan's reader thread: the page is parsed where it is worked through (_open_page).
+        customized_response_dict["Items"] = _RawPage(body)
+        response_dict["body"] = b"{}"
+        return
     parsed = json.loads(body)
     if not isinstance(parsed, dict) or not isinstance(parsed.get("Items"), list):
         return
     customized_response_dict["Items"] = parsed.pop("Items")
     response_dict["body"] = json.dumps(parsed).encode()
+
+
+_reader = threading.local()
+"""`raw` is set in a scan's reader thread only: other calls on the client parse as usual."""
+
+
+@dataclass(frozen=True)
+class _RawPage:
+    """A successful Scan response body, not yet parsed."""
+
+    body: bytes
 
 
 def scan(
@@ -414,92 +430,93 @@ def scan(
     filter_expression: Mapping[str, Any] | None = None,
     keep: Callable[[Item], bool] | None = None,
     segment: tuple[int, int] | None = None,
-) -> Iterator[Item]:
+) -> Generator[Item, None, None]:
     """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count.
 
-    The next page is read in a thread while the caller works through this one (`read_ahead`),
-    so the table's own time to answer overlaps the caller's work. Items are handed out and
-    dropped one at a time, so a page shrinks as it is read: at most three pages are held (the
-    one handed out, the one waiting, the one being read), however large the table. `segment`
-    (`(Segment, TotalSegments)`) reads one part of a parallel scan. Responses take the lean path
-    (`lean_scans`).
+    The next page is requested (in a thread, `_PageReader`) as soon as this one's
+    LastEvaluatedKey is known, so the table's time to answer overlaps the caller's work. Items
+    are handed out and dropped one at a time, so a page shrinks as it is read; the page being
+    read ahead is held as the bytes DynamoDB sent until its turn comes (a parsed 1 MB page is
+    several MB of Python objects). `segment` (`(Segment, TotalSegments)`) reads one part of a
+    parallel scan. Responses take the lean path (`lean_scans`).
     """
-    lean_scans(dynamodb)
+    dynamodb = lean_scans(dynamodb)
     request: dict[str, Any] = {"TableName": table, **(filter_expression or {})}
     if segment is not None:
         request.update(Segment=segment[0], TotalSegments=segment[1])
-    for items, scanned in read_ahead(_pages(dynamodb, request)):
-        if on_page is not None:
-            on_page(scanned)
-        items.reverse()
-        while items:
-            item = items.pop()
-            if keep is None or keep(item):
-                yield item
-            del item
-
-
-def _pages(dynamodb: Any, request: dict[str, Any]) -> Iterator[tuple[list[Item], int]]:
-    """Each Scan page's items and scanned count, following LastEvaluatedKey to the end."""
-    while True:
-        response = dynamodb.scan(**request)
-        items: list[Item] = response.pop("Items")
-        next_key = response.get("LastEvaluatedKey")
-        yield items, response.get("ScannedCount", len(items))
-        del items, response
-        if not next_key:
-            return
-        request["ExclusiveStartKey"] = next_key
-
-
-Page = TypeVar("Page")
-_END = object()
-
-
-def read_ahead(pages: Iterator[Page]) -> Generator[Page, None, None]:
-    """`pages`, with the next one read in a daemon thread while the caller holds this one.
-
-    Waiting for a page releases the GIL, so the server's time (or the network's) overlaps the
-    caller's work; a botocore client may be shared between threads (boto3's guide, "Multithreading
-    or multiprocessing with clients"). An error reading a page is raised to the caller as it
-    came, at the page it stopped; closing the iterator early (or Ctrl-C) stops the reader after
-    the request it has in flight.
-    """
-    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(value, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for page in pages:
-                if not hand_over(page):
-                    return
-                del page
-            hand_over(_END)
-        except BaseException as error:  # handed to the caller, raised there
-            hand_over(_Failed(error))
-
-    reader = threading.Thread(target=read, name="formkiq-dr-scan-ahead", daemon=True)
-    reader.start()
-    try:
+    with _PageReader(dynamodb) as reader:
+        reader.ask(request)
         while True:
-            value = ready.get()
-            if value is _END:
+            items, scanned, next_key = _open_page(reader.take())
+            if next_key:
+                reader.ask({**request, "ExclusiveStartKey": next_key})
+            if on_page is not None:
+                on_page(scanned)
+            items.reverse()
+            while items:
+                item = items.pop()
+                if keep is None or keep(item):
+                    yield item
+                del item
+            if not next_key:
                 return
-            if isinstance(value, _Failed):
-                raise value.error
-            yield value
-            del value
-    finally:
-        stop.set()
+
+
+def _open_page(response: dict[str, Any]) -> tuple[list[Item], int, Any]:
+    """A Scan response's items, scanned count and LastEvaluatedKey, parsing a raw page here."""
+    found = response.get("Items")
+    if isinstance(found, _RawPage):
+        response = json.loads(found.body)
+        found = response.get("Items")
+    items: list[Item] = found if isinstance(found, list) else []
+    return items, response.get("ScannedCount", len(items)), response.get("LastEvaluatedKey")
+
+
+class _PageReader:
+    """One daemon thread that sends the Scan requests it is asked for, one at a time.
+
+    Waiting for an answer releases the GIL, so the server's time (or the network's) overlaps the
+    caller's work; a botocore client may be shared between threads (boto3's guide,
+    "Multithreading or multiprocessing with clients"), and signing, retries and error types stay
+    botocore's. A request is asked for only once the page before it is taken, so at most one
+    page is held ahead, as bytes. An error is raised to the caller as botocore raised it, after
+    the pages before it; leaving the block early (or Ctrl-C) stops the thread after the request
+    it has in flight.
+    """
+
+    def __init__(self, dynamodb: Any) -> None:
+        self._dynamodb = dynamodb
+        self._requests: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=READER_THREAD, daemon=True)
+
+    def __enter__(self) -> "_PageReader":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._requests.put(None)
+
+    def ask(self, request: dict[str, Any]) -> None:
+        self._requests.put(request)
+
+    def take(self) -> dict[str, Any]:
+        answer = self._answers.get()
+        if isinstance(answer, _Failed):
+            raise answer.error
+        return cast(dict[str, Any], answer)
+
+    def _run(self) -> None:
+        _reader.raw = True
+        while (request := self._requests.get()) is not None:
+            try:
+                self._answers.put(self._dynamodb.scan(**request))
+            except BaseException as error:  # handed to the caller, raised there
+                self._answers.put(_Failed(error))
+                return
+
+
+READER_THREAD = "formkiq-dr-scan-ahead"
 
 
 @dataclass(frozen=True)
@@ -519,9 +536,11 @@ def approximate_item_count(dynamodb: Any, table: str) -> int | None:
     return int(count) if count else None
 
 
-# A parallel scan pays for starting its worker processes (about a second); below this many
-# items (DescribeTable's ItemCount of the live table) one process reads faster. Measured
-# (docs/benchmarks.md): at 20,000 items on 2 shared cores, 2 segments took 1.17x as long.
+# A parallel scan pays for starting a fork server and its workers (a few tenths of a second),
+# and on a small machine its workers compete with the rest for the cores; below this many
+# items (DescribeTable's ItemCount of the live table) one process reads as fast or faster.
+# Measured on 2 cores with the server beside the client (docs/benchmarks.md): at 10,000 and
+# 20,000 items per table 2 segments were no faster than one process.
 PARALLEL_MIN_ITEMS = 100_000
 PARALLEL_SEGMENTS = max(2, min(8, os.cpu_count() or 1))
 Result = TypeVar("Result")

@@ -15,7 +15,11 @@ SIGTERM): `dynalite` (Node.js, installed from npm on first use, see bench/server
    or of the parallel scan's workers) and of the server is recorded beside it. Each result is
    checked: the repair plan holds exactly the incident's changes in site finance, the digests
    differ where the tables do, and the hand-made diff saw every changed item.
-2. Memory, in a fresh process per measurement (bench/probe.py), at 5,000 and 50,000 items per
+   dynalite runs each case three times (`--repetitions`), moto_server once
+   (`--moto-repetitions`): there every case takes one to two minutes, the server's own cost.
+2. Memory, on the first engine that runs (dynalite unless it is skipped: the probes measure the
+   client, and moto_server would take many minutes per probe), in a fresh process per
+   measurement (bench/probe.py), at 5,000 and 50,000 items per
    table (`--memory-sizes` adds sizes in between), for both operations and, for contrast, the
    raw paginator: peak RSS growth per item from the first size to the last (the kernel's
    high-water mark, reset before the operation; probe.py says why not plain ru_maxrss). These
@@ -460,7 +464,15 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=20_000, help="items in the speed tables")
-    parser.add_argument("--repetitions", type=int, default=3, help="runs of each speed case")
+    parser.add_argument(
+        "--repetitions", type=int, default=3, help="runs of each speed case on dynalite"
+    )
+    parser.add_argument(
+        "--moto-repetitions",
+        type=int,
+        default=1,
+        help="runs of each speed case on moto_server (each takes one to two minutes there)",
+    )
     parser.add_argument(
         "--memory-sizes",
         type=int,
@@ -469,7 +481,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="ITEMS",
         help="items per table of the memory measurements; the slope is first to last",
     )
-    parser.add_argument("--skip-memory", action="store_true", help="speed cases only")
+    parser.add_argument(
+        "--skip-memory",
+        action="store_true",
+        help="speed cases only (else the memory probes run on the first engine that runs)",
+    )
     parser.add_argument(
         "--engines",
         nargs="+",
@@ -482,6 +498,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if len(args.memory_sizes) < 2 or list(args.memory_sizes) != sorted(set(args.memory_sizes)):
         parser.error("--memory-sizes: two or more sizes, ascending")
     return args
+
+
+def repetitions_on(engine: str, args: argparse.Namespace) -> int:
+    """moto_server spends one to two minutes on each case by itself: one run of each by default."""
+    return int(args.moto_repetitions if engine == "moto" else args.repetitions)
 
 
 @dataclass
@@ -508,9 +529,14 @@ class EngineRun:
 
 
 def run_engine(
-    server: Server, args: argparse.Namespace, jq: str | None, incident: Incident
+    server: Server,
+    args: argparse.Namespace,
+    jq: str | None,
+    incident: Incident,
+    *,
+    probe_memory: bool,
 ) -> EngineRun:
-    """Seed, time every case, then the memory probes, on one running engine."""
+    """Seed, time every case, then (`probe_memory`) the memory probes, on one running engine."""
     started = time.perf_counter()
     log(f"{server.engine} at {server.endpoint} (pid {server.pid})")
     dynamodb = dynamodb_client(server.endpoint)
@@ -522,9 +548,9 @@ def run_engine(
     seeding_seconds = time.perf_counter() - seeding
     log(f"seeded in {seeding_seconds:.0f} s")
     dynamodb.scan(TableName=pair.reference, Limit=1)  # load botocore's models
-    cases = measure_speed(server, pair, jq, args.repetitions)
+    cases = measure_speed(server, pair, jq, repetitions_on(server.engine, args))
     memory = []
-    if not args.skip_memory:
+    if probe_memory:
         # The server holds only the tables being measured: a smaller heap, shorter pauses.
         for table in (pair.reference, pair.live):
             dynamodb.delete_table(TableName=table)
@@ -538,6 +564,18 @@ def run_engine(
     return EngineRun(
         server.engine, pair, cases, memory, seeding_seconds, time.perf_counter() - started
     )
+
+
+def print_engine(run: EngineRun) -> None:
+    """One engine's figures, printed as soon as it is done (a later engine may take long)."""
+    print(f"## {run.engine}: speed, {run.pair.reference_count:,} + {run.pair.live_count:,} items\n")
+    print(cases_table(run.cases) + "\n")
+    print(targets_table(targets(run.cases)) + "\n")
+    if run.memory:
+        print(f"## {run.engine}: memory, peak RSS growth (VmHWM, reset), fresh process each\n")
+        print(memory_table(run.memory) + "\n")
+    print(f"{run.engine}: seeding {run.seeding_seconds:.0f} s, in all {run.seconds:.0f} s.\n")
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -554,24 +592,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         starting = dynalite_server(log_path) if engine == "dynalite" else moto_server(log_path)
         try:
             with starting as server:
-                runs.append(run_engine(server, args, jq, incident))
+                # The probes measure the client: once, on the first engine (dynalite: seconds
+                # where moto_server takes many minutes for the same tables).
+                probe_memory = not args.skip_memory and not runs
+                runs.append(run_engine(server, args, jq, incident, probe_memory=probe_memory))
+                print_engine(runs[-1])
         except DynaliteUnavailableError as missing:
             log(f"dynalite skipped: {missing}")
             skipped[engine] = str(missing)
     if not runs:
         raise SystemExit("no engine could run: " + "; ".join(skipped.values()))
     total = time.perf_counter() - started
-    for run in runs:
-        print(
-            f"## {run.engine}: speed, {run.pair.reference_count:,} + {run.pair.live_count:,} "
-            "items\n"
-        )
-        print(cases_table(run.cases) + "\n")
-        print(targets_table(targets(run.cases)) + "\n")
-        if run.memory:
-            print(f"## {run.engine}: memory, peak RSS growth (VmHWM, reset), fresh process each\n")
-            print(memory_table(run.memory) + "\n")
-        print(f"{run.engine}: seeding {run.seeding_seconds:.0f} s, in all {run.seconds:.0f} s.\n")
     print("## Targets, engines side by side\n")
     print(side_by_side_table({run.engine: targets(run.cases) for run in runs}) + "\n")
     if jq is None:
@@ -584,7 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "make bench",
         "machine": machine(jq),
         "parallelSegments": PARALLEL_SEGMENTS,
-        "engines": {run.engine: run.as_json(incident, args.repetitions) for run in runs},
+        "engines": {
+            run.engine: run.as_json(incident, repetitions_on(run.engine, args)) for run in runs
+        },
         "skippedEngines": skipped,
         "handmadeSkipped": jq is None,
         "totalSeconds": round(total, 1),

@@ -89,6 +89,21 @@ def test_each_page_is_reported_once_in_order_and_filtered_items_are_not_handed_o
     assert kept == [item(n) for n in range(6) if n != 3]
 
 
+class ItemsMissingAfterFirstPage(PagedTable):
+    def scan(self, **request: Any) -> dict[str, Any]:
+        answer = super().scan(**request)
+        if request.get("ExclusiveStartKey"):
+            del answer["Items"]
+        return answer
+
+
+def test_an_answer_without_items_is_an_error_not_an_empty_page() -> None:
+    reading = scan(ItemsMissingAfterFirstPage(pages=2), "Documents")
+    assert [next(reading), next(reading)] == [item(0), item(1)]
+    with pytest.raises(ValueError, match="without a list of Items"):
+        next(reading)
+
+
 @pytest.fixture
 def stubbed() -> Iterator[tuple[Any, Stubber]]:
     client = boto3.client(

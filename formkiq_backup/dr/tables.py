@@ -468,7 +468,9 @@ def _open_page(response: dict[str, Any]) -> tuple[list[Item], int, Any]:
     if isinstance(found, _RawPage):
         response = json.loads(found.body)
         found = response.get("Items")
-    items: list[Item] = found if isinstance(found, list) else []
+    if not isinstance(found, list):  # DynamoDB always sends Items: never read a page as empty
+        raise ValueError(f"a Scan answer without a list of Items (keys: {sorted(response)})")
+    items: list[Item] = found
     return items, response.get("ScannedCount", len(items)), response.get("LastEvaluatedKey")
 
 

@@ -20,6 +20,8 @@ Every case reads the same two tables (a reference copy and the live table) once 
   path switched off), what both did before it.
 - `drill-parallel`: digest_tables with each table read as a parallel scan, one worker process per
   segment (what `drill` does on tables of PARALLEL_MIN_ITEMS items or more).
+- `repair-workers`: compare_tables with each table read by a worker process of its own, which
+  writes its side of the diff (what `repair` does on tables of PARALLEL_MIN_ITEMS or more).
 
 Each returns what it found, so the run can check it found the right thing.
 """
@@ -164,13 +166,17 @@ class RepairPlan:
     keys: dict[Action, set[bytes]]
 
 
-def run_repair_compare(dynamodb: Any, pair: TablePair, site: str | None = SITE) -> RepairPlan:
+def run_repair_compare(
+    dynamodb: Any, pair: TablePair, site: str | None = SITE, *, in_workers: bool = False
+) -> RepairPlan:
     """compare_tables as `repair --site` calls it, then the plan read back and closed.
 
     The caller times this whole function: reading the (few) changes back is part of it, as
     repair lists them in its plan.
     """
-    with compare_tables(dynamodb, pair.reference, pair.live, KEYS, site=site) as diff:
+    with compare_tables(
+        dynamodb, pair.reference, pair.live, KEYS, site=site, in_workers=in_workers
+    ) as diff:
         keys: dict[Action, set[bytes]] = {action: set() for action in Action}
         for change in diff.changes():
             keys[change.action].add(canonical(change.key))

@@ -230,6 +230,14 @@ def build_cases(server: Server, pair: TablePair, jq: str | None, workdir: Path) 
             check_repair,
         ),
         Case(
+            "repair-workers",
+            "compare_tables, each table in a worker process of its own (their CPU is not "
+            "counted: the fork server starts them)",
+            lambda: run_repair_compare(clients["repair-workers"], pair, in_workers=True),
+            check_repair,
+            subprocess=True,
+        ),
+        Case(
             "drill",
             "ours: digest_tables (integrity check), one process",
             lambda: run_drill_digest(clients["drill"], pair),
@@ -259,6 +267,7 @@ CASE_NAMES = (
     "ceiling-lean",
     "repair",
     "repair-botocore",
+    "repair-workers",
     "drill",
     "drill-botocore",
     "drill-parallel",
@@ -314,6 +323,13 @@ TARGET_PLAN = (
     ),
     ("drill vs hand-made", "drill", "hand-made", HANDMADE_SPEEDUP, True),
     ("repair, beyond the ceiling", "repair", "ceiling-site", BEYOND_CEILING_RATIO, True),
+    (
+        "repair, beyond the ceiling (worker processes)",
+        "repair-workers",
+        "ceiling-site",
+        BEYOND_CEILING_RATIO,
+        True,
+    ),
     ("drill, beyond the ceiling (one process)", "drill", "ceiling", BEYOND_CEILING_RATIO, True),
     (
         "drill, beyond the ceiling (parallel scan)",
@@ -333,6 +349,7 @@ TARGET_PLAN = (
     ("lean path in repair: repair vs repair-botocore", "repair", "repair-botocore", 1.0, False),
     ("lean path in drill: drill vs drill-botocore", "drill", "drill-botocore", 1.0, False),
     ("parallel scan: drill-parallel vs drill", "drill-parallel", "drill", 1.0, False),
+    ("worker processes: repair-workers vs repair", "repair-workers", "repair", 1.0, False),
 )
 
 

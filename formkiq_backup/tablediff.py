@@ -24,6 +24,7 @@ _BATCH = 1_000
 # SQLite's page cache per connection. Small on purpose: a cache that small tables never fill
 # but large ones do would grow memory with the table (the rest of the pages stay on disk).
 _CACHE_KIB = 1_024
+SIDES = ("reference", "live")
 
 
 class Action(StrEnum):
@@ -61,33 +62,26 @@ class TableDiff:
 
     def collect(self, reference: Iterable[Item], live: Iterable[Item]) -> dict[Action, int]:
         """Read both sides, then record every difference; returns counts per action."""
-        self.reference_count = self._store("reference", reference)
-        self.live_count = self._store("live", live)
+        keys = self.key_attributes
+        self.reference_count = store_side(self.side_path("reference"), reference, keys)
+        self.live_count = store_side(self.side_path("live"), live, keys)
         return self._join()
 
-    def _store(self, side: str, items: Iterable[Item]) -> int:
-        """One side into its own database file; returns the item count."""
-        db = _open(self._directory / f"{side}.sqlite3")
-        db.execute("CREATE TABLE items (kh INTEGER, key BLOB, ch BLOB, item BLOB)")
-        batch: list[tuple[int, bytes, bytes, bytes]] = []
-        count = 0
-        try:
-            for item in items:
-                key = canonical(key_of(item, self.key_attributes))
-                body = canonical(item)
-                batch.append((key_hash(key), key, content_hash(body), body))
-                if len(batch) >= _BATCH:
-                    count += _insert(db, batch)
-            count += _insert(db, batch)
-            db.execute("CREATE INDEX items_by_key ON items (kh)")
-            db.commit()
-        finally:
-            db.close()
-        return count
+    def side_path(self, side: str) -> Path:
+        """Where a side ("reference" or "live") is stored, for `store_side` to write it
+        elsewhere (a worker process) before `collect_stored`."""
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+        return self._directory / f"{side}.sqlite3"
+
+    def collect_stored(self, reference_count: int, live_count: int) -> dict[Action, int]:
+        """Record every difference between the two sides `store_side` wrote to `side_path`."""
+        self.reference_count, self.live_count = reference_count, live_count
+        return self._join()
 
     def _join(self) -> dict[Action, int]:
-        db = self._db = _open(self._directory / "reference.sqlite3")
-        db.execute("ATTACH DATABASE ? AS live", (str(self._directory / "live.sqlite3"),))
+        db = self._db = _open(self.side_path("reference"))
+        db.execute("ATTACH DATABASE ? AS live", (str(self.side_path("live")),))
         db.executescript(
             """
             CREATE TABLE changes (action TEXT, key BLOB, wanted BLOB, found BLOB);
@@ -143,6 +137,27 @@ class TableDiff:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def store_side(path: Path, items: Iterable[Item], key_attributes: Sequence[str]) -> int:
+    """One side of a diff into its own database file; returns the item count."""
+    db = _open(path)
+    db.execute("CREATE TABLE items (kh INTEGER, key BLOB, ch BLOB, item BLOB)")
+    batch: list[tuple[int, bytes, bytes, bytes]] = []
+    count = 0
+    try:
+        for item in items:
+            key = canonical(key_of(item, key_attributes))
+            body = canonical(item)
+            batch.append((key_hash(key), key, content_hash(body), body))
+            if len(batch) >= _BATCH:
+                count += _insert(db, batch)
+        count += _insert(db, batch)
+        db.execute("CREATE INDEX items_by_key ON items (kh)")
+        db.commit()
+    finally:
+        db.close()
+    return count
 
 
 def _open(path: Path) -> sqlite3.Connection:

@@ -25,6 +25,7 @@ from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
+from formkiq_backup.dr import repair, tables
 from formkiq_backup.dr.cli import cli
 from formkiq_backup.dr.context import DrContext
 from formkiq_backup.dr.drill import DocumentSample, digest_tables
@@ -41,6 +42,7 @@ from formkiq_backup.offline.seed import (
     write_items,
 )
 from formkiq_backup.sites import belongs_to_site, site_filter_expression
+from formkiq_backup.tablediff import Action
 
 
 class Split:
@@ -343,3 +345,72 @@ def test_compare_tables_of_the_whole_table_finds_nothing_in_a_copy(split: Split)
     ) as diff:
         assert not any(diff.counts().values())
         assert diff.reference_count == diff.live_count > 0
+
+
+def test_compare_in_two_worker_processes_finds_what_one_process_finds(split: Split) -> None:
+    """Each table read in a worker of its own, which writes its side of the diff."""
+    reference = split.copy(split.documents_table, "reference")
+    live = split.copy(split.documents_table, "live")
+    finance = [item for item in scan(split.dynamodb, live) if belongs_to_site(item, "finance")]
+    other = next(item for item in scan(split.dynamodb, live) if belongs_to_site(item, "default"))
+    split.dynamodb.put_item(TableName=live, Item={**finance[0], "changed": {"S": "yes"}})
+    split.dynamodb.delete_item(TableName=live, Key={k: finance[1][k] for k in ("PK", "SK")})
+    split.dynamodb.put_item(
+        TableName=live, Item={"PK": {"S": "finance/docs#new"}, "SK": {"S": "document"}}
+    )
+    split.dynamodb.put_item(TableName=live, Item={**other, "changed": {"S": "yes"}})
+
+    for site, expected in (("finance", (1, 1, 1)), (None, (1, 2, 1))):
+        seen: dict[str, int] = {}
+
+        def progress(table: str, scanned: int, seen: dict[str, int] = seen) -> None:
+            seen[table] = seen.get(table, 0) + scanned
+
+        with compare_tables(split.dynamodb, reference, live, ("PK", "SK"), site=site) as one:
+            wanted = (one.counts(), list(one.changes()), one.reference_count, one.live_count)
+        with compare_tables(
+            split.dynamodb,
+            reference,
+            live,
+            ("PK", "SK"),
+            site=site,
+            in_workers=True,
+            on_scan=progress,
+        ) as two:
+            found = (two.counts(), list(two.changes()), two.reference_count, two.live_count)
+
+        assert found == wanted
+        counts = found[0]
+        assert (counts[Action.PUT], counts[Action.OVERWRITE], counts[Action.DELETE]) == expected
+        # Every item each table holds was scanned, and reported page by page to the parent.
+        whole = {
+            table: TableDigest().add_all(scan(split.dynamodb, table)).count
+            for table in (reference, live)
+        }
+        assert seen == whole
+
+
+def test_repair_of_a_large_table_reads_it_in_worker_processes(
+    split: Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PARALLEL_MIN_ITEMS, repair's plan comes from the workers, and is the same plan."""
+    reference = split.copy(split.documents_table, "restored")
+    args = ("repair", "--table", "documents", "--site", "finance", "--from-table", reference)
+    spawned: list[int] = []
+    real = tables.map_segments
+
+    def counting(*call: Any, **options: Any) -> Any:
+        spawned.append(options["processes"])
+        return real(*call, **options)
+
+    monkeypatch.setattr(repair, "map_segments", counting)
+    code, one_process = split.run(*args)
+    # dynalite's ItemCount stays 0 (DynamoDB's is refreshed about every six hours): with no
+    # minimum, every table counts as large.
+    monkeypatch.setattr(tables, "PARALLEL_MIN_ITEMS", 0)
+    workers_code, in_workers = split.run(*args)
+
+    assert (code, workers_code) == (0, 0)
+    assert spawned == [2]
+    assert in_workers["summary"]["plan"] == one_process["summary"]["plan"]
+    assert in_workers["summary"]["changes"] == one_process["summary"]["changes"]

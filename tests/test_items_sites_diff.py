@@ -1,8 +1,10 @@
 """Canonical items, FormKiQ's site layout and the table diff that repair and drill rely on."""
 
+import itertools
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,9 @@ from formkiq_backup.sites import (
     document_object_key,
     object_belongs_to_site,
     site_filter_expression,
+    site_member,
 )
-from formkiq_backup.tablediff import Action, TableDiff
+from formkiq_backup.tablediff import Action, TableDiff, store_side
 
 DOC_ID = "6f1c3e2a-8b4d-4c1e-9f0a-1b2c3d4e5f60"
 
@@ -60,6 +63,60 @@ def test_scalar_only_items_encode_exactly_like_the_general_path() -> None:
     assert from_canonical(canonical(scalars)) == scalars
 
 
+def _general(record: dict[str, Any]) -> bytes:
+    """The canonical form by the full conversion only, for comparison with the fast path."""
+    converted = {name: items._canonical_value(value) for name, value in record.items()}
+    return json.dumps(converted, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        # Sets inside a map and a list are sorted too.
+        {"PK": {"S": "a"}, "m": {"M": {"z": {"SS": ["b", "a"]}, "y": {"N": "1"}}}},
+        {"PK": {"S": "a"}, "l": {"L": [{"NS": ["2", "1"]}, {"S": "x"}]}},
+        # A string that reads like a set's marker is text, not a set: no false miss either way.
+        {"PK": {"S": 'x"SS":["b","a"]'}, "note": {"S": '{"NS":["2","1"]}'}},
+        # An attribute named like a set type (a false alarm for the fast path's check).
+        {"PK": {"S": "a"}, "SS": {"S": "plain"}},
+        # Binary values, also nested: JSON refuses bytes, so the full conversion takes them.
+        {"PK": {"S": "a"}, "m": {"M": {"b": {"B": b"\x01"}, "bs": {"BS": [b"\x02", b"\x01"]}}}},
+    ],
+)
+def test_the_fast_canonical_path_gives_the_full_conversions_bytes(record: dict[str, Any]) -> None:
+    assert canonical(record) == _general(record)
+    # Back to the same item (its sets now sorted, which DynamoDB does not keep anyway).
+    assert canonical(from_canonical(canonical(record))) == canonical(record)
+
+
+def test_canonical_forms_of_random_items_equal_the_full_conversion() -> None:
+    rng = random.Random(11)
+
+    def word() -> str:
+        return rng.choice(["a", "b", '"SS":', "\u00e9", "x y", "9"])
+
+    def value(depth: int) -> dict[str, Any]:
+        kind = rng.choice(["S", "N", "BOOL", "NULL", "SS", "NS", "B", "BS"] + ["M", "L"] * depth)
+        inner: Any
+        if kind in ("S", "N", "BOOL", "NULL"):
+            inner = {"S": word(), "N": str(rng.randint(-5, 5)), "BOOL": rng.random() < 0.5}
+            inner = inner.get(kind, True)
+        elif kind in ("SS", "NS"):
+            inner = rng.sample(["3", "1", "2", "10"] if kind == "NS" else ["c", "a", "b"], 3)
+        elif kind in ("B", "BS"):
+            inner = rng.randbytes(3) if kind == "B" else [rng.randbytes(2), rng.randbytes(2)]
+        elif kind == "M":
+            inner = {f"k{i}": value(depth - 1) for i in rng.sample(range(5), 2)}
+        else:
+            inner = [value(depth - 1) for _ in range(2)]
+        return {kind: inner}
+
+    for _ in range(500):
+        names = rng.sample(["PK", "SK", "SS", "tags", "m", "n", "z"], 4)
+        record = {name: value(2) for name in names}
+        assert canonical(record) == _general(record), record
+
+
 def test_digest_is_order_independent_and_sees_duplicates_and_changes() -> None:
     items = [item(f"docs#{i}", "document", n={"N": str(i)}) for i in range(50)]
     shuffled = random.Random(7).sample(items, len(items))
@@ -94,6 +151,28 @@ def test_items_belong_to_sites_by_any_prefixed_key(
     record: dict[str, object], site: str, expected: bool
 ) -> None:
     assert belongs_to_site(record, site) is expected
+
+
+def test_site_member_agrees_with_belongs_to_site_on_every_key_combination() -> None:
+    """repair's per-item check (site_member) is belongs_to_site, made cheaper: never different."""
+    values = [
+        None,
+        {"S": "finance/docs#1"},
+        {"S": "finance/"},
+        {"S": "finance"},
+        {"S": "financex/docs#1"},
+        {"S": "legal/docs#1"},
+        {"S": "sites"},
+        {"S": "sitegroups"},
+        {"S": "docs#1"},
+        {"N": "7"},
+    ]
+    for site in ("finance", "legal", "default", "not a site id"):
+        member = site_member(site)
+        for pk, gsi1, gsi2 in itertools.product(values, repeat=3):
+            keys = zip(("PK", "GSI1PK", "GSI2PK"), (pk, gsi1, gsi2), strict=True)
+            record = {name: value for name, value in keys if value is not None}
+            assert member(record) is belongs_to_site(record, site), (site, record)
 
 
 def test_site_filter_matches_partition_and_index_keys() -> None:
@@ -179,3 +258,22 @@ def test_closing_removes_the_temporary_databases() -> None:
     assert {path.name for path in directory.iterdir()} == {"reference.sqlite3", "live.sqlite3"}
     diff.close()
     assert not directory.exists()
+
+
+def test_sides_stored_elsewhere_join_like_collected_ones(tmp_path: Path) -> None:
+    """How repair's worker processes hand over a side: its file, written by store_side."""
+    reference = [item("docs#1", "document", v={"N": "1"}), item("docs#2", "document")]
+    live = [item("docs#1", "document", v={"N": "2"}), item("docs#3", "document")]
+    with diff_of(reference, live) as collected:
+        expected = (collected.counts(), list(collected.changes()))
+
+    with TableDiff(("PK", "SK")) as diff:
+        counts = (
+            store_side(diff.side_path("reference"), iter(reference), ("PK", "SK")),
+            store_side(diff.side_path("live"), iter(live), ("PK", "SK")),
+        )
+        assert diff.collect_stored(*counts) == expected[0]
+        assert list(diff.changes()) == expected[1]
+        assert (diff.reference_count, diff.live_count) == (2, 2)
+        with pytest.raises(ValueError, match="side must be one of"):
+            diff.side_path("restored")

@@ -40,6 +40,7 @@ from formkiq_backup.dr.tables import (
     timed_restore,
     worker_client,
     worker_page_counter,
+    worker_profile,
 )
 from formkiq_backup.formkiq import TableFacts, TableRole
 from formkiq_backup.items import Item, TableDigest, text_of
@@ -176,7 +177,7 @@ def run_drill(
                 strict=strict,
                 on_scan=on_scan,
                 sample=sample if table.role is TableRole.DOCUMENTS else None,
-                profile=_profile(ctx),
+                profile=worker_profile(ctx),
             )
             recovery_seconds += restore_seconds + verify_seconds
         on_step("checking sampled documents")
@@ -265,18 +266,12 @@ def _verify_existing(
             on_scan=on_scan,
             sample=sample if table.role is TableRole.DOCUMENTS else None,
             restored_dynamodb=reference_dynamodb,
-            profile=_profile(ctx),
+            profile=worker_profile(ctx),
         )
     on_step("checking sampled documents")
     recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
     report.summary["measuredRecoverySeconds"] = round(recovery_seconds, 3)
     report.summary["temporaryTablesDeleted"] = 0
-
-
-def _profile(ctx: DrContext) -> str | None:
-    """The profile worker processes should use: the session's, if it names one that exists."""
-    name = ctx.session.profile_name
-    return name if name in ctx.session.available_profiles else None
 
 
 def _verify_integrity(

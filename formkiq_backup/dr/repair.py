@@ -10,8 +10,10 @@ conflict and left alone.
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,6 +22,7 @@ from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
+    ClientSpec,
     RecoverySource,
     ScanProgress,
     SourceGuard,
@@ -27,6 +30,8 @@ from formkiq_backup.dr.tables import (
     check_reference_options,
     check_restorable,
     existing_reference,
+    is_large,
+    map_segments,
     page_counter,
     report_left_behind,
     scan,
@@ -34,11 +39,13 @@ from formkiq_backup.dr.tables import (
     temporary_table_name,
     temporary_tables,
     timed_restore,
+    worker_client,
+    worker_page_counter,
+    worker_profile,
 )
 from formkiq_backup.formkiq import TableRole
-from formkiq_backup.items import Item
-from formkiq_backup.sites import belongs_to_site, site_filter_expression
-from formkiq_backup.tablediff import Action, Change, TableDiff
+from formkiq_backup.sites import site_filter_expression, site_member
+from formkiq_backup.tablediff import Action, Change, TableDiff, store_side
 
 # DynamoDB's limit on an expression string; larger guards fall back to fewer attributes.
 MAX_EXPRESSION_CHARS = 4_000
@@ -159,6 +166,8 @@ def run_repair(
             site=site,
             on_scan=on_scan,
             reference_dynamodb=reference_dynamodb,
+            in_workers=is_large(dynamodb, live),
+            profile=worker_profile(ctx),
         ) as diff:
             counts = diff.counts()
             plan = {
@@ -253,20 +262,43 @@ def compare_tables(
     site: str | None,
     on_scan: ScanProgress | None = None,
     reference_dynamodb: Any | None = None,
+    in_workers: bool = False,
+    profile: str | None = None,
 ) -> TableDiff:
     """One scan of each table (a site's items only, when given) into a finished diff.
 
     The caller closes it. Non-default sites are filtered server-side too, so fewer bytes come
     back; the client-side check also catches what a prefix cannot express (the default site).
-    `reference_dynamodb` reads the reference when it lives in another region.
+    `reference_dynamodb` reads the reference when it lives in another region. `in_workers`
+    reads the two tables at once, each in a worker process of its own (clients made like these,
+    with `profile`), which writes its side's file of the diff: the parent holds no items.
     """
     filter_expression = site_filter_expression(site) if site else None
-
-    def keep(item: Item) -> bool:
-        return site is None or belongs_to_site(item, site)
-
     diff = TableDiff(keys)
     try:
+        if in_workers:
+            calls = [
+                (
+                    _SideRead(
+                        ClientSpec.like(client, profile),
+                        table,
+                        filter_expression,
+                        site,
+                        tuple(keys),
+                        path,
+                    ),
+                )
+                for client, table, path in (
+                    (reference_dynamodb or dynamodb, reference, diff.side_path("reference")),
+                    (dynamodb, live, diff.side_path("live")),
+                )
+            ]
+            reference_count, live_count = map_segments(
+                _store_table, calls, processes=len(calls), on_page=on_scan
+            )
+            diff.collect_stored(reference_count, live_count)
+            return diff
+        keep = site_member(site) if site else None
         diff.collect(
             scan(
                 reference_dynamodb or dynamodb,
@@ -287,6 +319,30 @@ def compare_tables(
         diff.close()
         raise
     return diff
+
+
+@dataclass(frozen=True)
+class _SideRead:
+    """What a worker process needs to read one table into its side of the diff."""
+
+    spec: ClientSpec
+    table: str
+    filter_expression: Mapping[str, Any] | None
+    site: str | None
+    keys: tuple[str, ...]
+    path: Path
+
+
+def _store_table(read: _SideRead) -> int:
+    """In a worker process: one table's side of the diff, written to its file; its item count."""
+    items = scan(
+        worker_client(read.spec),
+        read.table,
+        filter_expression=read.filter_expression,
+        keep=site_member(read.site) if read.site else None,
+        on_page=worker_page_counter(read.table),
+    )
+    return store_side(read.path, items, read.keys)
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast
 import boto3
 from botocore.exceptions import ClientError
 
-from formkiq_backup.dr.context import CLIENT_CONFIG, SetupError, describe_error
+from formkiq_backup.dr.context import CLIENT_CONFIG, DrContext, SetupError, describe_error
 from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.items import Item
@@ -614,7 +614,9 @@ def map_segments(
     (error, Ctrl-C, SIGTERM turned into KeyboardInterrupt) the workers are terminated.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["formkiq_backup.dr.tables", "formkiq_backup.dr.drill"])
+    context.set_forkserver_preload(
+        ["formkiq_backup.dr.tables", "formkiq_backup.dr.drill", "formkiq_backup.dr.repair"]
+    )
     pages: multiprocessing.Queue[tuple[str, int]] = context.Queue()
     pool = context.Pool(processes, initializer=_start_worker, initargs=(pages,))
     try:
@@ -665,5 +667,15 @@ def _drain(
 
 def scan_segments(dynamodb: Any, table: str) -> int:
     """How many parallel segments to read `table` in: one unless it is large."""
-    count = approximate_item_count(dynamodb, table) or 0
-    return PARALLEL_SEGMENTS if count >= PARALLEL_MIN_ITEMS else 1
+    return PARALLEL_SEGMENTS if is_large(dynamodb, table) else 1
+
+
+def is_large(dynamodb: Any, table: str) -> bool:
+    """Whether `table` is worth reading in worker processes (PARALLEL_MIN_ITEMS)."""
+    return (approximate_item_count(dynamodb, table) or 0) >= PARALLEL_MIN_ITEMS
+
+
+def worker_profile(ctx: DrContext) -> str | None:
+    """The profile worker processes should use: the session's, if it names one that exists."""
+    name = ctx.session.profile_name
+    return name if name in ctx.session.available_profiles else None

@@ -20,6 +20,8 @@ Every case reads the same two tables (a reference copy and the live table) once 
   path switched off), what both did before it.
 - `drill-parallel`: digest_tables with each table read as a parallel scan, one worker process per
   segment (what `drill` does on tables of PARALLEL_MIN_ITEMS items or more).
+- `repair-one-reader`: compare_tables with each table read as one scan, one request in flight
+  (READ_SEGMENTS = 1), what repair did before it read two segments at once.
 - `repair-workers`: compare_tables with each table read by a worker process of its own, which
   writes its side of the diff (what `repair` does on tables of PARALLEL_MIN_ITEMS or more).
 
@@ -167,7 +169,12 @@ class RepairPlan:
 
 
 def run_repair_compare(
-    dynamodb: Any, pair: TablePair, site: str | None = SITE, *, in_workers: bool = False
+    dynamodb: Any,
+    pair: TablePair,
+    site: str | None = SITE,
+    *,
+    in_workers: bool = False,
+    read_segments: int = tables.READ_SEGMENTS,
 ) -> RepairPlan:
     """compare_tables as `repair --site` calls it, then the plan read back and closed.
 
@@ -175,7 +182,13 @@ def run_repair_compare(
     repair lists them in its plan.
     """
     with compare_tables(
-        dynamodb, pair.reference, pair.live, KEYS, site=site, in_workers=in_workers
+        dynamodb,
+        pair.reference,
+        pair.live,
+        KEYS,
+        site=site,
+        in_workers=in_workers,
+        read_segments=read_segments,
     ) as diff:
         keys: dict[Action, set[bytes]] = {action: set() for action in Action}
         for change in diff.changes():

@@ -230,6 +230,12 @@ def build_cases(server: Server, pair: TablePair, jq: str | None, workdir: Path) 
             check_repair,
         ),
         Case(
+            "repair-one-reader",
+            "the same, each table one scan with one request in flight (READ_SEGMENTS = 1)",
+            lambda: run_repair_compare(clients["repair-one-reader"], pair, read_segments=1),
+            check_repair,
+        ),
+        Case(
             "repair-workers",
             "compare_tables, each table in a worker process of its own (their CPU is not "
             "counted: the fork server starts them)",
@@ -267,6 +273,7 @@ CASE_NAMES = (
     "ceiling-lean",
     "repair",
     "repair-botocore",
+    "repair-one-reader",
     "repair-workers",
     "drill",
     "drill-botocore",
@@ -349,6 +356,13 @@ TARGET_PLAN = (
     ("lean path in repair: repair vs repair-botocore", "repair", "repair-botocore", 1.0, False),
     ("lean path in drill: drill vs drill-botocore", "drill", "drill-botocore", 1.0, False),
     ("parallel scan: drill-parallel vs drill", "drill-parallel", "drill", 1.0, False),
+    (
+        "segments at once: repair vs repair-one-reader",
+        "repair",
+        "repair-one-reader",
+        1.0,
+        False,
+    ),
     ("worker processes: repair-workers vs repair", "repair-workers", "repair", 1.0, False),
 )
 

@@ -8,10 +8,11 @@ sorts them. Binary values are base64 in the canonical form and decoded again on 
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 Item = dict[str, Any]
 _MASK_128 = (1 << 128) - 1
@@ -32,26 +33,28 @@ def _canonical_value(value: Mapping[str, Any]) -> Any:
     return {kind: inner}
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-# In compact JSON a set's type appears as this marker only where it is a type: inside a string
-# value its quotes are escaped (an attribute named "SS" gives a false alarm, never a miss).
-_SET_MARKERS = ('"SS":', '"NS":', '"BS":')
+_SORTED = orjson.OPT_SORT_KEYS
+# orjson writes compact JSON, where a set's type appears as this marker only where it is a type:
+# inside a string value its quotes are escaped (an attribute named "SS" gives a false alarm,
+# never a miss).
+_SET_MARKERS = (b'"SS":', b'"NS":', b'"BS":')
 
 
 def canonical(item: Mapping[str, Any]) -> bytes:
     """A byte string equal for equal items, whatever order sets and attributes came in.
 
     Most FormKiQ items hold no set and no binary value: their JSON, keys sorted, already is the
-    canonical form, so it is encoded once (in C) and only items with a set (or bytes, which
-    JSON refuses) take the slower conversion.
+    canonical form, so it is encoded once (orjson, in Rust: repair encodes every item it reads)
+    and only items with a set (or bytes, which JSON refuses) take the slower conversion.
     """
     try:
-        text = _ENCODER.encode(item)
+        text = orjson.dumps(item, option=_SORTED)
     except TypeError:  # bytes: binary values are base64 in the canonical form
         text = None
     if text is None or any(marker in text for marker in _SET_MARKERS):
-        text = _ENCODER.encode({name: _canonical_value(value) for name, value in item.items()})
-    return text.encode()
+        converted = {name: _canonical_value(value) for name, value in item.items()}
+        text = orjson.dumps(converted, option=_SORTED)
+    return text
 
 
 def from_canonical(data: bytes) -> Item:
@@ -69,7 +72,7 @@ def from_canonical(data: bytes) -> Item:
             return {"L": [restore(v) for v in inner]}
         return {kind: inner}
 
-    return {name: restore(value) for name, value in json.loads(data).items()}
+    return {name: restore(value) for name, value in orjson.loads(data).items()}
 
 
 def key_of(item: Mapping[str, Any], key_attributes: Sequence[str]) -> Item:

@@ -3,10 +3,10 @@
 One scan of each table, one after the other: each side is hashed into its own temporary SQLite
 file (stdlib, small page cache), so neither table is held in memory. The differences are then
 one SQL join of the two files: the same join Athena runs over two DynamoDB exports when a table
-outgrows one machine (docs/benchmarks.md). Each scan requests its next page while this one is
-hashed (formkiq_backup.dr.tables.scan); the two tables are not scanned at once in two threads
-on purpose: measured, that tripled peak memory and made it grow with the table without making
-an emulated scan any faster.
+outgrows one machine (docs/benchmarks.md). Each scan keeps its next pages requested while this
+one is hashed (formkiq_backup.dr.tables.scan, in segments); the two tables are not scanned at
+once in two threads on purpose: measured, that tripled peak memory and made it grow with the
+table without making an emulated scan any faster.
 """
 
 import shutil

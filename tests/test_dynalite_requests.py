@@ -271,6 +271,54 @@ def test_pages_and_segments_cover_the_table_exactly(split: Split) -> None:
     assert sum(pages) == whole.count
 
 
+def sent_scans(client: Any) -> list[dict[str, Any]]:
+    """The Scan parameters `client` sends from now on, as the API receives them."""
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "provide-client-params.dynamodb.Scan", lambda params, **_: sent.append(dict(params))
+    )
+    return sent
+
+
+def test_segments_read_at_once_cover_the_table_exactly(split: Split) -> None:
+    """Reader threads, one per segment, with small pages: every item once, each page reported."""
+    table = split.documents_table
+    whole = TableDigest().add_all(scan(split.dynamodb, table))
+    client = split.session.client("dynamodb")
+    sent = sent_scans(client)
+    pages: list[int] = []
+
+    found = list(
+        scan(client, table, filter_expression={"Limit": 7}, on_page=pages.append, segments=3)
+    )
+
+    assert TableDigest().add_all(found) == whole
+    assert len(found) == whole.count == sum(pages)
+    assert len(sent) == len(pages) > 3
+    assert {(r["Segment"], r["TotalSegments"]) for r in sent} == {(0, 3), (1, 3), (2, 3)}
+
+
+def test_repair_and_drill_read_each_table_in_segments_at_once(split: Split) -> None:
+    reference = split.copy(split.documents_table, "reference")
+    client = split.session.client("dynamodb")
+    sent = sent_scans(client)
+    segments = tables.READ_SEGMENTS
+
+    with compare_tables(client, reference, split.documents_table, ("PK", "SK"), site="finance"):
+        repair_scans = list(sent)
+    sent.clear()
+    digest_tables(client, split.documents_table, reference)
+    drill_scans = list(sent)
+
+    assert segments > 1
+    tables_read = (reference, split.documents_table)
+    expected = {(table, part) for table in tables_read for part in range(segments)}
+    for scans in (repair_scans, drill_scans):
+        assert {(r["TableName"], r["Segment"]) for r in scans} == expected
+        assert {r["TotalSegments"] for r in scans} == {segments}
+    assert all("FilterExpression" in r for r in repair_scans)
+
+
 def test_the_lean_path_returns_what_botocore_would(split: Split) -> None:
     """Every attribute type but binary is taken as sent; a page with binary goes to botocore."""
     table = split.documents_table

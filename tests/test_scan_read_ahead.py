@@ -155,3 +155,73 @@ def test_a_throttled_page_is_raised_as_botocore_raised_it_after_the_items_before
     assert seen == [item(1)]
     assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert wait_for_readers_to_stop() == 0
+
+
+class SegmentedTable(PagedTable):
+    """PagedTable per parallel-scan segment: each segment has its own `pages` pages, and its
+    items are numbered from segment * 1000."""
+
+    def __init__(self, pages: int | None, failing_segment: int | None = None) -> None:
+        super().__init__(pages)
+        self.failing_segment = failing_segment
+        self.lock = threading.Lock()
+
+    def scan(self, **request: Any) -> dict[str, Any]:
+        with self.lock:
+            self.requests.append(request)
+        segment = request["Segment"]
+        start = request.get("ExclusiveStartKey")
+        if segment == self.failing_segment and start:
+            raise ClientError(
+                {"Error": {"Code": "InternalServerError", "Message": "segment failed"}}, "Scan"
+            )
+        page = int(start["page"]["N"]) + 1 if start else 0
+        first = segment * 1000 + 2 * page
+        response: dict[str, Any] = {"Items": [item(first), item(first + 1)], "ScannedCount": 2}
+        if self.pages is None or page + 1 < self.pages:
+            response["LastEvaluatedKey"] = {"page": {"N": str(page)}}
+        return response
+
+
+def test_segments_read_at_once_hand_out_every_item_once_one_page_ahead_each() -> None:
+    table = SegmentedTable(pages=10)
+    pages: list[int] = []
+    seen = []
+    for number, found in enumerate(scan(table, "Documents", segments=3, on_page=pages.append)):
+        time.sleep(0.001)
+        # Pages handed out so far (two items each), plus at most one requested per segment.
+        assert len(table.requests) <= number // 2 + 1 + 3
+        seen.append(found)
+    assert sorted(seen, key=lambda i: int(i["PK"]["S"][5:])) == [
+        item(segment * 1000 + n) for segment in range(3) for n in range(20)
+    ]
+    assert pages == [2] * 30
+    for segment in range(3):
+        asked = [r for r in table.requests if r["Segment"] == segment]
+        assert all(r["TotalSegments"] == 3 and r["TableName"] == "Documents" for r in asked)
+        assert [r.get("ExclusiveStartKey") for r in asked] == [None] + [
+            {"page": {"N": str(page)}} for page in range(9)
+        ]
+    assert wait_for_readers_to_stop() == 0
+
+
+def test_a_failing_segment_is_raised_and_every_reader_stops() -> None:
+    table = SegmentedTable(pages=None, failing_segment=1)  # the other segments never end
+    with pytest.raises(ClientError, match="segment failed"):
+        for _ in scan(table, "Documents", segments=2):
+            pass
+    assert wait_for_readers_to_stop() == 0
+    requested = len(table.requests)
+    time.sleep(0.1)
+    assert len(table.requests) == requested
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"segments": 0}, "got 0"), ({"segments": 2, "segment": (0, 4)}, "got 2")],
+)
+def test_segments_must_be_one_or_more_and_one_with_a_given_segment(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        next(scan(PagedTable(pages=1), "Documents", **options))

@@ -21,6 +21,7 @@ from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.repair import resolve_table
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.tables import (
+    READ_SEGMENTS,
     ClientSpec,
     RecoverySource,
     ScanProgress,
@@ -356,10 +357,20 @@ def digest_tables(
         )
 
     source = TableDigest().add_all(
-        scan(dynamodb, source_table, on_page=page_counter(on_scan, source_table))
+        scan(
+            dynamodb,
+            source_table,
+            on_page=page_counter(on_scan, source_table),
+            segments=READ_SEGMENTS,
+        )
     )
     restored = TableDigest()
-    for item in scan(reader, restored_table, on_page=page_counter(on_scan, restored_table)):
+    for item in scan(
+        reader,
+        restored_table,
+        on_page=page_counter(on_scan, restored_table),
+        segments=READ_SEGMENTS,
+    ):
         restored.add(item)
         if sample is not None:
             sample.offer(item)

@@ -22,6 +22,7 @@ from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
+    READ_SEGMENTS,
     ClientSpec,
     RecoverySource,
     ScanProgress,
@@ -264,6 +265,7 @@ def compare_tables(
     reference_dynamodb: Any | None = None,
     in_workers: bool = False,
     profile: str | None = None,
+    read_segments: int = READ_SEGMENTS,
 ) -> TableDiff:
     """One scan of each table (a site's items only, when given) into a finished diff.
 
@@ -272,6 +274,7 @@ def compare_tables(
     `reference_dynamodb` reads the reference when it lives in another region. `in_workers`
     reads the two tables at once, each in a worker process of its own (clients made like these,
     with `profile`), which writes its side's file of the diff: the parent holds no items.
+    Otherwise each table is read as `read_segments` segments at once, in threads.
     """
     filter_expression = site_filter_expression(site) if site else None
     diff = TableDiff(keys)
@@ -306,6 +309,7 @@ def compare_tables(
                 filter_expression=filter_expression,
                 keep=keep,
                 on_page=page_counter(on_scan, reference),
+                segments=read_segments,
             ),
             scan(
                 dynamodb,
@@ -313,6 +317,7 @@ def compare_tables(
                 filter_expression=filter_expression,
                 keep=keep,
                 on_page=page_counter(on_scan, live),
+                segments=read_segments,
             ),
         )
     except BaseException:

@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from formkiq_backup.dr.tables import READER_THREAD, scan
+from formkiq_backup.dr.tables import PAGE_ITEMS, READER_THREAD, scan
 
 
 def readers_running() -> int:
@@ -123,11 +123,11 @@ def test_scan_follows_each_last_evaluated_key_and_reports_each_page(
     client, stubber = stubbed
     first = {"Items": [item(1), item(2)], "ScannedCount": 5, "Count": 2}
     first["LastEvaluatedKey"] = item(2)
-    stubber.add_response("scan", first, {"TableName": "Documents"})
+    stubber.add_response("scan", first, {"TableName": "Documents", "Limit": PAGE_ITEMS})
     stubber.add_response(
         "scan",
         {"Items": [item(3)], "ScannedCount": 4, "Count": 1},
-        {"TableName": "Documents", "ExclusiveStartKey": item(2)},
+        {"TableName": "Documents", "Limit": PAGE_ITEMS, "ExclusiveStartKey": item(2)},
     )
     pages: list[int] = []
     items = list(scan(client, "Documents", on_page=pages.append))
@@ -140,13 +140,17 @@ def test_a_throttled_page_is_raised_as_botocore_raised_it_after_the_items_before
 ) -> None:
     client, stubber = stubbed
     first = {"Items": [item(1)], "ScannedCount": 1, "Count": 1, "LastEvaluatedKey": item(1)}
-    stubber.add_response("scan", first, {"TableName": "Documents"})
+    stubber.add_response("scan", first, {"TableName": "Documents", "Limit": PAGE_ITEMS})
     stubber.add_client_error(
         "scan",
         service_error_code="ProvisionedThroughputExceededException",
         service_message="Rate of requests exceeds the allowed throughput.",
         http_status_code=400,
-        expected_params={"TableName": "Documents", "ExclusiveStartKey": item(1)},
+        expected_params={
+            "TableName": "Documents",
+            "Limit": PAGE_ITEMS,
+            "ExclusiveStartKey": item(1),
+        },
     )
     seen = []
     with pytest.raises(ClientError) as raised:
@@ -225,3 +229,16 @@ def test_segments_must_be_one_or_more_and_one_with_a_given_segment(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         next(scan(PagedTable(pages=1), "Documents", **options))
+
+
+def test_pages_are_limited_to_page_items_unless_the_caller_sets_a_limit(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    """The request DynamoDB receives: Limit PAGE_ITEMS by default, the caller's when given."""
+    client, stubber = stubbed
+    for limit in (PAGE_ITEMS, 7):
+        page = {"Items": [item(1)], "ScannedCount": 1, "Count": 1}
+        stubber.add_response("scan", page, {"TableName": "Documents", "Limit": limit})
+    assert list(scan(client, "Documents")) == [item(1)]
+    assert list(scan(client, "Documents", filter_expression={"Limit": 7})) == [item(1)]
+    assert 0 < PAGE_ITEMS * 400 <= 1024 * 1024  # FormKiQ-sized pages stay under Scan's 1 MB

@@ -4,6 +4,7 @@ Restores always go to new tables (`<source>-<purpose>-<UTC time>`, tagged `formk
 every command that creates one deletes it on the way out, interrupted or not.
 """
 
+import json
 import multiprocessing
 import multiprocessing.pool
 import os
@@ -20,7 +21,6 @@ from types import FrameType
 from typing import Any, TypeVar, cast
 
 import boto3
-import orjson
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import CLIENT_CONFIG, DrContext, SetupError, describe_error
@@ -381,7 +381,7 @@ def lean_scans(dynamodb: Any) -> Any:
     botocore walks every attribute value of a response through the output shape (the Scan's
     largest cost in the client, about 45 us an item); an item's JSON wire form is already what
     that walk returns for every type but binary. Before botocore parses a successful Scan
-    response, its `Items` are taken out of the body (orjson, in Rust) and the rest is left to
+    response, its `Items` are taken out of the body (json.loads, in C) and the rest is left to
     botocore, so signing, retries, throttling and error types stay botocore's: error responses
     and pages holding a binary value are not touched. Idempotent; returns the client.
     """
@@ -404,11 +404,11 @@ def _take_scan_items(
         customized_response_dict["Items"] = _RawPage(body)
         response_dict["body"] = b"{}"
         return
-    parsed = orjson.loads(body)
+    parsed = json.loads(body)
     if not isinstance(parsed, dict) or not isinstance(parsed.get("Items"), list):
         return
     customized_response_dict["Items"] = parsed.pop("Items")
-    response_dict["body"] = orjson.dumps(parsed)
+    response_dict["body"] = json.dumps(parsed).encode()
 
 
 _reader = threading.local()
@@ -428,6 +428,13 @@ class _RawPage:
 # table sits idle). Measured against dynalite (docs/benchmarks.md): 2 segments read a site's
 # items in 0.8x the time of one; 3 gave no more.
 READ_SEGMENTS = 2
+# Items a Scan page may hold (its Limit; DynamoDB also stops at 1 MB): about 0.5 MB of FormKiQ's
+# items of about 380 bytes. A parsed page is several times its JSON in Python objects, and each
+# segment holds one page ahead, so smaller pages keep the client's memory flat: measured
+# (docs/benchmarks.md), full 1 MB pages in two segments doubled repair's peak growth per item
+# between 5,000 and 50,000 items; at this size it was lower than one segment's at 1 MB, and as
+# fast. Read-ahead hides the extra round trips.
+PAGE_ITEMS = 1_300
 
 
 def scan(
@@ -449,12 +456,13 @@ def scan(
     Python objects). `segments` above 1 reads the table as that many parallel-scan segments at
     once (READ_SEGMENTS), one reader thread each, pages handed out as they arrive; `segment`
     (`(Segment, TotalSegments)`) reads one part of a parallel scan run elsewhere. Responses take
-    the lean path (`lean_scans`).
+    the lean path (`lean_scans`). Pages hold at most PAGE_ITEMS items unless
+    `filter_expression` sets its own `Limit`.
     """
     if segments < 1 or (segment is not None and segments != 1):
         raise ValueError(f"segments must be 1 or more, and 1 with segment (got {segments})")
     dynamodb = lean_scans(dynamodb)
-    request: dict[str, Any] = {"TableName": table, **(filter_expression or {})}
+    request: dict[str, Any] = {"TableName": table, "Limit": PAGE_ITEMS, **(filter_expression or {})}
     if segment is not None:
         request.update(Segment=segment[0], TotalSegments=segment[1])
     parts = (
@@ -487,7 +495,7 @@ def _open_page(response: dict[str, Any]) -> tuple[list[Item], int, Any]:
     """A Scan response's items, scanned count and LastEvaluatedKey, parsing a raw page here."""
     found = response.get("Items")
     if isinstance(found, _RawPage):
-        response = orjson.loads(found.body)
+        response = json.loads(found.body)
         found = response.get("Items")
     if not isinstance(found, list):  # DynamoDB always sends Items: never read a page as empty
         raise ValueError(f"a Scan answer without a list of Items (keys: {sorted(response)})")

@@ -426,14 +426,15 @@ class _RawPage:
 # one segment's request while the client works through the other's page, so neither waits for
 # the other the way one request at a time does (each page's parse and hand-over is time the
 # table sits idle). Measured against dynalite (docs/benchmarks.md): 2 segments read a site's
-# items in 0.8x the time of one; 3 gave no more.
+# items in 0.7x to 0.9x the time of one; 3 gave no more.
 READ_SEGMENTS = 2
 # Items a Scan page may hold (its Limit; DynamoDB also stops at 1 MB): about 0.5 MB of FormKiQ's
 # items of about 380 bytes. A parsed page is several times its JSON in Python objects, and each
 # segment holds one page ahead, so smaller pages keep the client's memory flat: measured
 # (docs/benchmarks.md), full 1 MB pages in two segments doubled repair's peak growth per item
 # between 5,000 and 50,000 items; at this size it was lower than one segment's at 1 MB, and as
-# fast. Read-ahead hides the extra round trips.
+# fast on dynalite (moto_server, which sorts the table for every request, is slower). DynamoDB
+# charges a Scan by the data read, whatever the page size; read-ahead hides the round trips.
 PAGE_ITEMS = 1_300
 
 

@@ -222,9 +222,13 @@ def test_a_failing_segment_is_raised_and_every_reader_stops() -> None:
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"segments": 0}, "got 0"), ({"segments": 2, "segment": (0, 4)}, "got 2")],
+    [
+        ({"segments": 0}, "got 0"),
+        ({"segments": 1_000_001}, "got 1000001"),
+        ({"segments": 2, "segment": (0, 4)}, "got 2"),
+    ],
 )
-def test_segments_must_be_one_or_more_and_one_with_a_given_segment(
+def test_segments_must_be_a_valid_total_and_one_with_a_given_segment(
     options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):

@@ -345,6 +345,7 @@ def digest_tables(
     `restored_dynamodb` reads the restored table when it lives in another region. With
     `segments` above 1 each table is read as a parallel scan, one worker process per segment
     (clients made like these, with `profile`): the digest is a sum, so the parts add up.
+    Otherwise each table is read in this process, READ_SEGMENTS segments at once in threads.
     """
     reader = restored_dynamodb or dynamodb
     if segments > 1:

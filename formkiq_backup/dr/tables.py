@@ -426,8 +426,12 @@ class _RawPage:
 # one segment's request while the client works through the other's page, so neither waits for
 # the other the way one request at a time does (each page's parse and hand-over is time the
 # table sits idle). Measured against dynalite (docs/benchmarks.md): 2 segments read a site's
-# items in 0.7x to 0.9x the time of one; 3 gave no more.
+# items in 0.7x to 0.9x the time of one; 3 gave no more. A parallel scan's TotalSegments is 1
+# to 1,000,000, Segment 0 to TotalSegments - 1, and a segment's LastEvaluatedKey continues that
+# segment only (Scan, DynamoDB API Reference:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html).
 READ_SEGMENTS = 2
+MAX_TOTAL_SEGMENTS = 1_000_000
 # Items a Scan page may hold (its Limit; DynamoDB also stops at 1 MB): about 0.5 MB of FormKiQ's
 # items of about 380 bytes. A parsed page is several times its JSON in Python objects, and each
 # segment holds one page ahead, so smaller pages keep the client's memory flat: measured
@@ -435,6 +439,7 @@ READ_SEGMENTS = 2
 # between 5,000 and 50,000 items; at this size it was lower than one segment's at 1 MB, and as
 # fast on dynalite (moto_server, which sorts the table for every request, is slower). DynamoDB
 # charges a Scan by the data read, whatever the page size; read-ahead hides the round trips.
+# Limit counts the items evaluated before any FilterExpression (Scan, API Reference, above).
 PAGE_ITEMS = 1_300
 
 
@@ -460,8 +465,11 @@ def scan(
     the lean path (`lean_scans`). Pages hold at most PAGE_ITEMS items unless
     `filter_expression` sets its own `Limit`.
     """
-    if segments < 1 or (segment is not None and segments != 1):
-        raise ValueError(f"segments must be 1 or more, and 1 with segment (got {segments})")
+    if not 1 <= segments <= MAX_TOTAL_SEGMENTS or (segment is not None and segments != 1):
+        raise ValueError(
+            f"segments must be 1 to {MAX_TOTAL_SEGMENTS:,} (Scan's TotalSegments), and 1 with"
+            f" segment (got {segments})"
+        )
     dynamodb = lean_scans(dynamodb)
     request: dict[str, Any] = {"TableName": table, "Limit": PAGE_ITEMS, **(filter_expression or {})}
     if segment is not None:

@@ -1,12 +1,12 @@
 """Item-level differences between a reference table (a restore) and a live table.
 
-One scan of each table, one after the other: each side is hashed into its own temporary SQLite
-file (stdlib, small page cache), so neither table is held in memory. The differences are then
-one SQL join of the two files: the same join Athena runs over two DynamoDB exports when a table
-outgrows one machine (docs/benchmarks.md). Each scan keeps its next pages requested while this
-one is hashed (formkiq_backup.dr.tables.scan, in segments); the two tables are not scanned at
-once in two threads on purpose: measured, that tripled peak memory and made it grow with the
-table without making an emulated scan any faster.
+One scan of each table, one after the other: each side's canonical keys and items go to its own
+temporary SQLite file (stdlib, small page cache), so neither table is held in memory. The
+differences are then one SQL join of the two files: the same join Athena runs over two DynamoDB
+exports when a table outgrows one machine (docs/benchmarks.md). Each scan keeps its next pages
+requested while this one is stored (formkiq_backup.dr.tables.scan, in segments); the two tables
+are not scanned at once in two threads on purpose: measured, that tripled peak memory and made
+it grow with the table without making an emulated scan any faster.
 """
 
 import shutil
@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-from formkiq_backup.items import Item, canonical, content_hash, from_canonical, key_hash, key_of
+from formkiq_backup.items import Item, canonical, from_canonical, key_of
 
 _BATCH = 1_000
 # SQLite's page cache per connection. Small on purpose: a cache that small tables never fill
@@ -85,16 +85,17 @@ class TableDiff:
         db.executescript(
             """
             CREATE TABLE changes (action TEXT, key BLOB, wanted BLOB, found BLOB);
-            -- A 64-bit key hash may collide: the join also compares the keys themselves.
+            -- Canonical forms are equal exactly when the items are: keys and items are compared
+            -- as they are stored, byte for byte (memcmp in SQLite, no hash to collide).
             INSERT INTO changes
               SELECT 'overwrite', r.key, r.item, l.item FROM main.items r
-              JOIN live.items l ON l.kh = r.kh AND l.key = r.key WHERE l.ch != r.ch;
+              JOIN live.items l ON l.key = r.key WHERE l.item != r.item;
             INSERT INTO changes
               SELECT 'delete', l.key, NULL, l.item FROM live.items l
-              WHERE NOT EXISTS (SELECT 1 FROM main.items r WHERE r.kh = l.kh AND r.key = l.key);
+              WHERE NOT EXISTS (SELECT 1 FROM main.items r WHERE r.key = l.key);
             INSERT INTO changes
               SELECT 'put', r.key, r.item, NULL FROM main.items r
-              WHERE NOT EXISTS (SELECT 1 FROM live.items l WHERE l.kh = r.kh AND l.key = r.key);
+              WHERE NOT EXISTS (SELECT 1 FROM live.items l WHERE l.key = r.key);
             """
         )
         return self.counts()
@@ -140,20 +141,22 @@ class TableDiff:
 
 
 def store_side(path: Path, items: Iterable[Item], key_attributes: Sequence[str]) -> int:
-    """One side of a diff into its own database file; returns the item count."""
+    """One side of a diff into its own database file; returns the item count.
+
+    Each row is the canonical key and the canonical item, indexed by key once all are in
+    (one sort, cheaper than keeping an index up to date row by row).
+    """
     db = _open(path)
-    db.execute("CREATE TABLE items (kh INTEGER, key BLOB, ch BLOB, item BLOB)")
-    batch: list[tuple[int, bytes, bytes, bytes]] = []
+    db.execute("CREATE TABLE items (key BLOB, item BLOB)")
+    batch: list[tuple[bytes, bytes]] = []
     count = 0
     try:
         for item in items:
-            key = canonical(key_of(item, key_attributes))
-            body = canonical(item)
-            batch.append((key_hash(key), key, content_hash(body), body))
+            batch.append((canonical(key_of(item, key_attributes)), canonical(item)))
             if len(batch) >= _BATCH:
                 count += _insert(db, batch)
         count += _insert(db, batch)
-        db.execute("CREATE INDEX items_by_key ON items (kh)")
+        db.execute("CREATE INDEX items_by_key ON items (key)")
         db.commit()
     finally:
         db.close()
@@ -173,8 +176,8 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _insert(db: sqlite3.Connection, batch: list[tuple[int, bytes, bytes, bytes]]) -> int:
-    db.executemany("INSERT INTO items VALUES (?, ?, ?, ?)", batch)
+def _insert(db: sqlite3.Connection, batch: list[tuple[bytes, bytes]]) -> int:
+    db.executemany("INSERT INTO items VALUES (?, ?)", batch)
     count = len(batch)
     batch.clear()
     return count

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from formkiq_backup import items, tablediff
+from formkiq_backup import items
 from formkiq_backup.items import TableDigest, canonical, from_canonical
 from formkiq_backup.sites import (
     belongs_to_site,
@@ -93,6 +93,30 @@ def test_the_fast_canonical_path_gives_the_full_conversions_bytes(record: dict[s
     assert canonical(record) == _general(record)
     # Back to the same item (its sets now sorted, which DynamoDB does not keep anyway).
     assert canonical(from_canonical(canonical(record))) == canonical(record)
+
+
+def test_items_without_sets_or_binary_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names like a set's type, and lists, are no reason for the slower conversion; a set is."""
+    converted: list[object] = []
+    full = items._canonical_value
+
+    def counted(value: Any) -> Any:
+        converted.append(value)
+        return full(value)
+
+    monkeypatch.setattr(items, "_canonical_value", counted)
+    plain = {
+        "PK": {"S": "a"},
+        "SS": {"S": "plain"},
+        "ABS": {"L": [{"S": "x"}, {"M": {"NS": {"N": "1"}}}]},
+        "note": {"S": 'S":['},
+    }
+    assert canonical(plain) == _general(plain)
+    converted.clear()
+    canonical(plain)
+    assert converted == []
+    canonical({"PK": {"S": "a"}, "m": {"M": {"x": {"NS": ["2", "1"]}}}})
+    assert converted
 
 
 def test_canonical_forms_of_random_items_equal_the_full_conversion() -> None:
@@ -238,15 +262,28 @@ def test_identical_tables_have_no_changes_whatever_the_scan_order() -> None:
         assert (diff.reference_count, diff.live_count) == (2_500, 2_500)
 
 
-def test_diff_is_exact_even_when_key_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tablediff, "key_hash", lambda key: 42)
-    reference = [item("docs#1", "document", v={"N": "1"}), item("docs#2", "document", v={"N": "2"})]
-    live = [item("docs#2", "document", v={"N": "2"}), item("docs#1", "document", v={"N": "9"})]
+def test_keys_and_items_are_matched_exactly_not_by_prefix_or_case() -> None:
+    """The join compares stored bytes: keys that are prefixes of each other, or differ only in
+    case or a trailing character, are different items."""
+    reference = [
+        item("docs#1", "document", v={"N": "1"}),
+        item("docs#10", "document", v={"N": "10"}),
+        item("Docs#1", "document", v={"N": "1"}),
+    ]
+    live = [
+        item("docs#10", "document", v={"N": "10"}),
+        item("docs#1", "document", v={"N": "10"}),
+        item("docs#1 ", "document", v={"N": "1"}),
+    ]
 
     with diff_of(reference, live) as diff:
-        assert diff.counts() == {Action.PUT: 0, Action.OVERWRITE: 1, Action.DELETE: 0}
-        (change,) = diff.changes()
-    assert change.key == {"PK": {"S": "docs#1"}, "SK": {"S": "document"}}
+        assert diff.counts() == {Action.PUT: 1, Action.OVERWRITE: 1, Action.DELETE: 1}
+        changes = {change.action: change.key["PK"]["S"] for change in diff.changes()}
+    assert changes == {
+        Action.OVERWRITE: "docs#1",
+        Action.PUT: "Docs#1",
+        Action.DELETE: "docs#1 ",
+    }
 
 
 def test_a_failing_scan_surfaces_its_error_and_leaves_nothing_behind() -> None:

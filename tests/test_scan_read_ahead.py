@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from formkiq_backup.dr.tables import PAGE_ITEMS, READER_THREAD, scan
+from formkiq_backup.dr.tables import PAGE_ITEMS, READER_THREAD, TableScan, scan
 
 
 def readers_running() -> int:
@@ -246,3 +246,51 @@ def test_pages_are_limited_to_page_items_unless_the_caller_sets_a_limit(
     assert list(scan(client, "Documents")) == [item(1)]
     assert list(scan(client, "Documents", filter_expression={"Limit": 7})) == [item(1)]
     assert 0 < PAGE_ITEMS * 400 <= 1024 * 1024  # FormKiQ-sized pages stay under Scan's 1 MB
+
+
+def wait_for_requests(table: PagedTable, count: int, timeout: float = 2.0) -> int:
+    deadline = time.monotonic() + timeout
+    while len(table.requests) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return len(table.requests)
+
+
+def test_the_next_table_is_asked_for_once_this_ones_last_page_is_in_not_before() -> None:
+    """repair and drill read two tables in turn: the second's first page is requested while
+    the first's last items are still being worked through, and not while pages are left."""
+    first, second = PagedTable(pages=3), PagedTable(pages=2)
+    with TableScan(second, "Live") as then:
+        reading = scan(first, "Reference", then=then)
+        for number in range(4):  # pages 0 and 1: page 2 is still to come
+            assert next(reading) == item(number)
+            time.sleep(0.02)
+            assert second.requests == []
+        assert next(reading) == item(4)  # page 2 taken: no LastEvaluatedKey
+        assert wait_for_requests(second, 1) == 1
+        assert second.requests == [{"TableName": "Live", "Limit": PAGE_ITEMS}]
+        assert list(reading) == [item(5)]
+        assert list(then) == [item(n) for n in range(4)]
+    assert wait_for_readers_to_stop() == 0
+
+
+def test_a_started_scan_that_is_never_read_stops_its_readers() -> None:
+    table = PagedTable(pages=None)
+    with TableScan(table, "Live") as started:
+        started.start()
+        started.start()  # once only
+        assert wait_for_requests(table, 1) == 1
+    assert wait_for_readers_to_stop() == 0
+    time.sleep(0.05)
+    assert len(table.requests) == 1  # one page ahead at most, never read
+
+
+def test_a_table_scan_is_read_once() -> None:
+    table = PagedTable(pages=1)
+    with TableScan(table, "Live") as reading:
+        assert list(reading) == [item(0), item(1)]
+        with pytest.raises(RuntimeError, match="read once"):
+            list(reading)
+    with TableScan(table, "Live") as stopped:
+        stopped.stop()
+        with pytest.raises(RuntimeError, match="read once"):
+            next(iter(stopped))

@@ -26,6 +26,7 @@ from formkiq_backup.dr.tables import (
     RecoverySource,
     ScanProgress,
     SourceGuard,
+    TableScan,
     backup_sources,
     check_reference_options,
     check_restorable,
@@ -345,7 +346,8 @@ def digest_tables(
     `restored_dynamodb` reads the restored table when it lives in another region. With
     `segments` above 1 each table is read as a parallel scan, one worker process per segment
     (clients made like these, with `profile`): the digest is a sum, so the parts add up.
-    Otherwise each table is read in this process, READ_SEGMENTS segments at once in threads.
+    Otherwise each table is read in this process, READ_SEGMENTS segments at once in threads,
+    the restored table's first pages asked for as soon as the source's last one is in.
     """
     reader = restored_dynamodb or dynamodb
     if segments > 1:
@@ -357,24 +359,26 @@ def digest_tables(
             sample=sample,
         )
 
-    source = TableDigest().add_all(
-        scan(
-            dynamodb,
-            source_table,
-            on_page=page_counter(on_scan, source_table),
-            segments=READ_SEGMENTS,
-        )
-    )
-    restored = TableDigest()
-    for item in scan(
+    with TableScan(
         reader,
         restored_table,
         on_page=page_counter(on_scan, restored_table),
         segments=READ_SEGMENTS,
-    ):
-        restored.add(item)
-        if sample is not None:
-            sample.offer(item)
+    ) as restored_items:
+        source = TableDigest().add_all(
+            scan(
+                dynamodb,
+                source_table,
+                on_page=page_counter(on_scan, source_table),
+                segments=READ_SEGMENTS,
+                then=restored_items,
+            )
+        )
+        restored = TableDigest()
+        for item in restored_items:
+            restored.add(item)
+            if sample is not None:
+                sample.offer(item)
     return source, restored
 
 

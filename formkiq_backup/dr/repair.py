@@ -27,6 +27,7 @@ from formkiq_backup.dr.tables import (
     RecoverySource,
     ScanProgress,
     SourceGuard,
+    TableScan,
     backup_sources,
     check_reference_options,
     check_restorable,
@@ -274,7 +275,8 @@ def compare_tables(
     `reference_dynamodb` reads the reference when it lives in another region. `in_workers`
     reads the two tables at once, each in a worker process of its own (clients made like these,
     with `profile`), which writes its side's file of the diff: the parent holds no items.
-    Otherwise each table is read as `read_segments` segments at once, in threads.
+    Otherwise each table is read as `read_segments` segments at once, in threads, the live
+    table's first pages asked for as soon as the reference's last one is in.
     """
     filter_expression = site_filter_expression(site) if site else None
     diff = TableDiff(keys)
@@ -302,24 +304,24 @@ def compare_tables(
             diff.collect_stored(reference_count, live_count)
             return diff
         keep = site_member(site) if site else None
-        diff.collect(
-            scan(
+        with TableScan(
+            dynamodb,
+            live,
+            filter_expression=filter_expression,
+            keep=keep,
+            on_page=page_counter(on_scan, live),
+            segments=read_segments,
+        ) as live_items:
+            reference_items = scan(
                 reference_dynamodb or dynamodb,
                 reference,
                 filter_expression=filter_expression,
                 keep=keep,
                 on_page=page_counter(on_scan, reference),
                 segments=read_segments,
-            ),
-            scan(
-                dynamodb,
-                live,
-                filter_expression=filter_expression,
-                keep=keep,
-                on_page=page_counter(on_scan, live),
-                segments=read_segments,
-            ),
-        )
+                then=live_items,
+            )
+            diff.collect(reference_items, live_items)
     except BaseException:
         diff.close()
         raise

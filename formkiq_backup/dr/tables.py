@@ -452,6 +452,7 @@ def scan(
     keep: Callable[[Item], bool] | None = None,
     segment: tuple[int, int] | None = None,
     segments: int = 1,
+    then: "TableScan | None" = None,
 ) -> Generator[Item, None, None]:
     """Every item of `table` (wire form), page by page; `on_page` gets each page's scanned count.
 
@@ -463,41 +464,119 @@ def scan(
     once (READ_SEGMENTS), one reader thread each, pages handed out as they arrive; `segment`
     (`(Segment, TotalSegments)`) reads one part of a parallel scan run elsewhere. Responses take
     the lean path (`lean_scans`). Pages hold at most PAGE_ITEMS items unless
-    `filter_expression` sets its own `Limit`.
+    `filter_expression` sets its own `Limit`. `then` (the scan the caller reads next) is
+    started once this table's last page has arrived (`TableScan`).
     """
-    if not 1 <= segments <= MAX_TOTAL_SEGMENTS or (segment is not None and segments != 1):
-        raise ValueError(
-            f"segments must be 1 to {MAX_TOTAL_SEGMENTS:,} (Scan's TotalSegments), and 1 with"
-            f" segment (got {segments})"
+    with TableScan(
+        dynamodb,
+        table,
+        on_page=on_page,
+        filter_expression=filter_expression,
+        keep=keep,
+        segment=segment,
+        segments=segments,
+        then=then,
+    ) as reading:
+        yield from reading
+
+
+class TableScan:
+    """One table's scan (`scan`, which says how it reads), whose first requests can be sent
+    before the caller's turn to read it comes.
+
+    `start` sends them; iterating starts the scan if it was not started, and hands out its
+    items once. A scan given to another as `then` is started as soon as that one's last page
+    has arrived: the table is asked for the next table's first pages while the client still
+    works through the last of this one's (and indexes them), so the two tables are read
+    without a pause between them, and never more than one scan's pages are in flight. Use as a
+    context manager: leaving the block stops the scan's readers, read to the end or not.
+    """
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        on_page: Callable[[int], None] | None = None,
+        filter_expression: Mapping[str, Any] | None = None,
+        keep: Callable[[Item], bool] | None = None,
+        segment: tuple[int, int] | None = None,
+        segments: int = 1,
+        then: "TableScan | None" = None,
+    ) -> None:
+        if not 1 <= segments <= MAX_TOTAL_SEGMENTS or (segment is not None and segments != 1):
+            raise ValueError(
+                f"segments must be 1 to {MAX_TOTAL_SEGMENTS:,} (Scan's TotalSegments), and 1"
+                f" with segment (got {segments})"
+            )
+        request: dict[str, Any] = {
+            "TableName": table,
+            "Limit": PAGE_ITEMS,
+            **(filter_expression or {}),
+        }
+        if segment is not None:
+            request.update(Segment=segment[0], TotalSegments=segment[1])
+        self._parts = (
+            [request]
+            if segments == 1
+            else [
+                {**request, "Segment": part, "TotalSegments": segments} for part in range(segments)
+            ]
         )
-    dynamodb = lean_scans(dynamodb)
-    request: dict[str, Any] = {"TableName": table, "Limit": PAGE_ITEMS, **(filter_expression or {})}
-    if segment is not None:
-        request.update(Segment=segment[0], TotalSegments=segment[1])
-    parts = (
-        [request]
-        if segments == 1
-        else [{**request, "Segment": part, "TotalSegments": segments} for part in range(segments)]
-    )
-    with _PageReader(dynamodb, len(parts)) as reader:
-        for part, first in enumerate(parts):
-            reader.ask(part, first)
-        reading = len(parts)
-        while reading:
-            part, response = reader.take()
-            items, scanned, next_key = _open_page(response)
-            if next_key:
-                reader.ask(part, {**parts[part], "ExclusiveStartKey": next_key})
-            else:
-                reading -= 1
-            if on_page is not None:
-                on_page(scanned)
-            items.reverse()
-            while items:
-                item = items.pop()
-                if keep is None or keep(item):
-                    yield item
-                del item
+        self._reader = _PageReader(lean_scans(dynamodb), len(self._parts))
+        self._on_page = on_page
+        self._keep = keep
+        self._then = then
+        self._state = "new"
+
+    def start(self) -> None:
+        """Send the first request of every segment; nothing once started (or stopped)."""
+        if self._state == "new":
+            self._state = "started"
+            self._reader.start()
+            for part, first in enumerate(self._parts):
+                self._reader.ask(part, first)
+
+    def stop(self) -> None:
+        """Stop the readers after the requests they have in flight."""
+        if self._state == "started":
+            self._reader.stop()
+        self._state = "stopped"
+
+    def __enter__(self) -> "TableScan":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def __iter__(self) -> Generator[Item, None, None]:
+        self.start()
+        if self._state != "started":
+            raise RuntimeError("a TableScan is read once, and not after it is stopped")
+        self._state = "reading"
+        reader, parts, keep = self._reader, self._parts, self._keep
+        try:
+            reading = len(parts)
+            while reading:
+                part, response = reader.take()
+                items, scanned, next_key = _open_page(response)
+                if next_key:
+                    reader.ask(part, {**parts[part], "ExclusiveStartKey": next_key})
+                else:
+                    reading -= 1
+                if not reading and self._then is not None:
+                    self._then.start()
+                if self._on_page is not None:
+                    self._on_page(scanned)
+                items.reverse()
+                while items:
+                    item = items.pop()
+                    if keep is None or keep(item):
+                        yield item
+                    del item
+        finally:
+            self._reader.stop()
+            self._state = "stopped"
 
 
 def _open_page(response: dict[str, Any]) -> tuple[list[Item], int, Any]:
@@ -521,7 +600,7 @@ class _PageReader:
     "Multithreading or multiprocessing with clients"), and signing, retries and error types stay
     botocore's. A segment's next request is asked for only once its page before is taken, so at
     most one page per segment is held ahead, as bytes. An error is raised to the caller as
-    botocore raised it, after the pages before it; leaving the block early (or Ctrl-C) stops
+    botocore raised it, after the pages before it; `stop` (leaving a scan early, Ctrl-C) stops
     every thread after the request it has in flight.
     """
 
@@ -536,12 +615,11 @@ class _PageReader:
             for part in range(threads)
         ]
 
-    def __enter__(self) -> "_PageReader":
+    def start(self) -> None:
         for thread in self._threads:
             thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
         for requests in self._requests:
             requests.put(None)
 

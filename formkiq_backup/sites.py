@@ -20,15 +20,17 @@ SITE_KEY_ATTRIBUTES = ("PK", "GSI1PK", "GSI2PK")
 # Items with these partition keys describe sites themselves (docs: database_schema).
 GLOBAL_PARTITIONS = ("sites", "sitegroups")
 _SITE_PREFIX = re.compile(r"^([A-Za-z0-9_-]+)/")
-_SITE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_SITE_ID = re.compile(r"[A-Za-z0-9_-]+")
 _DOCUMENT_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 
 
 def is_site_id(site: str) -> bool:
-    """Site ids are plain identifiers: FormKiQ uses them as key prefixes and group names."""
-    return bool(_SITE_ID.match(site))
+    """Site ids are plain identifiers: FormKiQ uses them as key prefixes and group names.
+
+    The whole string must match (a `$` would let a trailing newline through)."""
+    return _SITE_ID.fullmatch(site) is not None
 
 
 def site_of_key(value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from formkiq_backup.items import TableDigest, canonical, from_canonical
 from formkiq_backup.sites import (
     belongs_to_site,
     document_object_key,
+    is_site_id,
     object_belongs_to_site,
     site_filter_expression,
     site_member,
@@ -205,6 +206,12 @@ def test_site_member_agrees_with_belongs_to_site_on_every_key_combination() -> N
             keys = zip(("PK", "GSI1PK", "GSI2PK"), (pk, gsi1, gsi2), strict=True)
             record = {name: value for name, value in keys if value is not None}
             assert member(record) is belongs_to_site(record, site), (site, record)
+
+
+@pytest.mark.parametrize("site", ["finance\n", "finance/", "", " finance", "fin ance"])
+def test_a_site_id_is_the_whole_string(site: str) -> None:
+    assert not is_site_id(site)
+    assert is_site_id("finance-2_b")
 
 
 def test_site_filter_matches_partition_and_index_keys() -> None:

@@ -294,3 +294,17 @@ def test_a_table_scan_is_read_once() -> None:
         stopped.stop()
         with pytest.raises(RuntimeError, match="read once"):
             next(iter(stopped))
+
+
+def test_leaving_the_block_part_way_through_reading_stops_the_readers() -> None:
+    table = PagedTable(pages=None)
+    with TableScan(table, "Live") as reading:
+        items = iter(reading)
+        assert next(items) == item(0)
+    assert wait_for_readers_to_stop() == 0
+    requested = len(table.requests)
+    time.sleep(0.05)
+    assert len(table.requests) == requested <= 2
+    assert next(items) == item(1)  # the page already handed over
+    with pytest.raises(RuntimeError, match="scan of Live was stopped part-way"):
+        next(items)  # not a table that seems to end here

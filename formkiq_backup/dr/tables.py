@@ -538,8 +538,9 @@ class TableScan:
                 self._reader.ask(part, first)
 
     def stop(self) -> None:
-        """Stop the readers after the requests they have in flight."""
-        if self._state == "started":
+        """Stop the readers after the requests they have in flight, also part-way through
+        reading (the items not yet handed out are dropped)."""
+        if self._state in ("started", "reading"):
             self._reader.stop()
         self._state = "stopped"
 
@@ -558,6 +559,8 @@ class TableScan:
         try:
             reading = len(parts)
             while reading:
+                if self._state == "stopped":  # never a table read short without a word
+                    raise RuntimeError(f"the scan of {parts[0]['TableName']} was stopped part-way")
                 part, response = reader.take()
                 items, scanned, next_key = _open_page(response)
                 if next_key:

@@ -77,16 +77,12 @@ def site_member(site: str) -> Callable[[Mapping[str, Any]], bool]:
     if site == DEFAULT_SITE or not is_site_id(site):
         return lambda item: belongs_to_site(item, site)
     prefix = f"{site}/"
-    partition, *index_partitions = SITE_KEY_ATTRIBUTES
 
     def member(item: Mapping[str, Any]) -> bool:
         # Site keys are strings ("S"): a number's text never holds the "/" a prefix ends with.
-        value = (item.get(partition) or {}).get("S")
-        if value is not None and value in GLOBAL_PARTITIONS:
+        if (item.get("PK") or {}).get("S") in GLOBAL_PARTITIONS:
             return False
-        if value is not None and value.startswith(prefix):
-            return True
-        for attribute in index_partitions:
+        for attribute in SITE_KEY_ATTRIBUTES:
             value = (item.get(attribute) or {}).get("S")
             if value is not None and value.startswith(prefix):
                 return True

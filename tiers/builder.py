@@ -8,6 +8,8 @@ tier has, in registry order, and merges what they contribute into the stack outp
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pulumi
+
 from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
@@ -126,8 +128,12 @@ def build_tier(
     settings: BackupSettings,
     environment: FormKiQEnvironment,
     registry: Mapping[Capability, CapabilityBuilder] = REGISTRY,
+    parent: pulumi.Resource | None = None,
 ) -> Deployment:
-    """Register every component `spec` asks for, scope by scope, capability by capability."""
+    """Register every component `spec` asks for, scope by scope, capability by capability.
+
+    With `parent`, every component goes under it (the tier's own component resource).
+    """
     ensure_buildable(spec, registry)
     builders = selected_builders(spec, registry)
     tags = {"ManagedBy": "formkiq-backup", "FormKiQAppEnvironment": environment.app_environment}
@@ -147,10 +153,12 @@ def build_tier(
         )
 
     scopes = {
-        role: Scope(where, _alert_topic(where, builders, settings, environment, tags))
+        role: Scope(
+            where, _alert_topic(where, builders, settings, environment, tags, parent=parent)
+        )
         for role, where in regions.items()
     }
-    context = BuildContext(spec, settings, environment, scopes, tags)
+    context = BuildContext(spec, settings, environment, scopes, tags, parent=parent)
     contributions = []
     for builder in builders:
         contribution = builder.build(context)
@@ -170,6 +178,8 @@ def _alert_topic(
     settings: BackupSettings,
     environment: FormKiQEnvironment,
     tags: Mapping[str, str],
+    *,
+    parent: pulumi.Resource | None,
 ) -> NotificationTopic:
     """The scope's topic, publishable by exactly the services its capabilities declared."""
     publishers = sorted(
@@ -188,6 +198,7 @@ def _alert_topic(
             region=where.region,
             tags=tags,
         ),
+        pulumi.ResourceOptions(parent=parent),
     )
 
 

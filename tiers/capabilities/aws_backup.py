@@ -49,6 +49,7 @@ class AwsBackupBuilder:
         BackupRegionSettings(
             naming.resource("backup-region-settings"),
             BackupRegionSettingsArgs(region=scope.region),
+            context.child_opts(),
         )
         vault = BackupVault(
             naming.resource("backup-vault"),
@@ -65,6 +66,7 @@ class AwsBackupBuilder:
                 region=scope.region,
                 tags=context.tags,
             ),
+            context.child_opts(),
         )
         plan = BackupPlan(
             naming.resource("backup-plan"),
@@ -81,6 +83,7 @@ class AwsBackupBuilder:
                 region=scope.region,
                 tags=context.tags,
             ),
+            context.child_opts(),
         )
         max_age_hours = (
             context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
@@ -97,6 +100,7 @@ class AwsBackupBuilder:
                 region=scope.region,
                 tags=context.tags,
             ),
+            context.child_opts(),
         )
         return Contribution(
             outputs={"backupVaultArn": vault.vault_arn, "backupPlanId": plan.plan_id},

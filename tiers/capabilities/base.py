@@ -10,7 +10,7 @@ what `formkiq-dr verify` should expect of it, and products for the builders afte
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import pulumi
 
@@ -77,6 +77,12 @@ class BuildContext:
     scopes: Mapping[ScopeRole, Scope]
     tags: Mapping[str, str]
     products: dict[Product, object] = field(default_factory=dict)
+    parent: pulumi.Resource | None = None
+    """The resource every component a builder registers goes under (the tier's component)."""
+
+    def child_opts(self, **options: Any) -> pulumi.ResourceOptions:
+        """Options for a component a builder registers: parented where the tier says."""
+        return pulumi.ResourceOptions(parent=self.parent, **options)
 
     @property
     def primary(self) -> Scope:

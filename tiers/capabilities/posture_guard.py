@@ -50,5 +50,6 @@ class PostureGuardBuilder:
                 region=scope.region,
                 tags=context.tags,
             ),
+            context.child_opts(),
         )
         return Contribution(alarms=[Alarm(ScopeRole.PRIMARY, name) for name in guard.alarm_names])

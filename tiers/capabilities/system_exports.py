@@ -103,6 +103,7 @@ class SystemExportsBuilder:
                 region=scope.region,
                 tags=context.tags,
             ),
+            context.child_opts(),
         )
         table_exports = TableExports(
             scope.naming.resource("table-exports"),
@@ -120,6 +121,7 @@ class SystemExportsBuilder:
                 region=region,
                 tags=tags,
             ),
+            context.child_opts(),
         )
         jobs = []
         environment_variables: dict[str, pulumi.Input[str]] = {
@@ -150,6 +152,7 @@ class SystemExportsBuilder:
                         region=region,
                         tags=tags,
                     ),
+                    context.child_opts(),
                 )
             )
         jobs.append(
@@ -173,6 +176,7 @@ class SystemExportsBuilder:
                     region=region,
                     tags=tags,
                 ),
+                context.child_opts(),
             )
         )
         export_sets = [f"{ExportSet.DYNAMODB.value}/{t.name}" for t in tables]
@@ -197,6 +201,7 @@ class SystemExportsBuilder:
                 region=region,
                 tags=tags,
             ),
+            context.child_opts(),
         )
         alarm_names = [
             *table_exports.alarm_names,

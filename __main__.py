@@ -1,20 +1,23 @@
 """formkiq-backup: tiered backup and disaster recovery around an existing FormKiQ stack.
 
-Parse the stack's config, discover FormKiQ, build the tier, export what it promises.
+Read the stack's config, build the tier's component (`StandardBackup prod`, named after the
+FormKiQ environment it protects), export what it promises.
 """
 
 import pulumi
 
 from formkiq_backup.config import ConfigError, read_pulumi_config
-from formkiq_backup.discovery import DiscoveryError, PulumiInvokeReader, discover
-from tiers.builder import TierNotBuildableError, build_tier, ensure_buildable
-from tiers.definitions import TIERS
+from formkiq_backup.discovery import DiscoveryError
+from tiers.builder import TierNotBuildableError
+from tiers.component_base import ArgumentNaming, naming_arguments
+from tiers.components import TIER_COMPONENTS
 
 try:
-    settings = read_pulumi_config()
-    spec = TIERS[settings.tier]
-    ensure_buildable(spec)
-    environment = discover(PulumiInvokeReader(), settings.app_environment)
+    stack = read_pulumi_config()
+    with naming_arguments(ArgumentNaming.STACK):
+        backup = TIER_COMPONENTS[stack.settings.tier](
+            stack.settings.app_environment, stack.arguments
+        )
 except (ConfigError, TierNotBuildableError) as error:
     # RunError prints the message alone: these are the user's to fix, not stack traces.
     raise pulumi.RunError(str(error)) from error
@@ -24,6 +27,5 @@ except DiscoveryError as error:
     pulumi.log.error(str(error))
     raise pulumi.RunError(str(error)) from error
 
-deployment = build_tier(spec, settings, environment)
-for output_name, value in deployment.outputs().items():
+for output_name, value in backup.stack_outputs().items():
     pulumi.export(output_name, value)

@@ -25,14 +25,21 @@ SettingKind = Literal["string", "integer", "boolean", "array"]
 Default = str | int | bool | list[str]
 
 
-class _Null:
-    """A key given `~` or `null` in a stack file: shown as null, unlike a key not given."""
+class _Marker:
+    """A value a problem names by what it is rather than by its content."""
+
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
 
     def __repr__(self) -> str:
-        return "null"
+        return self.shown
 
 
-NULL: Final = _Null()
+# A key given `~` or `null` in a stack file: shown as null, unlike a key not given.
+NULL: Final = _Marker("null")
+# An argument passed as a Pulumi Output (or a list holding one): its value is known only while
+# the engine deploys, too late to validate it before anything is registered.
+DEFERRED: Final = _Marker("(an Output)")
 # A value that failed its own rule: rules across keys skip it rather than report it again.
 _INVALID: Final = object()
 
@@ -57,13 +64,13 @@ class ConfigError(ValueError):
         problems: list[ConfigProblem],
         *,
         warnings: Iterable[ConfigProblem] = (),
-        source: str = NAMESPACE,
+        subject: str = f"{NAMESPACE} configuration",
     ) -> None:
         self.problems = problems
         self.warnings = tuple(warnings)
         lines = [f"  - {problem}" for problem in problems]
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        message = f"{source} configuration has {count}:\n" + "\n".join(lines)
+        message = f"{subject} has {count}:\n" + "\n".join(lines)
         if self.warnings:
             message += "\nand warnings:\n" + "\n".join(f"  - {w}" for w in self.warnings)
         super().__init__(message)
@@ -97,12 +104,23 @@ class Setting:
     """What the default means, when not obvious ("none", "never")."""
     used_by: frozenset[Capability] = frozenset()
     """The capabilities this key configures; empty: every tier uses it."""
+    required_where_used: str = ""
+    """Why a tier using this key must set it although it has a default (drRegion: the copies
+    need a second region); empty: the default serves every tier."""
     parse: Callable[[Any], Any] = _keep
     """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError."""
 
     @property
     def required(self) -> bool:
         return self.default is None
+
+    def used_in(self, tier: Tier) -> bool:
+        """Whether `tier` reads this key (a tier ignores the keys of capabilities it lacks)."""
+        return not self.used_by or bool(self.used_by & TIERS[tier].capabilities)
+
+    def required_in(self, tier: Tier) -> bool:
+        """Whether a stack (or a tier component) of `tier` must give this key a value."""
+        return self.required or bool(self.required_where_used and self.used_in(tier))
 
     @property
     def default_text(self) -> str:
@@ -306,13 +324,14 @@ class BackupSettings:
         metadata=key(
             "drRegion",
             "string",
-            "Disaster-recovery region (enhanced and enterprise); must differ from "
-            'aws:region. "" = none.',
+            "Disaster-recovery region (enhanced and enterprise); must differ from the "
+            "primary region (aws:region).",
             "required for enhanced/enterprise; a region where AWS Backup runs, in the same "
             "partition, not `aws:region`",
             default="",
             default_note="none",
             used_by=SECOND_REGION_CAPABILITIES,
+            required_where_used="its copies and replicas live in a second region, e.g. us-west-2",
             parse=_region,
         )
     )
@@ -454,41 +473,125 @@ SETTINGS: tuple[Setting, ...] = tuple(_FIELDS.values())
 SETTINGS_BY_KEY: Mapping[str, Setting] = {spec.key: spec for spec in SETTINGS}
 
 
-def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> BackupSettings:
-    """Validate raw config values (namespace stripped, as Pulumi passes them: strings).
+# Each key's field name: also the name of the tier components' argument for it, in Python.
+FIELD_NAMES: Mapping[str, str] = {spec.key: name for name, spec in _FIELDS.items()}
 
-    `primary_region` is `aws:region`. Raises ConfigError listing every problem.
+
+@dataclass(frozen=True)
+class Spelling:
+    """How one caller names the settings: a stack's keys, or a tier component's arguments.
+
+    Rules are checked under the stack keys and reported as the caller wrote them, so a Python
+    program reads `daily_retention_days=0`, a stack or a YAML program `dailyRetentionDays=0`.
+    """
+
+    subject: str
+    """Whose values they are, as the first line of an error names them."""
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Stack key -> the caller's name for it, where the two differ (Python's snake_case)."""
+    region: str = "aws:region"
+    """What the caller calls the primary region."""
+
+    def name(self, key: str) -> str:
+        return self.region if key == "aws:region" else self.names.get(key, key)
+
+    def spell(self, problem: ConfigProblem) -> ConfigProblem:
+        return ConfigProblem(
+            tuple((self.name(key), value) for key, value in problem.values), problem.rule
+        )
+
+
+STACK_KEYS: Final = Spelling(f"{NAMESPACE} configuration")
+
+
+def parse_settings(raw: Mapping[str, str], primary_region: str | None) -> BackupSettings:
+    """Validate a stack's values (namespace stripped, as Pulumi passes them: strings).
+
+    `primary_region` is `aws:region`. Raises ConfigError listing every problem. A key the tier
+    ignores is only a warning: a stack file may keep the keys of the tier it moves to.
     """
     problems = unknown_key_problems(raw)
-    values: dict[str, Any] = {}
-    for name, spec in _FIELDS.items():
-        values[name] = _parse_one(spec, raw, problems)
-    values["primary_region"] = _primary_region(primary_region, problems)
-    problems.extend(_cross_key_problems(values))
-    warnings = _warnings(raw, values)
-    if problems:
-        raise ConfigError(problems, warnings=warnings)
-    return BackupSettings(**values, warnings=tuple(warnings))
+    given = {
+        spec.key: _from_text(spec, raw[spec.key], problems) for spec in SETTINGS if spec.key in raw
+    }
+    return _validated(given, primary_region, problems, STACK_KEYS, warn_ignored=True)
 
 
-def read_pulumi_config() -> BackupSettings:
-    """The program's edge: read this stack's config through Pulumi's public API and validate it.
+def argument_settings(tier: Tier) -> tuple[Setting, ...]:
+    """The keys a component of `tier` takes as arguments: those the tier uses, but `tier`."""
+    return tuple(spec for spec in SETTINGS if spec.key != "tier" and spec.used_in(tier))
 
-    The CLI type-checks the keys Pulumi.yaml declares, fills in their defaults and passes any
-    other key of the project through unchecked (Pulumi's project-file reference; the CLI's
-    mergeConfig in sdk/go/common/workspace/config.go walks only the declared keys); the SDK
-    offers no way to list keys, so the program reads the declared ones. Unknown keys are found
-    where the stack file is read (`make preview`, formkiq_backup.offline.program). Warnings go to
-    pulumi.log.warn.
+
+def parse_arguments(
+    tier: Tier, arguments: Mapping[str, object], primary_region: str | None, spelling: Spelling
+) -> BackupSettings:
+    """Validate a tier component's arguments (typed values) by the rules of the stack's keys.
+
+    An argument `tier` does not take is an error, not a warning: the component has no such
+    input, so the value could only be a mistake. None means "not given" (the default applies);
+    DEFERRED (an Output) is an error naming the argument. `primary_region` is the region of
+    the component's AWS provider. Raises ConfigError, spelled as the caller spells, listing
+    every problem.
+    """
+    # Python names, whoever called: the provider host maps other languages' camelCase to them.
+    accepted = {FIELD_NAMES[spec.key]: spec for spec in argument_settings(tier)}
+    problems: list[ConfigProblem] = []
+    given: dict[str, Any] = {"tier": tier.value}
+    for name, value in arguments.items():
+        spec = accepted.get(name)
+        if spec is None:
+            problems.append(_unknown_argument(name, value, tier, spelling))
+        elif value is not None:
+            given[spec.key] = _from_value(spec, value, problems)
+    return _validated(given, primary_region, problems, spelling, warn_ignored=False)
+
+
+@dataclass(frozen=True)
+class StackConfiguration:
+    """A stack's validated settings, and the arguments its tier's component takes."""
+
+    settings: BackupSettings
+    arguments: Mapping[str, Default]
+    """Each key the tier uses, typed, under its argument (field) name."""
+
+
+def read_pulumi_config() -> StackConfiguration:
+    """The program's edge: read this stack's config as Pulumi passed it, and validate it.
+
+    Pulumi's language host hands the program the whole stack configuration, project defaults
+    merged and keys Pulumi.yaml does not declare included (`PULUMI_CONFIG`, which
+    `pulumi.runtime.config` reads; the CLI checks only the declared keys, in mergeConfig of
+    sdk/go/common/workspace/config.go). So every key of this namespace is read and an unknown
+    one refused, as `make preview` refuses it, together with keys in a look-alike namespace.
+    Warnings go to pulumi.log.warn.
     """
     import pulumi
+    from pulumi.runtime import config as runtime_config
 
+    passed: dict[str, object] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    names = [spec.key for spec in SETTINGS] + sorted(
+        key[len(prefix) :]
+        for key in passed
+        if key.startswith(prefix) and key[len(prefix) :] not in SETTINGS_BY_KEY
+    )
     project = pulumi.Config(NAMESPACE)
-    raw = {spec.key: value for spec in SETTINGS if (value := project.get(spec.key)) is not None}
-    settings = parse_settings(raw, pulumi.Config("aws").get("region"))
+    raw = {name: value for name in names if (value := project.get(name)) is not None}
+    found = stack_key_problems(passed)
+    try:
+        settings = parse_settings(raw, pulumi.Config("aws").get("region"))
+    except ConfigError as error:
+        raise ConfigError([*found, *error.problems], warnings=error.warnings) from None
+    if found:
+        raise ConfigError(found, warnings=settings.warnings)
     for warning in settings.warnings:
         pulumi.log.warn(f"{NAMESPACE} configuration: {warning}")
-    return settings
+    arguments = {
+        FIELD_NAMES[spec.key]: _convert(spec.kind, raw[spec.key])
+        for spec in argument_settings(settings.tier)
+        if spec.key in raw
+    }
+    return StackConfiguration(settings, arguments)
 
 
 def unknown_key_problems(raw: Iterable[str] | Mapping[str, object]) -> list[ConfigProblem]:
@@ -575,40 +678,134 @@ def show(value: object) -> str:
     """A value as a problem names it: strings quoted; not given, null and "" spelled out."""
     if value is None:
         return "(not set)"
-    if value is NULL:
-        return "null"
+    if isinstance(value, _Marker):
+        return repr(value)
     if value == "":
         return "(empty)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value)
+    try:
+        return json.dumps(value)  # true, 35, "text", ["a", "b"]
+    except TypeError:
+        return repr(value)
 
 
 # --- parsing helpers ------------------------------------------------------------------------
 
 
-def _parse_one(spec: Setting, raw: Mapping[str, str], problems: list[ConfigProblem]) -> Any:
+def _validated(
+    given: Mapping[str, Any],
+    primary_region: str | None,
+    problems: list[ConfigProblem],
+    spelling: Spelling,
+    *,
+    warn_ignored: bool,
+) -> BackupSettings:
+    """Settings from typed values by key (or _INVALID where a value could not be typed)."""
+    values: dict[str, Any] = {
+        name: _parse_one(spec, given, problems) for name, spec in _FIELDS.items()
+    }
+    values["primary_region"] = _primary_region(primary_region, problems)
+    problems.extend(_cross_key_problems(values))
+    warnings = [
+        spelling.spell(warning)
+        for warning in (
+            *(_ignored_key_warnings(given, values) if warn_ignored else ()),
+            *_value_warnings(values),
+        )
+    ]
+    if problems:
+        raise ConfigError(
+            [spelling.spell(problem) for problem in problems],
+            warnings=warnings,
+            subject=spelling.subject,
+        )
+    return BackupSettings(**values, warnings=tuple(warnings))
+
+
+def _parse_one(spec: Setting, given: Mapping[str, Any], problems: list[ConfigProblem]) -> Any:
     """One key's field value, or _INVALID after recording why it has none."""
-    if spec.key not in raw:
+    if spec.key not in given:
         if spec.required:
             problems.append(ConfigProblem(((spec.key, None),), f"is required: {spec.description}"))
             return _INVALID
-        text: str | None = None
         typed: Any = spec.default
     else:
-        text = raw[spec.key]
-        try:
-            typed = _convert(spec.kind, text)
-        except ValueError as error:
-            problems.append(ConfigProblem(((spec.key, _structure(text)),), str(error)))
+        typed = given[spec.key]
+        if typed is _INVALID:
             return _INVALID
     try:
         return spec.parse(typed)
     except InvalidValueError as rejected:
         problems.extend(ConfigProblem(((spec.key, value),), rule) for value, rule in rejected.found)
         return _INVALID
+
+
+def _from_text(spec: Setting, text: str, problems: list[ConfigProblem]) -> Any:
+    """A stack's string as the key's type, or _INVALID after recording why it is not."""
+    try:
+        return _convert(spec.kind, text)
+    except ValueError as error:
+        problems.append(ConfigProblem(((spec.key, _structure(text)),), str(error)))
+        return _INVALID
+
+
+def _from_value(spec: Setting, value: object, problems: list[ConfigProblem]) -> Any:
+    """An argument's value as the key's type, or _INVALID after recording why it is not."""
+    if value is DEFERRED:
+        problems.append(
+            ConfigProblem(
+                ((spec.key, DEFERRED),),
+                "must be a plain value: arguments are checked before anything is registered, "
+                "and an Output has no value until the deployment runs",
+            )
+        )
+        return _INVALID
+    try:
+        return _typed(spec.kind, value)
+    except ValueError as error:
+        problems.append(ConfigProblem(((spec.key, value),), str(error)))
+        return _INVALID
+
+
+def _typed(kind: SettingKind, value: object) -> Default:
+    """An argument's value checked against the key's type."""
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        raise ValueError("must be a string")
+    if kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        # Numbers cross Pulumi's wire as doubles (protobuf Struct), so YAML's 35 arrives as 35.0.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError("must be a whole number")
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ValueError("must be true or false")
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ValueError('must be a list of strings, e.g. ["a", "b"]')
+
+
+def _unknown_argument(name: str, value: object, tier: Tier, spelling: Spelling) -> ConfigProblem:
+    """An argument `tier` does not take: a higher tier's setting, or a misspelling."""
+    owner = next((spec for key, spec in SETTINGS_BY_KEY.items() if FIELD_NAMES[key] == name), None)
+    if owner is not None and owner.key != "tier":
+        hint = f" (only tiers {owner.tiers} use it)"
+    else:
+        accepted = {FIELD_NAMES[spec.key]: spec.key for spec in argument_settings(tier)}
+        by_lower = {candidate.lower(): candidate for candidate in accepted}
+        guess = by_lower.get(name.lower()) or next(
+            iter(difflib.get_close_matches(name, list(accepted), n=1, cutoff=0.5)), None
+        )
+        names = [spelling.name(key) for key in accepted.values()]
+        hint = (
+            f"; did you mean {spelling.name(accepted[guess])}?"
+            if guess
+            else "; it takes " + ", ".join(names)
+        )
+    return ConfigProblem(((name, value),), f"is not an argument of the {tier.value} tier{hint}")
 
 
 def _convert(kind: SettingKind, text: str) -> Default:
@@ -677,17 +874,17 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
     primary: str | None = valid.get("primary_region")
     dr_region: str | None = valid.get("dr_region")
     partitions = aws_rules.region_partitions()
-    if "dr_region" not in valid:
-        pass  # already reported
-    elif dr_region is None:
-        if tier is not None and TIERS[tier].needs_dr_region:
+    for name, spec in _FIELDS.items():
+        unset = valid.get(name, _INVALID) is None
+        if tier is not None and unset and spec.required_where_used and spec.used_in(tier):
             problems.append(
                 ConfigProblem(
-                    (("drRegion", None),),
-                    f"is required for tier {tier.value}: its copies and replicas live in a "
-                    "second region, e.g. us-west-2",
+                    ((spec.key, None),),
+                    f"is required for tier {tier.value}: {spec.required_where_used}",
                 )
             )
+    if dr_region is None:
+        pass  # not set (required where used, said above) or already reported
     elif primary is not None and dr_region == primary:
         problems.append(
             ConfigProblem(
@@ -733,44 +930,43 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
-def _warnings(raw: Mapping[str, str], values: Mapping[str, Any]) -> list[ConfigProblem]:
-    """Valid but probably not meant: said on every run, never silently accepted."""
+def _ignored_key_warnings(
+    given: Mapping[str, Any], values: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    """Keys the tier does not use, set to something other than their default."""
     tier = values["tier"]
     if not isinstance(tier, Tier):
         return []
-    capabilities = TIERS[tier].capabilities
     warnings = []
     for name, spec in _FIELDS.items():
-        if spec.key not in raw or not spec.used_by or spec.used_by & capabilities:
-            continue
-        if values[name] is _INVALID:
-            continue  # reported as a problem already
-        given = _convert_or_none(spec, raw[spec.key])
-        if given == spec.default:
+        if spec.key not in given or spec.used_in(tier) or values[name] is _INVALID:
+            continue  # not given, used, or reported as a problem already
+        if given[spec.key] == spec.default:
             continue  # the default spelled out changes nothing
         warnings.append(
             ConfigProblem(
-                ((spec.key, given),),
+                ((spec.key, given[spec.key]),),
                 f"tier {tier.value} ignores it (only tiers {spec.tiers} use it)",
-            )
-        )
-    daily, monthly = values["daily_retention_days"], values["monthly_retention_days"]
-    both_valid = isinstance(daily, int) and isinstance(monthly, int)
-    if Capability.AWS_BACKUP in capabilities and both_valid and daily > monthly:
-        # Legal, and nothing is lost (points are kept longer, not shorter), so a warning: but
-        # every monthly point is outlived by the daily one of the same day.
-        warnings.append(
-            ConfigProblem(
-                (("dailyRetentionDays", daily), ("monthlyRetentionDays", monthly)),
-                "daily recovery points are kept longer than monthly ones, so the monthly rule "
-                "keeps nothing the daily rule does not; were the two swapped?",
             )
         )
     return warnings
 
 
-def _convert_or_none(spec: Setting, text: str) -> Default | None:
-    try:
-        return _convert(spec.kind, text)
-    except ValueError:
-        return None
+def _value_warnings(values: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Valid values that are probably not meant: said on every run, never silently accepted."""
+    tier = values["tier"]
+    if not isinstance(tier, Tier):
+        return []
+    daily, monthly = values["daily_retention_days"], values["monthly_retention_days"]
+    both_valid = isinstance(daily, int) and isinstance(monthly, int)
+    if Capability.AWS_BACKUP in TIERS[tier].capabilities and both_valid and daily > monthly:
+        # Legal, and nothing is lost (points are kept longer, not shorter), so a warning: but
+        # every monthly point is outlived by the daily one of the same day.
+        return [
+            ConfigProblem(
+                (("dailyRetentionDays", daily), ("monthlyRetentionDays", monthly)),
+                "daily recovery points are kept longer than monthly ones, so the monthly rule "
+                "keeps nothing the daily rule does not; were the two swapped?",
+            )
+        ]
+    return []

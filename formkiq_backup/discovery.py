@@ -23,6 +23,7 @@ from formkiq_backup.formkiq import (
 
 if TYPE_CHECKING:
     import boto3
+    import pulumi
 
 
 class DiscoveryError(RuntimeError):
@@ -131,28 +132,37 @@ def discover(reader: FormKiQReader, app_environment: str) -> FormKiQEnvironment:
 
 
 class PulumiInvokeReader:
-    """Reads through Pulumi invokes: the program's credentials, mockable in tests."""
+    """Reads through Pulumi invokes: the program's credentials, mockable in tests.
+
+    `opts` (a tier component passes `parent=self`) makes every read go through the AWS provider
+    the component's resources use, so they look where the resources will be built.
+    """
+
+    def __init__(self, opts: "pulumi.InvokeOptions | None" = None) -> None:
+        self._opts = opts
 
     def identity(self) -> AccountIdentity:
         import pulumi_aws as aws
 
         return AccountIdentity(
-            account_id=aws.get_caller_identity().account_id,
-            region=aws.get_region().region,
-            partition=aws.get_partition().partition,
+            account_id=aws.get_caller_identity(opts=self._opts).account_id,
+            region=aws.get_region(opts=self._opts).region,
+            partition=aws.get_partition(opts=self._opts).partition,
         )
 
     def parameters_under(self, path: str) -> Mapping[str, str]:
         import pulumi_aws as aws
 
         # FormKiQ writes plain String parameters, so no decryption (and no kms:Decrypt) is needed.
-        result = aws.ssm.get_parameters_by_path(path=path, recursive=True, with_decryption=False)
+        result = aws.ssm.get_parameters_by_path(
+            path=path, recursive=True, with_decryption=False, opts=self._opts
+        )
         return dict(zip(result.names, result.values, strict=True))
 
     def table(self, role: TableRole, name: str) -> TableFacts:
         import pulumi_aws as aws
 
-        table = aws.dynamodb.get_table(name=name)
+        table = aws.dynamodb.get_table(name=name, opts=self._opts)
         pitr = table.point_in_time_recovery
         return TableFacts(
             role=role,
@@ -168,7 +178,7 @@ class PulumiInvokeReader:
     def bucket(self, name: str, identity: AccountIdentity) -> BucketFacts:
         import pulumi_aws as aws
 
-        bucket = aws.s3.get_bucket(bucket=name)
+        bucket = aws.s3.get_bucket(bucket=name, opts=self._opts)
         return BucketFacts(
             name=bucket.bucket, arn=bucket.arn, region=bucket.bucket_region or identity.region
         )

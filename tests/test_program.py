@@ -14,6 +14,8 @@ from formkiq_backup.lambdas import POSTURE_GUARD
 from formkiq_backup.offline.changes import removal_plan
 from formkiq_backup.offline.program import ProgramRun, run_program
 from formkiq_backup.offline.samples import SAMPLE_VERSIONS, sample_formkiq
+from tiers.component_base import type_token
+from tiers.definitions import Tier
 from tiers.scope import Naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -295,12 +297,18 @@ def test_retention_change_replaces_no_vault_or_key() -> None:
 def test_components_follow_pulumi_naming_conventions() -> None:
     run = run_program("prod")
     by_urn = {resource.urn: resource for resource in run.resources}
+    tier_types = {type_token(tier) for tier in Tier}
 
     for resource in run.resources:
         if not resource.custom:
             assert resource.type.startswith("formkiq-backup:index:"), resource.type
         parent = by_urn.get(resource.parent_urn)
-        if parent is not None:
+        if parent is None:
+            continue
+        if parent.type in tier_types:
+            # Named from the FormKiQ environment, whatever a host program calls the component.
+            assert resource.name.startswith("formkiq-prod-"), resource.name
+        else:
             assert resource.name.startswith(f"{parent.name}-"), resource.name
 
 

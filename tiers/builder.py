@@ -21,6 +21,7 @@ from tiers.capabilities import (
     Contribution,
     Scope,
 )
+from tiers.capabilities.base import tier_child_opts
 from tiers.definitions import Capability, TierSpec
 from tiers.scope import RegionScope, ScopeRole
 
@@ -132,7 +133,8 @@ def build_tier(
 ) -> Deployment:
     """Register every component `spec` asks for, scope by scope, capability by capability.
 
-    With `parent`, every component goes under it (the tier's own component resource).
+    With `parent`, every component goes under it (the tier's own component resource), aliased
+    to where it was before tiers were components (`tier_child_opts`).
     """
     ensure_buildable(spec, registry)
     builders = selected_builders(spec, registry)
@@ -198,7 +200,7 @@ def _alert_topic(
             region=where.region,
             tags=tags,
         ),
-        pulumi.ResourceOptions(parent=parent),
+        tier_child_opts(parent),
     )
 
 

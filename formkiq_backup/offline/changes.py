@@ -1,14 +1,18 @@
 """What Pulumi would do to resources a config change removes from the program.
 
-The engine's rules for a resource that is in the stack's state but no longer registered:
-protected resources stop the update (nothing happens until someone unprotects them), resources
-with retain_on_delete leave the state but stay in AWS, and everything else is deleted.
+A resource of the previous run is still there when a resource of the new run has its URN, or
+finds it through an alias, as the engine would (formkiq_backup.offline.urns): a tier change
+moves everything under another tier component, and only the aliases keep it. The engine's
+rules for a resource that is in the stack's state but no longer registered: protected
+resources stop the update (nothing happens until someone unprotects them), resources with
+retain_on_delete leave the state but stay in AWS, and everything else is deleted.
 """
 
 from dataclasses import dataclass
 
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import ProgramRun
+from formkiq_backup.offline.urns import engine_urns, matches
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,12 @@ class RemovalPlan:
 
 def removal_plan(before: ProgramRun, after: ProgramRun) -> RemovalPlan:
     """Compare two runs of the program (for example, two tiers of one stack)."""
-    still_there = {(resource.type, resource.name) for resource in after.resources}
+    previous = engine_urns(before.resources)
+    still_there = set(matches(set(previous.values()), after.resources).values())
     removed = [
         resource
         for resource in before.resources
-        if resource.custom and (resource.type, resource.name) not in still_there
+        if resource.custom and previous[resource.urn] not in still_there
     ]
     return RemovalPlan(
         blocked=tuple(r for r in removed if r.protect),

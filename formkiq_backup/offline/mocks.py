@@ -21,6 +21,26 @@ class UnansweredInvokeError(LookupError):
 
 
 @dataclass(frozen=True)
+class AliasSpec:
+    """One alias a resource was registered with, as the engine receives it (an alias spec)."""
+
+    name: str = ""
+    type: str = ""
+    parent_urn: str = ""
+    no_parent: bool = False
+    """`Alias(parent=pulumi.ROOT_STACK_RESOURCE)`: the resource used to have no parent."""
+    urn: str = ""
+    """A whole URN given as the alias, instead of a spec."""
+
+    @classmethod
+    def from_request(cls, alias: Any) -> "AliasSpec":
+        if alias.urn:
+            return cls(urn=alias.urn)
+        spec = alias.spec
+        return cls(spec.name, spec.type, spec.parentUrn, spec.noParent)
+
+
+@dataclass(frozen=True)
 class RegisteredResource:
     """One resource registration as the engine would receive it."""
 
@@ -37,6 +57,10 @@ class RegisteredResource:
     """URNs this resource waits for: explicit depends_on and those its inputs come from."""
     ignore_changes: tuple[str, ...] = ()
     replace_on_changes: tuple[str, ...] = ()
+    aliases: tuple[AliasSpec, ...] = ()
+    """Mocks resolve no alias: formkiq_backup.offline.urns does, as the engine would."""
+    provider: str = ""
+    """The explicit provider reference (`<urn>::<id>`) it was sent; "" for the default one."""
 
 
 @dataclass
@@ -238,7 +262,8 @@ class FormKiQMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """A mock monitor that keeps the resource options mocks do not see (protect, retain)."""
+    """A mock monitor that keeps the resource options mocks do not see (protect, retain,
+    aliases)."""
 
     def __init__(self, mocks: FormKiQMocks) -> None:
         super().__init__(mocks)
@@ -271,6 +296,8 @@ class RecordingMonitor(MockMonitor):
                     dependencies=tuple(request.dependencies),
                     ignore_changes=tuple(request.ignoreChanges),
                     replace_on_changes=tuple(request.replaceOnChanges),
+                    aliases=tuple(AliasSpec.from_request(alias) for alias in request.aliases),
+                    provider=request.provider,
                 )
             )
         return found

@@ -339,6 +339,10 @@ def render(run: ProgramRun, console: Console) -> None:
 
 
 _COMPONENT_ORDER = (
+    "BasicBackup",
+    "StandardBackup",
+    "EnhancedBackup",
+    "EnterpriseBackup",
     "NotificationTopic",
     "PostureGuard",
     "BackupRegionSettings",

@@ -67,6 +67,21 @@ class Scope:
 _T = TypeVar("_T")
 
 
+def tier_child_opts(parent: pulumi.Resource | None, **options: Any) -> pulumi.ResourceOptions:
+    """Options for a component registered right under the tier's component resource.
+
+    Before tiers were components, these components sat at the root of the stack. The alias
+    says the one at the root is this one, so moving under the tier replaces nothing (a vault
+    or key replaced would lose its recovery points' protection, and `protect` would stop the
+    update); their own children inherit it (Pulumi's resource options, "aliases").
+    """
+    if parent is None:
+        return pulumi.ResourceOptions(**options)
+    given = options.pop("aliases", None) or []
+    aliases = [*given, pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
+    return pulumi.ResourceOptions(parent=parent, aliases=aliases, **options)
+
+
 @dataclass
 class BuildContext:
     """Everything a builder may read: the tier, settings, FormKiQ, scopes and earlier products."""
@@ -82,7 +97,7 @@ class BuildContext:
 
     def child_opts(self, **options: Any) -> pulumi.ResourceOptions:
         """Options for a component a builder registers: parented where the tier says."""
-        return pulumi.ResourceOptions(parent=self.parent, **options)
+        return tier_child_opts(self.parent, **options)
 
     @property
     def primary(self) -> Scope:

@@ -73,6 +73,11 @@ _NAMING: ContextVar[ArgumentNaming] = ContextVar(
 )
 
 
+def argument_naming() -> ArgumentNaming:
+    """How the components built now spell their arguments in errors and warnings."""
+    return _NAMING.get()
+
+
 def name_arguments(naming: ArgumentNaming) -> None:
     """Spell the arguments of every component built from here on so (the provider: SCHEMA)."""
     _NAMING.set(naming)
@@ -107,7 +112,7 @@ class TierComponent(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         spec = TIERS[tier]
-        naming = _NAMING.get()
+        naming = argument_naming()
         spelling = _spelling(naming, tier, name)
         ensure_buildable(spec)
         # Every read goes through the AWS provider the component's resources will inherit.

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK  ?= prod
 
-.PHONY: setup lint typecheck dynalite unit test preview demo bench clean
+.PHONY: setup lint typecheck dynalite unit test preview schema demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test: lint typecheck unit
 preview:
 	@$(MAKE) --no-print-directory -s setup >&2
 	@$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+
+## make schema: rewrite tiers/components.py and schema.json (the tier components' arguments and
+## outputs, and the schema other Pulumi languages use) from formkiq_backup/config.py and
+## tiers/outputs.py, after a setting or an output changes.
+schema: setup
+	$(BIN)/python -m tiers.codegen
 
 ## make demo: formkiq-dr against a FormKiQ in moto_server on 127.0.0.1, incident and recovery;
 ## the drill report lands in reports/.

@@ -1,14 +1,17 @@
 """The configuration contract: every bad value is rejected, with its key, value and rule,
 before the program registers a resource or calls AWS."""
 
+import json
 import runpy
 import shutil
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from formkiq_backup.config import SETTINGS, ConfigError, parse_settings
 from formkiq_backup.offline.program import (
+    ProgramRun,
     StackConfig,
     StackFileError,
     read_yaml,
@@ -565,17 +568,64 @@ def test_example_stacks_have_no_warnings() -> None:
         assert not [m for severity, m in run.diagnostics if severity == "warning"], stack
 
 
-def test_the_program_reads_only_declared_keys_as_the_cli_passes_them() -> None:
-    """Under the CLI an undeclared key reaches the program unchecked and unseen: the program
-    reads declared keys through pulumi.Config, so only the stack file's reader can find it."""
-    sample = sample_formkiq()
-    config = StackConfig.load("prod").values
-    run = run_offline(
+def under_pulumi_up(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, object]
+) -> tuple[ProgramRun, ProgramRun]:
+    """The prod stack with `overrides`, run twice: as `make preview` reads it (the stack file),
+    and as `pulumi up` runs the program, with the whole configuration in PULUMI_CONFIG (JSON of
+    full keys and string values, project defaults merged: what the language host sets)."""
+    preview = run_program("prod", overrides=overrides, raise_errors=False)
+    values = dict(StackConfig.load("prod").values)
+    values.update(
+        (key if ":" in key else f"formkiq-backup:{key}", str(value))
+        for key, value in overrides.items()
+    )
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+    up = run_offline(
         lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
-        sample=sample,
-        config={**config, "formkiq-backup:retentionDays": "10"},
+        sample=sample_formkiq(),
+        stack="prod",
+        config={},  # nothing set in-process: every key comes from PULUMI_CONFIG
+        raise_errors=False,
     )
-    assert run.outputs["tier"] == "standard"
-    assert isinstance(
-        run_program("prod", overrides={"retentionDays": 10}, raise_errors=False).error, ConfigError
+    return preview, up
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tierr": "basic"},
+        {"retentionDays": 10, "dailyRetentionDays": 0},
+        {"formkiq_backup:tier": "basic"},
+    ],
+    ids=["unknown key", "unknown key and a bad value", "look-alike namespace"],
+)
+def test_pulumi_up_refuses_what_make_preview_refuses_with_the_same_message(
+    monkeypatch: pytest.MonkeyPatch, overrides: dict[str, object]
+) -> None:
+    preview, up = under_pulumi_up(monkeypatch, overrides)
+
+    assert isinstance(preview.error, ConfigError)
+    assert isinstance(up.error, pulumi.RunError)
+    assert str(up.error) == str(preview.error)
+    assert str(up.error).startswith("formkiq-backup configuration has ")
+    assert up.resources == []
+
+
+def test_pulumi_up_names_the_unknown_key_and_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, up = under_pulumi_up(monkeypatch, {"tierr": "basic"})
+    assert str(up.error) == (
+        "formkiq-backup configuration has 1 problem:\n"
+        '  - tierr="basic": is not a formkiq-backup setting; did you mean tier?'
     )
+
+
+def test_pulumi_up_reads_the_stacks_keys_from_pulumi_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, up = under_pulumi_up(monkeypatch, {"dailyRetentionDays": 14})
+    assert up.error is None
+    rules = {rule["ruleName"] for rule in up.one("aws:backup/plan:Plan").inputs["rules"]}
+    assert rules == {"daily_kept_14_days", "monthly_kept_400_days"}

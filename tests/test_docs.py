@@ -3,9 +3,11 @@
 from pathlib import Path
 
 from formkiq_backup.config import SETTINGS
+from tiers.outputs import OUTPUTS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 CONFIGURATION = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+OUTPUTS_SECTION = README.split("## Outputs", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_configuration_table_is_the_declared_settings_in_order() -> None:
@@ -24,3 +26,11 @@ def test_readme_table_says_which_tiers_use_a_key() -> None:
 def test_readme_names_the_two_commands() -> None:
     assert "make test " in README
     assert "make preview STACK=prod" in README
+
+
+def test_readme_outputs_table_is_the_declared_outputs_in_order() -> None:
+    """Name, tiers and meaning of every output come from its one declaration."""
+    rows = [line for line in OUTPUTS_SECTION.splitlines() if line.startswith("| `")]
+    assert rows == [spec.readme_row() for spec in OUTPUTS]
+    assert "| `drAlarmTopicArn` | enhanced+ |" in OUTPUTS_SECTION
+    assert "| `backupVaultArn` | standard+ |" in OUTPUTS_SECTION

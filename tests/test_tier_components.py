@@ -4,7 +4,6 @@ A render costs about two seconds, so each one the module compares is made once (
 fixtures).
 """
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from formkiq_backup.config import ConfigError
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import ProgramRun, run_offline, run_program
 from formkiq_backup.offline.samples import sample_formkiq
+from tests.component_support import fingerprint
 from tiers.builder import TierNotBuildableError
 from tiers.component_base import TierComponent, type_token
 from tiers.components import (
@@ -92,33 +92,6 @@ def basic_stack() -> ProgramRun:
 @pytest.fixture(scope="module")
 def basic_python() -> ProgramRun:
     return render(BasicBackup, DEV, environment="dev")
-
-
-def fingerprint(run: ProgramRun) -> list[tuple[str, ...]]:
-    """Every resource as the engine would receive it: type, name, parent, options, inputs."""
-    by_urn = {resource.urn: resource for resource in run.resources}
-
-    def parent(resource: RegisteredResource) -> str:
-        found = by_urn.get(resource.parent_urn)
-        return f"{found.type}::{found.name}" if found else "(stack)"
-
-    return sorted(
-        (
-            resource.type,
-            resource.name,
-            parent(resource),
-            f"protect={resource.protect} retain={resource.retain_on_delete}",
-            json.dumps(resource.inputs, sort_keys=True, default=_asset),
-        )
-        for resource in run.resources
-    )
-
-
-def _asset(value: object) -> object:
-    """Lambda code (archives of files) by what it holds."""
-    if hasattr(value, "assets"):
-        return {name: _asset(asset) for name, asset in value.assets.items()}
-    return f"file {getattr(value, 'path', value)}"
 
 
 def test_the_stack_program_builds_its_tier_as_one_component_over_every_resource(

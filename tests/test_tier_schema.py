@@ -20,12 +20,10 @@ from typing import Any, ClassVar
 import grpc
 import pulumi
 import pytest
-from google.protobuf import struct_pb2
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.util import camel_case
 from pulumi.provider.server import ComponentInitError
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import tiers.component_base
@@ -34,6 +32,7 @@ from formkiq_backup.config import FIELD_NAMES, SETTINGS, argument_settings, pars
 from formkiq_backup.discovery import PulumiInvokeReader, discover
 from formkiq_backup.offline.program import run_offline
 from formkiq_backup.offline.samples import sample_formkiq
+from tests.component_support import wire
 from tiers import codegen
 from tiers.builder import build_tier
 from tiers.capabilities import (
@@ -239,15 +238,6 @@ def test_an_output_a_capability_adds_without_declaring_it_stops_the_component(
 
 
 # --- through the provider host, as other languages reach the components ---------------------
-
-
-def wire(properties: Mapping[str, object]) -> dict[str, Any]:
-    """Properties as the provider host receives them: through a protobuf Struct (every number
-    a double), deserialized as its Construct does."""
-    struct = struct_pb2.Struct()
-    struct.update(dict(properties))
-    received: dict[str, Any] = rpc.deserialize_properties(struct, keep_unknowns=True)
-    return received
 
 
 @pytest.fixture(scope="module")

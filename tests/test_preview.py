@@ -72,6 +72,17 @@ def test_render_shows_the_component_tree_and_key_settings() -> None:
         assert expected in text, expected
 
 
+def test_render_puts_the_tiers_component_above_every_capability() -> None:
+    text = rendered("prod")
+    assert "stack formkiq-backup-prod\n└── StandardBackup prod\n    ├── NotificationTopic " in text
+    assert "\n    │   ├── kms.Key formkiq-prod-alerts-key" in text
+    # A component's components sit under it (the export monitor's scheduled job).
+    assert (
+        "    └── ExportMonitor formkiq-prod-export-monitor\n"
+        "        ├── ScheduledFunction formkiq-prod-export-monitor-job\n"
+    ) in text
+
+
 def test_render_shows_outputs_objectives_and_what_is_left_out() -> None:
     text = rendered("prod", version="1.17.1")
     assert "backupVaultArn" in text

@@ -324,7 +324,9 @@ def render(run: ProgramRun, console: Console) -> None:
     tree = Tree(f"[bold]stack {run.project}-{run.stack}[/]")
     nodes: dict[str, Tree] = {}
     # Registration order is asynchronous; a fixed order lets reviewers diff two renders.
-    for resource in sorted(run.resources, key=_tree_order):
+    # Shallower first, so every parent has its node before its children look for it.
+    depths = _depths(run.resources)
+    for resource in sorted(run.resources, key=lambda r: (depths[r.urn], *_tree_order(r))):
         nodes[resource.urn] = nodes.get(resource.parent_urn, tree).add(_label(resource, names))
     console.print(tree)
     custom = sum(1 for resource in run.resources if resource.custom)
@@ -354,6 +356,20 @@ _COMPONENT_ORDER = (
     "ScheduledFunction",
     "ExportMonitor",
 )
+
+
+def _depths(resources: Sequence[RegisteredResource]) -> dict[str, int]:
+    """How many registered ancestors each resource has (the stack itself is not one)."""
+    parents = {resource.urn: resource.parent_urn for resource in resources}
+    depths: dict[str, int] = {}
+
+    def depth(urn: str) -> int:
+        if urn not in depths:
+            parent = parents[urn]
+            depths[urn] = 0 if parent not in parents else depth(parent) + 1
+        return depths[urn]
+
+    return {urn: depth(urn) for urn in parents}
 
 
 def _tree_order(resource: RegisteredResource) -> tuple[int, int, str]:

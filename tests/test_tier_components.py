@@ -112,25 +112,29 @@ def test_the_stack_program_builds_its_tier_as_one_component_over_every_resource(
     assert all(component.urn in ancestors(resource) for resource in others)
 
 
-@pytest.mark.parametrize(
-    ("python", "stack"), [("standard_python", "standard_stack"), ("basic_python", "basic_stack")]
+# The same settings from a Python program and from a stack file: (python run, stack run).
+SAME_SETTINGS = pytest.mark.parametrize(
+    "runs", [("standard_python", "standard_stack"), ("basic_python", "basic_stack")]
 )
+
+
+def runs_of(names: tuple[str, str], request: pytest.FixtureRequest) -> list[ProgramRun]:
+    return [request.getfixturevalue(name) for name in names]
+
+
+@SAME_SETTINGS
 def test_a_python_program_and_the_stack_build_the_same_resources_for_the_same_settings(
-    python: str, stack: str, request: pytest.FixtureRequest
+    runs: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
-    from_python: ProgramRun = request.getfixturevalue(python)
-    from_stack: ProgramRun = request.getfixturevalue(stack)
+    from_python, from_stack = runs_of(runs, request)
     assert fingerprint(from_python) == fingerprint(from_stack)
 
 
-@pytest.mark.parametrize(
-    ("python", "stack"), [("standard_python", "standard_stack"), ("basic_python", "basic_stack")]
-)
+@SAME_SETTINGS
 def test_each_output_attribute_holds_what_the_stack_exports_under_its_name(
-    python: str, stack: str, request: pytest.FixtureRequest
+    runs: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
-    from_python: ProgramRun = request.getfixturevalue(python)
-    from_stack: ProgramRun = request.getfixturevalue(stack)
+    from_python, from_stack = runs_of(runs, request)
     assert from_python.outputs == from_stack.outputs
     assert list(from_stack.outputs)[-1] == "verifyExpectations"
 

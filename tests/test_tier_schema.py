@@ -103,6 +103,13 @@ def test_components_and_schema_are_what_make_schema_writes() -> None:
     )
 
 
+@pytest.mark.parametrize("module", ["tiers/components.py", "tiers/outputs.py"])
+def test_modules_the_analyzer_reads_keep_their_annotations_as_types(module: str) -> None:
+    """`from __future__ import annotations` would turn them into strings the analyzer cannot
+    follow (it fails on `'str' object has no attribute '__mro__'`)."""
+    assert "from __future__" not in (PROJECT_DIR / module).read_text()
+
+
 def test_the_schema_names_the_package_and_its_four_components() -> None:
     assert (SCHEMA["name"], SCHEMA["version"]) == (PACKAGE, VERSION)
     assert list(SCHEMA["resources"]) == [type_token(tier) for tier in Tier]

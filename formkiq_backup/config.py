@@ -5,9 +5,10 @@ arguments (tiers/components.py, generated) all follow from it.
 
 `parse_settings` is pure (raw strings in, `BackupSettings` out) so the Pulumi program, the
 offline preview and the tests share it; `parse_arguments` applies the same rules to a tier
-component's typed arguments, reporting them as its caller spells them. Every problem is collected and reported at once, each
-naming the key, the value given and the rule, before any resource is registered. What is legal
-but probably not meant (a key the tier ignores, dailies kept longer than monthlies) is a warning.
+component's typed arguments, reporting them as its caller spells them. Every problem is
+collected and reported at once, each naming the key, the value given and the rule, before any
+resource is registered. What is legal but probably not meant (a key the tier ignores, dailies
+kept longer than monthlies) is a warning.
 """
 
 import difflib

@@ -3,6 +3,7 @@ program as Pulumi runs a program, both under the mocks against a sample FormKiQ.
 
 import re
 import runpy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def from_yaml() -> ProgramRun:
     provider = ComponentProvider(list(COMPONENTS), PACKAGE, version=VERSION)
 
     def run() -> None:
-        states: dict[str, dict[str, Any]] = {}
+        states: dict[str, Mapping[str, Any]] = {}
         with naming_arguments(ArgumentNaming.SCHEMA):
             for name, declared in program["resources"].items():
                 built = provider.construct(

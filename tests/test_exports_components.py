@@ -71,6 +71,7 @@ def table_args(**changes: object) -> TableExportsArgs:
         "schedule_group_name": "formkiq-prod-exports",
         "name_prefix": "formkiq-prod",
         "account_id": ACCOUNT,
+        "partition": "aws",
         "alarm_topic_arn": TOPIC,
     }
     return TableExportsArgs(**{**base, **changes})

@@ -469,3 +469,35 @@ def test_a_name_beyond_aws_limits_fails_naming_the_rule() -> None:
         naming.function("p" * 29)
     with pytest.raises(ValueError, match=r"EventBridge rule name .* must match"):
         naming.event_rule("posture guard")
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_every_arn_the_program_writes_is_in_the_partition_of_aws_region(
+    region: str, partition: str
+) -> None:
+    """An `arn:aws:` ARN in aws-cn or aws-us-gov names nothing: Scheduler refuses a universal
+    target outside its partition, and a policy naming one grants nothing."""
+    break_glass = f"arn:{partition}:iam::111122223333:role/BackupBreakGlass"
+    run = run_program("prod", overrides={"aws:region": region, "breakGlassRoleArns": [break_glass]})
+
+    schedules = [
+        s.inputs["target"]["arn"]
+        for s in run.of_type("aws:scheduler/schedule:Schedule")
+        if "aws-sdk" in s.inputs["target"]["arn"]
+    ]
+    assert schedules and set(schedules) == {
+        f"arn:{partition}:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
+    }
+    written = json.dumps([r.inputs for r in run.resources], default=str) + json.dumps(run.outputs)
+    assert "arn:aws:" not in written
+    assert f"arn:{partition}:" in written
+    # The review names the export the target starts, whatever the partition.
+    from rich.console import Console
+
+    from formkiq_backup.offline.preview import render
+
+    console = Console(record=True, width=200, color_system=None)
+    render(run, console)
+    assert "exportTableToPointInTime formkiq-core-prod-documents to" in console.export_text()

@@ -8,6 +8,7 @@ the program asks for, not a diff against a live account.
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -196,7 +197,7 @@ def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
 def _schedule(inputs: dict[str, Any], names: _Names) -> str:
     target = inputs.get("target", {})
     what = names(target.get("arn"))
-    if str(target.get("arn", "")).startswith("arn:aws:scheduler:::aws-sdk:"):
+    if re.match(r"arn:aws[a-z-]*:scheduler:::aws-sdk:", str(target.get("arn", ""))):
         request = json.loads(target.get("input", "{}"))
         what = (
             f"{target['arn'].rsplit(':', 1)[-1]} {str(request.get('TableArn')).split('/')[-1]} "

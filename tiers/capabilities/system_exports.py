@@ -134,6 +134,7 @@ class SystemExportsBuilder:
                 schedule_group_name=f"{prefix}-exports",
                 name_prefix=prefix,
                 account_id=context.environment.account_id,
+                partition=context.environment.partition,
                 alarm_topic_arn=scope.alerts.topic_arn,
                 region=scope.region,
                 tags=context.tags,

@@ -23,9 +23,12 @@ class RemovalPlan:
     """Deleted from AWS once nothing is blocked."""
 
 
-def removal_plan(before: ProgramRun, after: ProgramRun) -> RemovalPlan:
-    """Compare two runs of the program (for example, two tiers of one stack)."""
-    still_there = {(resource.type, resource.name) for resource in after.resources}
+def removal_plan(before: ProgramRun, after: ProgramRun | None) -> RemovalPlan:
+    """Compare two runs of the program (for example, two tiers of one stack).
+
+    `after` None is `pulumi destroy`: every resource of `before` is removed.
+    """
+    still_there = {(r.type, r.name) for r in (after.resources if after is not None else [])}
     removed = [
         resource
         for resource in before.resources

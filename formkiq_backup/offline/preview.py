@@ -94,6 +94,26 @@ def _vault_policy(inputs: dict[str, Any], _: _Names) -> str:
     )
 
 
+def _bucket_policy(inputs: dict[str, Any], _: _Names) -> str:
+    statements = json.loads(inputs["policy"])["Statement"]
+    parts = []
+    for statement in statements:
+        if statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false":
+            parts.append("TLS required")
+            continue
+        allowed = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+        who = f"everyone but {', '.join(allowed)}" if allowed else "everyone (no break-glass role)"
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        parts.append(f"denies {', '.join(a.removeprefix('s3:') for a in actions)} to {who}")
+        if "s3:PutBucketPolicy" in actions:
+            parts.append(
+                "a change to this policy, the lifecycle or versioning must be applied by a "
+                "break-glass role"
+            )
+    return "; ".join(parts)
+
+
 def _plan(inputs: dict[str, Any], _: _Names) -> str:
     rules = []
     for rule in inputs.get("rules", []):
@@ -174,9 +194,17 @@ def _alarm(inputs: dict[str, Any], _: _Names) -> str:
 
 def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
     rules = []
+    # S3's default: transitions skip objects under 128 KB (TransitionDefaultMinimumObjectSize).
+    small_stay = inputs.get("transitionDefaultMinimumObjectSize", "all_storage_classes_128K")
     for rule in inputs.get("rules", []):
         actions = [
-            f"{t['storageClass']} after {_days(t['days'])}" for t in rule.get("transitions", [])
+            f"{t['storageClass']} after {_days(t['days'])}"
+            + (
+                " (objects of 128 KB or more)"
+                if small_stay == "all_storage_classes_128K" and t["storageClass"] == "GLACIER_IR"
+                else ""
+            )
+            for t in rule.get("transitions", [])
         ]
         expiration = rule.get("expiration", {})
         if expiration.get("days"):
@@ -265,7 +293,7 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": lambda i, _: (
         f"object ownership {i['rule']['objectOwnership']}"
     ),
-    "aws:s3/bucketPolicy:BucketPolicy": lambda i, _: f"statements: {_policy_sids(i['policy'])}",
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
     "aws:s3/bucketObjectv2:BucketObjectv2": lambda i, _: f"s3 object {i['key']}",
     "aws:scheduler/schedule:Schedule": _schedule,

@@ -1,6 +1,7 @@
 """The configuration contract: every bad value is rejected, with its key, value and rule,
 before the program registers a resource or calls AWS."""
 
+import json
 import runpy
 import shutil
 from pathlib import Path
@@ -64,7 +65,7 @@ BAD_INPUTS: dict[str, tuple[dict[str, object], list[str]]] = {
     ),
     "malformed e-mail": (
         {"notificationEmails": ["ops@example.com", "ops-at-example.com"]},
-        ['notificationEmails="ops-at-example.com"', "not a valid e-mail"],
+        ['notificationEmails="ops-at-example.com"', "is not an e-mail address"],
     ),
     "break-glass ARN not an IAM role": (
         {"breakGlassRoleArns": ["arn:aws:iam::111122223333:user/alice"]},
@@ -579,3 +580,105 @@ def test_the_program_reads_only_declared_keys_as_the_cli_passes_them() -> None:
     assert isinstance(
         run_program("prod", overrides={"retentionDays": 10}, raise_errors=False).error, ConfigError
     )
+
+
+@pytest.mark.parametrize(
+    ("address", "rule"),
+    [
+        (
+            "mailto:ops@example.com",
+            'is a mailto: link: give the bare address, e.g. "ops@example.com"',
+        ),
+        (
+            "<ops@example.com>",
+            'has a display name or <>: give the bare address, e.g. "ops@example.com"',
+        ),
+        ("On-call <ops@example.com>", 'give the bare address, e.g. "ops@example.com"'),
+        ("ops@example.com ", "has spaces around it"),
+        ("ops@localhost", "has a domain (after @) that is not a host name with a dot"),
+        ("ops@example..com", "has a domain (after @)"),
+        ("ops@-example.com", "has a domain (after @)"),
+        ("ops@10.0.0.1", "has a domain (after @)"),
+        ("o..ps@example.com", "has a local part (before @)"),
+        (".ops@example.com", "has a local part (before @)"),
+        ('"o ps"@example.com', "has a local part (before @)"),
+        ("opé@example.com", "has characters other than ASCII"),
+        ("ops@", "has a domain (after @)"),
+        ("@example.com", "is not an e-mail address"),
+        (f"{'o' * 65}@example.com", "at most 64 characters"),
+    ],
+)
+def test_only_a_bare_address_sns_can_subscribe_is_accepted(address: str, rule: str) -> None:
+    """SNS's e-mail endpoint "is an email address" (Subscribe, Endpoint): not a link, not a
+    display name, not a host without a domain."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(
+            {
+                "tier": "basic",
+                "appEnvironment": "prod",
+                "notificationEmails": json.dumps([address]),
+            },
+            "us-east-1",
+        )
+
+    message = str(caught.value)
+    assert "notificationEmails=" in message
+    assert rule in message
+
+
+@pytest.mark.parametrize(
+    "address", ["ops@example.com", "first.last+backup@corp.example.co.uk", "x@xn--bcher-kva.ch"]
+)
+def test_plain_addresses_are_accepted(address: str) -> None:
+    settings = parse_settings(
+        {"tier": "basic", "appEnvironment": "prod", "notificationEmails": f'["{address}"]'},
+        "us-east-1",
+    )
+    assert settings.notification_emails == (address,)
+
+
+INTEGER_KEYS = [spec.key for spec in SETTINGS if spec.kind == "integer"]
+
+
+@pytest.mark.parametrize("key", INTEGER_KEYS)
+@pytest.mark.parametrize("value", ["1" + "0" * 30, "9" * 5000, "-" + "9" * 5000, "999999999999"])
+def test_a_huge_number_names_the_key_and_its_rule_never_a_python_message(
+    key: str, value: str
+) -> None:
+    """Python reads no number of more than 4,300 digits and timedelta none past 999,999,999
+    days: every integer key reports its own rule instead."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"tier": "standard", "appEnvironment": "prod", key: value}, "us-east-1")
+
+    message = str(caught.value)
+    assert f"{key}=" in message
+    assert any(rule in message for rule in ("1..36500", "at most 36500", "whole number of days"))
+    for python in ("Exceeds the limit", "magnitude", "OverflowError", "int_max_str_digits"):
+        assert python not in message
+    assert max(len(line) for line in message.splitlines()) < 400
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [("cron(0 5 ? * MON-FRI *)", "3 days"), ("cron(0 5 ? * SUN *)", "7 days")],
+)
+def test_a_daily_rule_that_skips_days_is_refused(expression: str, gap: str) -> None:
+    """The rule is named daily and the tier's alarms and verify expect a recovery point younger
+    than 26 hours: a schedule skipping days would alarm on each day it skips."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(
+            {"tier": "standard", "appEnvironment": "prod", "backupSchedule": expression},
+            "us-east-1",
+        )
+
+    message = str(caught.value)
+    assert f'backupSchedule="{expression}": leaves up to {gap} between backups' in message
+    assert "the daily rule must run every day" in message
+
+
+def test_a_daily_rule_may_run_more_often() -> None:
+    settings = parse_settings(
+        {"tier": "standard", "appEnvironment": "prod", "backupSchedule": "cron(0 */6 * * ? *)"},
+        "us-east-1",
+    )
+    assert settings.backup_schedule.hours == (0, 6, 12, 18)

@@ -138,3 +138,84 @@ def test_every_regional_child_gets_the_region_and_none_is_sent_without_one(
             assert resource.inputs.get("region") == "eu-west-1", resource.name
     for resource in registered(None).resources:
         assert "region" not in resource.inputs, resource.name
+
+
+# --- how often, and how many ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "rule"),
+    [
+        ("rate(1 minute)", "runs every 1 minute: exports run at most once a day"),
+        ("rate(12 hours)", "runs every 12 hours: exports run at most once a day"),
+        ("cron(* * * * ? *)", "runs 1440 times on each day it matches"),
+        ("cron(0 6,18 * * ? *)", "runs 2 times on each day it matches"),
+        ("cron(0/30 9 ? * MON *)", "runs 2 times on each day it matches"),
+    ],
+)
+def test_exports_more_often_than_daily_are_refused(expression: str, rule: str) -> None:
+    """Users and the stack keep one export a day (a second run writes over the first), and the
+    tables' recovery point comes from PITR: a full export every minute cannot be meant."""
+    message = problems(exportSchedule=expression)
+
+    assert f'exportSchedule="{expression}"' in message
+    assert rule in message
+    assert "e.g. " in message
+
+
+@pytest.mark.parametrize("expression", ["rate(1 day)", "rate(24 hours)", "cron(0 6 * * ? *)"])
+def test_daily_exports_are_accepted(expression: str) -> None:
+    settings = parse_settings({**BASE, "exportSchedule": expression}, "us-east-1")
+
+    assert settings.export_schedule.longest_gap == timedelta(days=1)
+
+
+def warnings(**raw: str) -> list[str]:
+    return [str(w) for w in parse_settings({**BASE, **raw}, "us-east-1").warnings]
+
+
+def test_retention_under_150_days_warns_that_glacier_ir_bills_90_days() -> None:
+    """Exports move at 60 days; Glacier IR bills 90 days at least, so 120 is paid as 150."""
+    (warning,) = warnings(exportRetentionDays="120")
+
+    assert warning.startswith('exportRetentionDays=120 and exportSchedule="cron(0 6 1 * ? *)"')
+    assert "expire 60 days later" in warning
+    assert "paid as if kept 150 days" in warning
+    assert warnings(exportRetentionDays="150") == []
+
+
+def test_a_schedule_keeping_more_than_100_full_exports_warns() -> None:
+    (warning,) = warnings(exportSchedule="cron(0 6 * * ? *)", exportRetentionDays="365")
+
+    assert "keeps up to 365 full exports of every table at once" in warning
+    assert "a run every 1 day, each kept 365 days" in warning
+    assert warnings(exportSchedule="rate(2 days)", exportRetentionDays="200") == []
+    assert warnings(exportSchedule="rate(7 days)", exportRetentionDays="365") == []
+
+
+@pytest.mark.parametrize("days", ["36501", "99999999999"])
+def test_a_retention_past_100_years_is_refused_naming_the_key(days: str) -> None:
+    message = problems(exportRetentionDays=days)
+
+    assert f"exportRetentionDays={days}: must be at most 36500 days" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "rpo"),
+    [("cron(0 6 1 * ? *)", "31 days"), ("rate(7 days)", "7 days"), ("cron(0 6 * * ? *)", "1 day")],
+)
+def test_users_and_configuration_rpo_is_the_export_schedules_longest_gap(
+    expression: str, rpo: str
+) -> None:
+    from formkiq_backup.offline.program import run_program
+
+    objectives = run_program("prod", overrides={"exportSchedule": expression}).outputs[
+        "recoveryObjectives"
+    ]
+
+    for data_class in ("userDirectory", "systemConfiguration"):
+        assert objectives[data_class]["rpo"] == rpo
+        assert objectives[data_class]["rpoMinutes"] == parse_export_schedule(
+            expression
+        ).longest_gap // timedelta(minutes=1)
+    assert objectives["documentMetadata"]["rpo"] == "5 minutes"

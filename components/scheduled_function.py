@@ -41,6 +41,10 @@ class ScheduledFunctionArgs:
     timeout_seconds: int = 900
     memory_mb: int = 512
     log_retention_days: int = 90
+    schedule_dependencies: Sequence[pulumi.Resource] = ()
+    """What the first run needs in place: a `rate()` schedule without a start date invokes its
+    target as soon as it is created (EventBridge Scheduler user guide, schedule-types,
+    rate-based schedules), so it is created after these."""
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -240,7 +244,7 @@ class ScheduledFunction(pulumi.ComponentResource):
                 "dead_letter_config": {"arn": dead_letters.arn},
             },
             region=args.region,
-            opts=self._child(depends_on=[invoke]),
+            opts=self._child(depends_on=[invoke, *args.schedule_dependencies]),
         )
 
     def _add_alarms(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from components import (
@@ -587,3 +588,40 @@ def test_a_table_without_pitr_is_still_exported_and_the_preview_warns() -> None:
         severity == "warning" and "formkiq-core-prod-documentsyncs has PITR off" in message
         for severity, message in run.diagnostics
     )
+
+
+def test_the_monitors_first_run_comes_after_exports_json_exists() -> None:
+    """A rate() schedule without a start date invokes its target as soon as it is created
+    (EventBridge Scheduler, rate-based schedules): created before the descriptor, the first
+    check would find no exports.json and fail."""
+    run = run_program("prod")
+
+    descriptor = run.one("aws:s3/bucketObjectv2:BucketObjectv2")
+    schedule = run.named("formkiq-prod-export-monitor-job-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(6 hours)"
+    assert "startDate" not in schedule.inputs
+    assert descriptor.urn in schedule.dependencies
+
+
+def test_a_scheduled_function_waits_for_what_its_first_run_needs(build: Build) -> None:
+    def body() -> None:
+        needed = aws.s3.BucketObjectv2("needed", bucket=BUCKET, key="exports.json", content="{}")
+        ScheduledFunction(
+            "users",
+            ScheduledFunctionArgs(
+                function_name="formkiq-prod-users-export",
+                description="Exports users",
+                bundle=USERS_EXPORT,
+                statements=[],
+                schedule_expression="rate(1 day)",
+                schedule_timezone="UTC",
+                schedule_group_name="formkiq-prod-exports",
+                account_id=ACCOUNT,
+                alarm_topic_arn=TOPIC,
+                schedule_dependencies=[needed],
+            ),
+        )
+
+    run = build(body)
+
+    assert run.named("needed").urn in run.named("users-schedule").dependencies

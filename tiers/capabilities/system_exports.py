@@ -231,6 +231,7 @@ class SystemExportsBuilder:
                 schedule_group_name=group_name,
                 schedule_timezone=settings.schedule_timezone,
                 alarm_name_prefix=prefix,
+                descriptor=bucket.descriptor,
                 account_id=environment.account_id,
                 alarm_topic_arn=scope.alerts.topic_arn,
                 region=scope.region,

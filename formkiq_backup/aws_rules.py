@@ -432,12 +432,56 @@ def vault_policy_action_problems(actions: Sequence[str]) -> list[str]:
     return problems
 
 
-# Service principals whose deliveries carry no aws:SourceAccount / aws:SourceArn: EventBridge
-# (eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions: "Condition
-# blocks are not supported" for EventBridge in SNS topic policies; the SNS guide's
-# sns-key-management.html#compatibility-with-aws-services likewise for the topic key).
-# A statement conditioned on them for these services matches nothing, so delivery fails.
-SERVICES_WITHOUT_SOURCE_CONDITIONS = frozenset({"events.amazonaws.com"})
+@dataclass(frozen=True)
+class TopicPublisher:
+    """An AWS service that publishes to an encrypted alert topic, and how its requests are
+    matched: the topic policy admits it to sns:Publish, the topic key's policy to
+    kms:GenerateDataKey* and kms:Decrypt (SNS developer guide, sns-key-management, "Enable
+    compatibility between event sources from AWS services and encrypted topics")."""
+
+    name: str
+    """Statement names start with it."""
+    says_its_account: bool
+    """Its requests carry aws:SourceAccount, so both grants can be limited to this account; a
+    condition on a key its requests lack matches nothing, and every alert is dropped."""
+    source: str
+
+
+# Every service that may publish to an alert topic. A builder declaring another one must look
+# up its form first (NotificationTopicArgs.problems refuses an unknown one). The Lambdas that
+# publish (the posture guard's remediation notice) do so as their execution role, granted
+# sns:Publish and the key by IAM (the key policy's account statement lets IAM grant it; SNS
+# developer guide, sns-key-management, "Allow a user to send messages to a topic with SSE").
+# S3 publishes to no alert topic.
+TOPIC_PUBLISHERS = {
+    "cloudwatch.amazonaws.com": TopicPublisher(
+        "CloudWatch",
+        says_its_account=True,
+        # An alarm publishes as its own ARN (aws:SourceArn), in this account
+        # (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger); the SNS guide
+        # asks for aws:SourceAccount on the key's grant (sns-key-management, step 3).
+        source="CloudWatch alarm actions carry aws:SourceArn and aws:SourceAccount",
+    ),
+    "events.amazonaws.com": TopicPublisher(
+        "EventBridge",
+        says_its_account=False,
+        # "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy
+        # is not supported for EventBridge-to-encrypted topics" (sns-key-management);
+        # "Condition blocks are not supported" (EventBridge user guide, eb-use-resource-based,
+        # Amazon SNS permissions).
+        source="EventBridge supports no condition on either policy",
+    ),
+    "backup.amazonaws.com": TopicPublisher(
+        "AwsBackup",
+        says_its_account=False,
+        # No AWS page says AWS Backup's requests carry aws:SourceAccount, so AWS's own examples'
+        # form: no condition (AWS Backup developer guide, backup-notifications, the topic policy
+        # for backup.amazonaws.com; sns-key-management, step 2, the key). AWS Backup notifies
+        # only topics of the vault's own account ("cross-account notifications ... not
+        # supported"), so no other account's vault can use these grants.
+        source="AWS Backup's examples use no condition; it notifies its own account's topics only",
+    ),
+}
 
 
 @dataclass(frozen=True)

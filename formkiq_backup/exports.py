@@ -2,12 +2,12 @@
 
 The exports bucket holds three data sets, each under a prefix of its own:
 
-| prefix                   | written by                           | checked by                          |
-|--------------------------|--------------------------------------|-------------------------------------|
-| `dynamodb/<table>/`      | ExportTableToPointInTime (Scheduler) | ListExports, DescribeExport; past   |
-|                          |                                      | 90 days, its manifest-summary.json  |
-| `cognito/<date>/`        | the users-export Lambda              | manifest count and sha256           |
-| `infrastructure/<date>/` | the infrastructure-export Lambda     | manifest and its files              |
+| prefix                   | written by                           | checked by                     |
+|--------------------------|--------------------------------------|--------------------------------|
+| `dynamodb/<table>/`      | ExportTableToPointInTime (Scheduler) | ListExports, DescribeExport;   |
+|                          |                                      | older: manifest-summary.json   |
+| `cognito/<date>/`        | the users-export Lambda              | manifest count and sha256      |
+| `infrastructure/<date>/` | the infrastructure-export Lambda     | manifest and its files         |
 
 plus `exports.json` at the root, written by the Pulumi program: what the stack promises (tables,
 schedule, the longest an export may be old). The export-monitor Lambda and `formkiq-dr verify`

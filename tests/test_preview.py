@@ -63,8 +63,8 @@ def test_render_shows_the_component_tree_and_key_settings() -> None:
         "ResourceType=S3] Sum < 1 for 26 x 60 min; missing data = breaching",
         "AWS/Events FailedInvocations [RuleName=formkiq-prod-job-failures] Sum >= 1 for 1 x 5 "
         "min; missing data = notBreaching",
-        "publish: backup, cloudwatch (this account only); events (no condition: none "
-        "supported); TLS required",
+        "publish: cloudwatch (this account only); backup (no condition, as AWS documents); "
+        "events (no condition, as AWS documents); TLS required",
         "opt-in: DynamoDB, S3; full management (advanced backup): DynamoDB",
         "rotation on; deletion window 30 d",
         "email to platform-oncall@example.com",

@@ -159,12 +159,20 @@ def test_standard_tier_alerts_reach_the_topic_from_every_publisher() -> None:
         if statement["Effect"] == "Allow"
         for service in statement["Principal"]["Service"]
     }
-    # EventBridge cannot be conditioned in a topic policy; the others are, to this account.
+    # Each in the form its requests match (aws_rules.TOPIC_PUBLISHERS): CloudWatch says its
+    # account; EventBridge supports no condition; AWS Backup's documented form has none.
     assert allowed == {
-        "backup.amazonaws.com": True,
+        "backup.amazonaws.com": False,
         "cloudwatch.amazonaws.com": True,
         "events.amazonaws.com": False,
     }
+    key = json.loads(run.named("formkiq-prod-alerts-key").inputs["policy"])["Statement"]
+    assert {
+        service: "Condition" in statement
+        for statement in key
+        if "Service" in statement["Principal"]
+        for service in statement["Principal"]["Service"]
+    } == allowed
     assert (
         run.one("aws:backup/vaultNotifications:VaultNotifications").inputs["snsTopicArn"]
         == topic_arn

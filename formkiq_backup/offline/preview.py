@@ -72,7 +72,7 @@ def _topic_policy(inputs: dict[str, Any], _: _Names) -> str:
     statements = json.loads(inputs["policy"])["Statement"]
     publishers = [
         ", ".join(p.split(".")[0] for p in s["Principal"]["Service"])
-        + (" (this account only)" if "Condition" in s else " (no condition: none supported)")
+        + (" (this account only)" if "Condition" in s else " (no condition, as AWS documents)")
         for s in statements
         if s["Effect"] == "Allow"
     ]

@@ -99,6 +99,9 @@ class Setting:
     """The capabilities this key configures; empty: every tier uses it."""
     parse: Callable[[Any], Any] = _keep
     """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError."""
+    labels_only: bool = False
+    """The value only names where something goes (an e-mail endpoint), so an offline render may
+    stand in for an encrypted one; every other value shapes what is built."""
 
     @property
     def required(self) -> bool:
@@ -329,6 +332,7 @@ class BackupSettings:
             "`<>`), none twice (in any case); each gets an e-mail subscription to the alarm topic",
             default=[],
             parse=_emails,
+            labels_only=True,
         )
     )
     backup_schedule: CronSchedule = field(

@@ -682,3 +682,112 @@ def test_a_daily_rule_may_run_more_often() -> None:
         "us-east-1",
     )
     assert settings.backup_schedule.hours == (0, 6, 12, 18)
+
+
+# --- what real stack files hold: secrets, and keys in the wrong place ---------------------------
+
+SECRET = "secure: AAABAGZha2VjaXBoZXJ0ZXh0"
+
+
+def test_an_encrypted_address_is_rendered_with_a_stand_in_and_said_so(tmp_path: Path) -> None:
+    """An e-mail address only names where alerts go: the render goes on with a reserved
+    `.invalid` address in its place, and says so."""
+    project = project_with(
+        tmp_path,
+        stack_file(
+            "formkiq-backup:notificationEmails:",
+            "  - ops@example.com",
+            f"  - {SECRET}",
+            "aws:secretKey:",
+            f"  {SECRET}",
+        ),
+    )
+
+    run = run_program("bad", project_dir=project)
+
+    endpoints = {
+        s.inputs["endpoint"] for s in run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    }
+    assert endpoints == {"ops@example.com", "encrypted-2@notificationemails.invalid"}
+    assert run.config is not None
+    notices = "\n".join(run.config.notices)
+    assert "formkiq-backup:notificationEmails holds encrypted values (secure:)" in notices
+    assert "aws:secretKey is encrypted (secure:): the program does not read it" in notices
+
+
+@pytest.mark.parametrize(
+    "key", ["formkiq-backup:tier", "formkiq-backup:breakGlassRoleArns", "aws:region"]
+)
+def test_an_encrypted_value_that_shapes_the_stack_is_refused_naming_it(
+    tmp_path: Path, key: str
+) -> None:
+    base = tuple(line for line in BASE if not line.startswith(f"{key}:"))
+    project = project_with(tmp_path, stack_file(f"{key}:", f"  {SECRET}", base=base))
+
+    run = run_program("bad", project_dir=project, raise_errors=False)
+
+    message = str(run.error)
+    assert f'{key}="(encrypted: secure)": is encrypted (secure:), and an offline render' in message
+    assert "keep it in plain text (it is not a secret), or review with `pulumi preview`" in message
+    assert "(not set)" not in message
+    assert "must be" not in message
+    assert run.resources == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "formkiq-backup:tier: standard\nconfig:\n  aws:region: us-east-1\n"
+            "  formkiq-backup:appEnvironment: prod\n",
+            'formkiq-backup:tier="standard": is at the top level of Pulumi.bad.yaml (line 1), '
+            "not under `config:`: Pulumi reads stack settings only from the config mapping, so "
+            "nothing reads it; indent it under config:",
+        ),
+        (
+            "config:\n  aws:region: us-east-1\n  formkiq-backup:appEnvironment: prod\n"
+            "formkiq-backup:\n  tier: standard\n",
+            'formkiq-backup={"tier": "standard"}: is at the top level of Pulumi.bad.yaml '
+            "(line 4), not under `config:`",
+        ),
+        (
+            "aws:region: us-east-1\nformkiq-backup:tier: standard\n"
+            "formkiq-backup:appEnvironment: prod\n",
+            'aws:region="us-east-1": is at the top level of Pulumi.bad.yaml (line 1)',
+        ),
+    ],
+    ids=["one key above config", "a namespace mapping", "no config wrapper at all"],
+)
+def test_a_setting_outside_config_is_reported_where_it_is_not_as_missing(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    """Pulumi reads settings only from `config:`: a key beside it is ignored, and the stack
+    would be told the key is not set."""
+    run = run_program("bad", project_dir=project_with(tmp_path, text), raise_errors=False)
+
+    message = str(run.error)
+    assert problem in message
+    assert "tier=(not set)" not in message
+    assert run.resources == []
+
+
+def test_a_top_level_key_that_is_not_a_stack_file_attribute_is_reported(tmp_path: Path) -> None:
+    run = run_program(
+        "bad",
+        project_dir=project_with(tmp_path, "owner: platform\n" + stack_file()),
+        raise_errors=False,
+    )
+
+    assert (
+        'owner="platform": is at the top level of Pulumi.bad.yaml (line 1), which holds only '
+        "secretsprovider, encryptedkey, encryptionsalt, config, environment: nothing reads it"
+        in str(run.error)
+    )
+
+
+def test_pulumis_own_stack_file_attributes_are_read_as_pulumi_reads_them(tmp_path: Path) -> None:
+    text = "secretsprovider: passphrase\nencryptionsalt: v1:abc\n" + stack_file()
+
+    run = run_program("bad", project_dir=project_with(tmp_path, text))
+
+    assert run.outputs["tier"] == "standard"

@@ -112,7 +112,9 @@ def test_bad_config_prints_every_problem_and_exits_non_zero(
 
     assert main(["--stack", "broken", "--project-dir", str(tmp_path)]) == 1
 
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert "stack 'broken' rejected: 0 resources registered" in out
     assert 'tier="gold": must be one of basic, standard, enhanced, enterprise' in out
     assert "dailyRetentionDays=0: must be 1..36500 days" in out
@@ -120,7 +122,9 @@ def test_bad_config_prints_every_problem_and_exits_non_zero(
 
 def test_missing_stack_file_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "nonexistent"]) == 1
-    assert "no stack file Pulumi.nonexistent.yaml" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "no stack file Pulumi.nonexistent.yaml" in captured.err
+    assert captured.out == ""
 
 
 def test_preview_runs_as_the_makefile_runs_it() -> None:
@@ -169,7 +173,9 @@ def test_rules_with_brackets_print_whole(
         '  formkiq-backup:appEnvironment: "prod [env]"\n',
     )
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert 'appEnvironment="prod [env]"' in out
     assert "AppEnvironment pattern [a-zA-Z0-9_.-/]+" in out
 
@@ -182,7 +188,9 @@ def test_nulls_show_as_null_and_missing_keys_as_not_set(
         tmp_path, "config:\n  aws:region: us-east-1\n  formkiq-backup:tier: ~\n"
     )
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert "formkiq-backup:tier=null: is null" in out
     assert "appEnvironment=(not set): is required" in out
     assert "None" not in out
@@ -206,7 +214,8 @@ def test_an_unreadable_stack_file_is_one_clear_line_not_a_traceback(
     project = broken_project(tmp_path, text)
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
     captured = capsys.readouterr()
-    assert expected in captured.out
+    assert expected in captured.err
+    assert captured.out == ""
     assert "Traceback" not in captured.out + captured.err
 
 
@@ -299,7 +308,8 @@ def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "no stack file Pulumi.nonexistent.yaml" in result.stdout
+    assert result.stdout == ""
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stderr
     assert re.search(r"make: \*\*\* \[Makefile:\d+: preview\] Error 1", result.stderr)
     assert "make: *** [Makefile:NN: preview] Error 1" in README
 
@@ -308,3 +318,57 @@ def test_a_render_spells_absent_values_null_never_none() -> None:
     text = rendered("prod")
     assert "None" not in text
     assert re.search(r"│ drRegion +│ null +│", text)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_a_saved_review_of_a_missing_stack_stays_empty_and_the_terminal_says_why(
+    tmp_path: Path,
+) -> None:
+    """`make preview STACK=x > review.txt`, typed in a shell: the file gets the render alone,
+    so a rejection must reach the terminal (stderr), not the file."""
+    review = tmp_path / "review.txt"
+    result = subprocess.run(
+        f"make preview STACK=nonexistent > {review}",
+        shell=True,
+        cwd=PROJECT_DIR,
+        env=top_level_make_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert review.read_text() == ""
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stderr
+
+
+def test_a_saved_review_of_a_rejected_stack_stays_empty_and_the_terminal_lists_every_problem(
+    tmp_path: Path,
+) -> None:
+    project = broken_project(
+        tmp_path,
+        "formkiq-backup:tier: standard\nconfig:\n  aws:region: us-east-1\n"
+        "  formkiq-backup:appEnvironment: prod\n"
+        "  formkiq-backup:notificationEmails:\n    - mailto:ops@example.com\n",
+    )
+    review = tmp_path / "review.txt"
+    result = subprocess.run(
+        f"{sys.executable} -m formkiq_backup.offline.preview --stack broken "
+        f"--project-dir {project} > {review}",
+        shell=True,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert review.read_text() == ""
+    assert "stack 'broken' rejected" in result.stderr
+    assert 'formkiq-backup:tier="standard": is at the top level of Pulumi.broken.yaml' in (
+        result.stderr
+    )
+    assert 'notificationEmails="mailto:ops@example.com": is a mailto: link' in result.stderr

@@ -347,6 +347,7 @@ def render(run: ProgramRun, console: Console) -> None:
             border_style="magenta",
         )
     )
+    _render_notices(run, console)
     _render_warnings(run, console)
     _render_formkiq(run, console)
     names = _Names(run.resources)
@@ -386,6 +387,19 @@ def _tree_order(resource: RegisteredResource) -> tuple[int, int, str]:
     kind = resource.type.split(":")[-1]
     rank = _COMPONENT_ORDER.index(kind) if kind in _COMPONENT_ORDER else len(_COMPONENT_ORDER)
     return (0 if not resource.custom else 1, rank, resource.name)
+
+
+def _render_notices(run: ProgramRun, console: Console) -> None:
+    """What the render shows other than the stack file says: encrypted values it cannot read."""
+    notices = run.config.notices if run.config is not None else ()
+    if notices:
+        console.print(
+            Panel(
+                Text("\n".join(f"- {notice}" for notice in notices)),
+                title="shown offline without the stack's secrets",
+                border_style="cyan",
+            )
+        )
 
 
 def _render_warnings(run: ProgramRun, console: Console) -> None:
@@ -483,7 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="directory holding Pulumi.yaml, the stack files and __main__.py",
     )
     args = parser.parse_args(argv)
-    console = output_console(highlight=False)
+    # The render alone goes to stdout (`make preview > review.txt` saves it); every reason not
+    # to render goes to stderr, where the terminal shows it.
+    problems = output_console(highlight=False, stderr=True)
     try:
         run = run_program(
             args.stack,
@@ -492,12 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise_errors=False,
         )
     except (FileNotFoundError, StackFileError) as error:
-        console.print(Text(str(error), style="bold red"))
+        problems.print(Text(str(error), style="bold red"))
         return 1
     if run.error is not None:
         # Pulumi surfaces a failed invoke before the program's own error: show both.
         explained = [message for severity, message in run.diagnostics if severity == "error"]
-        console.print(
+        problems.print(
             Panel(
                 Text("\n".join([*explained, str(run.error)])),
                 title=f"stack {args.stack!r} rejected: {len(run.resources)} resources registered",
@@ -505,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 1
-    render(run, console)
+    render(run, output_console(highlight=False))
     return 0
 
 

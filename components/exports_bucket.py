@@ -45,7 +45,10 @@ _MAX_BUCKET_NAME = 63
 # reference, PutBucketLifecycleConfiguration; DeleteBucketLifecycle takes the same permission):
 # a lifecycle rule anyone else sets expires every export. Then what would lift the protection:
 # replacing or removing this policy, and suspending versioning (after which an overwrite or a
-# delete removes the only copy).
+# delete removes the only copy). S3 Object Lock was the alternative: it can be enabled on an
+# existing bucket but never disabled ("Configuring S3 Object Lock", AmazonS3 userguide), would
+# lock exports.json and any retention mistake with it, and in governance mode still needs a
+# policy denying s3:BypassGovernanceRetention; this policy stays changeable by break-glass roles.
 PROTECTED_BUCKET_ACTIONS = (
     "s3:DeleteObject",
     "s3:DeleteObjectVersion",

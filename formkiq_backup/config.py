@@ -398,9 +398,9 @@ class BackupSettings:
         metadata=key(
             "breakGlassRoleArns",
             "array",
-            "IAM role ARNs still allowed to delete recovery points.",
+            "IAM role ARNs still allowed to delete recovery points and exports.",
             "IAM role ARNs in the partition of `aws:region`; the only principals allowed to "
-            "delete recovery points or the vault key",
+            "delete recovery points, exports or their keys",
             default=[],
             used_by=_AWS_BACKUP,
             parse=_role_arns,

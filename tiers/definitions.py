@@ -108,7 +108,7 @@ class RecoveryObjective:
 
 
 _NOT_PROTECTED = RecoveryObjective(None, None)
-# The setting whose schedule sets the exported data classes' RPO (formkiq_backup.config).
+# The setting whose schedule sets the exported data classes' RPO (a stack key).
 EXPORT_SCHEDULE = "exportSchedule"
 
 

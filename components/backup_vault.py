@@ -6,13 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import (
-    break_glass_only,
-    bypasses_lockout_check,
-    key_policy,
-    policy_document,
-    protected_key_actions,
-)
+from components.guarded_key import guarded_key
+from components.policies import break_glass_only, policy_document
 from formkiq_backup import aws_rules
 
 # Vault events worth a message: failures AWS still delivers, and RECOVERY_POINT_MODIFIED (a
@@ -111,22 +106,12 @@ class BackupVault(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True)
         tags = dict(args.tags)
 
-        key = aws.kms.Key(
+        key = guarded_key(
             f"{name}-key",
             description=f"Encrypts recovery points in backup vault {args.vault_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(
-                args.partition,
-                args.account_id,
-                break_glass_only(
-                    "OnlyBreakGlassDeletesKey",
-                    protected_key_actions(args.break_glass_role_arns),
-                    "*",
-                    args.break_glass_role_arns,
-                ),
-            ),
-            bypass_policy_lockout_safety_check=bypasses_lockout_check(args.break_glass_role_arns),
+            partition=args.partition,
+            account_id=args.account_id,
+            break_glass_role_arns=args.break_glass_role_arns,
             tags=tags,
             region=args.region,
             opts=kept,

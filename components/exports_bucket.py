@@ -8,13 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import (
-    break_glass_only,
-    bypasses_lockout_check,
-    key_policy,
-    policy_document,
-    protected_key_actions,
-)
+from components.guarded_key import guarded_key
+from components.policies import break_glass_only, policy_document
 from formkiq_backup import aws_rules
 from formkiq_backup.exports import (
     COGNITO_PREFIX,
@@ -178,22 +173,12 @@ class ExportsBucket(pulumi.ComponentResource):
     def _add_key(self) -> aws.kms.Key:
         """The exports key, guarded as the vault key is, and its alias."""
         args = self._args
-        key = aws.kms.Key(
+        key = guarded_key(
             f"{self._name}-key",
             description=f"Encrypts the system exports in s3://{args.bucket_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(
-                args.partition,
-                args.account_id,
-                break_glass_only(
-                    "OnlyBreakGlassDeletesKey",
-                    protected_key_actions(args.break_glass_role_arns),
-                    "*",
-                    args.break_glass_role_arns,
-                ),
-            ),
-            bypass_policy_lockout_safety_check=bypasses_lockout_check(args.break_glass_role_arns),
+            partition=args.partition,
+            account_id=args.account_id,
+            break_glass_role_arns=args.break_glass_role_arns,
             tags=self._tags,
             region=args.region,
             opts=self._kept(),

@@ -296,10 +296,11 @@ def test_make_preview_puts_only_the_render_on_stdout() -> None:
     assert "make" not in result.stdout.split("\n", 1)[0]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
-    result = subprocess.run(
-        ["make", "preview", "STACK=nonexistent"],
+def make(command: str) -> subprocess.CompletedProcess[str]:
+    """`command` as a user's shell runs it, in the project directory."""
+    return subprocess.run(
+        command,
+        shell=True,
         cwd=PROJECT_DIR,
         env=top_level_make_environment(),
         capture_output=True,
@@ -307,6 +308,11 @@ def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
+    result = make("make preview STACK=nonexistent")
     assert result.returncode == 2
     assert result.stdout == ""
     assert "no stack file Pulumi.nonexistent.yaml" in result.stderr
@@ -327,16 +333,7 @@ def test_a_saved_review_of_a_missing_stack_stays_empty_and_the_terminal_says_why
     """`make preview STACK=x > review.txt`, typed in a shell: the file gets the render alone,
     so a rejection must reach the terminal (stderr), not the file."""
     review = tmp_path / "review.txt"
-    result = subprocess.run(
-        f"make preview STACK=nonexistent > {review}",
-        shell=True,
-        cwd=PROJECT_DIR,
-        env=top_level_make_environment(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = make(f"make preview STACK=nonexistent > {review}")
 
     assert result.returncode == 2
     assert review.read_text() == ""

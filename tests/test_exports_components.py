@@ -48,6 +48,17 @@ SYNCS = Table(
 )
 
 
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    """The example standard stack, rendered once for the tests that only read it."""
+    return run_program("prod")
+
+
+@pytest.fixture(scope="module")
+def unprotected_standard() -> ProgramRun:
+    return run_program("prod", overrides={"protectBackups": False})
+
+
 def bucket_args(**changes: object) -> ExportsBucketArgs:
     base: dict[str, Any] = {
         "bucket_name": BUCKET,
@@ -438,8 +449,8 @@ def test_a_function_name_too_long_for_aws_fails_before_registration(build: Build
 # --- the whole program ----------------------------------------------------------------------
 
 
-def test_standard_stack_outputs_the_exports_and_what_verify_expects() -> None:
-    run = run_program("prod")
+def test_standard_stack_outputs_the_exports_and_what_verify_expects(prod: ProgramRun) -> None:
+    run = prod
 
     assert run.outputs["exportsBucket"] == BUCKET
     assert run.outputs["exportSchedule"] == "cron(0 6 1 * ? *)"
@@ -452,8 +463,10 @@ def test_standard_stack_outputs_the_exports_and_what_verify_expects() -> None:
     assert descriptor == exports
 
 
-def test_export_monitor_alarms_once_per_data_set_and_treats_silence_as_breaching() -> None:
-    run = run_program("prod")
+def test_export_monitor_alarms_once_per_data_set_and_treats_silence_as_breaching(
+    prod: ProgramRun,
+) -> None:
+    run = prod
 
     freshness = [
         a.inputs
@@ -487,8 +500,8 @@ def exports_bucket_children(run: ProgramRun) -> list[str]:
     return [r.name for r in run.resources if r.parent_urn == component.urn]
 
 
-def test_downgrade_keeps_every_export() -> None:
-    plan = removal_plan(run_program("prod"), run_program("prod", overrides={"tier": "basic"}))
+def test_downgrade_keeps_every_export(prod: ProgramRun) -> None:
+    plan = removal_plan(prod, run_program("prod", overrides={"tier": "basic"}))
 
     deleted = {r.type for r in plan.deleted}
     assert not deleted & {
@@ -506,12 +519,12 @@ def test_downgrade_keeps_every_export() -> None:
 
 @pytest.mark.parametrize("change", ["downgrade", "destroy"])
 def test_an_unprotected_downgrade_or_destroy_leaves_every_child_of_the_bucket_in_aws(
-    change: str,
+    change: str, unprotected_standard: ProgramRun
 ) -> None:
     """README's downgrade (standard -> basic, protectBackups false) and `pulumi destroy` would
     stop half-way with AccessDenied on anything the bucket policy forbids deleting: nothing the
     exports bucket holds or is configured with is deleted."""
-    standard = run_program("prod", overrides={"protectBackups": False})
+    standard = unprotected_standard
     after = (
         run_program("prod", overrides={"tier": "basic", "protectBackups": False})
         if change == "downgrade"
@@ -549,13 +562,13 @@ def test_names_fit_aws_limits_for_the_longest_app_environment() -> None:
     assert checked >= 15
 
 
-def test_preview_shows_the_exports_their_schedule_and_retention() -> None:
+def test_preview_shows_the_exports_their_schedule_and_retention(prod: ProgramRun) -> None:
     from rich.console import Console
 
     from formkiq_backup.offline.preview import render
 
     console = Console(record=True, width=200, color_system=None)
-    render(run_program("prod"), console)
+    render(prod, console)
     text = console.export_text()
 
     for expected in (
@@ -590,11 +603,11 @@ def test_a_table_without_pitr_is_still_exported_and_the_preview_warns() -> None:
     )
 
 
-def test_the_monitors_first_run_comes_after_exports_json_exists() -> None:
+def test_the_monitors_first_run_comes_after_exports_json_exists(prod: ProgramRun) -> None:
     """A rate() schedule without a start date invokes its target as soon as it is created
     (EventBridge Scheduler, rate-based schedules): created before the descriptor, the first
     check would find no exports.json and fail."""
-    run = run_program("prod")
+    run = prod
 
     descriptor = run.one("aws:s3/bucketObjectv2:BucketObjectv2")
     schedule = run.named("formkiq-prod-export-monitor-job-schedule")

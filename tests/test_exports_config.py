@@ -13,6 +13,8 @@ from formkiq_backup.config import ConfigError, parse_settings
 from formkiq_backup.lambdas import EXPORT_MONITOR, INFRASTRUCTURE_EXPORT, USERS_EXPORT, LambdaBundle
 from formkiq_backup.offline.program import ProgramRun
 from tests.test_exports_components import bucket_args, job, table_args
+from tiers.builder import recovery_objectives
+from tiers.definitions import TIERS, DataClass, Tier
 
 Build = Callable[..., ProgramRun]
 BASE = {"tier": "standard", "appEnvironment": "prod"}
@@ -207,15 +209,24 @@ def test_a_retention_past_100_years_is_refused_naming_the_key(days: str) -> None
 def test_users_and_configuration_rpo_is_the_export_schedules_longest_gap(
     expression: str, rpo: str
 ) -> None:
+    settings = parse_settings({**BASE, "exportSchedule": expression}, "us-east-1")
+
+    objectives = recovery_objectives(TIERS[Tier.STANDARD], settings)
+
+    for data_class in (DataClass.USER_DIRECTORY, DataClass.SYSTEM_CONFIGURATION):
+        output = objectives[data_class].as_output()
+        assert output["rpo"] == rpo
+        assert output["rpoMinutes"] == settings.export_schedule.longest_gap // timedelta(minutes=1)
+    assert objectives[DataClass.DOCUMENT_METADATA].as_output()["rpo"] == "5 minutes"
+
+
+def test_the_stack_outputs_the_derived_rpo() -> None:
     from formkiq_backup.offline.program import run_program
 
-    objectives = run_program("prod", overrides={"exportSchedule": expression}).outputs[
+    objectives = run_program("prod", overrides={"exportSchedule": "rate(7 days)"}).outputs[
         "recoveryObjectives"
     ]
 
-    for data_class in ("userDirectory", "systemConfiguration"):
-        assert objectives[data_class]["rpo"] == rpo
-        assert objectives[data_class]["rpoMinutes"] == parse_export_schedule(
-            expression
-        ).longest_gap // timedelta(minutes=1)
-    assert objectives["documentMetadata"]["rpo"] == "5 minutes"
+    assert (
+        objectives["userDirectory"]["rpo"] == objectives["systemConfiguration"]["rpo"] == "7 days"
+    )

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import key_policy, policy_document
+from components.guarded_key import guarded_key
+from components.policies import break_glass_only, policy_document
 from formkiq_backup import aws_rules
 
 # Vault events worth a message: failures AWS still delivers, and RECOVERY_POINT_MODIFIED (a
@@ -36,10 +37,6 @@ PROTECTED_ACTIONS = (
     "backup:DeleteBackupVaultLockConfiguration",
     "backup:DeleteBackupVault",
 )
-
-# What the key policy denies to everyone but the break-glass roles. kms:PutKeyPolicy joins them
-# only when break-glass roles exist: with none, nobody could ever change the policy again.
-KEY_PROTECTED_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 
 
 @dataclass(frozen=True)
@@ -109,26 +106,12 @@ class BackupVault(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True)
         tags = dict(args.tags)
 
-        key_actions = list(KEY_PROTECTED_ACTIONS)
-        if args.break_glass_role_arns:
-            key_actions.append("kms:PutKeyPolicy")
-        key = aws.kms.Key(
+        key = guarded_key(
             f"{name}-key",
             description=f"Encrypts recovery points in backup vault {args.vault_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=key_policy(
-                args.partition,
-                args.account_id,
-                self._break_glass_only(
-                    "OnlyBreakGlassDeletesKey", key_actions, args.break_glass_role_arns
-                ),
-            ),
-            # KMS refuses a policy that stops the caller from calling PutKeyPolicy again unless
-            # the lockout safety check is bypassed (kms/latest/APIReference/API_CreateKey.html,
-            # BypassPolicyLockoutSafetyCheck). Denying PutKeyPolicy to the deployer is the
-            # point, and the break-glass roles keep it, so the key stays manageable.
-            bypass_policy_lockout_safety_check=bool(args.break_glass_role_arns),
+            partition=args.partition,
+            account_id=args.account_id,
+            break_glass_role_arns=args.break_glass_role_arns,
             tags=tags,
             region=args.region,
             opts=kept,
@@ -154,9 +137,10 @@ class BackupVault(pulumi.ComponentResource):
             backup_vault_name=vault.name,
             policy=policy_document(
                 [
-                    self._break_glass_only(
+                    break_glass_only(
                         "OnlyBreakGlassDeletesRecoveryPointsOrChangesThisPolicy",
-                        list(args.protected_actions),
+                        args.protected_actions,
+                        "*",
                         args.break_glass_role_arns,
                     )
                 ]
@@ -186,21 +170,3 @@ class BackupVault(pulumi.ComponentResource):
         self.vault_arn = vault.arn
         self.key_arn = key.arn
         self.register_outputs({"vaultArn": vault.arn, "keyArn": key.arn})
-
-    @staticmethod
-    def _break_glass_only(
-        sid: str, actions: list[str], break_glass_role_arns: Sequence[str]
-    ) -> dict[str, object]:
-        """Deny `actions` to every principal except the break-glass roles (none: to all)."""
-        statement: dict[str, object] = {
-            "Sid": sid,
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": actions,
-            "Resource": "*",
-        }
-        if break_glass_role_arns:
-            statement["Condition"] = {
-                "ArnNotLike": {"aws:PrincipalArn": sorted(break_glass_role_arns)}
-            }
-        return statement

@@ -45,6 +45,9 @@ class ExportMonitorArgs:
     account_id: str
     alarm_topic_arn: pulumi.Input[str]
     alarm_name_prefix: str
+    descriptor: pulumi.Resource | None = None
+    """The `exports.json` object the monitor reads first: its schedule, a rate() that runs at
+    once, is created after it, so the first run finds it."""
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -87,6 +90,7 @@ class ExportMonitor(pulumi.ComponentResource):
                 },
                 timeout_seconds=300,
                 memory_mb=256,
+                schedule_dependencies=[args.descriptor] if args.descriptor is not None else [],
                 region=args.region,
                 tags=args.tags,
             ),

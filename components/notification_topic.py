@@ -20,13 +20,23 @@ class NotificationTopicArgs:
     key_alias: str
     """KMS alias for the topic's key, e.g. alias/formkiq-backup/prod/alerts."""
     publishing_services: Sequence[str] = ("cloudwatch.amazonaws.com",)
-    """Service principals allowed to publish (and to use the key to do so); nothing else is."""
+    """Service principals allowed to publish (and to use the key to do so); nothing else is.
+    Each must be one of aws_rules.TOPIC_PUBLISHERS, whose form of grant is known."""
     email_addresses: Sequence[str] = ()
     display_name: str = "FormKiQ backup alerts"
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
     A plain string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """A publisher whose requests we do not know how to match would be refused silently."""
+        return [
+            f"publishing service {service!r} has no known form of grant: add it to "
+            "aws_rules.TOPIC_PUBLISHERS with the AWS page saying what its requests carry"
+            for service in self.publishing_services
+            if service not in aws_rules.TOPIC_PUBLISHERS
+        ]
 
 
 class NotificationTopic(pulumi.ComponentResource):
@@ -46,6 +56,9 @@ class NotificationTopic(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NotificationTopicArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        problems = args.problems()
+        if problems:
+            raise ValueError(f"NotificationTopic {name!r}: " + "; ".join(problems))
         super().__init__("formkiq-backup:index:NotificationTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         services = sorted(set(args.publishing_services))
@@ -127,17 +140,10 @@ class NotificationTopic(pulumi.ComponentResource):
         services: list[str],
         account_id: str,
     ) -> list[dict[str, object]]:
-        """One Allow for services limited to this account, one for those that cannot be.
-
-        Backup and CloudWatch say which account they act for (aws:SourceAccount), so their
-        grants are limited to this one; EventBridge's deliveries carry no such key
-        (aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS), so its grant cannot be.
-        """
-        # CloudWatch alarms publish with aws:SourceArn and aws:SourceAccount
-        # (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger; sns/latest/dg/
-        # sns-access-policy-use-cases.html, "aws:SourceAccount and aws:SourceOwner").
-        unconditioned = [s for s in services if s in aws_rules.SERVICES_WITHOUT_SOURCE_CONDITIONS]
-        conditioned = [s for s in services if s not in unconditioned]
+        """One Allow for the services that say which account they act for, limited to this
+        one; one each for those that do not (aws_rules.TOPIC_PUBLISHERS says which and why)."""
+        publishers = aws_rules.TOPIC_PUBLISHERS
+        conditioned = [s for s in services if publishers[s].says_its_account]
         grants: list[dict[str, object]] = []
         if conditioned:
             grants.append(
@@ -150,16 +156,15 @@ class NotificationTopic(pulumi.ComponentResource):
                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 }
             )
-        if unconditioned:
-            # EventBridge: "Condition blocks are not supported" (eb-use-resource-based.html,
-            # Amazon SNS permissions); a condition here would drop every delivery.
-            grants.append(
-                {
-                    "Sid": f"EventBridge{purpose}",
-                    "Effect": "Allow",
-                    "Principal": {"Service": unconditioned},
-                    "Action": actions,
-                    "Resource": resource,
-                }
-            )
+        grants.extend(
+            {
+                "Sid": f"{publishers[service].name}{purpose}",
+                "Effect": "Allow",
+                "Principal": {"Service": [service]},
+                "Action": actions,
+                "Resource": resource,
+            }
+            for service in services
+            if not publishers[service].says_its_account
+        )
         return grants

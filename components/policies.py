@@ -50,6 +50,52 @@ def key_policy(partition: str, account_id: str, *statements: Statement) -> pulum
     return policy_document([administers, *statements])
 
 
+# What a key guarding backup data denies to all but the break-glass roles: disabling it, or
+# scheduling its deletion, would make everything it encrypts unreadable.
+KEY_PROTECTED_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
+
+
+def protected_key_actions(break_glass_role_arns: Sequence[str]) -> list[str]:
+    """KEY_PROTECTED_ACTIONS, and kms:PutKeyPolicy when there are break-glass roles.
+
+    Denying PutKeyPolicy stops anyone who may deploy from first lifting the other denies; with no
+    break-glass role nobody could ever change the policy again, so it is denied only with one.
+    The key must then be created with the lockout safety check bypassed (KMS API reference,
+    CreateKey/PutKeyPolicy BypassPolicyLockoutSafetyCheck): see `bypasses_lockout_check`.
+    """
+    actions = list(KEY_PROTECTED_ACTIONS)
+    if break_glass_role_arns:
+        actions.append("kms:PutKeyPolicy")
+    return actions
+
+
+def bypasses_lockout_check(break_glass_role_arns: Sequence[str]) -> bool:
+    """KMS refuses a policy that stops the caller from calling PutKeyPolicy again unless the
+    lockout safety check is bypassed; denying it to the deployer is the point, and the
+    break-glass roles keep it, so the key stays manageable."""
+    return bool(break_glass_role_arns)
+
+
+def break_glass_only(
+    sid: str, actions: Sequence[str], resource: object, break_glass_role_arns: Sequence[str]
+) -> dict[str, object]:
+    """Deny `actions` to every principal except the break-glass roles (none: to all).
+
+    aws:PrincipalArn of a role session is the role's ARN (IAM user guide, global condition
+    keys), so the condition matches however the role was assumed.
+    """
+    statement: dict[str, object] = {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": list(actions),
+        "Resource": resource,
+    }
+    if break_glass_role_arns:
+        statement["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": sorted(break_glass_role_arns)}}
+    return statement
+
+
 def managed_policy_arn(partition: str, path_and_name: str) -> str:
     """An AWS managed policy ARN; the path differs between policies, so it is given whole."""
     return f"arn:{partition}:iam::aws:policy/{path_and_name}"

@@ -279,6 +279,9 @@ class PostureGuard(pulumi.ComponentResource):
                 "Resource": args.alarm_topic_arn,
             },
             {
+                # A publisher to an encrypted topic needs both on its key (SNS developer guide,
+                # sns-key-management, "Allow a user to send messages to a topic with SSE"); the
+                # key policy's account statement lets this IAM policy grant them.
                 "Sid": "EncryptForAlarmTopic",
                 "Effect": "Allow",
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],

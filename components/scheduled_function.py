@@ -9,6 +9,7 @@ after its retries. Errors and a non-empty queue alarm.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -40,6 +41,10 @@ class ScheduledFunctionArgs:
     timeout_seconds: int = 900
     memory_mb: int = 512
     log_retention_days: int = 90
+    schedule_dependencies: Sequence[pulumi.Resource] = ()
+    """What the first run needs in place: a `rate()` schedule without a start date invokes its
+    target as soon as it is created (EventBridge Scheduler user guide, schedule-types,
+    rate-based schedules), so it is created after these."""
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -65,7 +70,11 @@ class ScheduledFunctionArgs:
 
 
 class ScheduledFunction(pulumi.ComponentResource):
-    """One scheduled Lambda job and everything that reports its failures."""
+    """One scheduled Lambda job and everything that reports its failures.
+
+    Built in the order a run needs things: where it logs and where failures go, the role it
+    runs as, the function, the schedule that invokes it, and the alarms on both failure counts.
+    """
 
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
@@ -78,35 +87,56 @@ class ScheduledFunction(pulumi.ComponentResource):
         if problems:
             raise ValueError(f"ScheduledFunction {name!r}: " + "; ".join(problems))
         super().__init__("formkiq-backup:index:ScheduledFunction", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        region = args.region
-        names = args.names()
+        self._name = name
+        self._args = args
+        self._tags = dict(args.tags)
 
+        log_group, dead_letters = self._add_logs_and_dead_letters()
+        role, permissions = self._add_execution_role(log_group, dead_letters)
+        function = self._add_function(role, permissions, log_group, dead_letters)
+        self._add_schedule(function, dead_letters)
+        self.alarm_names = self._add_alarms(function, dead_letters)
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.register_outputs({"functionName": function.name})
+
+    def _child(self, **options: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **options)
+
+    def _add_logs_and_dead_letters(self) -> tuple[aws.cloudwatch.LogGroup, aws.sqs.Queue]:
+        """The function's log group, and the queue both kinds of given-up run end in."""
+        args = self._args
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
+            f"{self._name}-logs",
             name=f"/aws/lambda/{args.function_name}",
             retention_in_days=args.log_retention_days,
-            tags=tags,
-            region=region,
-            opts=child,
+            tags=self._tags,
+            region=args.region,
+            opts=self._child(),
         )
         dead_letters = aws.sqs.Queue(
-            f"{name}-dead-letters",
+            f"{self._name}-dead-letters",
             name=f"{args.function_name}-dlq",
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
-            tags=tags,
-            region=region,
-            opts=child,
+            tags=self._tags,
+            region=args.region,
+            opts=self._child(),
         )
+        return log_group, dead_letters
+
+    def _add_execution_role(
+        self, log_group: aws.cloudwatch.LogGroup, dead_letters: aws.sqs.Queue
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The role the function runs as: its own logs and dead letters, then `statements`."""
+        args = self._args
         role = aws.iam.Role(
-            f"{name}-role",
-            name=names["execution role"],
+            f"{self._name}-role",
+            name=args.names()["execution role"],
             description=args.description,
             assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.account_id),
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child(),
         )
         own: list[Statement] = [
             {
@@ -123,13 +153,24 @@ class ScheduledFunction(pulumi.ComponentResource):
             },
         ]
         permissions = aws.iam.RolePolicy(
-            f"{name}-permissions",
+            f"{self._name}-permissions",
             role=role.id,
             policy=policy_document([*own, *args.statements]),
-            opts=child,
+            opts=self._child(),
         )
-        function = aws.lambda_.Function(
-            f"{name}-function",
+        return role, permissions
+
+    def _add_function(
+        self,
+        role: aws.iam.Role,
+        permissions: aws.iam.RolePolicy,
+        log_group: aws.cloudwatch.LogGroup,
+        dead_letters: aws.sqs.Queue,
+    ) -> aws.lambda_.Function:
+        """The Lambda itself, created once its role holds its permissions."""
+        args = self._args
+        return aws.lambda_.Function(
+            f"{self._name}-function",
             name=args.function_name,
             description=args.description,
             runtime="python3.12",
@@ -148,20 +189,25 @@ class ScheduledFunction(pulumi.ComponentResource):
             # Runs Lambda gave up on (async invocation, after its two retries) land here.
             dead_letter_config={"target_arn": dead_letters.arn},
             logging_config={"log_format": "Text", "log_group": log_group.name},
-            tags=tags,
-            region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions]),
+            tags=self._tags,
+            region=args.region,
+            opts=self._child(depends_on=[permissions]),
         )
+
+    def _add_schedule(self, function: aws.lambda_.Function, dead_letters: aws.sqs.Queue) -> None:
+        """The schedule and the role it invokes the function as."""
+        args = self._args
+        names = args.names()
         invoker = aws.iam.Role(
-            f"{name}-invoker",
+            f"{self._name}-invoker",
             name=names["scheduler role"],
             description=f"Lets EventBridge Scheduler run {args.function_name}",
             assume_role_policy=service_trust_policy("scheduler.amazonaws.com", args.account_id),
-            tags=tags,
-            opts=child,
+            tags=self._tags,
+            opts=self._child(),
         )
         invoke = aws.iam.RolePolicy(
-            f"{name}-invoker-permissions",
+            f"{self._name}-invoker-permissions",
             role=invoker.id,
             policy=policy_document(
                 [
@@ -181,10 +227,10 @@ class ScheduledFunction(pulumi.ComponentResource):
                     },
                 ]
             ),
-            opts=child,
+            opts=self._child(),
         )
         aws.scheduler.Schedule(
-            f"{name}-schedule",
+            f"{self._name}-schedule",
             name=names["schedule"],
             group_name=args.schedule_group_name,
             description=args.description,
@@ -197,36 +243,39 @@ class ScheduledFunction(pulumi.ComponentResource):
                 "retry_policy": {"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 3600},
                 "dead_letter_config": {"arn": dead_letters.arn},
             },
-            region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke]),
+            region=args.region,
+            opts=self._child(depends_on=[invoke, *args.schedule_dependencies]),
         )
-        self.alarm_names = [
+
+    def _add_alarms(
+        self, function: aws.lambda_.Function, dead_letters: aws.sqs.Queue
+    ) -> list[pulumi.Output[str]]:
+        """Lambda's Errors (the function ran and raised) and a non-empty dead-letter queue."""
+        args = self._args
+        common: dict[str, Any] = {
+            "topic_arn": args.alarm_topic_arn,
+            "region": args.region,
+            "tags": self._tags,
+            "opts": self._child(),
+        }
+        return [
             failure_alarm(
-                f"{name}-errors",
+                f"{self._name}-errors",
                 alarm_name=f"{args.function_name}-errors",
                 description=f"{args.function_name} failed: read its log group",
                 namespace="AWS/Lambda",
                 metric_name="Errors",
                 dimensions={"FunctionName": function.name},
-                topic_arn=args.alarm_topic_arn,
-                region=region,
-                tags=tags,
-                opts=child,
+                **common,
             ).name,
             failure_alarm(
-                f"{name}-dead-letters-depth",
+                f"{self._name}-dead-letters-depth",
                 alarm_name=f"{args.function_name}-dlq-depth",
                 description=f"A run of {args.function_name} was given up on: read its DLQ",
                 namespace="AWS/SQS",
                 metric_name="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": dead_letters.name},
                 statistic="Maximum",
-                topic_arn=args.alarm_topic_arn,
-                region=region,
-                tags=tags,
-                opts=child,
+                **common,
             ).name,
         ]
-        self.function_name = function.name
-        self.function_arn = function.arn
-        self.register_outputs({"functionName": function.name})

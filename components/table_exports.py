@@ -1,8 +1,8 @@
 """TableExports: EventBridge Scheduler starts a full DynamoDB export of each table, on schedule.
 
 No Lambda: Scheduler's universal target calls ExportTableToPointInTime itself
-(`arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime`, input in the API's PascalCase;
-EventBridge Scheduler user guide, managing-targets-universal). No ClientToken is sent: a
+(`arn:<partition>:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime`, input in the API's
+PascalCase; EventBridge Scheduler user guide, managing-targets-universal). No ClientToken is sent: a
 static one would make every later run a no-op replay of the first for 8 hours, and after
 that a new export anyway; DynamoDB fills one in per call.
 
@@ -23,7 +23,9 @@ from components.alarms import failure_alarm
 from components.policies import policy_document, service_trust_policy
 from formkiq_backup.exports import table_prefix
 
-UNIVERSAL_TARGET = "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
+# The universal target's ARN names the API, in the partition the schedule runs in: written
+# arn:aws:... in aws-cn or aws-us-gov, Scheduler refuses the schedule.
+EXPORT_TABLE_TARGET = "aws-sdk:dynamodb:exportTableToPointInTime"
 # Scheduler's metrics are per schedule group (EventBridge Scheduler user guide,
 # monitoring-cloudwatch: namespace AWS/Scheduler, dimension ScheduleGroup).
 SCHEDULER_NAMESPACE = "AWS/Scheduler"
@@ -65,6 +67,8 @@ class TableExportsArgs:
     name_prefix: str
     """AWS names start with it (formkiq-<env>); each stays within Scheduler's 64 characters."""
     account_id: str
+    partition: str
+    """aws, aws-cn or aws-us-gov: the universal target's ARN is in it."""
     alarm_topic_arn: pulumi.Input[str]
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region."""
@@ -139,7 +143,7 @@ class TableExports(pulumi.ComponentResource):
                 schedule_expression_timezone=args.schedule_timezone,
                 flexible_time_window={"mode": "OFF"},
                 target={
-                    "arn": UNIVERSAL_TARGET,
+                    "arn": universal_target(args.partition, EXPORT_TABLE_TARGET),
                     "role_arn": role.arn,
                     "input": export_input(table, args.bucket_name, args.key_arn),
                     "retry_policy": {
@@ -233,6 +237,11 @@ class TableExports(pulumi.ComponentResource):
                 "Resource": dead_letters_arn,
             },
         ]
+
+
+def universal_target(partition: str, api: str) -> str:
+    """`arn:<partition>:scheduler:::aws-sdk:<service>:<action>` (managing-targets-universal)."""
+    return f"arn:{partition}:scheduler:::{api}"
 
 
 def export_input(

@@ -46,7 +46,13 @@ _RULE_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupRuleInput.RuleName
 _VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")  # CreateBackupVault.BackupVaultName
 _SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")  # BackupSelection.SelectionName
 _IAM_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+# An e-mail endpoint is "an email address" (SNS API reference, Subscribe, Endpoint): the bare
+# addr-spec of RFC 5322 section 3.4.1 in its dot-atom form, local part at most 64 characters
+# and the whole at most 254 (RFC 5321 section 4.5.3.1, RFC 3696 errata), domain labels of
+# letters, digits and hyphens (RFC 1035 section 2.3.1). No display name, no <>, no mailto:.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL_LOCAL = re.compile(rf"{_ATEXT}(\.{_ATEXT})*")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -122,6 +128,29 @@ def parse_backup_schedule(expression: str, *, this_year: int | None = None) -> C
     if never:
         raise ScheduleError(f"never starts a job: {never}, e.g. cron(0 5 * * ? *)")
     return CronSchedule(expression=text, minutes=minutes, hours=hours)
+
+
+# The daily rule is the tier's recovery point promise: a recovery point younger than 26 hours,
+# which the freshness alarms, the posture guard and `formkiq-dr verify` check (tiers.definitions,
+# recovery_point_max_age_hours). A schedule with a longer gap would alarm on every day it skips.
+MAX_BACKUP_INTERVAL = timedelta(days=1)
+
+
+def daily_rule_problems(schedule: CronSchedule) -> list[str]:
+    """Problems with `schedule` as the daily rule's: it must leave no day without a backup."""
+    fields = schedule.expression[len("cron(") : -1].split()
+    try:
+        gap = _longest_gap(fields, schedule.minutes, schedule.hours)
+    except ScheduleError:
+        return []  # runs only in years named explicitly: _never_fires judged those
+    if gap <= MAX_BACKUP_INTERVAL:
+        return []
+    return [
+        f"leaves up to {_days_text(gap)} between backups: the daily rule must run every day "
+        "(the tier promises a recovery point younger than 26 hours, and its alarms and "
+        "verify check exactly that), e.g. cron(0 5 * * ? *); keep fewer recovery points with "
+        "dailyRetentionDays instead"
+    ]
 
 
 def _expand(field: str, text: str, low: int, high: int) -> tuple[int, ...]:
@@ -306,8 +335,48 @@ def is_iam_role_arn(arn: str) -> bool:
 
 
 def is_email_address(address: str) -> bool:
-    """A deliverable-looking address: SNS rejects anything else at subscribe time."""
-    return bool(_EMAIL.match(address))
+    """A bare address SNS can subscribe (see `email_address_problems`)."""
+    return not email_address_problems(address)
+
+
+def email_address_problems(address: str) -> list[str]:
+    """Why `address` is not an e-mail endpoint SNS accepts, with what was probably meant."""
+    example = "name@example.com"
+    text = address.strip()
+    if text.lower().startswith("mailto:"):
+        return [f'is a mailto: link: give the bare address, e.g. "{text[7:]}"']
+    if "<" in text or ">" in text:
+        inner = text[text.find("<") + 1 : text.rfind(">")] if ">" in text else ""
+        hint = f', e.g. "{inner}"' if is_email_address(inner) else f" ({example})"
+        return [f"has a display name or <>: give the bare address{hint}"]
+    if text != address:
+        return [f"has spaces around it: give the address alone ({example})"]
+    local, at, domain = address.rpartition("@")
+    if not at or not local:
+        return [f"is not an e-mail address ({example})"]
+    if not address.isascii():
+        return [
+            f"has characters other than ASCII, which SNS e-mail endpoints do not take ({example})"
+        ]
+    problems = []
+    if len(local) > 64 or not _EMAIL_LOCAL.fullmatch(local):
+        problems.append(
+            "has a local part (before @) that is not letters, digits and !#$%&'*+/=?^_`{|}~- "
+            f"with single dots between, at most 64 characters ({example})"
+        )
+    labels = domain.split(".")
+    if (
+        len(labels) < 2
+        or len(domain) > 253
+        or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        problems.append(
+            "has a domain (after @) that is not a host name with a dot, e.g. example.com"
+        )
+    if len(address) > 254:
+        problems.append("is longer than 254 characters, the longest address SMTP delivers")
+    return problems
 
 
 @cache
@@ -363,12 +432,56 @@ def vault_policy_action_problems(actions: Sequence[str]) -> list[str]:
     return problems
 
 
-# Service principals whose deliveries carry no aws:SourceAccount / aws:SourceArn: EventBridge
-# (eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions: "Condition
-# blocks are not supported" for EventBridge in SNS topic policies; the SNS guide's
-# sns-key-management.html#compatibility-with-aws-services likewise for the topic key).
-# A statement conditioned on them for these services matches nothing, so delivery fails.
-SERVICES_WITHOUT_SOURCE_CONDITIONS = frozenset({"events.amazonaws.com"})
+@dataclass(frozen=True)
+class TopicPublisher:
+    """An AWS service that publishes to an encrypted alert topic, and how its requests are
+    matched: the topic policy admits it to sns:Publish, the topic key's policy to
+    kms:GenerateDataKey* and kms:Decrypt (SNS developer guide, sns-key-management, "Enable
+    compatibility between event sources from AWS services and encrypted topics")."""
+
+    name: str
+    """Statement names start with it."""
+    says_its_account: bool
+    """Its requests carry aws:SourceAccount, so both grants can be limited to this account; a
+    condition on a key its requests lack matches nothing, and every alert is dropped."""
+    source: str
+
+
+# Every service that may publish to an alert topic. A builder declaring another one must look
+# up its form first (NotificationTopicArgs.problems refuses an unknown one). The Lambdas that
+# publish (the posture guard's remediation notice) do so as their execution role, granted
+# sns:Publish and the key by IAM (the key policy's account statement lets IAM grant it; SNS
+# developer guide, sns-key-management, "Allow a user to send messages to a topic with SSE").
+# S3 publishes to no alert topic.
+TOPIC_PUBLISHERS = {
+    "cloudwatch.amazonaws.com": TopicPublisher(
+        "CloudWatch",
+        says_its_account=True,
+        # An alarm publishes as its own ARN (aws:SourceArn), in this account
+        # (repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger); the SNS guide
+        # asks for aws:SourceAccount on the key's grant (sns-key-management, step 3).
+        source="CloudWatch alarm actions carry aws:SourceArn and aws:SourceAccount",
+    ),
+    "events.amazonaws.com": TopicPublisher(
+        "EventBridge",
+        says_its_account=False,
+        # "Adding the aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy
+        # is not supported for EventBridge-to-encrypted topics" (sns-key-management);
+        # "Condition blocks are not supported" (EventBridge user guide, eb-use-resource-based,
+        # Amazon SNS permissions).
+        source="EventBridge supports no condition on either policy",
+    ),
+    "backup.amazonaws.com": TopicPublisher(
+        "AwsBackup",
+        says_its_account=False,
+        # No AWS page says AWS Backup's requests carry aws:SourceAccount, so AWS's own examples'
+        # form: no condition (AWS Backup developer guide, backup-notifications, the topic policy
+        # for backup.amazonaws.com; sns-key-management, step 2, the key). AWS Backup notifies
+        # only topics of the vault's own account ("cross-account notifications ... not
+        # supported"), so no other account's vault can use these grants.
+        source="AWS Backup's examples use no condition; it notifies its own account's topics only",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -445,16 +558,37 @@ BACKUP_RESOURCE_TYPES = frozenset(
 
 # FormKiQ's backup guide moves exports to Glacier Instant Retrieval after 60 days.
 GLACIER_IR_TRANSITION_DAYS = 60
+# Glacier Instant Retrieval bills each object for at least 90 days (AmazonS3 userguide,
+# storage-class-intro, "Comparing the Amazon S3 storage classes": minimum storage duration):
+# an export that expires sooner after its transition pays for days it is not kept.
+GLACIER_IR_MINIMUM_STORAGE_DAYS = 90
+# S3 documents no maximum for a lifecycle expiration (a positive integer of days); AWS Backup's
+# limit for recovery points, 100 years, is kept for exports too, so a typed digit too many is
+# caught rather than taken at face value.
+MAX_EXPORT_RETENTION_DAYS = MAX_LIFECYCLE_DAYS
 # How far ahead an export schedule is expanded to find its longest gap between two runs.
 _SCHEDULE_HORIZON_DAYS = 2 * 366
 
 
 @dataclass(frozen=True)
 class ExportSchedule:
-    """An EventBridge Scheduler recurring expression and the longest gap between two runs."""
+    """An EventBridge Scheduler recurring expression and the gaps between its runs."""
 
     expression: str
     longest_gap: timedelta
+    shortest_gap: timedelta | None = None
+    """None: the same as longest_gap (a rate, or one run a period)."""
+
+    @property
+    def closest_runs(self) -> timedelta:
+        return self.shortest_gap if self.shortest_gap is not None else self.longest_gap
+
+
+# Exports keep one folder a day (cognito/<date>/, infrastructure/<date>/, formkiq_backup.exports):
+# a second run in a day writes over the first. And the tables' own recovery point objective is
+# PITR's 5 minutes: a full export more than once a day adds cost, not recovery.
+MIN_EXPORT_INTERVAL = timedelta(days=1)
+_ONCE_A_DAY = "exports run at most once a day"
 
 
 def parse_export_schedule(expression: str) -> ExportSchedule:
@@ -472,7 +606,14 @@ def parse_export_schedule(expression: str) -> ExportSchedule:
                 "rate() takes a positive value with a matching unit, e.g. rate(1 day) or "
                 "rate(7 days)"
             )
-        return ExportSchedule(text, timedelta(**{unit.rstrip("s") + "s": value}))
+        every = timedelta(**{unit.rstrip("s") + "s": value})
+        if every < MIN_EXPORT_INTERVAL:
+            raise ScheduleError(
+                f"runs every {value} {unit}: {_ONCE_A_DAY} (users and the stack are kept one "
+                "export a day, a second run that day writes over the first; the tables' 5-minute "
+                "recovery point comes from PITR), e.g. rate(1 day) or cron(0 6 * * ? *)"
+            )
+        return ExportSchedule(text, every)
     if text.startswith(("at(", "rate(")):
         raise ScheduleError(
             "exports recur: use cron(minutes hours day-of-month month day-of-week year) or "
@@ -498,12 +639,26 @@ def parse_export_schedule(expression: str) -> ExportSchedule:
         raise ScheduleError(
             "exactly one of day-of-month and day-of-week must be '?', e.g. cron(0 6 1 * ? *)"
         )
-    gap = _longest_gap(fields, minutes, hours)
-    return ExportSchedule(text, gap)
+    if len(minutes) * len(hours) > 1:
+        raise ScheduleError(
+            f"runs {len(minutes) * len(hours)} times on each day it matches: {_ONCE_A_DAY} "
+            "(users and the stack are kept one export a day, a second run that day writes over "
+            "the first; the tables' 5-minute recovery point comes from PITR), e.g. "
+            "cron(0 6 * * ? *)"
+        )
+    runs = _runs(fields, minutes, hours)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
+    return ExportSchedule(text, max(gaps), min(gaps))
 
 
 def _longest_gap(fields: list[str], minutes: tuple[int, ...], hours: tuple[int, ...]) -> timedelta:
     """The longest time between two runs over the next two years (from a fixed start)."""
+    runs = _runs(fields, minutes, hours)
+    return max(later - earlier for earlier, later in itertools.pairwise(runs))
+
+
+def _runs(fields: list[str], minutes: tuple[int, ...], hours: tuple[int, ...]) -> list[datetime]:
+    """Every run over the next two years (from a fixed start); at least two."""
     _, _, day_of_month, month, day_of_week, year = fields
     months = set(_values(month, 1, 12, _MONTHS))
     years = None if year == "*" else set(_values(year, 1970, 2199, {}))
@@ -518,7 +673,7 @@ def _longest_gap(fields: list[str], minutes: tuple[int, ...], hours: tuple[int, 
         runs.extend(datetime(day.year, day.month, day.day, h, m) for h in hours for m in minutes)
     if len(runs) < 2:
         raise ScheduleError("does not run at least twice in the next two years")
-    return max(later - earlier for earlier, later in itertools.pairwise(runs))
+    return runs
 
 
 def _values(text: str, low: int, high: int, names: dict[str, int]) -> list[int]:
@@ -578,6 +733,11 @@ def export_retention_problems(retention_days: int, schedule: ExportSchedule | No
     transition time"), and exports move to GLACIER_IR at 60 days. Kept for less than one
     schedule period, there would be days with no export at all.
     """
+    if retention_days > MAX_EXPORT_RETENTION_DAYS:
+        return [
+            f"must be at most {MAX_EXPORT_RETENTION_DAYS} days (100 years): S3 sets no "
+            "maximum, so a longer value is taken for a typo"
+        ]
     if retention_days <= GLACIER_IR_TRANSITION_DAYS:
         return [
             f"must be more than {GLACIER_IR_TRANSITION_DAYS} days: exports move to Glacier "
@@ -590,3 +750,38 @@ def export_retention_problems(retention_days: int, schedule: ExportSchedule | No
             "or the newest export expires before the next one is made"
         ]
     return []
+
+
+def export_retention_warnings(retention_days: int, schedule: ExportSchedule) -> list[str]:
+    """Legal but costly: exports billed for days they are not kept, or many full copies kept.
+
+    Each export is a full copy of every table (DynamoDB bills an export per GB of table size;
+    S3 stores each copy until it expires): COPIES_WORTH_A_WARNING is eight times the guide's
+    twelve monthly exports kept a year.
+    """
+    warnings = []
+    paid_until = GLACIER_IR_TRANSITION_DAYS + GLACIER_IR_MINIMUM_STORAGE_DAYS
+    if retention_days < paid_until:
+        warnings.append(
+            f"exports move to Glacier Instant Retrieval after {GLACIER_IR_TRANSITION_DAYS} days "
+            f"and expire {retention_days - GLACIER_IR_TRANSITION_DAYS} days later, but Glacier "
+            f"Instant Retrieval bills at least {GLACIER_IR_MINIMUM_STORAGE_DAYS} days: each "
+            f"export of 128 KB or more is paid as if kept {paid_until} days; keep them "
+            f"{paid_until} days or more"
+        )
+    copies = -(-timedelta(days=retention_days) // schedule.closest_runs)
+    if copies > COPIES_WORTH_A_WARNING:
+        warnings.append(
+            f"keeps up to {copies} full exports of every table at once (a run every "
+            f"{_days_text(schedule.closest_runs)}, each kept {retention_days} days): each is a "
+            "full copy, billed by DynamoDB per GB exported and stored by S3"
+        )
+    return warnings
+
+
+COPIES_WORTH_A_WARNING = 100
+
+
+def _days_text(gap: timedelta) -> str:
+    days = gap / timedelta(days=1)
+    return f"{days:g} day{'s' if days != 1 else ''}"

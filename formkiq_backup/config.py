@@ -112,6 +112,9 @@ class Setting:
     need a second region); empty: the default serves every tier."""
     parse: Callable[[Any], Any] = _keep
     """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError."""
+    labels_only: bool = False
+    """The value only names where something goes (an e-mail endpoint), so an offline render may
+    stand in for an encrypted one; every other value shapes what is built."""
 
     @property
     def required(self) -> bool:
@@ -218,9 +221,9 @@ def _near(region: str) -> str:
 
 def _emails(addresses: list[str]) -> tuple[str, ...]:
     found: list[tuple[object, str]] = [
-        (address, "is not a valid e-mail address (name@example.com)")
+        (address, rule)
         for address in addresses
-        if not aws_rules.is_email_address(address)
+        for rule in aws_rules.email_address_problems(address)
     ]
     seen: dict[str, str] = {}
     for address in addresses:
@@ -236,9 +239,13 @@ def _emails(addresses: list[str]) -> tuple[str, ...]:
 
 def _schedule(text: str) -> CronSchedule:
     try:
-        return aws_rules.parse_backup_schedule(text)
+        schedule = aws_rules.parse_backup_schedule(text)
     except ScheduleError as error:
         raise InvalidValueError((text, str(error))) from None
+    problems = aws_rules.daily_rule_problems(schedule)
+    if problems:
+        raise InvalidValueError(*((text, rule) for rule in problems))
+    return schedule
 
 
 def _export_schedule(text: str) -> ExportSchedule:
@@ -343,19 +350,20 @@ class BackupSettings:
             "notificationEmails",
             "array",
             "E-mail addresses subscribed to the alarm topic.",
-            "each a valid e-mail address, none twice (in any case); each gets an e-mail "
-            "subscription to the alarm topic",
+            "each a bare e-mail address (`name@example.com`: no `mailto:`, no display name or "
+            "`<>`), none twice (in any case); each gets an e-mail subscription to the alarm topic",
             default=[],
             parse=_emails,
+            labels_only=True,
         )
     )
     backup_schedule: CronSchedule = field(
         metadata=key(
             "backupSchedule",
             "string",
-            "AWS 6-field cron for the daily backup rule; at most hourly.",
+            "AWS 6-field cron for the daily backup rule; at most hourly, at least daily.",
             "AWS 6-field cron, one of day-of-month/day-of-week `?`, at most hourly (one minute "
-            "value), matching a date that exists",
+            "value), at least daily (no day without a backup), matching a date that exists",
             default="cron(0 5 * * ? *)",
             used_by=_AWS_BACKUP,
             parse=_schedule,
@@ -412,9 +420,9 @@ class BackupSettings:
         metadata=key(
             "breakGlassRoleArns",
             "array",
-            "IAM role ARNs still allowed to delete recovery points.",
+            "IAM role ARNs still allowed to delete recovery points and exports.",
             "IAM role ARNs in the partition of `aws:region`; the only principals allowed to "
-            "delete recovery points or the vault key",
+            "delete recovery points, exports or their keys",
             default=[],
             used_by=_AWS_BACKUP,
             parse=_role_arns,
@@ -444,8 +452,10 @@ class BackupSettings:
         metadata=key(
             "exportSchedule",
             "string",
-            "EventBridge Scheduler cron() or rate() for the system exports (standard and up).",
-            "EventBridge Scheduler `cron()` (6 fields) or `rate()`, recurring",
+            "EventBridge Scheduler cron() or rate() for the system exports (standard and up); "
+            "at most once a day.",
+            "EventBridge Scheduler `cron()` (6 fields) or `rate()`, recurring, at most once a "
+            "day; more than 100 exports kept at once is a warning",
             default=DEFAULT_EXPORT_SCHEDULE,
             used_by=_EXPORTS,
             parse=_export_schedule,
@@ -455,10 +465,11 @@ class BackupSettings:
         metadata=key(
             "exportRetentionDays",
             "integer",
-            "Days each export is kept; more than 60 (exports move to Glacier Instant "
-            "Retrieval at 60 days).",
-            "more than 60 (S3 expiry must come after the 60-day Glacier Instant Retrieval "
-            "transition) and longer than the export schedule's longest gap",
+            "Days each export is kept (61..36500; exports move to Glacier Instant Retrieval "
+            "at 60 days).",
+            "61..36500 (S3 expiry must come after the 60-day Glacier Instant Retrieval "
+            "transition) and longer than the export schedule's longest gap; under 150 is a "
+            "warning (Glacier Instant Retrieval bills 90 days at least)",
             default=365,
             used_by=_EXPORTS,
             parse=_export_retention,
@@ -677,6 +688,9 @@ def _closest_key(name: str) -> str:
     return guess[0] if guess else name
 
 
+_LONGEST_SHOWN = 80
+
+
 def show(value: object) -> str:
     """A value as a problem names it: strings quoted; not given, null and "" spelled out."""
     if value is None:
@@ -685,10 +699,16 @@ def show(value: object) -> str:
         return repr(value)
     if value == "":
         return "(empty)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     try:
-        return json.dumps(value)  # true, 35, "text", ["a", "b"]
+        text = str(value) if isinstance(value, int) else json.dumps(value)
     except TypeError:
-        return repr(value)
+        text = repr(value)
+    if len(text) > _LONGEST_SHOWN:
+        # A problem line stays readable whatever was pasted into the stack file.
+        return f"{text[: _LONGEST_SHOWN // 2]}...({len(text)} characters)"
+    return text
 
 
 # --- parsing helpers ------------------------------------------------------------------------
@@ -818,8 +838,15 @@ def _convert(kind: SettingKind, text: str) -> Default:
             raise ValueError("must be one value, not a list or mapping")
         return text
     if kind == "integer":
-        if not re.fullmatch(r"\s*-?[0-9]+\s*", text):
+        digits = re.fullmatch(r"\s*-?0*([0-9]+)\s*", text)
+        if not digits:
             raise ValueError("must be a whole number")
+        if len(digits.group(1)) > _MAX_DIGITS:
+            # Python refuses to read numbers of more than 4,300 digits, and no setting takes
+            # more than a few: say so rather than pass the number on.
+            raise ValueError(
+                f"must be a whole number of days, not a {len(digits.group(1))}-digit one"
+            )
         return int(text)
     if kind == "boolean":
         lowered = text.strip().lower()
@@ -833,6 +860,11 @@ def _convert(kind: SettingKind, text: str) -> Default:
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ValueError('must be a list of strings, e.g. ["a", "b"]')
     return items
+
+
+# No integer setting allows more than five digits (36500); eighteen leave room for any typo to
+# reach the key's own rule, which names the range.
+_MAX_DIGITS = 18
 
 
 def _structure(text: str) -> object:
@@ -960,16 +992,30 @@ def _value_warnings(values: Mapping[str, Any]) -> list[ConfigProblem]:
     tier = values["tier"]
     if not isinstance(tier, Tier):
         return []
+    capabilities = TIERS[tier].capabilities
+    warnings: list[ConfigProblem] = []
+    retention, exports = values["export_retention_days"], values["export_schedule"]
+    if (
+        Capability.SYSTEM_EXPORTS in capabilities
+        and isinstance(retention, int)
+        and isinstance(exports, ExportSchedule)
+    ):
+        warnings.extend(
+            ConfigProblem(
+                (("exportRetentionDays", retention), ("exportSchedule", exports.expression)), rule
+            )
+            for rule in aws_rules.export_retention_warnings(retention, exports)
+        )
     daily, monthly = values["daily_retention_days"], values["monthly_retention_days"]
     both_valid = isinstance(daily, int) and isinstance(monthly, int)
-    if Capability.AWS_BACKUP in TIERS[tier].capabilities and both_valid and daily > monthly:
+    if Capability.AWS_BACKUP in capabilities and both_valid and daily > monthly:
         # Legal, and nothing is lost (points are kept longer, not shorter), so a warning: but
         # every monthly point is outlived by the daily one of the same day.
-        return [
+        warnings.append(
             ConfigProblem(
                 (("dailyRetentionDays", daily), ("monthlyRetentionDays", monthly)),
                 "daily recovery points are kept longer than monthly ones, so the monthly rule "
                 "keeps nothing the daily rule does not; were the two swapped?",
             )
-        ]
-    return []
+        )
+    return warnings

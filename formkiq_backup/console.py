@@ -11,7 +11,7 @@ SAVED_WIDTH = 120
 
 
 def output_console(**options: Any) -> Console:
-    """A console for stdout; `COLUMNS` still wins when set."""
+    """A console for stdout (or stderr with `stderr=True`); `COLUMNS` still wins when set."""
     console = Console(**options)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=SAVED_WIDTH, **options)

@@ -2,11 +2,12 @@
 
 The exports bucket holds three data sets, each under a prefix of its own:
 
-| prefix                   | written by                           | checked by                  |
-|--------------------------|--------------------------------------|-----------------------------|
-| `dynamodb/<table>/`      | ExportTableToPointInTime (Scheduler) | ListExports, DescribeExport |
-| `cognito/<date>/`        | the users-export Lambda              | manifest count and sha256   |
-| `infrastructure/<date>/` | the infrastructure-export Lambda     | manifest and its files      |
+| prefix                   | written by                           | checked by                     |
+|--------------------------|--------------------------------------|--------------------------------|
+| `dynamodb/<table>/`      | ExportTableToPointInTime (Scheduler) | ListExports, DescribeExport;   |
+|                          |                                      | older: manifest-summary.json   |
+| `cognito/<date>/`        | the users-export Lambda              | manifest count and sha256      |
+| `infrastructure/<date>/` | the infrastructure-export Lambda     | manifest and its files         |
 
 plus `exports.json` at the root, written by the Pulumi program: what the stack promises (tables,
 schedule, the longest an export may be old). The export-monitor Lambda and `formkiq-dr verify`
@@ -201,7 +202,7 @@ def check_exports(
     limit = timedelta(days=expectations.max_age_days)
     findings = [
         check_table_export(
-            dynamodb, table.name, table.arn, expectations.bucket, limit=limit, now=now
+            dynamodb, s3, table.name, table.arn, expectations.bucket, limit=limit, now=now
         )
         for table in expectations.tables
     ]
@@ -214,58 +215,152 @@ def check_exports(
 
 # --- DynamoDB ---------------------------------------------------------------------------------
 
+# ListExports "lists completed exports within the past 90 days" (DynamoDB API reference,
+# ListExports). A schedule may leave longer gaps (quarterly, yearly exports for compliance), so
+# a table with no completed export listed is looked up where every completed export leaves its
+# summary: `<prefix>AWSDynamoDB/<ExportId>/manifest-summary.json` (DynamoDB developer guide,
+# S3DataExport.Output, "The summary manifest"), kept as long as the export is.
+EXPORT_FOLDER = "AWSDynamoDB/"
+SUMMARY_NAME = "manifest-summary.json"
+
+
+@dataclass(frozen=True)
+class _CompletedExport:
+    """The newest completed export of a table, from DescribeExport or its summary manifest."""
+
+    when: datetime
+    items: object
+    export_arn: object
+    s3_prefix: object
+    summary_key: str | None = None
+    """Set when it was found from its summary manifest in S3, not by ListExports."""
+
 
 def check_table_export(
-    dynamodb: Any, table: str, table_arn: str, bucket: str, *, limit: timedelta, now: datetime
+    dynamodb: Any,
+    s3: Any,
+    table: str,
+    table_arn: str,
+    bucket: str,
+    *,
+    limit: timedelta,
+    now: datetime,
 ) -> ExportFinding:
     """The newest export of `table` into `bucket`: failed, stale and missing are bad.
 
     A failed newest export is bad even when an older one completed: Scheduler only sees an
     export start, so this is where a failure shows. One in progress defers to the newest
-    completed one.
+    completed one, which ListExports knows for 90 days and the bucket for as long as it is kept.
     """
     export_set = f"{ExportSet.DYNAMODB.value}/{table}"
-    exports = [
-        described
-        for described in _described_exports(dynamodb, table_arn)
-        if described.get("S3Bucket") == bucket
-    ]
-    if not exports:
-        return ExportFinding(export_set, State.MISSING, f"no export of {table} into {bucket}")
-    exports.sort(key=_export_started)
-    newest = exports[-1]
-    if newest.get("ExportStatus") == "FAILED":
-        why = newest.get("FailureMessage") or newest.get("FailureCode") or "no reason given"
-        return ExportFinding(
-            export_set,
-            State.FAILED,
-            f"newest export (started {_iso(_export_started(newest))}) FAILED: {why}",
-            newest=_export_started(newest),
-            data={"exportArn": newest.get("ExportArn"), "exportStatus": "FAILED"},
-        )
-    completed = [e for e in exports if e.get("ExportStatus") == "COMPLETED"]
-    running = newest.get("ExportStatus") != "COMPLETED"
+    listed = sorted(
+        (d for d in _described_exports(dynamodb, table_arn) if d.get("S3Bucket") == bucket),
+        key=_export_started,
+    )
+    if listed and listed[-1].get("ExportStatus") == "FAILED":
+        return _failed(export_set, listed[-1])
+    running = bool(listed) and listed[-1].get("ExportStatus") != "COMPLETED"
     in_progress = " (a newer one is IN_PROGRESS)" if running else ""
-    if not completed:
+    completed = _newest_listed(listed) or _newest_in_bucket(s3, bucket, table, table_arn)
+    if completed is None:
+        what = "completed export" if listed else "export"
         return ExportFinding(
-            export_set, State.MISSING, f"no completed export of {table} yet{in_progress}"
+            export_set, State.MISSING, f"no {what} of {table} into {bucket}{in_progress}"
         )
-    good = completed[-1]
-    when = good.get("ExportTime") or _export_started(good)
-    items = good.get("ItemCount")
     live = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
+    return _judged(export_set, completed, live, in_progress, limit=limit, now=now)
+
+
+def _failed(export_set: str, newest: Mapping[str, Any]) -> ExportFinding:
+    why = newest.get("FailureMessage") or newest.get("FailureCode") or "no reason given"
+    return ExportFinding(
+        export_set,
+        State.FAILED,
+        f"newest export (started {_iso(_export_started(newest))}) FAILED: {why}",
+        newest=_export_started(newest),
+        data={"exportArn": newest.get("ExportArn"), "exportStatus": "FAILED"},
+    )
+
+
+def _newest_listed(listed: list[dict[str, Any]]) -> _CompletedExport | None:
+    completed = [e for e in listed if e.get("ExportStatus") == "COMPLETED"]
+    if not completed:
+        return None
+    good = completed[-1]
+    return _CompletedExport(
+        when=good.get("ExportTime") or _export_started(good),
+        items=good.get("ItemCount"),
+        export_arn=good.get("ExportArn"),
+        s3_prefix=good.get("S3Prefix"),
+    )
+
+
+def _newest_in_bucket(s3: Any, bucket: str, table: str, table_arn: str) -> _CompletedExport | None:
+    """The newest completed export of `table_arn` whose summary manifest is in the bucket.
+
+    Every export folder's summary is read (an export without one did not complete): folders
+    are named by an ID whose order DynamoDB does not document.
+    """
+    newest: _CompletedExport | None = None
+    for folder in _folders(s3, bucket, f"{table_prefix(table)}{EXPORT_FOLDER}"):
+        key = f"{folder}{SUMMARY_NAME}"
+        summary = _json_object(s3, bucket, key)
+        if summary is None or summary.get("tableArn") != table_arn:
+            continue
+        when = _summary_time(summary)
+        if when is not None and (newest is None or when > newest.when):
+            newest = _CompletedExport(
+                when=when,
+                items=summary.get("itemCount"),
+                export_arn=summary.get("exportArn"),
+                s3_prefix=summary.get("s3Prefix"),
+                summary_key=key,
+            )
+    return newest
+
+
+def _summary_time(summary: Mapping[str, Any]) -> datetime | None:
+    """The export's point in time (`exportTime`, ISO 8601 in the documented example)."""
+    text = summary.get("exportTime") or summary.get("startTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _judged(
+    export_set: str,
+    export: _CompletedExport,
+    live: object,
+    in_progress: str,
+    *,
+    limit: timedelta,
+    now: datetime,
+) -> ExportFinding:
+    """GOOD, or STALE when older than the schedule allows."""
+    when = export.when
+    found = (
+        f" (found from {export.summary_key}: ListExports lists only the past 90 days)"
+        if export.summary_key
+        else ""
+    )
     detail = (
-        f"newest {_iso(when)} ({_age(now - when)} old), {items} items exported, "
-        f"table has about {live}{in_progress}"
+        f"newest {_iso(when)} ({_age(now - when)} old), {export.items} items exported, "
+        f"table has about {live}{in_progress}{found}"
     )
     data = {
-        "exportArn": good.get("ExportArn"),
+        "exportArn": export.export_arn,
         "exportStatus": "COMPLETED",
         "exportTime": _iso(when),
-        "itemCount": items,
+        "itemCount": export.items,
         "tableItemCount": live,
-        "s3Prefix": good.get("S3Prefix"),
+        "s3Prefix": export.s3_prefix,
     }
+    if export.summary_key:
+        data["summaryManifest"] = export.summary_key
     if now - when > limit:
         return ExportFinding(
             export_set, State.STALE, f"{detail}; older than {limit.days} days", when, data=data
@@ -275,7 +370,7 @@ def check_table_export(
         State.GOOD,
         detail,
         when,
-        warning=_item_count_warning(items, live),
+        warning=_item_count_warning(export.items, live),
         data=data,
     )
 
@@ -323,21 +418,34 @@ def newest_manifest(
     A Lambda writes the manifest last, so a dated folder without one is an export that did not
     finish; older folders are tried in turn.
     """
+    for folder in sorted(_folders(s3, bucket, prefix), reverse=True):
+        key = f"{folder}{MANIFEST_NAME}"
+        manifest = _json_object(s3, bucket, key)
+        if manifest is not None:
+            return key, manifest
+    return None, None
+
+
+def _folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The "folders" right under `prefix` (S3 common prefixes)."""
     folders: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, Delimiter="/"
     ):
         folders += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
-    for folder in sorted(folders, reverse=True):
-        key = f"{folder}{MANIFEST_NAME}"
-        try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if _code(error) in ("NoSuchKey", "404"):
-                continue
-            raise
-        return key, json.loads(body)
-    return None, None
+    return folders
+
+
+def _json_object(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The JSON document stored at `key`, or None when there is no such object."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if _code(error) in ("NoSuchKey", "404"):
+            return None
+        raise
+    document: dict[str, Any] = json.loads(body)
+    return document
 
 
 def check_users_export(s3: Any, bucket: str, limit: timedelta, now: datetime) -> ExportFinding:

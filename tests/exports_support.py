@@ -1,5 +1,6 @@
 """A deployed exports bucket in moto, and exports in it, as the scheduled jobs leave them."""
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -33,10 +34,14 @@ def create_exports_bucket(session: boto3.session.Session, account_id: str) -> tu
 
 
 def write_descriptor(
-    session: boto3.session.Session, sample: SampleFormKiQ, bucket: str, pool_id: str | None
+    session: boto3.session.Session,
+    sample: SampleFormKiQ,
+    bucket: str,
+    pool_id: str | None,
+    schedule_expression: str = DEFAULT_EXPORT_SCHEDULE,
 ) -> ExportExpectations:
-    """`exports.json` as the program writes it for the default monthly schedule."""
-    schedule = parse_export_schedule(DEFAULT_EXPORT_SCHEDULE)
+    """`exports.json` as the program writes it (the default monthly schedule unless given)."""
+    schedule = parse_export_schedule(schedule_expression)
     expectations = ExportExpectations(
         app_environment=sample.app_environment,
         bucket=bucket,
@@ -67,6 +72,62 @@ def export_tables(session: boto3.session.Session, expectations: ExportExpectatio
             ExportFormat="DYNAMODB_JSON",
             ExportType="FULL_EXPORT",
         )
+
+
+def write_completed_table_export(
+    session: boto3.session.Session,
+    bucket: str,
+    key_arn: str,
+    table: TableExpectation,
+    *,
+    when: datetime,
+    item_count: int,
+) -> str:
+    """A completed export of `table` as DynamoDB leaves it in S3, exported at `when`.
+
+    moto writes no manifests, and lists every export it ever made where ListExports lists only
+    the past 90 days: this writes the documented layout alone (DynamoDB developer guide,
+    S3DataExport.Output: `_started`, data, manifest-files and manifest-summary with their
+    checksums), as the bucket holds an export that ListExports no longer lists. Returns the
+    summary's key.
+    """
+    s3 = session.client("s3")
+    millis = int(when.timestamp() * 1000)
+    export_id = f"{millis:014d}-{hashlib.sha256(table.arn.encode()).hexdigest()[:8]}"
+    base = f"{table_prefix(table.name)}AWSDynamoDB/{export_id}"
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    data_key = f"{base}/data/{export_id[-8:]}.json.gz"
+    files = json.dumps({"itemCount": item_count, "dataFileS3Key": data_key}) + "\n"
+    summary = json.dumps(
+        {
+            "version": "2020-06-30",
+            "exportArn": f"{table.arn}/export/{export_id}",
+            "startTime": stamp,
+            "endTime": stamp,
+            "tableArn": table.arn,
+            "tableId": "12345a12-abcd-123a-ab12-1234abc12345",
+            "exportTime": stamp,
+            "s3Bucket": bucket,
+            "s3Prefix": table_prefix(table.name),
+            "s3SseAlgorithm": "KMS",
+            "s3SseKmsKeyId": key_arn,
+            "manifestFilesS3Key": f"{base}/manifest-files.json",
+            "billedSizeBytes": 0,
+            "itemCount": item_count,
+            "outputFormat": "DYNAMODB_JSON",
+            "exportType": "FULL_EXPORT",
+        }
+    )
+    for name, body in (
+        ("_started", ""),
+        (f"data/{export_id[-8:]}.json.gz", ""),
+        ("manifest-files.json", files),
+        ("manifest-files.checksum", hashlib.md5(files.encode()).hexdigest()),
+        ("manifest-summary.json", summary),
+        ("manifest-summary.checksum", hashlib.md5(summary.encode()).hexdigest()),
+    ):
+        s3.put_object(Bucket=bucket, Key=f"{base}/{name}", Body=body.encode())
+    return f"{base}/manifest-summary.json"
 
 
 def formkiq_stacks(session: boto3.session.Session, pool_id: str, env: str = "prod") -> str:

@@ -194,6 +194,10 @@ def test_break_glass_principals_must_be_role_arns(arn: str, ok: bool) -> None:
         ("ops-at-example.com", False),
         ("ops@localhost", False),
         ("ops @example.com", False),
+        ("mailto:ops@example.com", False),
+        ("<ops@example.com>", False),
+        ("Ops <ops@example.com>", False),
+        ("ops@example", False),
     ],
 )
 def test_email_addresses(address: str, ok: bool) -> None:

@@ -37,9 +37,11 @@ def _statements(document: str) -> dict[str, dict[str, object]]:
     return {statement["Sid"]: statement for statement in json.loads(document)["Statement"]}
 
 
-def test_eventbridge_publishes_under_its_own_unconditioned_statement(build: Build) -> None:
-    """EventBridge takes no Condition in an SNS topic policy (EventBridge user guide,
-    resource-based policies, SNS): a conditioned grant would drop every job alert."""
+def test_each_publisher_is_granted_in_the_form_its_requests_match(build: Build) -> None:
+    """CloudWatch says which account it acts for: limited to this one. EventBridge supports no
+    condition (EventBridge user guide, resource-based policies, SNS; SNS guide, key
+    management): a conditioned grant would drop every job alert. AWS Backup: no page says its
+    requests carry aws:SourceAccount, so AWS's own example form, without a condition."""
     run = build(
         lambda: NotificationTopic(
             "alerts",
@@ -59,10 +61,17 @@ def test_eventbridge_publishes_under_its_own_unconditioned_statement(build: Buil
         "ServicesPublishForThisAccount": {
             "Sid": "ServicesPublishForThisAccount",
             "Effect": "Allow",
-            "Principal": {"Service": ["backup.amazonaws.com", "cloudwatch.amazonaws.com"]},
+            "Principal": {"Service": ["cloudwatch.amazonaws.com"]},
             "Action": "sns:Publish",
             "Resource": topic_arn,
             "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
+        },
+        "AwsBackupPublish": {
+            "Sid": "AwsBackupPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": ["backup.amazonaws.com"]},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
         },
         "EventBridgePublish": {
             "Sid": "EventBridgePublish",
@@ -80,6 +89,14 @@ def test_eventbridge_publishes_under_its_own_unconditioned_statement(build: Buil
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
     }
+    key = _statements(run.one("aws:kms/key:Key").inputs["policy"])
+    assert set(key) == {
+        "AccountAdministersKey",
+        "ServicesEncryptMessagesForThisAccount",
+        "AwsBackupEncryptMessages",
+        "EventBridgeEncryptMessages",
+    }
+    assert "Condition" not in key["AwsBackupEncryptMessages"]
 
 
 def test_the_key_is_scoped_to_this_account_where_the_service_says_so(build: Build) -> None:
@@ -106,6 +123,18 @@ def test_the_key_is_scoped_to_this_account_where_the_service_says_so(build: Buil
         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
         "Resource": "*",
     }
+
+
+def test_a_publisher_without_a_known_form_of_grant_is_refused(build: Build) -> None:
+    """A service whose requests nobody looked up could be granted in a form they never match:
+    its alerts would be dropped without a word."""
+    run = build(
+        lambda: NotificationTopic("alerts", topic_args(publishing_services=["s3.amazonaws.com"])),
+        raise_errors=False,
+    )
+
+    assert "publishing service 's3.amazonaws.com' has no known form of grant" in str(run.error)
+    assert run.resources == []
 
 
 def test_basic_topic_admits_cloudwatch_alone_for_this_account(build: Build) -> None:

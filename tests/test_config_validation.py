@@ -67,7 +67,7 @@ BAD_INPUTS: dict[str, tuple[dict[str, object], list[str]]] = {
     ),
     "malformed e-mail": (
         {"notificationEmails": ["ops@example.com", "ops-at-example.com"]},
-        ['notificationEmails="ops-at-example.com"', "not a valid e-mail"],
+        ['notificationEmails="ops-at-example.com"', "is not an e-mail address"],
     ),
     "break-glass ARN not an IAM role": (
         {"breakGlassRoleArns": ["arn:aws:iam::111122223333:user/alice"]},
@@ -629,3 +629,214 @@ def test_pulumi_up_reads_the_stacks_keys_from_pulumi_config(
     assert up.error is None
     rules = {rule["ruleName"] for rule in up.one("aws:backup/plan:Plan").inputs["rules"]}
     assert rules == {"daily_kept_14_days", "monthly_kept_400_days"}
+
+
+@pytest.mark.parametrize(
+    ("address", "rule"),
+    [
+        (
+            "mailto:ops@example.com",
+            'is a mailto: link: give the bare address, e.g. "ops@example.com"',
+        ),
+        (
+            "<ops@example.com>",
+            'has a display name or <>: give the bare address, e.g. "ops@example.com"',
+        ),
+        ("On-call <ops@example.com>", 'give the bare address, e.g. "ops@example.com"'),
+        ("ops@example.com ", "has spaces around it"),
+        ("ops@localhost", "has a domain (after @) that is not a host name with a dot"),
+        ("ops@example..com", "has a domain (after @)"),
+        ("ops@-example.com", "has a domain (after @)"),
+        ("ops@10.0.0.1", "has a domain (after @)"),
+        ("o..ps@example.com", "has a local part (before @)"),
+        (".ops@example.com", "has a local part (before @)"),
+        ('"o ps"@example.com', "has a local part (before @)"),
+        ("opé@example.com", "has characters other than ASCII"),
+        ("ops@", "has a domain (after @)"),
+        ("@example.com", "is not an e-mail address"),
+        (f"{'o' * 65}@example.com", "at most 64 characters"),
+    ],
+)
+def test_only_a_bare_address_sns_can_subscribe_is_accepted(address: str, rule: str) -> None:
+    """SNS's e-mail endpoint "is an email address" (Subscribe, Endpoint): not a link, not a
+    display name, not a host without a domain."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(
+            {
+                "tier": "basic",
+                "appEnvironment": "prod",
+                "notificationEmails": json.dumps([address]),
+            },
+            "us-east-1",
+        )
+
+    message = str(caught.value)
+    assert "notificationEmails=" in message
+    assert rule in message
+
+
+@pytest.mark.parametrize(
+    "address", ["ops@example.com", "first.last+backup@corp.example.co.uk", "x@xn--bcher-kva.ch"]
+)
+def test_plain_addresses_are_accepted(address: str) -> None:
+    settings = parse_settings(
+        {"tier": "basic", "appEnvironment": "prod", "notificationEmails": f'["{address}"]'},
+        "us-east-1",
+    )
+    assert settings.notification_emails == (address,)
+
+
+INTEGER_KEYS = [spec.key for spec in SETTINGS if spec.kind == "integer"]
+
+
+@pytest.mark.parametrize("key", INTEGER_KEYS)
+@pytest.mark.parametrize("value", ["1" + "0" * 30, "9" * 5000, "-" + "9" * 5000, "999999999999"])
+def test_a_huge_number_names_the_key_and_its_rule_never_a_python_message(
+    key: str, value: str
+) -> None:
+    """Python reads no number of more than 4,300 digits and timedelta none past 999,999,999
+    days: every integer key reports its own rule instead."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"tier": "standard", "appEnvironment": "prod", key: value}, "us-east-1")
+
+    message = str(caught.value)
+    assert f"{key}=" in message
+    assert any(rule in message for rule in ("1..36500", "at most 36500", "whole number of days"))
+    for python in ("Exceeds the limit", "magnitude", "OverflowError", "int_max_str_digits"):
+        assert python not in message
+    assert max(len(line) for line in message.splitlines()) < 400
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [("cron(0 5 ? * MON-FRI *)", "3 days"), ("cron(0 5 ? * SUN *)", "7 days")],
+)
+def test_a_daily_rule_that_skips_days_is_refused(expression: str, gap: str) -> None:
+    """The rule is named daily and the tier's alarms and verify expect a recovery point younger
+    than 26 hours: a schedule skipping days would alarm on each day it skips."""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(
+            {"tier": "standard", "appEnvironment": "prod", "backupSchedule": expression},
+            "us-east-1",
+        )
+
+    message = str(caught.value)
+    assert f'backupSchedule="{expression}": leaves up to {gap} between backups' in message
+    assert "the daily rule must run every day" in message
+
+
+def test_a_daily_rule_may_run_more_often() -> None:
+    settings = parse_settings(
+        {"tier": "standard", "appEnvironment": "prod", "backupSchedule": "cron(0 */6 * * ? *)"},
+        "us-east-1",
+    )
+    assert settings.backup_schedule.hours == (0, 6, 12, 18)
+
+
+# --- what real stack files hold: secrets, and keys in the wrong place ---------------------------
+
+SECRET = "secure: AAABAGZha2VjaXBoZXJ0ZXh0"
+
+
+def test_an_encrypted_address_is_rendered_with_a_stand_in_and_said_so(tmp_path: Path) -> None:
+    """An e-mail address only names where alerts go: the render goes on with a reserved
+    `.invalid` address in its place, and says so."""
+    project = project_with(
+        tmp_path,
+        stack_file(
+            "formkiq-backup:notificationEmails:",
+            "  - ops@example.com",
+            f"  - {SECRET}",
+            "aws:secretKey:",
+            f"  {SECRET}",
+        ),
+    )
+
+    run = run_program("bad", project_dir=project)
+
+    endpoints = {
+        s.inputs["endpoint"] for s in run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    }
+    assert endpoints == {"ops@example.com", "encrypted-2@notificationemails.invalid"}
+    assert run.config is not None
+    notices = "\n".join(run.config.notices)
+    assert "formkiq-backup:notificationEmails holds encrypted values (secure:)" in notices
+    assert "aws:secretKey is encrypted (secure:): the program does not read it" in notices
+
+
+@pytest.mark.parametrize(
+    "key", ["formkiq-backup:tier", "formkiq-backup:breakGlassRoleArns", "aws:region"]
+)
+def test_an_encrypted_value_that_shapes_the_stack_is_refused_naming_it(
+    tmp_path: Path, key: str
+) -> None:
+    base = tuple(line for line in BASE if not line.startswith(f"{key}:"))
+    project = project_with(tmp_path, stack_file(f"{key}:", f"  {SECRET}", base=base))
+
+    run = run_program("bad", project_dir=project, raise_errors=False)
+
+    message = str(run.error)
+    assert f'{key}="(encrypted: secure)": is encrypted (secure:), and an offline render' in message
+    assert "keep it in plain text (it is not a secret), or review with `pulumi preview`" in message
+    assert "(not set)" not in message
+    assert "must be" not in message
+    assert run.resources == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "formkiq-backup:tier: standard\nconfig:\n  aws:region: us-east-1\n"
+            "  formkiq-backup:appEnvironment: prod\n",
+            'formkiq-backup:tier="standard": is at the top level of Pulumi.bad.yaml (line 1), '
+            "not under `config:`: Pulumi reads stack settings only from the config mapping, so "
+            "nothing reads it; indent it under config:",
+        ),
+        (
+            "config:\n  aws:region: us-east-1\n  formkiq-backup:appEnvironment: prod\n"
+            "formkiq-backup:\n  tier: standard\n",
+            'formkiq-backup={"tier": "standard"}: is at the top level of Pulumi.bad.yaml '
+            "(line 4), not under `config:`",
+        ),
+        (
+            "aws:region: us-east-1\nformkiq-backup:tier: standard\n"
+            "formkiq-backup:appEnvironment: prod\n",
+            'aws:region="us-east-1": is at the top level of Pulumi.bad.yaml (line 1)',
+        ),
+    ],
+    ids=["one key above config", "a namespace mapping", "no config wrapper at all"],
+)
+def test_a_setting_outside_config_is_reported_where_it_is_not_as_missing(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    """Pulumi reads settings only from `config:`: a key beside it is ignored, and the stack
+    would be told the key is not set."""
+    run = run_program("bad", project_dir=project_with(tmp_path, text), raise_errors=False)
+
+    message = str(run.error)
+    assert problem in message
+    assert "tier=(not set)" not in message
+    assert run.resources == []
+
+
+def test_a_top_level_key_that_is_not_a_stack_file_attribute_is_reported(tmp_path: Path) -> None:
+    run = run_program(
+        "bad",
+        project_dir=project_with(tmp_path, "owner: platform\n" + stack_file()),
+        raise_errors=False,
+    )
+
+    assert (
+        'owner="platform": is at the top level of Pulumi.bad.yaml (line 1), which holds only '
+        "secretsprovider, encryptedkey, encryptionsalt, config, environment: nothing reads it"
+        in str(run.error)
+    )
+
+
+def test_pulumis_own_stack_file_attributes_are_read_as_pulumi_reads_them(tmp_path: Path) -> None:
+    text = "secretsprovider: passphrase\nencryptionsalt: v1:abc\n" + stack_file()
+
+    run = run_program("bad", project_dir=project_with(tmp_path, text))
+
+    assert run.outputs["tier"] == "standard"

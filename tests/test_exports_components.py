@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from components import (
@@ -47,6 +48,17 @@ SYNCS = Table(
 )
 
 
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    """The example standard stack, rendered once for the tests that only read it."""
+    return run_program("prod")
+
+
+@pytest.fixture(scope="module")
+def unprotected_standard() -> ProgramRun:
+    return run_program("prod", overrides={"protectBackups": False})
+
+
 def bucket_args(**changes: object) -> ExportsBucketArgs:
     base: dict[str, Any] = {
         "bucket_name": BUCKET,
@@ -71,6 +83,7 @@ def table_args(**changes: object) -> TableExportsArgs:
         "schedule_group_name": "formkiq-prod-exports",
         "name_prefix": "formkiq-prod",
         "account_id": ACCOUNT,
+        "partition": "aws",
         "alarm_topic_arn": TOPIC,
     }
     return TableExportsArgs(**{**base, **changes})
@@ -119,15 +132,20 @@ def test_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(build: Bui
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
-def test_policy_denies_plain_http_and_version_deletes_to_all_but_break_glass(build: Build) -> None:
+def policy_statements(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    policy = run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
+    return {s["Sid"]: s for s in json.loads(policy)["Statement"]}
+
+
+def test_policy_denies_plain_http_and_every_way_to_delete_exports_to_all_but_break_glass(
+    build: Build,
+) -> None:
+    """S3's PutBucketLifecycleConfiguration page: blocking deletion needs DeleteObject,
+    DeleteObjectVersion and PutLifecycleConfiguration denied; then replacing or removing the
+    policy and suspending versioning would lift it."""
     run = build(lambda: ExportsBucket("exports", bucket_args()))
 
-    statements = {
-        s["Sid"]: s
-        for s in json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])[
-            "Statement"
-        ]
-    }
+    statements = policy_statements(run)
     tls = statements["DenyInsecureTransport"]
     assert (tls["Effect"], tls["Action"], tls["Condition"]) == (
         "Deny",
@@ -135,25 +153,66 @@ def test_policy_denies_plain_http_and_version_deletes_to_all_but_break_glass(bui
         {"Bool": {"aws:SecureTransport": "false"}},
     )
     assert tls["Resource"] == [BUCKET_ARN, f"{BUCKET_ARN}/*"]
-    versions = statements["OnlyBreakGlassDeletesVersions"]
-    assert (versions["Effect"], versions["Principal"], versions["Action"]) == (
-        "Deny",
-        {"AWS": "*"},
-        ["s3:DeleteObjectVersion"],
-    )
-    assert versions["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [BREAK_GLASS]}}
-    key_policy = json.loads(run.one("aws:kms/key:Key").inputs["policy"])["Statement"]
-    assert key_policy[1]["Sid"] == "OnlyBreakGlassDeletesKey"
+    deletes = statements["OnlyBreakGlassDeletesExportsOrLiftsThisProtection"]
+    assert (deletes["Effect"], deletes["Principal"]) == ("Deny", {"AWS": "*"})
+    assert set(deletes["Action"]) == {
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutBucketVersioning",
+    }
+    # Bucket actions need the bucket's ARN, object actions the objects'.
+    assert deletes["Resource"] == [BUCKET_ARN, f"{BUCKET_ARN}/*"]
+    assert deletes["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [BREAK_GLASS]}}
+
+
+def test_without_break_glass_roles_the_deny_has_no_exception(build: Build) -> None:
+    run = build(lambda: ExportsBucket("exports", bucket_args(break_glass_role_arns=[])))
+
+    deletes = policy_statements(run)["OnlyBreakGlassDeletesExportsOrLiftsThisProtection"]
+    assert "Condition" not in deletes
+    key = run.one("aws:kms/key:Key").inputs
+    # Nobody could ever change a key policy that denied PutKeyPolicy to all.
+    guard = json.loads(key["policy"])["Statement"][1]
+    assert "kms:PutKeyPolicy" not in guard["Action"]
+    assert key["bypassPolicyLockoutSafetyCheck"] is False
+
+
+def test_exports_key_is_guarded_as_the_vault_key_is(build: Build) -> None:
+    """kms:PutKeyPolicy denied with break-glass roles: otherwise whoever may deploy could lift
+    the deny on ScheduleKeyDeletion and then delete the key."""
+    key = build(lambda: ExportsBucket("exports", bucket_args())).one("aws:kms/key:Key").inputs
+
+    guard = json.loads(key["policy"])["Statement"][1]
+    assert guard["Sid"] == "OnlyBreakGlassDeletesKey"
+    assert guard["Action"] == ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"]
+    assert guard["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [BREAK_GLASS]}}
+    assert key["bypassPolicyLockoutSafetyCheck"] is True
+
+
+def test_policy_comes_after_the_versioning_and_lifecycle_it_freezes(build: Build) -> None:
+    """The deployer may not put them once the policy is there: a first deploy must order them."""
+    run = build(lambda: ExportsBucket("exports", bucket_args()))
+
+    policy = run.one("aws:s3/bucketPolicy:BucketPolicy")
+    for frozen in (
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    ):
+        assert run.one(frozen).urn in policy.dependencies, frozen
 
 
 def test_lifecycle_moves_exports_to_glacier_ir_at_60_days_and_expires_them(build: Build) -> None:
     run = build(lambda: ExportsBucket("exports", bucket_args(retention_days=400)))
 
-    rules = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs[
-        "rules"
-    ]
-    data_rules = {r["filter"]["prefix"]: r for r in rules if r["filter"]["prefix"]}
+    lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs
+    rules = lifecycle["rules"]
+    data_rules = {r["filter"]["prefix"]: r for r in rules if r["filter"]["prefix"].endswith("/")}
     assert set(data_rules) == {"dynamodb/", "cognito/", "infrastructure/"}
+    # Stated, not left to S3's default: objects under 128 KB do not move to GLACIER_IR.
+    assert lifecycle["transitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
     for rule in data_rules.values():
         assert rule["status"] == "Enabled"
         assert rule["transitions"] == [{"days": 60, "storageClass": "GLACIER_IR"}]
@@ -165,18 +224,43 @@ def test_lifecycle_moves_exports_to_glacier_ir_at_60_days_and_expires_them(build
     assert tidy["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
 
 
-def test_bucket_key_and_policies_are_retained_and_protected(build: Build) -> None:
+def test_old_versions_of_the_descriptor_expire(build: Build) -> None:
+    """Every `pulumi up` that changes `exports.json` leaves a noncurrent version behind."""
+    rules = (
+        build(lambda: ExportsBucket("exports", bucket_args()))
+        .one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        .inputs["rules"]
+    )
+
+    (descriptor,) = [r for r in rules if r["filter"]["prefix"] == "exports.json"]
+    assert descriptor["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    # The current version is what the monitor and verify read: it never expires.
+    assert "expiration" not in descriptor
+
+
+def test_every_child_of_the_bucket_is_retained_and_all_but_the_descriptor_protected(
+    build: Build,
+) -> None:
+    """The bucket stays, so everything it holds and everything configuring it stays: deleting
+    `exports.json` means deleting each of its versions, which the policy denies."""
     run = build(lambda: ExportsBucket("exports", bucket_args()))
 
-    kept = {r.type.split(":")[-1] for r in run.resources if r.retain_on_delete and r.protect}
-    assert kept == {
+    children = [r for r in run.resources if r.custom]
+    assert all(r.retain_on_delete for r in children), [
+        r.name for r in children if not r.retain_on_delete
+    ]
+    assert {r.type.split(":")[-1] for r in children if not r.protect} == {"BucketObjectv2"}
+    assert {r.type.split(":")[-1] for r in children} == {
         "Key",
+        "Alias",
         "Bucket",
         "BucketVersioning",
         "BucketServerSideEncryptionConfiguration",
         "BucketPublicAccessBlock",
+        "BucketOwnershipControls",
         "BucketPolicy",
         "BucketLifecycleConfiguration",
+        "BucketObjectv2",
     }
 
 
@@ -365,8 +449,8 @@ def test_a_function_name_too_long_for_aws_fails_before_registration(build: Build
 # --- the whole program ----------------------------------------------------------------------
 
 
-def test_standard_stack_outputs_the_exports_and_what_verify_expects() -> None:
-    run = run_program("prod")
+def test_standard_stack_outputs_the_exports_and_what_verify_expects(prod: ProgramRun) -> None:
+    run = prod
 
     assert run.outputs["exportsBucket"] == BUCKET
     assert run.outputs["exportSchedule"] == "cron(0 6 1 * ? *)"
@@ -379,8 +463,10 @@ def test_standard_stack_outputs_the_exports_and_what_verify_expects() -> None:
     assert descriptor == exports
 
 
-def test_export_monitor_alarms_once_per_data_set_and_treats_silence_as_breaching() -> None:
-    run = run_program("prod")
+def test_export_monitor_alarms_once_per_data_set_and_treats_silence_as_breaching(
+    prod: ProgramRun,
+) -> None:
+    run = prod
 
     freshness = [
         a.inputs
@@ -409,8 +495,13 @@ def test_basic_builds_no_exports() -> None:
     assert run.of_type("aws:scheduler/schedule:Schedule") == []
 
 
-def test_downgrade_keeps_every_export() -> None:
-    plan = removal_plan(run_program("prod"), run_program("prod", overrides={"tier": "basic"}))
+def exports_bucket_children(run: ProgramRun) -> list[str]:
+    (component,) = [r for r in run.resources if r.type == "formkiq-backup:index:ExportsBucket"]
+    return [r.name for r in run.resources if r.parent_urn == component.urn]
+
+
+def test_downgrade_keeps_every_export(prod: ProgramRun) -> None:
+    plan = removal_plan(prod, run_program("prod", overrides={"tier": "basic"}))
 
     deleted = {r.type for r in plan.deleted}
     assert not deleted & {
@@ -424,6 +515,29 @@ def test_downgrade_keeps_every_export() -> None:
         "formkiq-prod-exports-key",
         "formkiq-prod-exports-policy",
     }
+
+
+@pytest.mark.parametrize("change", ["downgrade", "destroy"])
+def test_an_unprotected_downgrade_or_destroy_leaves_every_child_of_the_bucket_in_aws(
+    change: str, unprotected_standard: ProgramRun
+) -> None:
+    """README's downgrade (standard -> basic, protectBackups false) and `pulumi destroy` would
+    stop half-way with AccessDenied on anything the bucket policy forbids deleting: nothing the
+    exports bucket holds or is configured with is deleted."""
+    standard = unprotected_standard
+    after = (
+        run_program("prod", overrides={"tier": "basic", "protectBackups": False})
+        if change == "downgrade"
+        else None
+    )
+
+    plan = removal_plan(standard, after)
+
+    children = exports_bucket_children(standard)
+    assert len(children) == 10
+    assert plan.blocked == ()
+    assert {r.name for r in plan.retained} >= set(children)
+    assert not {r.name for r in plan.deleted} & set(children)
 
 
 def test_names_fit_aws_limits_for_the_longest_app_environment() -> None:
@@ -448,17 +562,23 @@ def test_names_fit_aws_limits_for_the_longest_app_environment() -> None:
     assert checked >= 15
 
 
-def test_preview_shows_the_exports_their_schedule_and_retention() -> None:
+def test_preview_shows_the_exports_their_schedule_and_retention(prod: ProgramRun) -> None:
     from rich.console import Console
 
     from formkiq_backup.offline.preview import render
 
     console = Console(record=True, width=200, color_system=None)
-    render(run_program("prod"), console)
+    render(prod, console)
     text = console.export_text()
 
     for expected in (
-        "dynamodb/: GLACIER_IR after 60 d, expire after 365 d, noncurrent versions after 30 d",
+        "dynamodb/: GLACIER_IR after 60 d (objects of 128 KB or more), expire after 365 d, "
+        "noncurrent versions after 30 d",
+        "exports.json: noncurrent versions after 30 d",
+        "denies DeleteObject, DeleteObjectVersion, PutLifecycleConfiguration, PutBucketPolicy, "
+        "DeleteBucketPolicy, PutBucketVersioning to everyone but",
+        "a change to this policy, the lifecycle or versioning must be applied by a break-glass "
+        "role",
         "(whole bucket): remove expired delete markers, abort uploads after 7 d",
         "cron(0 6 1 * ? *) UTC: exportTableToPointInTime formkiq-core-prod-documents to "
         "dynamodb/formkiq-core-prod-documents/ (FULL_EXPORT, KMS)",
@@ -481,3 +601,40 @@ def test_a_table_without_pitr_is_still_exported_and_the_preview_warns() -> None:
         severity == "warning" and "formkiq-core-prod-documentsyncs has PITR off" in message
         for severity, message in run.diagnostics
     )
+
+
+def test_the_monitors_first_run_comes_after_exports_json_exists(prod: ProgramRun) -> None:
+    """A rate() schedule without a start date invokes its target as soon as it is created
+    (EventBridge Scheduler, rate-based schedules): created before the descriptor, the first
+    check would find no exports.json and fail."""
+    run = prod
+
+    descriptor = run.one("aws:s3/bucketObjectv2:BucketObjectv2")
+    schedule = run.named("formkiq-prod-export-monitor-job-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(6 hours)"
+    assert "startDate" not in schedule.inputs
+    assert descriptor.urn in schedule.dependencies
+
+
+def test_a_scheduled_function_waits_for_what_its_first_run_needs(build: Build) -> None:
+    def body() -> None:
+        needed = aws.s3.BucketObjectv2("needed", bucket=BUCKET, key="exports.json", content="{}")
+        ScheduledFunction(
+            "users",
+            ScheduledFunctionArgs(
+                function_name="formkiq-prod-users-export",
+                description="Exports users",
+                bundle=USERS_EXPORT,
+                statements=[],
+                schedule_expression="rate(1 day)",
+                schedule_timezone="UTC",
+                schedule_group_name="formkiq-prod-exports",
+                account_id=ACCOUNT,
+                alarm_topic_arn=TOPIC,
+                schedule_dependencies=[needed],
+            ),
+        )
+
+    run = build(body)
+
+    assert run.named("needed").urn in run.named("users-schedule").dependencies

@@ -13,6 +13,8 @@ from formkiq_backup.config import ConfigError, parse_settings
 from formkiq_backup.lambdas import EXPORT_MONITOR, INFRASTRUCTURE_EXPORT, USERS_EXPORT, LambdaBundle
 from formkiq_backup.offline.program import ProgramRun
 from tests.test_exports_components import bucket_args, job, table_args
+from tiers.builder import recovery_objectives
+from tiers.definitions import TIERS, DataClass, Tier
 
 Build = Callable[..., ProgramRun]
 BASE = {"tier": "standard", "appEnvironment": "prod"}
@@ -138,3 +140,93 @@ def test_every_regional_child_gets_the_region_and_none_is_sent_without_one(
             assert resource.inputs.get("region") == "eu-west-1", resource.name
     for resource in registered(None).resources:
         assert "region" not in resource.inputs, resource.name
+
+
+# --- how often, and how many ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "rule"),
+    [
+        ("rate(1 minute)", "runs every 1 minute: exports run at most once a day"),
+        ("rate(12 hours)", "runs every 12 hours: exports run at most once a day"),
+        ("cron(* * * * ? *)", "runs 1440 times on each day it matches"),
+        ("cron(0 6,18 * * ? *)", "runs 2 times on each day it matches"),
+        ("cron(0/30 9 ? * MON *)", "runs 2 times on each day it matches"),
+    ],
+)
+def test_exports_more_often_than_daily_are_refused(expression: str, rule: str) -> None:
+    """Users and the stack keep one export a day (a second run writes over the first), and the
+    tables' recovery point comes from PITR: a full export every minute cannot be meant."""
+    message = problems(exportSchedule=expression)
+
+    assert f'exportSchedule="{expression}"' in message
+    assert rule in message
+    assert "e.g. " in message
+
+
+@pytest.mark.parametrize("expression", ["rate(1 day)", "rate(24 hours)", "cron(0 6 * * ? *)"])
+def test_daily_exports_are_accepted(expression: str) -> None:
+    settings = parse_settings({**BASE, "exportSchedule": expression}, "us-east-1")
+
+    assert settings.export_schedule.longest_gap == timedelta(days=1)
+
+
+def warnings(**raw: str) -> list[str]:
+    return [str(w) for w in parse_settings({**BASE, **raw}, "us-east-1").warnings]
+
+
+def test_retention_under_150_days_warns_that_glacier_ir_bills_90_days() -> None:
+    """Exports move at 60 days; Glacier IR bills 90 days at least, so 120 is paid as 150."""
+    (warning,) = warnings(exportRetentionDays="120")
+
+    assert warning.startswith('exportRetentionDays=120 and exportSchedule="cron(0 6 1 * ? *)"')
+    assert "expire 60 days later" in warning
+    assert "paid as if kept 150 days" in warning
+    assert warnings(exportRetentionDays="150") == []
+
+
+def test_a_schedule_keeping_more_than_100_full_exports_warns() -> None:
+    (warning,) = warnings(exportSchedule="cron(0 6 * * ? *)", exportRetentionDays="365")
+
+    assert "keeps up to 365 full exports of every table at once" in warning
+    assert "a run every 1 day, each kept 365 days" in warning
+    assert warnings(exportSchedule="rate(2 days)", exportRetentionDays="200") == []
+    assert warnings(exportSchedule="rate(7 days)", exportRetentionDays="365") == []
+
+
+@pytest.mark.parametrize("days", ["36501", "99999999999"])
+def test_a_retention_past_100_years_is_refused_naming_the_key(days: str) -> None:
+    message = problems(exportRetentionDays=days)
+
+    assert f"exportRetentionDays={days}: must be at most 36500 days" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "rpo"),
+    [("cron(0 6 1 * ? *)", "31 days"), ("rate(7 days)", "7 days"), ("cron(0 6 * * ? *)", "1 day")],
+)
+def test_users_and_configuration_rpo_is_the_export_schedules_longest_gap(
+    expression: str, rpo: str
+) -> None:
+    settings = parse_settings({**BASE, "exportSchedule": expression}, "us-east-1")
+
+    objectives = recovery_objectives(TIERS[Tier.STANDARD], settings)
+
+    for data_class in (DataClass.USER_DIRECTORY, DataClass.SYSTEM_CONFIGURATION):
+        output = objectives[data_class].as_output()
+        assert output["rpo"] == rpo
+        assert output["rpoMinutes"] == settings.export_schedule.longest_gap // timedelta(minutes=1)
+    assert objectives[DataClass.DOCUMENT_METADATA].as_output()["rpo"] == "5 minutes"
+
+
+def test_the_stack_outputs_the_derived_rpo() -> None:
+    from formkiq_backup.offline.program import run_program
+
+    objectives = run_program("prod", overrides={"exportSchedule": "rate(7 days)"}).outputs[
+        "recoveryObjectives"
+    ]
+
+    assert (
+        objectives["userDirectory"]["rpo"] == objectives["systemConfiguration"]["rpo"] == "7 days"
+    )

@@ -16,13 +16,17 @@ from formkiq_backup.dr import exports as dr_exports
 from formkiq_backup.dr.context import DrContext
 from formkiq_backup.dr.report import Report
 from formkiq_backup.exports import METRIC_NAME, METRIC_NAMESPACE, ExportExpectations
-from formkiq_backup.lambdas import export_monitor
+from formkiq_backup.lambdas import cognito_export, export_monitor, infrastructure_export
+from formkiq_backup.lambdas.cognito_export import UsersExportSettings
+from formkiq_backup.lambdas.infrastructure_export import InfrastructureExportSettings
 from tests.dr_support import DOCUMENTS, SYNCS, World
 from tests.exports_support import (
     create_exports_bucket,
     export_tables,
+    formkiq_stacks,
     good_exports,
     record_export_times,
+    write_completed_table_export,
     write_descriptor,
 )
 
@@ -30,6 +34,15 @@ from tests.exports_support import (
 @pytest.fixture(autouse=True)
 def _export_times(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
     return record_export_times(world.session, monkeypatch)
+
+
+# Every data set a FormKiQ 1.19 stack exports, all healthy.
+ALL_PASS = {
+    f"dynamodb/{DOCUMENTS}": "pass",
+    f"dynamodb/{SYNCS}": "pass",
+    "cognito": "pass",
+    "infrastructure": "pass",
+}
 
 
 def verify_exports(world: World) -> dict[str, dict[str, Any]]:
@@ -46,12 +59,7 @@ def test_good_exports_pass_with_counts_and_digests(world: World) -> None:
 
     entries = verify_exports(world)
 
-    assert {name: e["status"] for name, e in entries.items()} == {
-        f"dynamodb/{DOCUMENTS}": "pass",
-        f"dynamodb/{SYNCS}": "pass",
-        "cognito": "pass",
-        "infrastructure": "pass",
-    }
+    assert {name: e["status"] for name, e in entries.items()} == ALL_PASS
     documents = entries[f"dynamodb/{DOCUMENTS}"]
     live = world.client("dynamodb").describe_table(TableName=DOCUMENTS)["Table"]["ItemCount"]
     assert documents["itemCount"] == live > 0
@@ -150,6 +158,86 @@ def test_missing_exports_fail_and_a_missing_bucket_says_so(world: World) -> None
         "infrastructure": "fail",
     }
     assert entries["cognito"]["detail"].startswith("MISSING:")
+
+
+# --- exports older than ListExports remembers ---------------------------------------------------
+
+QUARTERLY = "cron(0 6 1 1,4,7,10 ? *)"  # 92 days at the longest: an export may be 94 days old
+
+
+def quarterly_exports(world: World, age: timedelta) -> dict[str, str]:
+    """Every export of a quarterly stack made `age` ago; the tables' only in S3, as AWS's
+    ListExports (90 days) no longer lists them. Returns each table's summary manifest key."""
+    when = datetime.now(UTC) - age
+    bucket, key = create_exports_bucket(world.session, world.sample.account_id)
+    expectations = write_descriptor(
+        world.session, world.sample, bucket, world.pool_id, schedule_expression=QUARTERLY
+    )
+    live = world.client("dynamodb")
+    summaries = {
+        table.name: write_completed_table_export(
+            world.session,
+            bucket,
+            key,
+            table,
+            when=when,
+            item_count=live.describe_table(TableName=table.name)["Table"]["ItemCount"],
+        )
+        for table in expectations.tables
+    }
+    cognito_export.run_export(UsersExportSettings(world.pool_id, bucket, key), world.session, when)
+    formkiq_stacks(world.session, world.pool_id)
+    infrastructure_export.run_export(
+        InfrastructureExportSettings("prod", bucket, key, user_pool_id=world.pool_id),
+        world.session,
+        when,
+    )
+    return summaries
+
+
+def test_a_quarterly_export_older_than_90_days_is_found_from_its_summary_manifest(
+    world: World,
+) -> None:
+    """ListExports lists only the past 90 days of exports: a quarterly schedule's newest is
+    often older, and sits in the bucket with its manifest-summary.json."""
+    summaries = quarterly_exports(world, timedelta(days=91))
+
+    entries = verify_exports(world)
+
+    assert {name: e["status"] for name, e in entries.items()} == ALL_PASS
+    documents = entries[f"dynamodb/{DOCUMENTS}"]
+    assert documents["summaryManifest"] == summaries[DOCUMENTS]
+    assert "ListExports lists only the past 90 days" in documents["detail"]
+    assert documents["maxAgeDays"] == 94
+    bucket = _bucket(world)
+    results = export_monitor.run_monitor("prod", bucket, world.session)
+    assert all(finding.healthy for finding, _ in results)
+    assert set(published(world.session).values()) == {1.0}
+
+
+def test_a_quarterly_export_past_its_schedule_is_stale_not_missing(world: World) -> None:
+    quarterly_exports(world, timedelta(days=100))
+
+    entries = verify_exports(world)
+
+    documents = entries[f"dynamodb/{DOCUMENTS}"]
+    assert documents["status"] == "fail"
+    assert documents["detail"].startswith("STALE: newest ")
+    assert "older than 94 days" in documents["detail"]
+
+
+def test_an_export_folder_without_a_summary_is_not_a_completed_export(world: World) -> None:
+    """An export that failed or is running leaves `_started` and no summary: the newest
+    completed one is still the one judged."""
+    summaries = quarterly_exports(world, timedelta(days=91))
+    s3 = world.client("s3")
+    unfinished = f"dynamodb/{DOCUMENTS}/AWSDynamoDB/99999999999999-unfinished/_started"
+    s3.put_object(Bucket=_bucket(world), Key=unfinished, Body=b"")
+
+    documents = verify_exports(world)[f"dynamodb/{DOCUMENTS}"]
+
+    assert documents["status"] == "pass"
+    assert documents["summaryManifest"] == summaries[DOCUMENTS]
 
 
 # --- the monitor Lambda -------------------------------------------------------------------------

@@ -63,8 +63,8 @@ def test_render_shows_the_component_tree_and_key_settings() -> None:
         "ResourceType=S3] Sum < 1 for 26 x 60 min; missing data = breaching",
         "AWS/Events FailedInvocations [RuleName=formkiq-prod-job-failures] Sum >= 1 for 1 x 5 "
         "min; missing data = notBreaching",
-        "publish: backup, cloudwatch (this account only); events (no condition: none "
-        "supported); TLS required",
+        "publish: cloudwatch (this account only); backup (no condition, as AWS documents); "
+        "events (no condition, as AWS documents); TLS required",
         "opt-in: DynamoDB, S3; full management (advanced backup): DynamoDB",
         "rotation on; deletion window 30 d",
         "email to platform-oncall@example.com",
@@ -123,7 +123,9 @@ def test_bad_config_prints_every_problem_and_exits_non_zero(
 
     assert main(["--stack", "broken", "--project-dir", str(tmp_path)]) == 1
 
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert "stack 'broken' rejected: 0 resources registered" in out
     assert 'tier="gold": must be one of basic, standard, enhanced, enterprise' in out
     assert "dailyRetentionDays=0: must be 1..36500 days" in out
@@ -131,7 +133,9 @@ def test_bad_config_prints_every_problem_and_exits_non_zero(
 
 def test_missing_stack_file_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "nonexistent"]) == 1
-    assert "no stack file Pulumi.nonexistent.yaml" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "no stack file Pulumi.nonexistent.yaml" in captured.err
+    assert captured.out == ""
 
 
 def test_preview_runs_as_the_makefile_runs_it() -> None:
@@ -180,7 +184,9 @@ def test_rules_with_brackets_print_whole(
         '  formkiq-backup:appEnvironment: "prod [env]"\n',
     )
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert 'appEnvironment="prod [env]"' in out
     assert "AppEnvironment pattern [a-zA-Z0-9_.-/]+" in out
 
@@ -193,7 +199,9 @@ def test_nulls_show_as_null_and_missing_keys_as_not_set(
         tmp_path, "config:\n  aws:region: us-east-1\n  formkiq-backup:tier: ~\n"
     )
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.err  # problems to stderr, the render alone to stdout
+    assert captured.out == ""
     assert "formkiq-backup:tier=null: is null" in out
     assert "appEnvironment=(not set): is required" in out
     assert "None" not in out
@@ -217,7 +225,8 @@ def test_an_unreadable_stack_file_is_one_clear_line_not_a_traceback(
     project = broken_project(tmp_path, text)
     assert main(["--stack", "broken", "--project-dir", str(project)]) == 1
     captured = capsys.readouterr()
-    assert expected in captured.out
+    assert expected in captured.err
+    assert captured.out == ""
     assert "Traceback" not in captured.out + captured.err
 
 
@@ -298,10 +307,11 @@ def test_make_preview_puts_only_the_render_on_stdout() -> None:
     assert "make" not in result.stdout.split("\n", 1)[0]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
-def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
-    result = subprocess.run(
-        ["make", "preview", "STACK=nonexistent"],
+def make(command: str) -> subprocess.CompletedProcess[str]:
+    """`command` as a user's shell runs it, in the project directory."""
+    return subprocess.run(
+        command,
+        shell=True,
         cwd=PROJECT_DIR,
         env=top_level_make_environment(),
         capture_output=True,
@@ -309,8 +319,14 @@ def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_preview_of_a_rejected_stack_exits_2_as_the_readme_says() -> None:
+    result = make("make preview STACK=nonexistent")
     assert result.returncode == 2
-    assert "no stack file Pulumi.nonexistent.yaml" in result.stdout
+    assert result.stdout == ""
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stderr
     assert re.search(r"make: \*\*\* \[Makefile:\d+: preview\] Error 1", result.stderr)
     assert "make: *** [Makefile:NN: preview] Error 1" in README
 
@@ -319,3 +335,48 @@ def test_a_render_spells_absent_values_null_never_none() -> None:
     text = rendered("prod")
     assert "None" not in text
     assert re.search(r"│ drRegion +│ null +│", text)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_a_saved_review_of_a_missing_stack_stays_empty_and_the_terminal_says_why(
+    tmp_path: Path,
+) -> None:
+    """`make preview STACK=x > review.txt`, typed in a shell: the file gets the render alone,
+    so a rejection must reach the terminal (stderr), not the file."""
+    review = tmp_path / "review.txt"
+    result = make(f"make preview STACK=nonexistent > {review}")
+
+    assert result.returncode == 2
+    assert review.read_text() == ""
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stderr
+
+
+def test_a_saved_review_of_a_rejected_stack_stays_empty_and_the_terminal_lists_every_problem(
+    tmp_path: Path,
+) -> None:
+    project = broken_project(
+        tmp_path,
+        "formkiq-backup:tier: standard\nconfig:\n  aws:region: us-east-1\n"
+        "  formkiq-backup:appEnvironment: prod\n"
+        "  formkiq-backup:notificationEmails:\n    - mailto:ops@example.com\n",
+    )
+    review = tmp_path / "review.txt"
+    result = subprocess.run(
+        f"{sys.executable} -m formkiq_backup.offline.preview --stack broken "
+        f"--project-dir {project} > {review}",
+        shell=True,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert review.read_text() == ""
+    assert "stack 'broken' rejected" in result.stderr
+    assert 'formkiq-backup:tier="standard": is at the top level of Pulumi.broken.yaml' in (
+        result.stderr
+    )
+    assert 'notificationEmails="mailto:ops@example.com": is a mailto: link' in result.stderr

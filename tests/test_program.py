@@ -161,12 +161,20 @@ def test_standard_tier_alerts_reach_the_topic_from_every_publisher() -> None:
         if statement["Effect"] == "Allow"
         for service in statement["Principal"]["Service"]
     }
-    # EventBridge cannot be conditioned in a topic policy; the others are, to this account.
+    # Each in the form its requests match (aws_rules.TOPIC_PUBLISHERS): CloudWatch says its
+    # account; EventBridge supports no condition; AWS Backup's documented form has none.
     assert allowed == {
-        "backup.amazonaws.com": True,
+        "backup.amazonaws.com": False,
         "cloudwatch.amazonaws.com": True,
         "events.amazonaws.com": False,
     }
+    key = json.loads(run.named("formkiq-prod-alerts-key").inputs["policy"])["Statement"]
+    assert {
+        service: "Condition" in statement
+        for statement in key
+        if "Service" in statement["Principal"]
+        for service in statement["Principal"]["Service"]
+    } == allowed
     assert (
         run.one("aws:backup/vaultNotifications:VaultNotifications").inputs["snsTopicArn"]
         == topic_arn
@@ -236,8 +244,6 @@ EXPORT_JOB_TYPES = {
     "aws:sqs/queue:Queue",
     "aws:scheduler/schedule:Schedule",
     "aws:scheduler/scheduleGroup:ScheduleGroup",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-    "aws:s3/bucketObjectv2:BucketObjectv2",
 }
 
 
@@ -254,7 +260,7 @@ def test_downgrade_keeps_recovery_points() -> None:
         "aws:backup/vaultPolicy:VaultPolicy",
     }
     # What goes stops new backups, exports and alerts; none of it can remove a recovery point
-    # or an export (the exports bucket and key are checked in test_exports_program.py).
+    # or an export (everything under the exports bucket: test_exports_components.py).
     assert deleted == {
         "aws:backup/plan:Plan",
         "aws:backup/selection:Selection",
@@ -477,3 +483,35 @@ def test_a_name_beyond_aws_limits_fails_naming_the_rule() -> None:
         naming.function("p" * 29)
     with pytest.raises(ValueError, match=r"EventBridge rule name .* must match"):
         naming.event_rule("posture guard")
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"), [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")]
+)
+def test_every_arn_the_program_writes_is_in_the_partition_of_aws_region(
+    region: str, partition: str
+) -> None:
+    """An `arn:aws:` ARN in aws-cn or aws-us-gov names nothing: Scheduler refuses a universal
+    target outside its partition, and a policy naming one grants nothing."""
+    break_glass = f"arn:{partition}:iam::111122223333:role/BackupBreakGlass"
+    run = run_program("prod", overrides={"aws:region": region, "breakGlassRoleArns": [break_glass]})
+
+    schedules = [
+        s.inputs["target"]["arn"]
+        for s in run.of_type("aws:scheduler/schedule:Schedule")
+        if "aws-sdk" in s.inputs["target"]["arn"]
+    ]
+    assert schedules and set(schedules) == {
+        f"arn:{partition}:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
+    }
+    written = json.dumps([r.inputs for r in run.resources], default=str) + json.dumps(run.outputs)
+    assert "arn:aws:" not in written
+    assert f"arn:{partition}:" in written
+    # The review names the export the target starts, whatever the partition.
+    from rich.console import Console
+
+    from formkiq_backup.offline.preview import render
+
+    console = Console(record=True, width=200, color_system=None)
+    render(run, console)
+    assert "exportTableToPointInTime formkiq-core-prod-documents to" in console.export_text()

@@ -22,7 +22,13 @@ from tiers.capabilities import (
     Scope,
 )
 from tiers.capabilities.base import tier_child_opts
-from tiers.definitions import Capability, TierSpec
+from tiers.definitions import (
+    EXPORT_SCHEDULE,
+    Capability,
+    DataClass,
+    RecoveryObjective,
+    TierSpec,
+)
 from tiers.scope import RegionScope, ScopeRole
 
 
@@ -75,6 +81,8 @@ class Deployment:
     environment: FormKiQEnvironment
     scopes: Mapping[ScopeRole, Scope]
     contributions: Sequence[Contribution]
+    recovery_objectives: Mapping[DataClass, RecoveryObjective]
+    """The tier's objectives, with RPOs that follow a schedule setting derived from it."""
 
     @property
     def alarms(self) -> list[Alarm]:
@@ -97,7 +105,7 @@ class Deployment:
             "protectedBuckets": buckets,
             "recoveryObjectives": {
                 data_class.value: objective.as_output()
-                for data_class, objective in self.spec.recovery_objectives.items()
+                for data_class, objective in self.recovery_objectives.items()
             },
         }
         if dr is not None:
@@ -166,7 +174,19 @@ def build_tier(
         contribution = builder.build(context)
         context.products.update(contribution.products)
         contributions.append(contribution)
-    return Deployment(spec, environment, scopes, contributions)
+    return Deployment(spec, environment, scopes, contributions, recovery_objectives(spec, settings))
+
+
+def recovery_objectives(
+    spec: TierSpec, settings: BackupSettings
+) -> dict[DataClass, RecoveryObjective]:
+    """The tier's objectives for this stack: an exported data class loses up to one gap of
+    exportSchedule, whatever the schedule is."""
+    gaps = {EXPORT_SCHEDULE: settings.export_schedule.longest_gap}
+    return {
+        data_class: objective.following(gaps)
+        for data_class, objective in spec.recovery_objectives.items()
+    }
 
 
 def _primary(settings: BackupSettings, environment: FormKiQEnvironment) -> str:

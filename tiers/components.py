@@ -47,7 +47,7 @@ class BasicBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
     verify_expectations: pulumi.Output[dict[str, Any]]
     """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions."""
 
@@ -67,7 +67,7 @@ class StandardBackupArgs(TypedDict, total=False):
     notification_emails: pulumi.Input[list[str]]
     """E-mail addresses subscribed to the alarm topic. Default: []."""
     backup_schedule: pulumi.Input[str]
-    """AWS 6-field cron for the daily backup rule; at most hourly. Default: cron(0 5 * * ? *)."""
+    """AWS 6-field cron for the daily backup rule; at most hourly, at least daily. Default: cron(0 5 * * ? *)."""
     schedule_timezone: pulumi.Input[str]
     """IANA time zone the backup schedules run in. Default: UTC."""
     daily_retention_days: pulumi.Input[int]
@@ -77,15 +77,15 @@ class StandardBackupArgs(TypedDict, total=False):
     cold_storage_after_days: pulumi.Input[int]
     """Days after which monthly recovery points move to cold storage; retention must be at least 90 days longer. 0 = never. Default: 0 (never)."""
     break_glass_role_arns: pulumi.Input[list[str]]
-    """IAM role ARNs still allowed to delete recovery points. Default: []."""
+    """IAM role ARNs still allowed to delete recovery points and exports. Default: []."""
     protect_backups: pulumi.Input[bool]
     """Protect vaults, their keys and the backup role from deletion by Pulumi. Default: true."""
     remediate_posture: pulumi.Input[bool]
     """Let the posture guard re-enable PITR and versioning when it finds them off. Default: false."""
     export_schedule: pulumi.Input[str]
-    """EventBridge Scheduler cron() or rate() for the system exports (standard and up). Default: cron(0 6 1 * ? *)."""
+    """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
-    """Days each export is kept; more than 60 (exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
 
 
 class StandardBackup(TierComponent):
@@ -106,7 +106,7 @@ class StandardBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
     backup_vault_arn: pulumi.Output[str]
     """The AWS Backup vault recovery points go to."""
     backup_plan_id: pulumi.Output[str]
@@ -136,7 +136,7 @@ class EnhancedBackupArgs(TypedDict, total=False):
     notification_emails: pulumi.Input[list[str]]
     """E-mail addresses subscribed to the alarm topic. Default: []."""
     backup_schedule: pulumi.Input[str]
-    """AWS 6-field cron for the daily backup rule; at most hourly. Default: cron(0 5 * * ? *)."""
+    """AWS 6-field cron for the daily backup rule; at most hourly, at least daily. Default: cron(0 5 * * ? *)."""
     schedule_timezone: pulumi.Input[str]
     """IANA time zone the backup schedules run in. Default: UTC."""
     daily_retention_days: pulumi.Input[int]
@@ -146,15 +146,15 @@ class EnhancedBackupArgs(TypedDict, total=False):
     cold_storage_after_days: pulumi.Input[int]
     """Days after which monthly recovery points move to cold storage; retention must be at least 90 days longer. 0 = never. Default: 0 (never)."""
     break_glass_role_arns: pulumi.Input[list[str]]
-    """IAM role ARNs still allowed to delete recovery points. Default: []."""
+    """IAM role ARNs still allowed to delete recovery points and exports. Default: []."""
     protect_backups: pulumi.Input[bool]
     """Protect vaults, their keys and the backup role from deletion by Pulumi. Default: true."""
     remediate_posture: pulumi.Input[bool]
     """Let the posture guard re-enable PITR and versioning when it finds them off. Default: false."""
     export_schedule: pulumi.Input[str]
-    """EventBridge Scheduler cron() or rate() for the system exports (standard and up). Default: cron(0 6 1 * ? *)."""
+    """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
-    """Days each export is kept; more than 60 (exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
 
 
 class EnhancedBackup(TierComponent):
@@ -175,7 +175,7 @@ class EnhancedBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
     dr_alarm_topic_arn: pulumi.Output[str]
     """The alert topic in drRegion (an alarm can only notify a topic in its own region)."""
     backup_vault_arn: pulumi.Output[str]
@@ -207,7 +207,7 @@ class EnterpriseBackupArgs(TypedDict, total=False):
     notification_emails: pulumi.Input[list[str]]
     """E-mail addresses subscribed to the alarm topic. Default: []."""
     backup_schedule: pulumi.Input[str]
-    """AWS 6-field cron for the daily backup rule; at most hourly. Default: cron(0 5 * * ? *)."""
+    """AWS 6-field cron for the daily backup rule; at most hourly, at least daily. Default: cron(0 5 * * ? *)."""
     schedule_timezone: pulumi.Input[str]
     """IANA time zone the backup schedules run in. Default: UTC."""
     daily_retention_days: pulumi.Input[int]
@@ -217,15 +217,15 @@ class EnterpriseBackupArgs(TypedDict, total=False):
     cold_storage_after_days: pulumi.Input[int]
     """Days after which monthly recovery points move to cold storage; retention must be at least 90 days longer. 0 = never. Default: 0 (never)."""
     break_glass_role_arns: pulumi.Input[list[str]]
-    """IAM role ARNs still allowed to delete recovery points. Default: []."""
+    """IAM role ARNs still allowed to delete recovery points and exports. Default: []."""
     protect_backups: pulumi.Input[bool]
     """Protect vaults, their keys and the backup role from deletion by Pulumi. Default: true."""
     remediate_posture: pulumi.Input[bool]
     """Let the posture guard re-enable PITR and versioning when it finds them off. Default: false."""
     export_schedule: pulumi.Input[str]
-    """EventBridge Scheduler cron() or rate() for the system exports (standard and up). Default: cron(0 6 1 * ? *)."""
+    """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
-    """Days each export is kept; more than 60 (exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
 
 
 class EnterpriseBackup(TierComponent):
@@ -246,7 +246,7 @@ class EnterpriseBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
     dr_alarm_topic_arn: pulumi.Output[str]
     """The alert topic in drRegion (an alarm can only notify a topic in its own region)."""
     backup_vault_arn: pulumi.Output[str]

@@ -13,6 +13,7 @@ promises without loading the Pulumi SDK.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -76,6 +77,15 @@ class RecoveryObjective:
     rto_minutes: tuple[int, int] | None
     protected_by: tuple[str, ...] = ()
     note: str = ""
+    rpo_follows: str | None = None
+    """The schedule setting whose longest gap is the RPO (`exportSchedule`): rpo_minutes is then
+    its default's, and `following` gives the stack's own."""
+
+    def following(self, gaps: Mapping[str, timedelta]) -> "RecoveryObjective":
+        """This objective with the RPO its schedule setting gives (`gaps`: setting -> gap)."""
+        if self.rpo_follows is None or self.rpo_follows not in gaps:
+            return self
+        return replace(self, rpo_minutes=int(gaps[self.rpo_follows] // timedelta(minutes=1)))
 
     def as_output(self) -> dict[str, object]:
         """The stack output shape: readable strings and the numbers behind them."""
@@ -98,6 +108,8 @@ class RecoveryObjective:
 
 
 _NOT_PROTECTED = RecoveryObjective(None, None)
+# The setting whose schedule sets the exported data classes' RPO (a stack key).
+EXPORT_SCHEDULE = "exportSchedule"
 
 
 @dataclass(frozen=True)
@@ -190,15 +202,17 @@ STANDARD = BASIC.extended(
             protected_by=("S3 versioning", "AWS Backup daily and monthly recovery points"),
             note="after a purge, content returns from the newest daily recovery point",
         ),
-        # The default exportSchedule is monthly: up to a month of changes can be lost.
+        # Up to the export schedule's longest gap of changes can be lost: a month by default.
         DataClass.USER_DIRECTORY: RecoveryObjective(
             rpo_minutes=31 * 1440,
+            rpo_follows=EXPORT_SCHEDULE,
             rto_minutes=(60, 240),
             protected_by=("scheduled Cognito users export (users and groups, gzipped JSON Lines)",),
             note="passwords cannot be exported: every restored user needs a new password",
         ),
         DataClass.SYSTEM_CONFIGURATION: RecoveryObjective(
             rpo_minutes=31 * 1440,
+            rpo_follows=EXPORT_SCHEDULE,
             rto_minutes=(120, 480),
             protected_by=(
                 "scheduled export of FormKiQ's CloudFormation templates, parameters, outputs",

@@ -101,7 +101,9 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "recoveryObjectives",
         "dict[str, RecoveryTarget]",
         "Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, "
-        "`systemConfiguration`): the target RPO and RTO, and what protects it.",
+        "`systemConfiguration`): the target RPO and RTO, and what protects it; "
+        "`userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap "
+        "(31 days for the default monthly schedule).",
     ),
     OutputSpec(
         "drAlarmTopicArn",

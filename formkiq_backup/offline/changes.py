@@ -27,10 +27,14 @@ class RemovalPlan:
     """Deleted from AWS once nothing is blocked."""
 
 
-def removal_plan(before: ProgramRun, after: ProgramRun) -> RemovalPlan:
-    """Compare two runs of the program (for example, two tiers of one stack)."""
+def removal_plan(before: ProgramRun, after: ProgramRun | None) -> RemovalPlan:
+    """Compare two runs of the program (for example, two tiers of one stack).
+
+    `after` None is `pulumi destroy`: every resource of `before` is removed.
+    """
     previous = engine_urns(before.resources)
-    still_there = set(matches(set(previous.values()), after.resources).values())
+    after_resources = after.resources if after is not None else []
+    still_there = set(matches(set(previous.values()), after_resources).values())
     removed = [
         resource
         for resource in before.resources

@@ -101,7 +101,7 @@ class FormKiQMocks(pulumi.runtime.Mocks):
         return {
             "accountId": account,
             "userId": "AROAEXAMPLEDEPLOYER:deploy",
-            "arn": f"arn:aws:sts::{account}:assumed-role/deployer/deploy",
+            "arn": f"arn:{self.sample.partition}:sts::{account}:assumed-role/deployer/deploy",
             "id": account,
         }
 
@@ -142,7 +142,8 @@ class FormKiQMocks(pulumi.runtime.Mocks):
             "values": [self.sample.parameters[name] for name in names],
             "types": ["String"] * len(names),
             "arns": [
-                f"arn:aws:ssm:{self.sample.region}:{self.sample.account_id}:parameter{n}"
+                f"arn:{self.sample.partition}:ssm:{self.sample.region}:{self.sample.account_id}"
+                f":parameter{n}"
                 for n in names
             ],
         }

@@ -8,6 +8,7 @@ the program asks for, not a diff against a live account.
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -71,7 +72,7 @@ def _topic_policy(inputs: dict[str, Any], _: _Names) -> str:
     statements = json.loads(inputs["policy"])["Statement"]
     publishers = [
         ", ".join(p.split(".")[0] for p in s["Principal"]["Service"])
-        + (" (this account only)" if "Condition" in s else " (no condition: none supported)")
+        + (" (this account only)" if "Condition" in s else " (no condition, as AWS documents)")
         for s in statements
         if s["Effect"] == "Allow"
     ]
@@ -91,6 +92,26 @@ def _vault_policy(inputs: dict[str, Any], _: _Names) -> str:
     return f"denies {actions} to {who}" + (
         changes if "backup:PutBackupVaultAccessPolicy" in statement["Action"] else ""
     )
+
+
+def _bucket_policy(inputs: dict[str, Any], _: _Names) -> str:
+    statements = json.loads(inputs["policy"])["Statement"]
+    parts = []
+    for statement in statements:
+        if statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false":
+            parts.append("TLS required")
+            continue
+        allowed = statement.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+        who = f"everyone but {', '.join(allowed)}" if allowed else "everyone (no break-glass role)"
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        parts.append(f"denies {', '.join(a.removeprefix('s3:') for a in actions)} to {who}")
+        if "s3:PutBucketPolicy" in actions:
+            parts.append(
+                "a change to this policy, the lifecycle or versioning must be applied by a "
+                "break-glass role"
+            )
+    return "; ".join(parts)
 
 
 def _plan(inputs: dict[str, Any], _: _Names) -> str:
@@ -173,9 +194,17 @@ def _alarm(inputs: dict[str, Any], _: _Names) -> str:
 
 def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
     rules = []
+    # S3's default: transitions skip objects under 128 KB (TransitionDefaultMinimumObjectSize).
+    small_stay = inputs.get("transitionDefaultMinimumObjectSize", "all_storage_classes_128K")
     for rule in inputs.get("rules", []):
         actions = [
-            f"{t['storageClass']} after {_days(t['days'])}" for t in rule.get("transitions", [])
+            f"{t['storageClass']} after {_days(t['days'])}"
+            + (
+                " (objects of 128 KB or more)"
+                if small_stay == "all_storage_classes_128K" and t["storageClass"] == "GLACIER_IR"
+                else ""
+            )
+            for t in rule.get("transitions", [])
         ]
         expiration = rule.get("expiration", {})
         if expiration.get("days"):
@@ -196,7 +225,7 @@ def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
 def _schedule(inputs: dict[str, Any], names: _Names) -> str:
     target = inputs.get("target", {})
     what = names(target.get("arn"))
-    if str(target.get("arn", "")).startswith("arn:aws:scheduler:::aws-sdk:"):
+    if re.match(r"arn:aws[a-z-]*:scheduler:::aws-sdk:", str(target.get("arn", ""))):
         request = json.loads(target.get("input", "{}"))
         what = (
             f"{target['arn'].rsplit(':', 1)[-1]} {str(request.get('TableArn')).split('/')[-1]} "
@@ -264,7 +293,7 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": lambda i, _: (
         f"object ownership {i['rule']['objectOwnership']}"
     ),
-    "aws:s3/bucketPolicy:BucketPolicy": lambda i, _: f"statements: {_policy_sids(i['policy'])}",
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
     "aws:s3/bucketObjectv2:BucketObjectv2": lambda i, _: f"s3 object {i['key']}",
     "aws:scheduler/schedule:Schedule": _schedule,
@@ -318,6 +347,7 @@ def render(run: ProgramRun, console: Console) -> None:
             border_style="magenta",
         )
     )
+    _render_notices(run, console)
     _render_warnings(run, console)
     _render_formkiq(run, console)
     names = _Names(run.resources)
@@ -377,6 +407,19 @@ def _tree_order(resource: RegisteredResource) -> tuple[int, int, str]:
     kind = resource.type.split(":")[-1]
     rank = _COMPONENT_ORDER.index(kind) if kind in _COMPONENT_ORDER else len(_COMPONENT_ORDER)
     return (0 if not resource.custom else 1, rank, resource.name)
+
+
+def _render_notices(run: ProgramRun, console: Console) -> None:
+    """What the render shows other than the stack file says: encrypted values it cannot read."""
+    notices = run.config.notices if run.config is not None else ()
+    if notices:
+        console.print(
+            Panel(
+                Text("\n".join(f"- {notice}" for notice in notices)),
+                title="shown offline without the stack's secrets",
+                border_style="cyan",
+            )
+        )
 
 
 def _render_warnings(run: ProgramRun, console: Console) -> None:
@@ -474,7 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="directory holding Pulumi.yaml, the stack files and __main__.py",
     )
     args = parser.parse_args(argv)
-    console = output_console(highlight=False)
+    # The render alone goes to stdout (`make preview > review.txt` saves it); every reason not
+    # to render goes to stderr, where the terminal shows it.
+    problems = output_console(highlight=False, stderr=True)
     try:
         run = run_program(
             args.stack,
@@ -483,12 +528,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise_errors=False,
         )
     except (FileNotFoundError, StackFileError) as error:
-        console.print(Text(str(error), style="bold red"))
+        problems.print(Text(str(error), style="bold red"))
         return 1
     if run.error is not None:
         # Pulumi surfaces a failed invoke before the program's own error: show both.
         explained = [message for severity, message in run.diagnostics if severity == "error"]
-        console.print(
+        problems.print(
             Panel(
                 Text("\n".join([*explained, str(run.error)])),
                 title=f"stack {args.stack!r} rejected: {len(run.resources)} resources registered",
@@ -496,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 1
-    render(run, console)
+    render(run, output_console(highlight=False))
     return 0
 
 

@@ -42,6 +42,21 @@ class StackFileError(ValueError):
     """A project or stack file Pulumi would refuse to read; the message names file and key."""
 
 
+# What a stack file may hold at its top level (Pulumi stack settings file reference,
+# "Attributes"); Pulumi reads settings only from `config`.
+STACK_FILE_ATTRIBUTES = (
+    "secretsprovider",
+    "encryptedkey",
+    "encryptionsalt",
+    "config",
+    "environment",
+)
+# `pulumi config set --secret` writes a value as `{secure: <ciphertext>}`, decrypted by the CLI
+# with the stack's secrets provider: an offline render has neither.
+SECURE = "secure"
+ENCRYPTED = "(encrypted: secure)"
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """A stack's configuration as the CLI passes it to the program: full keys, string values."""
@@ -51,6 +66,10 @@ class StackConfig:
     values: Mapping[str, str]
     problems: tuple[ConfigProblem, ...] = ()
     """What the stack file says that Pulumi would pass on but no one would read as meant."""
+    notices: tuple[str, ...] = ()
+    """What the render shows other than as written (encrypted values it cannot decrypt)."""
+    shadowed: frozenset[str] = frozenset()
+    """Full keys the file gives only where nothing reads them: reported once, not as missing."""
 
     @classmethod
     def load(
@@ -80,8 +99,10 @@ class StackConfig:
             raise FileNotFoundError(f"no stack file {stack_file.name} in {project_dir.name}/")
         document = read_yaml(stack_file, literal_config=True)
         settings = _mapping(document, stack_file.name, "the file")
+        misplaced, shadowed = _misplaced_keys(settings, stack_file, name)
         stack_values = _mapping(settings.get("config"), stack_file.name, "config")
-        values.update((key, _cli_string(value)) for key, value in stack_values.items())
+        offline = _OfflineValues.of(stack_values, name)
+        values.update((key, _cli_string(value)) for key, value in offline.values.items())
         for key, value in (overrides or {}).items():
             full_key = key if ":" in key else f"{name}:{key}"
             if value is None:
@@ -92,7 +113,9 @@ class StackConfig:
             project=name,
             stack=stack,
             values={key: str(value) for key, value in values.items() if value is not NULL},
-            problems=tuple(stack_key_problems(values)),
+            problems=(*misplaced, *offline.problems, *stack_key_problems(values)),
+            notices=offline.notices,
+            shadowed=shadowed,
         )
 
     def get(self, key: str) -> str | None:
@@ -122,8 +145,9 @@ class StackConfig:
         try:
             warnings = parse_settings(declared, self.get("aws:region")).warnings
         except ConfigError as error:
-            # A key reported for the stack file (a null) is not reported again as missing.
-            reported = {problem.values[0][0] for problem in self.problems}
+            # A key reported for the stack file (a null, one in the wrong place, one encrypted)
+            # is not reported again as missing or invalid.
+            reported = {problem.values[0][0] for problem in self.problems} | self.shadowed
             found.extend(
                 problem
                 for problem in error.problems
@@ -131,6 +155,118 @@ class StackConfig:
             )
             warnings = error.warnings
         return ConfigError(found, warnings=warnings)
+
+
+def _misplaced_keys(
+    settings: Mapping[str, object], stack_file: Path, project: str
+) -> tuple[list[ConfigProblem], frozenset[str]]:
+    """Top-level keys Pulumi does not read: a setting written without its `config:` wrapper
+    (or indented under nothing) is silently ignored, and the stack then lacks it."""
+    lines = _top_level_lines(stack_file)
+    problems: list[ConfigProblem] = []
+    shadowed: set[str] = set()
+    for key, value in settings.items():
+        if key in STACK_FILE_ATTRIBUTES:
+            continue
+        where = f"at the top level of {stack_file.name} (line {lines.get(key, '?')})"
+        setting_like = ":" in key or key in SETTINGS_BY_KEY or key in (project, "aws", "pulumi")
+        if isinstance(value, dict) and ":" not in key:
+            shadowed.update(f"{key}:{name}" for name in value)
+            fix = f"write each as {key}:<name>: <value>, indented under config:"
+        else:
+            shadowed.add(key if ":" in key else f"{project}:{key}")
+            fix = "indent it under config:"
+        rule = (
+            f"is {where}, not under `config:`: Pulumi reads stack settings only from the "
+            f"config mapping, so nothing reads it; {fix}"
+            if setting_like
+            else f"is {where}, which holds only {', '.join(STACK_FILE_ATTRIBUTES)}: nothing "
+            "reads it"
+        )
+        problems.append(ConfigProblem(((key, _shown(value)),), rule))
+    return problems, frozenset(shadowed)
+
+
+def _top_level_lines(path: Path) -> dict[str, int]:
+    """The line each top-level key of a (readable) YAML file starts on."""
+    root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {
+        str(key.value): key.start_mark.line + 1
+        for key, _ in root.value
+        if isinstance(key, yaml.ScalarNode)
+    }
+
+
+def _shown(value: object) -> object:
+    """A value as a problem shows it: lists and mappings as the file wrote them."""
+    return value if isinstance(value, str | int | float | bool | list | dict) else str(value)
+
+
+@dataclass(frozen=True)
+class _OfflineValues:
+    """A stack file's `config` with its encrypted values handled as an offline render can."""
+
+    values: Mapping[str, object]
+    problems: tuple[ConfigProblem, ...]
+    notices: tuple[str, ...]
+
+    @classmethod
+    def of(cls, stack_values: Mapping[str, object], project: str) -> "_OfflineValues":
+        """A stand-in where the value only labels something (an e-mail endpoint); a problem
+        where it shapes what is built (it cannot be shown without being decrypted); anything
+        outside this project and `aws:region` is not read by the program at all."""
+        values: dict[str, object] = {}
+        problems: list[ConfigProblem] = []
+        notices: list[str] = []
+        for key, value in stack_values.items():
+            if not _is_encrypted(value) and not (
+                isinstance(value, list) and any(_is_encrypted(item) for item in value)
+            ):
+                values[key] = value
+                continue
+            namespace, _, name = key.partition(":")
+            setting = SETTINGS_BY_KEY.get(name) if namespace == project else None
+            if setting is not None and setting.labels_only:
+                stand_ins = _stand_ins(value, name)
+                values[key] = stand_ins
+                notices.append(
+                    f"{key} holds encrypted values (secure:) that an offline render cannot "
+                    f"decrypt: shown as {', '.join(stand_ins)}, each .invalid address standing "
+                    "in for one (names derived from them differ too); `pulumi preview` shows "
+                    "the real ones"
+                )
+            elif setting is not None or key == "aws:region":
+                problems.append(
+                    ConfigProblem(
+                        ((key, ENCRYPTED),),
+                        "is encrypted (secure:), and an offline render cannot decrypt it; it "
+                        "decides what is built, so no stand-in can show this stack: keep it in "
+                        "plain text (it is not a secret), or review with `pulumi preview`",
+                    )
+                )
+            else:
+                values[key] = ENCRYPTED
+                notices.append(
+                    f"{key} is encrypted (secure:): the program does not read it, so the "
+                    "offline render goes on without it"
+                )
+        return cls(values, tuple(problems), tuple(notices))
+
+
+def _is_encrypted(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {SECURE}
+
+
+def _stand_ins(value: object, key: str) -> list[str]:
+    """Plain items kept, each encrypted one (or the whole encrypted list) a reserved address
+    (`.invalid` never resolves: RFC 2606)."""
+    items = value if isinstance(value, list) else [value]
+    return [
+        f"encrypted-{index}@{key.lower()}.invalid" if _is_encrypted(item) else str(item)
+        for index, item in enumerate(items, start=1)
+    ]
 
 
 # --- YAML 1.2, as Pulumi reads its files ----------------------------------------------------

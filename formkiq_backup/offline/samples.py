@@ -19,6 +19,7 @@ Parameters that discovery does not read are approximations for versions before 1
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from formkiq_backup.aws_rules import region_partitions
 from formkiq_backup.formkiq import Parameter, TableRole, parameter_path
 
 SAMPLE_VERSIONS = ("1.9.0", "1.15.0", "1.17.1", "1.18.2", "1.19.0")
@@ -74,8 +75,16 @@ def sample_formkiq(
     release = _release(version)
     names = _names(app_environment, account_id)
     tables = _tables(release, app_environment, names)
+    # The partition follows the region, as it does in AWS: cn-north-1 is aws-cn.
+    partition = region_partitions().get(region, "aws")
     relative = _parameters(
-        release, version, names, env=app_environment, account=account_id, region=region
+        release,
+        version,
+        names,
+        env=app_environment,
+        account=account_id,
+        region=region,
+        partition=partition,
     )
     path = parameter_path(app_environment)
     parameters = {f"{path}/{name}": value for name, value in relative.items()}
@@ -101,6 +110,7 @@ def sample_formkiq(
         parameters=parameters,
         tables=tables,
         buckets=buckets,
+        partition=partition,
     )
 
 
@@ -180,11 +190,12 @@ def _parameters(
     env: str,
     account: str,
     region: str,
+    partition: str,
 ) -> dict[str, str]:
     """The /formkiq/<env>/ parameters of a default install without Typesense."""
-    arn = f"arn:aws:{{service}}:{region}:{account}:{{resource}}"
-    role = f"arn:aws:iam::{account}:role"
-    group = f"arn:aws:iam::{account}:group"
+    arn = f"arn:{partition}:{{service}}:{region}:{account}:{{resource}}"
+    role = f"arn:{partition}:iam::{account}:role"
+    group = f"arn:{partition}:iam::{account}:group"
     queue = f"https://sqs.{region}.amazonaws.com/{account}"
     api = f"https://{{id}}.execute-api.{region}.amazonaws.com"
     stack = f"formkiq-core-{env}"
@@ -199,7 +210,7 @@ def _parameters(
         Parameter.STAGING_BUCKET.value: names["staging_bucket"],
         "s3/OcrBucket": names["ocr_bucket"],
         "s3/Console": names["console_bucket"],
-        "s3/ConsoleArn": f"arn:aws:s3:::{names['console_bucket']}",
+        "s3/ConsoleArn": f"arn:{partition}:s3:::{names['console_bucket']}",
         "s3/ConsoleDomainName": "d1a2b3c4d5e6f7.cloudfront.net",
         "s3/ConsoleRegionalDomainName": f"{names['console_bucket']}.s3.{region}.amazonaws.com",
         "sns/DocumentEventArn": arn.format(
@@ -232,7 +243,7 @@ def _parameters(
         "iam/ApiGatewayInvokeRole": f"{stack}-ApiGatewayInvokeRole-P6Q7R8",
         "iam/ApiGatewayInvokeRoleArn": f"{role}/{stack}-ApiGatewayInvokeRole-P6Q7R8",
         "iam/AdminGroupRole": f"{stack}-AdminGroupRole-S9T0U1",
-        "iam/AdminGroupRoleArn": f"arn:aws:iam::{account}:role/{stack}-AdminGroupRole-S9T0U1",
+        "iam/AdminGroupRoleArn": f"{role}/{stack}-AdminGroupRole-S9T0U1",
         Parameter.USER_POOL_ID.value: f"{region}_Ab12Cd34E",
         Parameter.USER_POOL_ARN.value: arn.format(
             service="cognito-idp", resource=f"userpool/{region}_Ab12Cd34E"

@@ -33,7 +33,7 @@ from formkiq_backup.exports import (
     max_age_days,
 )
 from formkiq_backup.formkiq import FormKiQEnvironment, parameter_path
-from formkiq_backup.lambdas import INFRASTRUCTURE_EXPORT, USERS_EXPORT
+from formkiq_backup.lambdas import INFRASTRUCTURE_EXPORT, USERS_EXPORT, LambdaBundle
 from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
 from tiers.definitions import Capability
 from tiers.scope import ScopeRole
@@ -44,6 +44,16 @@ class _Table:
     name: str
     arn: str
     label: str
+
+
+@dataclass(frozen=True)
+class _Job:
+    """An export Lambda: its name suffix, what it does, its code and its own permissions."""
+
+    name: str
+    description: str
+    bundle: LambdaBundle
+    statements: list[Statement]
 
 
 class SystemExportsBuilder:
@@ -58,38 +68,37 @@ class SystemExportsBuilder:
     makes: ClassVar[frozenset[Product]] = frozenset()
 
     def build(self, context: BuildContext) -> Contribution:
-        scope = context.primary
-        prefix = scope.naming.prefix
-        settings = context.settings
+        """The bucket first (every job writes into it), then the jobs, then their monitor."""
         environment = context.environment
         tables = [
             _Table(table.name, table.arn, table.role.value)
             for table in environment.protected_tables
         ]
-        for table in environment.protected_tables:
-            if not table.pitr_enabled:
-                # ExportTableToPointInTime needs PITR (PointInTimeRecoveryUnavailableException).
-                pulumi.log.warn(
-                    f"{table.name} has PITR off: its scheduled export fails (and alarms) until "
-                    "PITR is on; the posture guard alarms on it too"
-                )
-        expectations = ExportExpectations(
-            app_environment=environment.app_environment,
-            bucket=exports_bucket_name(environment.app_environment, environment.account_id),
-            schedule=settings.export_schedule.expression,
-            max_age_days=max_age_days(settings.export_schedule.longest_gap),
-            retention_days=settings.export_retention_days,
-            tables=tuple(TableExpectation(t.name, t.arn) for t in tables),
-            user_pool_id=environment.user_pool_id,
-        )
-        account, topic, region, tags = (
-            environment.account_id,
-            scope.alerts.topic_arn,
-            scope.region,
-            context.tags,
+        _warn_about_tables_without_pitr(environment)
+        expectations = _expectations(context, tables)
+        bucket = self._exports_bucket(context, expectations)
+        table_exports = self._table_exports(context, tables, bucket)
+        jobs = self._export_jobs(context, bucket, table_exports.group_name)
+        monitor = self._export_monitor(context, tables, bucket, table_exports.group_name)
+        alarm_names = [
+            *table_exports.alarm_names,
+            *(name for job in jobs for name in job.alarm_names),
+            *monitor.alarm_names,
+        ]
+        return Contribution(
+            outputs={
+                "exportsBucket": bucket.bucket_name,
+                "exportSchedule": context.settings.export_schedule.expression,
+            },
+            alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
+            verify={"exports": expectations.descriptor()},
         )
 
-        bucket = ExportsBucket(
+    @staticmethod
+    def _exports_bucket(context: BuildContext, expectations: ExportExpectations) -> ExportsBucket:
+        """The bucket, its own key, and `exports.json` saying what the stack promises."""
+        scope, settings, environment = context.primary, context.settings, context.environment
+        return ExportsBucket(
             scope.naming.resource("exports"),
             ExportsBucketArgs(
                 bucket_name=expectations.bucket,
@@ -105,7 +114,15 @@ class SystemExportsBuilder:
             ),
             context.child_opts(),
         )
-        table_exports = TableExports(
+
+    @staticmethod
+    def _table_exports(
+        context: BuildContext, tables: list[_Table], bucket: ExportsBucket
+    ) -> TableExports:
+        """One Scheduler-started DynamoDB export per table; its group holds every job."""
+        scope, settings = context.primary, context.settings
+        prefix = scope.naming.prefix
+        return TableExports(
             scope.naming.resource("table-exports"),
             TableExportsArgs(
                 tables=tables,
@@ -116,74 +133,92 @@ class SystemExportsBuilder:
                 schedule_timezone=settings.schedule_timezone,
                 schedule_group_name=f"{prefix}-exports",
                 name_prefix=prefix,
-                account_id=account,
-                alarm_topic_arn=topic,
-                region=region,
-                tags=tags,
+                account_id=context.environment.account_id,
+                partition=context.environment.partition,
+                alarm_topic_arn=scope.alerts.topic_arn,
+                region=scope.region,
+                tags=context.tags,
             ),
             context.child_opts(),
         )
+
+    def _export_jobs(
+        self, context: BuildContext, bucket: ExportsBucket, group_name: pulumi.Output[str]
+    ) -> list[ScheduledFunction]:
+        """The users export (when FormKiQ has a user pool) and the infrastructure export."""
+        environment = context.environment
+        env = environment.app_environment
         jobs = []
-        environment_variables: dict[str, pulumi.Input[str]] = {
-            "APP_ENVIRONMENT": environment.app_environment,
-            "EXPORTS_BUCKET": bucket.bucket_name,
-            "KMS_KEY_ARN": bucket.key_arn,
-            "USER_POOL_ID": environment.user_pool_id or "",
-        }
         if environment.user_pool_id:
             jobs.append(
-                ScheduledFunction(
-                    scope.naming.resource("users-export"),
-                    ScheduledFunctionArgs(
-                        function_name=f"{prefix}-users-export",
-                        description=f"Exports the Cognito users of FormKiQ "
-                        f"{environment.app_environment} (passwords are not exportable)",
-                        bundle=USERS_EXPORT,
-                        statements=[
-                            *_reads_users(environment),
-                            *_writes(bucket.bucket_arn, bucket.key_arn, COGNITO_PREFIX),
-                        ],
-                        schedule_expression=settings.export_schedule.expression,
-                        schedule_timezone=settings.schedule_timezone,
-                        schedule_group_name=table_exports.group_name,
-                        environment=environment_variables,
-                        account_id=account,
-                        alarm_topic_arn=topic,
-                        region=region,
-                        tags=tags,
-                    ),
-                    context.child_opts(),
+                _Job(
+                    "users-export",
+                    f"Exports the Cognito users of FormKiQ {env} (passwords are not exportable)",
+                    USERS_EXPORT,
+                    [
+                        *_reads_users(environment),
+                        *_writes(bucket.bucket_arn, bucket.key_arn, COGNITO_PREFIX),
+                    ],
                 )
             )
         jobs.append(
-            ScheduledFunction(
-                scope.naming.resource("infra-export"),
-                ScheduledFunctionArgs(
-                    function_name=f"{prefix}-infra-export",
-                    description=f"Exports the CloudFormation stacks and SSM parameters of "
-                    f"FormKiQ {environment.app_environment}",
-                    bundle=INFRASTRUCTURE_EXPORT,
-                    statements=[
-                        *_reads_infrastructure(environment),
-                        *_writes(bucket.bucket_arn, bucket.key_arn, INFRASTRUCTURE_PREFIX),
-                    ],
-                    schedule_expression=settings.export_schedule.expression,
-                    schedule_timezone=settings.schedule_timezone,
-                    schedule_group_name=table_exports.group_name,
-                    environment=environment_variables,
-                    account_id=account,
-                    alarm_topic_arn=topic,
-                    region=region,
-                    tags=tags,
-                ),
-                context.child_opts(),
+            _Job(
+                "infra-export",
+                f"Exports the CloudFormation stacks and SSM parameters of FormKiQ {env}",
+                INFRASTRUCTURE_EXPORT,
+                [
+                    *_reads_infrastructure(environment),
+                    *_writes(bucket.bucket_arn, bucket.key_arn, INFRASTRUCTURE_PREFIX),
+                ],
             )
         )
+        return [self._export_job(context, job, bucket, group_name) for job in jobs]
+
+    @staticmethod
+    def _export_job(
+        context: BuildContext, job: _Job, bucket: ExportsBucket, group_name: pulumi.Output[str]
+    ) -> ScheduledFunction:
+        """One export Lambda on exportSchedule, in the exports' schedule group."""
+        scope, settings, environment = context.primary, context.settings, context.environment
+        return ScheduledFunction(
+            scope.naming.resource(job.name),
+            ScheduledFunctionArgs(
+                function_name=f"{scope.naming.prefix}-{job.name}",
+                description=job.description,
+                bundle=job.bundle,
+                statements=job.statements,
+                schedule_expression=settings.export_schedule.expression,
+                schedule_timezone=settings.schedule_timezone,
+                schedule_group_name=group_name,
+                environment={
+                    "APP_ENVIRONMENT": environment.app_environment,
+                    "EXPORTS_BUCKET": bucket.bucket_name,
+                    "KMS_KEY_ARN": bucket.key_arn,
+                    "USER_POOL_ID": environment.user_pool_id or "",
+                },
+                account_id=environment.account_id,
+                alarm_topic_arn=scope.alerts.topic_arn,
+                region=scope.region,
+                tags=context.tags,
+            ),
+            context.child_opts(),
+        )
+
+    @staticmethod
+    def _export_monitor(
+        context: BuildContext,
+        tables: list[_Table],
+        bucket: ExportsBucket,
+        group_name: pulumi.Output[str],
+    ) -> ExportMonitor:
+        """The check every six hours, with one freshness alarm per data set."""
+        scope, settings, environment = context.primary, context.settings, context.environment
+        prefix = scope.naming.prefix
         export_sets = [f"{ExportSet.DYNAMODB.value}/{t.name}" for t in tables]
         if environment.user_pool_id:
             export_sets.append(ExportSet.COGNITO.value)
         export_sets.append(ExportSet.INFRASTRUCTURE.value)
-        monitor = ExportMonitor(
+        return ExportMonitor(
             scope.naming.resource("export-monitor"),
             ExportMonitorArgs(
                 app_environment=environment.app_environment,
@@ -193,29 +228,41 @@ class SystemExportsBuilder:
                 bucket_name=bucket.bucket_name,
                 key_arn=bucket.key_arn,
                 function_name=f"{prefix}-export-check",
-                schedule_group_name=table_exports.group_name,
+                schedule_group_name=group_name,
                 schedule_timezone=settings.schedule_timezone,
                 alarm_name_prefix=prefix,
-                account_id=account,
-                alarm_topic_arn=topic,
-                region=region,
-                tags=tags,
+                descriptor=bucket.descriptor,
+                account_id=environment.account_id,
+                alarm_topic_arn=scope.alerts.topic_arn,
+                region=scope.region,
+                tags=context.tags,
             ),
             context.child_opts(),
         )
-        alarm_names = [
-            *table_exports.alarm_names,
-            *(name for job in jobs for name in job.alarm_names),
-            *monitor.alarm_names,
-        ]
-        return Contribution(
-            outputs={
-                "exportsBucket": bucket.bucket_name,
-                "exportSchedule": settings.export_schedule.expression,
-            },
-            alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
-            verify={"exports": expectations.descriptor()},
-        )
+
+
+def _warn_about_tables_without_pitr(environment: FormKiQEnvironment) -> None:
+    for table in environment.protected_tables:
+        if not table.pitr_enabled:
+            # ExportTableToPointInTime needs PITR (PointInTimeRecoveryUnavailableException).
+            pulumi.log.warn(
+                f"{table.name} has PITR off: its scheduled export fails (and alarms) until "
+                "PITR is on; the posture guard alarms on it too"
+            )
+
+
+def _expectations(context: BuildContext, tables: list[_Table]) -> ExportExpectations:
+    """What the exports promise: written to `exports.json`, read by the monitor and verify."""
+    settings, environment = context.settings, context.environment
+    return ExportExpectations(
+        app_environment=environment.app_environment,
+        bucket=exports_bucket_name(environment.app_environment, environment.account_id),
+        schedule=settings.export_schedule.expression,
+        max_age_days=max_age_days(settings.export_schedule.longest_gap),
+        retention_days=settings.export_retention_days,
+        tables=tuple(TableExpectation(t.name, t.arn) for t in tables),
+        user_pool_id=environment.user_pool_id,
+    )
 
 
 def _writes(

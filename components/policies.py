@@ -34,6 +34,20 @@ def service_trust_policy(service: str, account_id: str) -> pulumi.Output[str]:
     )
 
 
+def documented_trust_policy(service: str) -> pulumi.Output[str]:
+    """A role trust policy for one AWS service exactly as AWS documents it, without conditions.
+
+    For services whose role AWS documents without aws:SourceAccount (S3 replication, S3 Batch
+    Operations: AmazonS3 userguide, setting-repl-config-perm-overview.html and
+    batch-ops-iam-role-policies.html): whether they send the key is not documented, and a
+    condition on a key never sent would keep the service from assuming the role at all. Such
+    roles are limited by their permissions instead.
+    """
+    return policy_document(
+        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    )
+
+
 def key_policy(partition: str, account_id: str, *statements: Statement) -> pulumi.Output[str]:
     """A KMS key policy: the account administers the key, then `statements`.
 
@@ -53,3 +67,32 @@ def key_policy(partition: str, account_id: str, *statements: Statement) -> pulum
 def managed_policy_arn(partition: str, path_and_name: str) -> str:
     """An AWS managed policy ARN; the path differs between policies, so it is given whole."""
     return f"arn:{partition}:iam::aws:policy/{path_and_name}"
+
+
+def deny_all_but(
+    sid: str, actions: Sequence[str], resource: object, allowed_role_arns: Sequence[str]
+) -> dict[str, Any]:
+    """Deny `actions` to every principal except the given roles (none given: to all)."""
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": list(actions),
+        "Resource": resource,
+    }
+    if allowed_role_arns:
+        statement["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": sorted(allowed_role_arns)}}
+    return statement
+
+
+def deny_insecure_transport(bucket_arn: pulumi.Output[str]) -> dict[str, Any]:
+    """Deny plain HTTP to a bucket and its objects (AmazonS3 userguide,
+    security-best-practices: enforce encryption of data in transit)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, bucket_arn.apply(lambda arn: f"{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

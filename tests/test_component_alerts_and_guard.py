@@ -197,6 +197,15 @@ def test_only_the_given_resource_types_get_a_silence_alarm(build: Build) -> None
     assert [a["dimensions"]["ResourceType"] for a in silence] == ["DynamoDB"]  # type: ignore[index]
 
 
+def test_a_vault_that_only_receives_copies_gets_the_failure_rules_but_no_silence_alarm(
+    build: Build,
+) -> None:
+    """No backup job completes into a copy destination: a silence alarm would never clear."""
+    run = alerts(build, resource_types=[])
+    assert [a for a in _alarms(run).values() if a["namespace"] == "AWS/Backup"] == []
+    assert len(run.of_type("aws:cloudwatch/eventRule:EventRule")) == 3
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -353,3 +353,121 @@ def test_recovery_point_settings_come_from_the_environment() -> None:
         }
     )
     assert (basic.backup_vault, basic.backed_up_resources) == ("", ())
+
+
+# --- our replication rule on each replicated bucket (Enhanced) ------------------------------
+
+REPLICA = "formkiq-prod-documents-dr-123456789012-us-west-2"
+ROLE = "arn:aws:iam::123456789012:role/formkiq-prod-documents-replication"
+
+
+def replicated(formkiq: dict[str, Any], configuration: dict[str, Any] | None) -> dict[str, Any]:
+    """The guard's settings with our rule expected on BUCKET; `configuration` put there."""
+    from dataclasses import replace
+
+    from formkiq_backup.posture import ExpectedReplication
+    from tests.dr_support import FaithfulReplication
+
+    session = formkiq["session"]
+    faithful = FaithfulReplication()
+    faithful.attach(session.events)
+    if configuration is not None:
+        faithful.put(session.client("s3"), BUCKET, configuration)
+    expected = ExpectedReplication(BUCKET, "formkiq-backup-dr", f"arn:aws:s3:::{REPLICA}", ROLE)
+    return {**formkiq, "settings": replace(formkiq["settings"], replications=(expected,))}
+
+
+def replication_finding(findings: list[Any]) -> Any:
+    return next(f for f in findings if f.check is Check.REPLICATION)
+
+
+def test_our_complete_rule_publishes_one(formkiq: dict[str, Any]) -> None:
+    from tests.dr_support import our_replication
+
+    world = replicated(formkiq, our_replication(REPLICA, ROLE))
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert (finding.compliant, finding.observed) == (True, "rule formkiq-backup-dr complete")
+    assert metric(world["session"], Check.REPLICATION, BUCKET) == 1.0
+
+
+def test_a_configuration_formkiq_replaced_ours_with_alarms(formkiq: dict[str, Any]) -> None:
+    """PutBucketReplication replaces the whole document: a FormKiQ update that set its own
+    rule removed ours."""
+    from tests.dr_support import our_replication
+
+    theirs = our_replication("formkiq-own-copy", ROLE, ID="formkiq-template-rule")
+    world = replicated(formkiq, theirs)
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert not finding.compliant
+    assert "rule formkiq-backup-dr is missing; the configuration holds formkiq-template-rule" in (
+        finding.observed
+    )
+    assert metric(world["session"], Check.REPLICATION, BUCKET) == 0.0
+
+
+def test_no_replication_configuration_at_all_alarms(formkiq: dict[str, Any]) -> None:
+    world = replicated(formkiq, None)
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+    assert not finding.compliant
+    assert finding.observed.startswith("no replication configuration")
+
+
+@pytest.mark.parametrize(
+    ("changes", "gap"),
+    [
+        ({"DeleteMarkerReplication": {"Status": "Disabled"}}, "delete markers not replicated"),
+        ({"Status": "Disabled"}, "status Disabled"),
+        ({"Filter": {"Prefix": "finance/"}}, "is not the whole bucket"),
+        (
+            {"Destination": {"Bucket": f"arn:aws:s3:::{REPLICA}"}},
+            "RTC off; replication metrics off",
+        ),
+    ],
+)
+def test_an_incomplete_rule_alarms_naming_what_it_lacks(
+    formkiq: dict[str, Any], changes: dict[str, Any], gap: str
+) -> None:
+    from tests.dr_support import our_replication
+
+    world = replicated(formkiq, our_replication(REPLICA, ROLE, **changes))
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert not finding.compliant
+    assert gap in finding.observed
+
+
+def test_remediation_never_puts_a_replication_configuration(formkiq: dict[str, Any]) -> None:
+    """Putting one replaces the bucket's whole document: that is pulumi up's to do."""
+    from dataclasses import replace
+
+    world = replicated(formkiq, None)
+    settings = replace(world["settings"], remediate=True)
+    finding = replication_finding(run_guard(settings, world["session"]))
+
+    assert (finding.compliant, finding.remediated) == (False, False)
+    with pytest.raises(world["session"].client("s3").exceptions.ClientError):
+        world["session"].client("s3").get_bucket_replication(Bucket=BUCKET)
+    assert messages(world["session"], world["queue_url"]) == []
+
+
+def test_replication_rules_come_from_the_environment() -> None:
+    rule = {
+        "sourceBucket": BUCKET,
+        "ruleId": "formkiq-backup-dr",
+        "destinationBucketArn": f"arn:aws:s3:::{REPLICA}",
+        "roleArn": ROLE,
+        "rtcMinutes": 15,
+    }
+    settings = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": "[]",
+            "PROTECTED_BUCKETS": "[]",
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "REPLICATION_RULES": json.dumps([rule]),
+        }
+    )
+    assert [r.as_json() for r in settings.replications] == [rule]
+    assert settings.replications[0].source_bucket_arn == f"arn:aws:s3:::{BUCKET}"

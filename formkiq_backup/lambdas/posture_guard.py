@@ -1,5 +1,6 @@
-"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning, and that
-every protected resource has a fresh recovery point in the backup vault (Standard and up).
+"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning, that every
+protected resource has a fresh recovery point in the backup vault (Standard and up), and that
+our replication rules are still on their buckets, complete (Enhanced and up).
 
 It publishes one metric per check for the CloudWatch alarms, which treat missing data as
 breaching, so a guard that stops running alarms too. It publishes to the alarm topic only when
@@ -18,8 +19,10 @@ from botocore.config import Config
 from formkiq_backup.posture import (
     METRIC_NAMESPACE,
     REQUIRED_PITR_DAYS,
+    ExpectedReplication,
     PostureFinding,
     check_recovery_point,
+    check_replication,
     evaluate_posture,
     remediation_notice,
 )
@@ -46,6 +49,8 @@ class GuardSettings:
     backed_up_resources: tuple[tuple[str, str], ...] = ()
     """(name, ARN) of every resource the plan selects."""
     recovery_point_max_age_hours: int = 26
+    replications: tuple[ExpectedReplication, ...] = ()
+    """Our replication rules on their source buckets (Enhanced and up)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "GuardSettings":
@@ -61,6 +66,10 @@ class GuardSettings:
             backup_vault=environ.get("BACKUP_VAULT_NAME", ""),
             backed_up_resources=tuple(json.loads(environ.get("BACKED_UP_RESOURCES", "{}")).items()),
             recovery_point_max_age_hours=int(environ.get("RECOVERY_POINT_MAX_AGE_HOURS", 26)),
+            replications=tuple(
+                ExpectedReplication.from_json(rule)
+                for rule in json.loads(environ.get("REPLICATION_RULES", "[]"))
+            ),
         )
 
 
@@ -88,6 +97,7 @@ def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
             )
             for name, arn in settings.backed_up_resources
         ]
+    findings += [check_replication(s3, rule) for rule in settings.replications]
     cloudwatch = session.client("cloudwatch", config=_CLIENT_CONFIG)
     datums = [finding.metric_datum(settings.app_environment) for finding in findings]
     for start in range(0, len(datums), _METRIC_BATCH):

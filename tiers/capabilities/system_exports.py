@@ -55,7 +55,7 @@ class SystemExportsBuilder:
         ScopeRole.PRIMARY: frozenset({"cloudwatch.amazonaws.com"})
     }
     needs: ClassVar[frozenset[Product]] = frozenset()
-    makes: ClassVar[frozenset[Product]] = frozenset()
+    makes: ClassVar[frozenset[Product]] = frozenset({Product.EXPORTS_BUCKET})
 
     def build(self, context: BuildContext) -> Contribution:
         scope = context.primary
@@ -215,6 +215,7 @@ class SystemExportsBuilder:
             },
             alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
             verify={"exports": expectations.descriptor()},
+            products={Product.EXPORTS_BUCKET: bucket},
         )
 
 

@@ -76,29 +76,6 @@ class World:
     def tables(self) -> set[str]:
         return set(self.client("dynamodb").list_tables()["TableNames"])
 
-    def replicate_documents(self, replica: str = "formkiq-prod-documents-replica") -> str:
-        """Turn on replication of the whole documents bucket to a new versioned replica."""
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=replica)
-        s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_replication(
-            Bucket=BUCKET,
-            ReplicationConfiguration={
-                "Role": f"arn:aws:iam::{MOTO_ACCOUNT}:role/replication",
-                "Rules": [
-                    {
-                        "ID": "documents",
-                        "Priority": 1,
-                        "Status": "Enabled",
-                        "Filter": {},
-                        "DeleteMarkerReplication": {"Status": "Enabled"},
-                        "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                    }
-                ],
-            },
-        )
-        return replica
-
 
 def watch_source_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every mutating call naming FormKiQ's tables or bucket that the CLI attempts.

@@ -652,11 +652,7 @@ def repair(
     help="Bring each object back to this time, with its zone (Z or +01:00); not in the future.",
 )
 @click.option("--apply", is_flag=True, help="Change the bucket (default: dry-run).")
-@click.option(
-    "--backfill-replica",
-    is_flag=True,
-    help="Also copy objects that predate replication to the replica bucket.",
-)
+@click.option("--backfill-replica", is_flag=True, hidden=True, help="Gone: replicate-existing.")
 def restore_documents(
     *,
     site: str | None,
@@ -689,6 +685,11 @@ def restore_documents(
         refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
     if at > datetime.now(UTC):
         refuse(f"--at {utc_text(at)} is in the future: nothing to go back to")
+    if backfill_replica:
+        refuse(
+            "--backfill-replica is gone: objects that predate replication reach the replica "
+            "by S3 Batch Replication, `formkiq-dr replicate-existing`"
+        )
 
     execute(
         "restore-documents",
@@ -700,7 +701,6 @@ def restore_documents(
             prefix=prefix,
             at=at,
             apply=apply,
-            backfill_replica=backfill_replica,
             on_object=lambda: feedback.tick("objects"),
         ),
     )

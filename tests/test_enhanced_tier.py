@@ -479,3 +479,43 @@ def test_a_new_dr_region_replaces_the_dr_side_and_keeps_the_old_one(
         moved.outputs["documentsReplicaBucket"] == f"formkiq-prod-documents-dr-{ACCOUNT}-eu-west-1"
     )
     assert moved.outputs["drBackupVaultArn"].startswith("arn:aws:backup:eu-west-1:")
+
+
+# --- bad input: refused before anything is registered or any AWS lookup is made ------------
+
+
+@pytest.mark.parametrize(
+    ("dr_region", "message"),
+    [
+        ("us-east-1", "must differ from the primary region"),
+        ("us-west-9", "is not an AWS region where AWS Backup runs"),
+        ("cn-north-1", "copies cannot cross partitions (aws to aws-cn)"),
+        (None, "required for tier enhanced"),
+    ],
+)
+def test_a_bad_dr_region_stops_the_enhanced_program_before_any_resource(
+    dr_region: str | None, message: str
+) -> None:
+    """The config checks themselves are in test_config_validation.py; this proves the whole
+    program stops on them before registering anything or calling AWS."""
+    run = run_program("dr", overrides={"drRegion": dr_region}, raise_errors=False)
+
+    assert message in str(run.error)
+    assert "drRegion" in str(run.error)
+    assert run.resources == []
+    assert run.invokes == []
+
+
+def test_dr_names_fit_aws_limits_for_the_longest_app_environment() -> None:
+    longest = "customer-acme-europe-prod-1"  # 27 characters: FormKiQ's longest
+    run = run_program("dr", overrides={"appEnvironment": longest})
+
+    buckets = [r.inputs["bucket"] for r in run.of_type("aws:s3/bucket:Bucket")]
+    assert len(buckets) == 3 and all(len(name) <= 63 for name in buckets), buckets
+    assert all(name == name.lower() for name in buckets)
+    roles = [r.state["name"] for r in run.of_type("aws:iam/role:Role")]
+    assert all(len(name) <= 64 for name in roles), roles
+    alarms = [r.state["name"] for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert all(len(name) <= 255 for name in alarms)
+    vaults = [r.inputs["name"] for r in run.of_type("aws:backup/vault:Vault")]
+    assert all(len(name) <= 50 for name in vaults), vaults

@@ -209,6 +209,15 @@ STANDARD = BASIC.extended(
     },
 )
 
+def _also_replicated(spec: TierSpec, data_class: DataClass) -> RecoveryObjective:
+    """The exports behind `data_class`, now also in drRegion."""
+    objective = spec.recovery_objectives[data_class]
+    return replace(
+        objective,
+        protected_by=(*objective.protected_by, "the exports bucket replicated to drRegion"),
+    )
+
+
 ENHANCED = STANDARD.extended(
     Tier.ENHANCED,
     summary="Standard + cross-region copies and S3 cross-region replication",
@@ -240,23 +249,9 @@ ENHANCED = STANDARD.extended(
             "replicated (formkiq-dr purge-replica); objects older than the rule need "
             "formkiq-dr replicate-existing once",
         ),
-        DataClass.USER_DIRECTORY: RecoveryObjective(
-            rpo_minutes=31 * 1440,
-            rto_minutes=(60, 240),
-            protected_by=(
-                "scheduled Cognito users export (users and groups, gzipped JSON Lines)",
-                "the exports bucket replicated to drRegion",
-            ),
-            note="passwords cannot be exported: every restored user needs a new password",
-        ),
-        DataClass.SYSTEM_CONFIGURATION: RecoveryObjective(
-            rpo_minutes=31 * 1440,
-            rto_minutes=(120, 480),
-            protected_by=(
-                "scheduled export of FormKiQ's CloudFormation templates, parameters, outputs",
-                "scheduled export of every /formkiq/<env>/ SSM parameter",
-                "the exports bucket replicated to drRegion",
-            ),
+        DataClass.USER_DIRECTORY: _also_replicated(STANDARD, DataClass.USER_DIRECTORY),
+        DataClass.SYSTEM_CONFIGURATION: replace(
+            _also_replicated(STANDARD, DataClass.SYSTEM_CONFIGURATION),
             note="deploy FormKiQ in drRegion from the saved templates and parameters",
         ),
     },

@@ -209,6 +209,7 @@ STANDARD = BASIC.extended(
     },
 )
 
+
 def _also_replicated(spec: TierSpec, data_class: DataClass) -> RecoveryObjective:
     """The exports behind `data_class`, now also in drRegion."""
     objective = spec.recovery_objectives[data_class]

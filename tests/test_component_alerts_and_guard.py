@@ -210,7 +210,6 @@ def test_a_vault_that_only_receives_copies_gets_the_failure_rules_but_no_silence
     ("changes", "message"),
     [
         ({"resource_types": ["Dynamo"]}, "resource type 'Dynamo' is not one AWS Backup"),
-        ({"resource_types": []}, "give at least one AWS Backup resource type"),
         ({"name_prefix": "p" * 60}, "EventBridge rule name"),
     ],
 )

@@ -60,6 +60,10 @@ class PostureGuardArgs:
     backed_up: Sequence[NamedResource] = ()
     """Resources the backup plan selects, each checked for a fresh recovery point."""
     recovery_point_max_age_hours: int = 26
+    copy_vault_name: str | None = None
+    """The DR region's vault the plan copies into: alarm per resource when its newest copy
+    there is too old (copies that stop, silently, for want of a copy action or a key)."""
+    copy_vault_region: str | None = None
     replications: Sequence[ExpectedReplication] = ()
     """Replication rules that must stay on their source buckets, complete (one alarm each)."""
     minimum_pitr_days: int = REQUIRED_PITR_DAYS
@@ -84,6 +88,10 @@ class PostureGuardArgs:
             found.append("nothing to watch: give at least one table or bucket")
         if self.backup_vault_name is not None and not self.backed_up:
             found.append("backup_vault_name is set but backed_up names no resource")
+        if self.copy_vault_name is not None and (
+            self.backup_vault_name is None or not self.copy_vault_region
+        ):
+            found.append("copy_vault_name needs backup_vault_name and copy_vault_region")
         if not 1 <= self.recovery_point_max_age_hours <= 8_760:
             found.append(
                 f"recovery_point_max_age_hours={self.recovery_point_max_age_hours}: must be 1..8760"
@@ -113,6 +121,8 @@ class PostureGuardArgs:
         found += [(Check.VERSIONING, bucket.name) for bucket in self.buckets]
         if self.backup_vault_name is not None:
             found += [(Check.RECOVERY_POINT, resource.name) for resource in self.backed_up]
+        if self.copy_vault_name is not None:
+            found += [(Check.COPY, resource.name) for resource in self.backed_up]
         found += [(Check.REPLICATION, rule.source_bucket) for rule in self.replications]
         return found
 
@@ -130,6 +140,7 @@ _KINDS = {
     Check.PITR: "pitr",
     Check.VERSIONING: "versioning",
     Check.RECOVERY_POINT: "recovery-point",
+    Check.COPY: "dr-copy",
     Check.REPLICATION: "replication",
 }
 
@@ -188,6 +199,9 @@ class PostureGuard(pulumi.ComponentResource):
             variables["BACKUP_VAULT_NAME"] = args.backup_vault_name
             variables["BACKED_UP_RESOURCES"] = json.dumps({r.name: r.arn for r in args.backed_up})
             variables["RECOVERY_POINT_MAX_AGE_HOURS"] = str(args.recovery_point_max_age_hours)
+        if args.copy_vault_name is not None and args.copy_vault_region:
+            variables["COPY_VAULT_NAME"] = args.copy_vault_name
+            variables["COPY_VAULT_REGION"] = args.copy_vault_region
         if args.replications:
             variables["REPLICATION_RULES"] = json.dumps(
                 [rule.as_json() for rule in args.replications]
@@ -347,6 +361,10 @@ class PostureGuard(pulumi.ComponentResource):
             Check.RECOVERY_POINT: (
                 f"{resource} has no completed recovery point younger than "
                 f"{args.recovery_point_max_age_hours} h in the vault"
+            ),
+            Check.COPY: (
+                f"{resource} has no completed copy younger than "
+                f"{args.recovery_point_max_age_hours} h in the DR vault {args.copy_vault_name}"
             ),
             Check.REPLICATION: (
                 f"the DR replication rule on {resource} is missing or incomplete (a FormKiQ "

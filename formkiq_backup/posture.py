@@ -27,6 +27,8 @@ class Check(StrEnum):
     PITR = "PitrCompliant"
     VERSIONING = "VersioningCompliant"
     RECOVERY_POINT = "RecoveryPointFresh"
+    COPY = "CopyFresh"
+    """The newest copy in the DR region's vault (cross-region copies)."""
     REPLICATION = "ReplicationConfigured"
 
     @property
@@ -36,6 +38,7 @@ class Check(StrEnum):
             Check.PITR: "TableName",
             Check.VERSIONING: "BucketName",
             Check.RECOVERY_POINT: "ResourceName",
+            Check.COPY: "ResourceName",
             Check.REPLICATION: "BucketName",
         }[self]
 
@@ -148,24 +151,28 @@ def check_recovery_point(
     *,
     max_age_hours: int,
     now: datetime | None = None,
+    check: Check = Check.RECOVERY_POINT,
 ) -> PostureFinding:
     """`vault` must hold a completed recovery point of the resource at most `max_age_hours` old.
 
     Per resource, because AWS/Backup's job metrics are summed per vault and resource type: two
-    healthy tables would hide a third whose backups fail every day.
+    healthy tables would hide a third whose backups fail every day. With Check.COPY, `backup`
+    is a client of the DR region and `vault` the DR vault: a copy keeps its source's ARN and
+    creation date (AWS Backup developer guide, recov-point-create-a-copy.html), so the same
+    question finds the newest copy there.
     """
     expected = f"a completed recovery point in {vault} at most {max_age_hours} h old"
     try:
         created = newest_recovery_points(backup, resource_arn).get(vault)
     except (ClientError, BotoCoreError) as error:
-        return _unchecked(Check.RECOVERY_POINT, resource, expected, error)
+        return _unchecked(check, resource, expected, error)
     if created is None:
         observed = f"no completed recovery point in {vault}"
-        return PostureFinding(Check.RECOVERY_POINT, resource, False, observed, expected)
+        return PostureFinding(check, resource, False, observed, expected)
     now = now or datetime.now(UTC)
     hours = (now - created).total_seconds() / 3_600
     return PostureFinding(
-        Check.RECOVERY_POINT,
+        check,
         resource,
         is_fresh(created, max_age_hours, now),
         f"newest recovery point {created.isoformat()}, {hours:.1f} h old",

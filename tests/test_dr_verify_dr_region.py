@@ -214,7 +214,10 @@ def test_copies_that_stopped_fail_per_resource(
     assert copies[f"{DOCUMENTS} ({DR}, {DR_VAULT})"][0] == "pass"
     assert copies[f"{SYNCS} ({DR}, {DR_VAULT})"][0] == "fail"
     assert "40.0 h old (tier allows 26 h)" in copies[f"{SYNCS} ({DR}, {DR_VAULT})"][1]
-    assert copies[f"{BUCKET} ({DR}, {DR_VAULT})"] == ("fail", "no completed copy in the DR vault")
+    assert copies[f"{BUCKET} ({DR}, {DR_VAULT})"] == (
+        "fail",
+        f"no completed recovery point in {DR_VAULT}",
+    )
 
 
 def test_enhanced_without_a_dr_region_says_what_is_missing(

@@ -391,6 +391,26 @@ def test_the_guard_checks_our_rule_on_each_source_every_15_minutes(enhanced: Pro
     assert {a.inputs["treatMissingData"] for a in alarms.values()} == {"breaching"}
 
 
+def test_the_guard_alarms_when_copies_stop_reaching_the_dr_vault(enhanced: ProgramRun) -> None:
+    variables = enhanced.named("formkiq-prod-posture-guard-function").inputs["environment"][
+        "variables"
+    ]
+    assert (variables["COPY_VAULT_NAME"], variables["COPY_VAULT_REGION"]) == (
+        "formkiq-prod-dr-backup-vault",
+        DR_REGION,
+    )
+    alarms = {
+        a.inputs["dimensions"]["ResourceName"]
+        for a in enhanced.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "CopyFresh"
+    }
+    assert alarms == {
+        "formkiq-core-prod-documents",
+        "formkiq-core-prod-documentsyncs",
+        FORMKIQ_BUCKET,
+    }
+
+
 def test_the_batch_replication_role_may_only_replicate_our_sources_and_report_to_exports(
     enhanced: ProgramRun,
 ) -> None:

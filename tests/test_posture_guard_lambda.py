@@ -215,13 +215,16 @@ ARNS = {
 
 
 class WithStubbedBackup:
-    """The moto session, except that its Backup client is the stubbed one."""
+    """The moto session, except that its Backup clients are stubbed ones (one per region:
+    `dr_backup` answers a client asked for another region)."""
 
-    def __init__(self, session: boto3.session.Session, backup: Any) -> None:
-        self.session, self.backup = session, backup
+    def __init__(self, session: boto3.session.Session, backup: Any, dr_backup: Any = None) -> None:
+        self.session, self.backup, self.dr_backup = session, backup, dr_backup
 
-    def client(self, service: str, config: Any = None) -> Any:
-        return self.backup if service == "backup" else self.session.client(service, config=config)  # type: ignore[call-overload]
+    def client(self, service: str, config: Any = None, region_name: str | None = None) -> Any:
+        if service == "backup":
+            return self.dr_backup if region_name else self.backup
+        return self.session.client(service, config=config)  # type: ignore[call-overload]
 
 
 def point(vault: str, hours_old: float, status: str = "COMPLETED") -> dict[str, Any]:
@@ -471,3 +474,63 @@ def test_replication_rules_come_from_the_environment() -> None:
     )
     assert [r.as_json() for r in settings.replications] == [rule]
     assert settings.replications[0].source_bucket_arn == f"arn:aws:s3:::{BUCKET}"
+
+
+# --- copies in the DR vault (Enhanced) ------------------------------------------------------
+
+DR_VAULT = "formkiq-prod-dr-backup-vault"
+
+
+def test_copies_that_stop_reaching_the_dr_vault_alarm_per_resource(formkiq: dict[str, Any]) -> None:
+    """The guard asks drRegion for each resource's points: a copy keeps its source's ARN."""
+    session: boto3.session.Session = formkiq["session"]
+    settings = GuardSettings(
+        **{
+            **formkiq["settings"].__dict__,
+            "backup_vault": VAULT,
+            "backed_up_resources": tuple(ARNS.items()),
+            "copy_vault": DR_VAULT,
+            "copy_region": "us-west-2",
+        }
+    )
+    backup = session.client("backup")
+    dr_backup = session.client("backup", region_name="us-west-2")
+    copies = {DOCUMENTS: [point(DR_VAULT, 3)], SYNCS: [point(DR_VAULT, 3)], BUCKET: []}
+    with Stubber(backup) as primary, Stubber(dr_backup) as dr:
+        for name, arn in ARNS.items():
+            primary.add_response(
+                "list_recovery_points_by_resource",
+                {"RecoveryPoints": [point(VAULT, 2)]},
+                {"ResourceArn": arn},
+            )
+            dr.add_response(
+                "list_recovery_points_by_resource",
+                {"RecoveryPoints": copies[name]},
+                {"ResourceArn": arn},
+            )
+        findings = run_guard(settings, WithStubbedBackup(session, backup, dr_backup))
+        dr.assert_no_pending_responses()
+
+    copied = {f.resource: f for f in findings if f.check is Check.COPY}
+    assert {name: f.compliant for name, f in copied.items()} == {
+        DOCUMENTS: True,
+        SYNCS: True,
+        BUCKET: False,
+    }
+    assert copied[BUCKET].observed == f"no completed recovery point in {DR_VAULT}"
+    assert metric(session, Check.COPY, BUCKET) == 0.0
+    assert metric(session, Check.COPY, DOCUMENTS) == 1.0
+
+
+def test_the_copy_vault_comes_from_the_environment() -> None:
+    settings = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": "[]",
+            "PROTECTED_BUCKETS": "[]",
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "COPY_VAULT_NAME": DR_VAULT,
+            "COPY_VAULT_REGION": "us-west-2",
+        }
+    )
+    assert (settings.copy_vault, settings.copy_region) == (DR_VAULT, "us-west-2")

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.expectations import StackExpectations
 from formkiq_backup.dr.report import Report, Status
-from formkiq_backup.posture import check_replication, is_fresh, newest_recovery_points
+from formkiq_backup.posture import Check, check_recovery_point, check_replication
 from formkiq_backup.replication import Replicated, ReplicationPlan, planned_replications
 from tiers.definitions import Capability, TierSpec
 from tiers.scope import Naming, ScopeRole
@@ -207,31 +207,31 @@ def _checksum(head: dict[str, Any]) -> str:
 
 
 def check_dr_copies(ctx: DrContext, report: Report, wanted: DrExpectations) -> None:
-    """Each protected resource's newest completed copy in the DR vault, within the age limit.
-
-    ListRecoveryPointsByResource lists the resource's recovery points of the region it is asked
-    in: asked in drRegion with the source's ARN, it lists the copies there.
-    """
+    """Each protected resource's newest completed copy in the DR vault, within the age limit:
+    the posture guard's own check (Check.COPY), asked in drRegion."""
     if wanted.dr_vault is None or wanted.dr_region is None:
         return
     environment = ctx.environment
     backup = ctx.client("backup", wanted.dr_region)
-    now = datetime.now(UTC)
     resources = [(t.name, t.arn) for t in environment.protected_tables]
     resources += [(b.name, b.arn) for b in environment.protected_buckets]
+    limit = f" (tier allows {wanted.max_age_hours} h)" if wanted.max_age_hours else ""
     for name, arn in resources:
-        subject = f"{name} ({wanted.dr_region}, {wanted.dr_vault})"
-        created = newest_recovery_points(backup, arn).get(wanted.dr_vault)
-        if created is None:
-            report.add("dr copies", subject, Status.FAIL, "no completed copy in the DR vault")
-            continue
-        hours = (now - created).total_seconds() / 3_600
-        fresh = is_fresh(created, wanted.max_age_hours, now)
-        limit = f" (tier allows {wanted.max_age_hours} h)" if wanted.max_age_hours else ""
+        finding = require_access(
+            check_recovery_point(
+                backup,
+                name,
+                arn,
+                wanted.dr_vault,
+                max_age_hours=wanted.max_age_hours or 0,
+                check=Check.COPY,
+            )
+        )
+        fresh = finding.compliant or (not wanted.max_age_hours and "newest" in finding.details)
         report.add(
             "dr copies",
-            subject,
+            f"{name} ({wanted.dr_region}, {wanted.dr_vault})",
             Status.PASS if fresh else Status.FAIL,
-            f"newest copy {created.isoformat()}, {hours:.1f} h old{limit}",
-            newest=created.isoformat(),
+            finding.observed + (limit if "newest" in finding.details else ""),
+            newest=finding.details.get("newest"),
         )

@@ -19,6 +19,7 @@ from botocore.config import Config
 from formkiq_backup.posture import (
     METRIC_NAMESPACE,
     REQUIRED_PITR_DAYS,
+    Check,
     ExpectedReplication,
     PostureFinding,
     check_recovery_point,
@@ -49,6 +50,9 @@ class GuardSettings:
     backed_up_resources: tuple[tuple[str, str], ...] = ()
     """(name, ARN) of every resource the plan selects."""
     recovery_point_max_age_hours: int = 26
+    copy_vault: str = ""
+    """The DR region's vault the plan copies into; empty: no copy checks (below Enhanced)."""
+    copy_region: str = ""
     replications: tuple[ExpectedReplication, ...] = ()
     """Our replication rules on their source buckets (Enhanced and up)."""
 
@@ -66,6 +70,8 @@ class GuardSettings:
             backup_vault=environ.get("BACKUP_VAULT_NAME", ""),
             backed_up_resources=tuple(json.loads(environ.get("BACKED_UP_RESOURCES", "{}")).items()),
             recovery_point_max_age_hours=int(environ.get("RECOVERY_POINT_MAX_AGE_HOURS", 26)),
+            copy_vault=environ.get("COPY_VAULT_NAME", ""),
+            copy_region=environ.get("COPY_VAULT_REGION", ""),
             replications=tuple(
                 ExpectedReplication.from_json(rule)
                 for rule in json.loads(environ.get("REPLICATION_RULES", "[]"))
@@ -94,6 +100,21 @@ def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
                 arn,
                 settings.backup_vault,
                 max_age_hours=settings.recovery_point_max_age_hours,
+            )
+            for name, arn in settings.backed_up_resources
+        ]
+    if settings.copy_vault:
+        copies = session.client(
+            "backup", region_name=settings.copy_region or None, config=_CLIENT_CONFIG
+        )
+        findings += [
+            check_recovery_point(
+                copies,
+                name,
+                arn,
+                settings.copy_vault,
+                max_age_hours=settings.recovery_point_max_age_hours,
+                check=Check.COPY,
             )
             for name, arn in settings.backed_up_resources
         ]

@@ -178,6 +178,11 @@ def _function(inputs: dict[str, Any], names: _Names) -> str:
         f"{inputs.get('runtime')} {inputs.get('handler')}; checks PITR >= "
         f"{variables.get('MINIMUM_PITR_DAYS')} d on {tables}; versioning on {buckets}; "
         + (f"our replication rule on {', '.join(replicated)}; " if replicated else "")
+        + (
+            f"copies in {variables['COPY_VAULT_NAME']} ({variables['COPY_VAULT_REGION']}); "
+            if "COPY_VAULT_NAME" in variables
+            else ""
+        )
         + f"remediate={variables.get('REMEDIATE')}"
     )
 

@@ -26,6 +26,7 @@ class PostureGuardBuilder:
         scope = context.primary
         environment = context.environment
         backed_up = Capability.AWS_BACKUP in context.spec.capabilities
+        copies = Capability.CROSS_REGION_COPIES in context.spec.capabilities
         # With replication in the tier, the guard also proves our rule is still on each source
         # bucket, complete (one implementation with `formkiq-dr verify`).
         replications = (
@@ -54,6 +55,9 @@ class PostureGuardBuilder:
                 else [],
                 recovery_point_max_age_hours=context.spec.recovery_point_max_age_hours
                 or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
+                # With copies in the tier, the newest copy of each resource in the DR vault too.
+                copy_vault_name=context.dr.naming.backup_vault() if copies else None,
+                copy_vault_region=context.dr.where.region_name if copies else None,
                 replications=replications,
                 remediate=context.settings.remediate_posture,
                 region=scope.region,

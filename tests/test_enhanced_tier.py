@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from formkiq_backup.aws_rules import SUPPORTED_VAULT_EVENTS
-from formkiq_backup.offline.changes import removal_plan
+from formkiq_backup.offline.changes import removal_plan, replacement_plan
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import ProgramRun, run_program
 
@@ -478,25 +478,19 @@ def test_a_new_dr_region_replaces_the_dr_side_and_keeps_the_old_one(
     enhanced: ProgramRun,
 ) -> None:
     moved = run_program("dr", overrides={"drRegion": "eu-west-1"})
+    plan = replacement_plan(enhanced, moved)
 
-    # Region is a replace-on-change input: every DR resource is replaced; the old ones holding
-    # data are retained (blocked first while protected), so nothing in us-west-2 is deleted.
-    before = {r.name: r for r in enhanced.resources if r.custom}
-    after = {r.name: r for r in moved.resources if r.custom}
-    replaced = [
-        name
-        for name, resource in before.items()
-        if name.startswith("formkiq-prod-dr-")
-        and name in after
-        and resource.inputs.get("region") != after[name].inputs.get("region")
-    ]
-    assert set(replaced) >= DR_DATA_HOLDERS
-    for name in DR_DATA_HOLDERS:
-        old = before[name]
-        assert (old.protect, old.retain_on_delete) == (True, True), name
+    # Every DR data holder is replaced (region is a replacing input); the old ones are blocked
+    # while protected and then retained: nothing in us-west-2 is deleted.
+    assert {r.name for r in plan.blocked} >= DR_DATA_HOLDERS
+    assert {r.name for r in plan.retained} >= DR_DATA_HOLDERS
+    assert not {r.name for r in plan.deleted} & DR_DATA_HOLDERS
+    assert {r.inputs["region"] for r in plan.retained} == {DR_REGION}
+    # Nothing of the primary side is replaced: the rule on FormKiQ's bucket is updated in place.
+    assert not [r.name for r in (*plan.blocked, *plan.deleted) if "-dr-" not in r.name]
     # Replica bucket names carry the region: the new ones do not collide with the kept ones.
-    assert (
-        moved.outputs["documentsReplicaBucket"] == f"formkiq-prod-documents-dr-{ACCOUNT}-eu-west-1"
+    assert moved.outputs["documentsReplicaBucket"] == (
+        f"formkiq-prod-documents-dr-{ACCOUNT}-eu-west-1"
     )
     assert moved.outputs["drBackupVaultArn"].startswith("arn:aws:backup:eu-west-1:")
 

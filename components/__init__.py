@@ -12,16 +12,24 @@
 | TableExports           | Scheduler-started DynamoDB exports, their role, DLQ, alarms   |
 | ScheduledFunction      | a Scheduler-run Lambda with its DLQ and failure alarms        |
 | ExportMonitor          | checks each newest export, one freshness alarm per data set   |
+| ReplicaBucket          | versioned, KMS-encrypted, deny-delete replica in the DR region |
+| BucketReplication      | our one replication rule on a source bucket, and its role     |
+| ReplicationAlarms      | a rule's replication metrics, alarmed where S3 publishes them |
+| BatchReplicationRole   | the role S3 Batch Replication jobs run as                     |
 """
 
 from components.backup_alerts import BackupJobAlerts, BackupJobAlertsArgs
-from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule
+from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule, CopyAction
 from components.backup_region_settings import BackupRegionSettings, BackupRegionSettingsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.batch_replication_role import BatchReplicationRole, BatchReplicationRoleArgs
+from components.bucket_replication import BucketReplication, BucketReplicationArgs
 from components.export_monitor import ExportMonitor, ExportMonitorArgs
 from components.exports_bucket import ExportsBucket, ExportsBucketArgs
 from components.notification_topic import NotificationTopic, NotificationTopicArgs
 from components.posture_guard import PostureGuard, PostureGuardArgs
+from components.replica_bucket import ReplicaBucket, ReplicaBucketArgs
+from components.replication_alarms import ReplicationAlarms, ReplicationAlarmsArgs, Side
 from components.scheduled_function import ScheduledFunction, ScheduledFunctionArgs
 from components.table_exports import TableExports, TableExportsArgs
 
@@ -35,6 +43,11 @@ __all__ = [
     "BackupRule",
     "BackupVault",
     "BackupVaultArgs",
+    "BatchReplicationRole",
+    "BatchReplicationRoleArgs",
+    "BucketReplication",
+    "BucketReplicationArgs",
+    "CopyAction",
     "ExportMonitor",
     "ExportMonitorArgs",
     "ExportsBucket",
@@ -43,8 +56,13 @@ __all__ = [
     "NotificationTopicArgs",
     "PostureGuard",
     "PostureGuardArgs",
+    "ReplicaBucket",
+    "ReplicaBucketArgs",
+    "ReplicationAlarms",
+    "ReplicationAlarmsArgs",
     "ScheduledFunction",
     "ScheduledFunctionArgs",
+    "Side",
     "TableExports",
     "TableExportsArgs",
 ]

@@ -50,7 +50,8 @@ class BackupJobAlertsArgs:
     vault_name: pulumi.Input[str]
     name_prefix: str
     resource_types: Sequence[str] = ("DynamoDB", "S3")
-    """AWS Backup resource types backed up into the vault: one "no backup" alarm each."""
+    """AWS Backup resource types backed up into the vault: one "no backup" alarm each. None for
+    a vault that only receives copies (no backup job ever completes into it)."""
     hours_without_completed_backup: int = 26
     """A daily schedule plus its completion window, with an hour to spare."""
     region: str | None = None
@@ -61,8 +62,6 @@ class BackupJobAlertsArgs:
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
         found = aws_rules.alarm_window_problems(3_600, self.hours_without_completed_backup)
-        if not self.resource_types:
-            found.append("resource_types: give at least one AWS Backup resource type")
         found += [
             f"resource type {kind!r} is not one AWS Backup publishes metrics for (known: "
             f"{', '.join(sorted(aws_rules.BACKUP_RESOURCE_TYPES))})"

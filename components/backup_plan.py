@@ -1,7 +1,7 @@
 """BackupPlan: an AWS Backup plan, its rules, its selection by ARN and its service role."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +21,25 @@ BACKUP_ROLE_POLICIES = {
 
 
 @dataclass(frozen=True)
+class CopyAction:
+    """A copy of each recovery point a rule makes, into another vault (another region's).
+
+    Its lifecycle is given explicitly: "If you don't specify a lifecycle, AWS Backup applies the
+    lifecycle policy of the source backup" (API_CopyAction), and a copy kept forever would stay
+    out of any later vault lock's bounds. A copy's cold storage obeys the same 90-day rule.
+    """
+
+    vault_arn: pulumi.Input[str]
+    delete_after_days: int
+    cold_storage_after_days: int | None = None
+
+    def problems(self) -> list[str]:
+        return aws_rules.copy_lifecycle_problems(
+            self.delete_after_days, self.cold_storage_after_days
+        )
+
+
+@dataclass(frozen=True)
 class BackupRule:
     """One backup rule; its name should say what it keeps, e.g. daily_kept_35_days."""
 
@@ -34,6 +53,13 @@ class BackupRule:
     cold_storage_after_days: int | None = None
     """AWS Backup ignores this for resource types that cannot tier (S3 today)."""
     recovery_point_tags: Mapping[str, str] = field(default_factory=dict)
+    copies: Sequence[CopyAction] = ()
+    """Copies of every recovery point, e.g. into the DR region's vault."""
+
+    def copied_to(self, vault_arn: pulumi.Input[str]) -> "BackupRule":
+        """This rule, also copying each recovery point to `vault_arn`, kept as long as here."""
+        copy = CopyAction(vault_arn, self.delete_after_days, self.cold_storage_after_days)
+        return replace(self, copies=(*self.copies, copy))
 
     def problems(self) -> list[str]:
         """Every AWS rule this rule breaks (formkiq_backup/aws_rules.py), checked here because no
@@ -51,6 +77,8 @@ class BackupRule:
             self.start_window_minutes, self.completion_window_minutes
         )
         found += aws_rules.lifecycle_problems(self.delete_after_days, self.cold_storage_after_days)
+        for copy in self.copies:
+            found += copy.problems()
         return found
 
 
@@ -164,4 +192,15 @@ class BackupPlan(pulumi.ComponentResource):
                 cold_storage_after=rule.cold_storage_after_days,
             ),
             recovery_point_tags=dict(rule.recovery_point_tags),
+            copy_actions=[
+                aws.backup.PlanRuleCopyActionArgs(
+                    destination_vault_arn=copy.vault_arn,
+                    lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(
+                        delete_after=copy.delete_after_days,
+                        cold_storage_after=copy.cold_storage_after_days,
+                    ),
+                )
+                for copy in rule.copies
+            ]
+            or None,
         )

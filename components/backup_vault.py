@@ -38,6 +38,19 @@ PROTECTED_ACTIONS = (
     "backup:DeleteBackupVault",
 )
 
+# What a role copying recovery points into the vault does with its key: encrypt the copy, and
+# let AWS Backup hold grants for the job. "Your IAM role must have access to the KMS key ...
+# Otherwise the job is successful but the objects are not backed up" (AWS Backup developer
+# guide, "Encryption for backups in AWS Backup"; "The permissions in IAM policy and KMS key
+# policy must be consistent"), so the key policy and the role's own policy both grant it.
+KEY_USE_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:DescribeKey",
+)
+
 
 @dataclass(frozen=True)
 class BackupVaultArgs:
@@ -55,6 +68,9 @@ class BackupVaultArgs:
     """What must exist before AWS Backup may publish, e.g. the topic policy admitting it."""
     protected_actions: Sequence[str] = PROTECTED_ACTIONS
     """Actions the access policy denies to all but the break-glass roles; no wildcards."""
+    copy_role_arns: Sequence[pulumi.Input[str]] = ()
+    """Roles whose jobs copy recovery points into this vault (a plan's backup role): the key
+    policy and each role's own policy let them use the key."""
     protect: bool = True
     """Pulumi refuses to delete the vault, key and policy while this is on."""
     region: str | None = None
@@ -112,6 +128,7 @@ class BackupVault(pulumi.ComponentResource):
             partition=args.partition,
             account_id=args.account_id,
             break_glass_role_arns=args.break_glass_role_arns,
+            extra_statements=self._copy_role_grants(args.copy_role_arns),
             tags=tags,
             region=args.region,
             opts=kept,
@@ -166,7 +183,56 @@ class BackupVault(pulumi.ComponentResource):
                 ),
             )
 
+        for index, role in enumerate(args.copy_role_arns):
+            aws.iam.RolePolicy(
+                f"{name}-copy-role-{index}",
+                role=pulumi.Output.from_input(role).apply(lambda arn: arn.rsplit("/", 1)[-1]),
+                policy=policy_document(
+                    [
+                        {
+                            "Sid": "UseCopyDestinationKey",
+                            "Effect": "Allow",
+                            "Action": list(KEY_USE_ACTIONS),
+                            "Resource": key.arn,
+                        },
+                        {
+                            "Sid": "LetAwsBackupHoldGrants",
+                            "Effect": "Allow",
+                            "Action": "kms:CreateGrant",
+                            "Resource": key.arn,
+                            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                        },
+                    ]
+                ),
+                opts=child,
+            )
+
         self.vault_name = vault.name
         self.vault_arn = vault.arn
         self.key_arn = key.arn
         self.register_outputs({"vaultArn": vault.arn, "keyArn": key.arn})
+
+    @staticmethod
+    def _copy_role_grants(roles: Sequence[pulumi.Input[str]]) -> list[dict[str, object]]:
+        """Key policy statements letting copying roles use the key (none without roles)."""
+        if not roles:
+            return []
+        principal = {"AWS": list(roles)}
+        return [
+            {
+                "Sid": "CopyRolesUseKey",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                # Grants only for AWS resources: AWS Backup holds them while a job runs.
+                "Sid": "CopyRolesLetAwsBackupHoldGrants",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ]

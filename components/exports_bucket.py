@@ -290,7 +290,10 @@ class ExportsBucket(pulumi.ComponentResource):
 
 
 def bucket_policy_statements(
-    bucket_arn: pulumi.Output[str], break_glass_role_arns: Sequence[str]
+    bucket_arn: pulumi.Output[str],
+    break_glass_role_arns: Sequence[str],
+    *,
+    sid: str = "OnlyBreakGlassDeletesExportsOrLiftsThisProtection",
 ) -> list[dict[str, object]]:
     """TLS only; deleting exports, and lifting that protection, for break-glass roles only.
 
@@ -312,7 +315,7 @@ def bucket_policy_statements(
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
         break_glass_only(
-            "OnlyBreakGlassDeletesExportsOrLiftsThisProtection",
+            sid,
             PROTECTED_BUCKET_ACTIONS,
             [bucket_arn, objects],
             break_glass_role_arns,

@@ -20,13 +20,15 @@ def guarded_key(
     partition: str,
     account_id: str,
     break_glass_role_arns: Sequence[str],
+    extra_statements: Sequence[Mapping[str, object]] = (),
     tags: Mapping[str, str],
     region: str | None,
     opts: pulumi.ResourceOptions,
 ) -> aws.kms.Key:
     """A rotating key whose policy denies deleting or disabling it (and, with break-glass
     roles, changing its policy) to everyone but the break-glass roles; a 30-day deletion window
-    leaves time to cancel a scheduled deletion (CancelKeyDeletion)."""
+    leaves time to cancel a scheduled deletion (CancelKeyDeletion). `extra_statements` grant
+    its use (roles copying into a vault)."""
     return aws.kms.Key(
         resource_name,
         description=description,
@@ -41,6 +43,7 @@ def guarded_key(
                 "*",
                 break_glass_role_arns,
             ),
+            *extra_statements,
         ),
         bypass_policy_lockout_safety_check=bypasses_lockout_check(break_glass_role_arns),
         tags=dict(tags),

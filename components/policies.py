@@ -34,6 +34,20 @@ def service_trust_policy(service: str, account_id: str) -> pulumi.Output[str]:
     )
 
 
+def documented_trust_policy(service: str) -> pulumi.Output[str]:
+    """A role trust policy for one AWS service exactly as AWS documents it, without conditions.
+
+    For services whose role AWS documents without aws:SourceAccount (S3 replication, S3 Batch
+    Operations: AmazonS3 userguide, setting-repl-config-perm-overview.html and
+    batch-ops-iam-role-policies.html): whether they send the key is not documented, and a
+    condition on a key never sent would keep the service from assuming the role at all. Such
+    roles are limited by their permissions instead.
+    """
+    return policy_document(
+        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    )
+
+
 def key_policy(partition: str, account_id: str, *statements: Statement) -> pulumi.Output[str]:
     """A KMS key policy: the account administers the key, then `statements`.
 

@@ -3,7 +3,8 @@
 FormKiQ's CloudFormation stack owns PITR and versioning; taking them over would fight it. So we
 watch them instead: a check every few minutes, one metric per check, and alarms that treat
 missing data as breaching, so a guard that stops running is an alarm too. Given a backup vault,
-it also checks every backed-up resource's newest recovery point there.
+it also checks every backed-up resource's newest recovery point there; given replication rules,
+that each is still on its source bucket, complete.
 """
 
 import json
@@ -23,6 +24,7 @@ from formkiq_backup.posture import (
     METRIC_NAMESPACE,
     REQUIRED_PITR_DAYS,
     Check,
+    ExpectedReplication,
 )
 
 
@@ -58,6 +60,12 @@ class PostureGuardArgs:
     backed_up: Sequence[NamedResource] = ()
     """Resources the backup plan selects, each checked for a fresh recovery point."""
     recovery_point_max_age_hours: int = 26
+    copy_vault_name: str | None = None
+    """The DR region's vault the plan copies into: alarm per resource when its newest copy
+    there is too old (copies that stop, silently, for want of a copy action or a key)."""
+    copy_vault_region: str | None = None
+    replications: Sequence[ExpectedReplication] = ()
+    """Replication rules that must stay on their source buckets, complete (one alarm each)."""
     minimum_pitr_days: int = REQUIRED_PITR_DAYS
     remediate: bool = False
     """Off by default: re-enabling is a change to FormKiQ's own resources, so it is opt-in."""
@@ -80,6 +88,10 @@ class PostureGuardArgs:
             found.append("nothing to watch: give at least one table or bucket")
         if self.backup_vault_name is not None and not self.backed_up:
             found.append("backup_vault_name is set but backed_up names no resource")
+        if self.copy_vault_name is not None and (
+            self.backup_vault_name is None or not self.copy_vault_region
+        ):
+            found.append("copy_vault_name needs backup_vault_name and copy_vault_region")
         if not 1 <= self.recovery_point_max_age_hours <= 8_760:
             found.append(
                 f"recovery_point_max_age_hours={self.recovery_point_max_age_hours}: must be 1..8760"
@@ -109,6 +121,9 @@ class PostureGuardArgs:
         found += [(Check.VERSIONING, bucket.name) for bucket in self.buckets]
         if self.backup_vault_name is not None:
             found += [(Check.RECOVERY_POINT, resource.name) for resource in self.backed_up]
+        if self.copy_vault_name is not None:
+            found += [(Check.COPY, resource.name) for resource in self.backed_up]
+        found += [(Check.REPLICATION, rule.source_bucket) for rule in self.replications]
         return found
 
     def alarm_name(self, check: Check, resource: str) -> str:
@@ -125,6 +140,8 @@ _KINDS = {
     Check.PITR: "pitr",
     Check.VERSIONING: "versioning",
     Check.RECOVERY_POINT: "recovery-point",
+    Check.COPY: "dr-copy",
+    Check.REPLICATION: "replication",
 }
 
 
@@ -182,6 +199,13 @@ class PostureGuard(pulumi.ComponentResource):
             variables["BACKUP_VAULT_NAME"] = args.backup_vault_name
             variables["BACKED_UP_RESOURCES"] = json.dumps({r.name: r.arn for r in args.backed_up})
             variables["RECOVERY_POINT_MAX_AGE_HOURS"] = str(args.recovery_point_max_age_hours)
+        if args.copy_vault_name is not None and args.copy_vault_region:
+            variables["COPY_VAULT_NAME"] = args.copy_vault_name
+            variables["COPY_VAULT_REGION"] = args.copy_vault_region
+        if args.replications:
+            variables["REPLICATION_RULES"] = json.dumps(
+                [rule.as_json() for rule in args.replications]
+            )
         function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -317,6 +341,17 @@ class PostureGuard(pulumi.ComponentResource):
                     "Resource": "*",
                 }
             )
+        if args.replications:
+            # Reading the configuration only: the guard never puts one (it would replace the
+            # bucket's whole replication document).
+            statements.append(
+                {
+                    "Sid": "ReadReplicationConfiguration",
+                    "Effect": "Allow",
+                    "Action": "s3:GetReplicationConfiguration",
+                    "Resource": sorted({rule.source_bucket_arn for rule in args.replications}),
+                }
+            )
         return statements
 
     @staticmethod
@@ -329,6 +364,14 @@ class PostureGuard(pulumi.ComponentResource):
             Check.RECOVERY_POINT: (
                 f"{resource} has no completed recovery point younger than "
                 f"{args.recovery_point_max_age_hours} h in the vault"
+            ),
+            Check.COPY: (
+                f"{resource} has no completed copy younger than "
+                f"{args.recovery_point_max_age_hours} h in the DR vault {args.copy_vault_name}"
+            ),
+            Check.REPLICATION: (
+                f"the DR replication rule on {resource} is missing or incomplete (a FormKiQ "
+                "update can replace the bucket's replication configuration)"
             ),
         }[check]
         return aws.cloudwatch.MetricAlarm(

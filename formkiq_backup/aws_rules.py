@@ -282,6 +282,18 @@ def lifecycle_problems(delete_after_days: int, cold_storage_after_days: int | No
     return problems
 
 
+def copy_lifecycle_problems(
+    delete_after_days: int, cold_storage_after_days: int | None
+) -> list[str]:
+    """Problems with a copy action's lifecycle: the same rules as a rule's (API_CopyAction,
+    Lifecycle: "Backups transitioned to cold storage must be stored in cold storage for a
+    minimum of 90 days")."""
+    return [
+        f"copy action: {problem}"
+        for problem in lifecycle_problems(delete_after_days, cold_storage_after_days)
+    ]
+
+
 def window_problems(start_window_minutes: int, completion_window_minutes: int) -> list[str]:
     """Problems with a rule's start and completion windows (BackupRuleInput)."""
     problems = []

@@ -1,5 +1,6 @@
 """Backup posture checks: PITR on every protected table, versioning on the documents bucket,
-and a fresh AWS Backup recovery point for every protected resource.
+a fresh AWS Backup recovery point for every protected resource, and our replication rule on
+every bucket the DR side replicates.
 
 The posture-guard Lambda runs these on a schedule and the recovery CLI runs them on demand: one
 implementation, so an alarm and a `verify` never disagree. This module ships inside the Lambda
@@ -26,6 +27,9 @@ class Check(StrEnum):
     PITR = "PitrCompliant"
     VERSIONING = "VersioningCompliant"
     RECOVERY_POINT = "RecoveryPointFresh"
+    COPY = "CopyFresh"
+    """The newest copy in the DR region's vault (cross-region copies)."""
+    REPLICATION = "ReplicationConfigured"
 
     @property
     def resource_dimension(self) -> str:
@@ -34,6 +38,8 @@ class Check(StrEnum):
             Check.PITR: "TableName",
             Check.VERSIONING: "BucketName",
             Check.RECOVERY_POINT: "ResourceName",
+            Check.COPY: "ResourceName",
+            Check.REPLICATION: "BucketName",
         }[self]
 
 
@@ -145,24 +151,28 @@ def check_recovery_point(
     *,
     max_age_hours: int,
     now: datetime | None = None,
+    check: Check = Check.RECOVERY_POINT,
 ) -> PostureFinding:
     """`vault` must hold a completed recovery point of the resource at most `max_age_hours` old.
 
     Per resource, because AWS/Backup's job metrics are summed per vault and resource type: two
-    healthy tables would hide a third whose backups fail every day.
+    healthy tables would hide a third whose backups fail every day. With Check.COPY, `backup`
+    is a client of the DR region and `vault` the DR vault: a copy keeps its source's ARN and
+    creation date (AWS Backup developer guide, recov-point-create-a-copy.html), so the same
+    question finds the newest copy there.
     """
     expected = f"a completed recovery point in {vault} at most {max_age_hours} h old"
     try:
         created = newest_recovery_points(backup, resource_arn).get(vault)
     except (ClientError, BotoCoreError) as error:
-        return _unchecked(Check.RECOVERY_POINT, resource, expected, error)
+        return _unchecked(check, resource, expected, error)
     if created is None:
         observed = f"no completed recovery point in {vault}"
-        return PostureFinding(Check.RECOVERY_POINT, resource, False, observed, expected)
+        return PostureFinding(check, resource, False, observed, expected)
     now = now or datetime.now(UTC)
     hours = (now - created).total_seconds() / 3_600
     return PostureFinding(
-        Check.RECOVERY_POINT,
+        check,
         resource,
         is_fresh(created, max_age_hours, now),
         f"newest recovery point {created.isoformat()}, {hours:.1f} h old",
@@ -171,15 +181,121 @@ def check_recovery_point(
     )
 
 
+@dataclass(frozen=True)
+class ExpectedReplication:
+    """Our replication rule on one source bucket, as the stack configures it."""
+
+    source_bucket: str
+    rule_id: str
+    destination_bucket_arn: str
+    role_arn: str
+    rtc_minutes: int = 15
+
+    @property
+    def source_bucket_arn(self) -> str:
+        """The source's ARN, in the destination's partition (replication stays within one)."""
+        return f"{self.destination_bucket_arn.split(':::', 1)[0]}:::{self.source_bucket}"
+
+    def as_json(self) -> dict[str, Any]:
+        """For the guard's environment (REPLICATION_RULES) and the stack's outputs."""
+        return {
+            "sourceBucket": self.source_bucket,
+            "ruleId": self.rule_id,
+            "destinationBucketArn": self.destination_bucket_arn,
+            "roleArn": self.role_arn,
+            "rtcMinutes": self.rtc_minutes,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> "ExpectedReplication":
+        return cls(
+            source_bucket=str(value["sourceBucket"]),
+            rule_id=str(value["ruleId"]),
+            destination_bucket_arn=str(value["destinationBucketArn"]),
+            role_arn=str(value["roleArn"]),
+            rtc_minutes=int(value.get("rtcMinutes", 15)),
+        )
+
+
+def check_replication(s3: Any, expected: ExpectedReplication) -> PostureFinding:
+    """Our rule must be on the source bucket, enabled and complete.
+
+    A bucket has one replication document and PutBucketReplication replaces it whole
+    (AmazonS3 API_PutBucketReplication), while CloudFormation's drift detection checks only the
+    properties a template declares (API_StackResourceDrift): a FormKiQ update that set its own
+    configuration would remove ours unseen. This check is what sees it.
+    """
+    bucket = expected.source_bucket
+    wanted = (
+        f"rule {expected.rule_id} enabled: whole bucket to {expected.destination_bucket_arn}, "
+        f"delete markers, RTC {expected.rtc_minutes} min with metrics, role {expected.role_arn}"
+    )
+    try:
+        configuration = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ReplicationConfigurationNotFoundError":
+            return _unchecked(Check.REPLICATION, bucket, wanted, error)
+        observed = "no replication configuration: nothing reaches the DR region (pulumi up)"
+        return PostureFinding(Check.REPLICATION, bucket, False, observed, wanted)
+    except BotoCoreError as error:
+        return _unchecked(Check.REPLICATION, bucket, wanted, error)
+    rules = configuration.get("Rules", [])
+    ours = next((rule for rule in rules if rule.get("ID") == expected.rule_id), None)
+    others = sorted(str(rule.get("ID", "?")) for rule in rules if rule is not ours)
+    details = {"otherRules": ", ".join(others)} if others else {}
+    if ours is None:
+        observed = (
+            f"rule {expected.rule_id} is missing; the configuration holds "
+            f"{', '.join(others) or 'no rule'}: it was replaced (pulumi up puts ours back, "
+            "replacing that)"
+        )
+        return PostureFinding(Check.REPLICATION, bucket, False, observed, wanted, details=details)
+    gaps = replication_gaps(ours, configuration.get("Role", ""), expected)
+    observed = f"rule {expected.rule_id} " + ("complete" if not gaps else "; ".join(gaps))
+    return PostureFinding(Check.REPLICATION, bucket, not gaps, observed, wanted, details=details)
+
+
+def replication_gaps(
+    rule: Mapping[str, Any], role: str, expected: ExpectedReplication
+) -> list[str]:
+    """What a replication rule lacks of ours, in words (empty: complete)."""
+    gaps = []
+    destination = rule.get("Destination", {})
+    if rule.get("Status") != "Enabled":
+        gaps.append(f"status {rule.get('Status')}")
+    if destination.get("Bucket") != expected.destination_bucket_arn:
+        gaps.append(f"replicates to {destination.get('Bucket')}")
+    if role != expected.role_arn:
+        gaps.append(f"role {role or 'none'}")
+    filter_ = rule.get("Filter")
+    if filter_ is None or filter_ not in ({}, {"Prefix": ""}):
+        # No Filter is the V1 schema, which has no RTC and no delete marker replication.
+        gaps.append(f"filter {filter_!r} is not the whole bucket" if filter_ else "V1 rule")
+    if (rule.get("DeleteMarkerReplication") or {}).get("Status") != "Enabled":
+        gaps.append("delete markers not replicated")
+    rtc = destination.get("ReplicationTime") or {}
+    if rtc.get("Status") != "Enabled" or rtc.get("Time", {}).get("Minutes") != expected.rtc_minutes:
+        gaps.append("RTC off")
+    metrics = destination.get("Metrics") or {}
+    if metrics.get("Status") != "Enabled":
+        gaps.append("replication metrics off")
+    return gaps
+
+
 def remediate(
     finding: PostureFinding, dynamodb: Any, s3: Any, minimum_days: int = REQUIRED_PITR_DAYS
 ) -> PostureFinding:
     """Re-enable what a finding shows disabled, then check again to report the real outcome.
 
     A stale recovery point is not remediated: a backup job started here would hide why the
-    plan's own jobs fail.
+    plan's own jobs fail. Nor is a replication rule: putting one replaces the bucket's whole
+    replication configuration, which is `pulumi up`'s to decide, with a review.
     """
-    if finding.compliant or not finding.checked or finding.check is Check.RECOVERY_POINT:
+    if (
+        finding.compliant
+        or not finding.checked
+        or finding.check not in (Check.PITR, Check.VERSIONING)
+    ):
         return finding
     try:
         if finding.check is Check.PITR:

@@ -76,29 +76,6 @@ class World:
     def tables(self) -> set[str]:
         return set(self.client("dynamodb").list_tables()["TableNames"])
 
-    def replicate_documents(self, replica: str = "formkiq-prod-documents-replica") -> str:
-        """Turn on replication of the whole documents bucket to a new versioned replica."""
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=replica)
-        s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_replication(
-            Bucket=BUCKET,
-            ReplicationConfiguration={
-                "Role": f"arn:aws:iam::{MOTO_ACCOUNT}:role/replication",
-                "Rules": [
-                    {
-                        "ID": "documents",
-                        "Priority": 1,
-                        "Status": "Enabled",
-                        "Filter": {},
-                        "DeleteMarkerReplication": {"Status": "Enabled"},
-                        "Destination": {"Bucket": f"arn:aws:s3:::{replica}"},
-                    }
-                ],
-            },
-        )
-        return replica
-
 
 def watch_source_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every mutating call naming FormKiQ's tables or bucket that the CLI attempts.
@@ -203,3 +180,65 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> Outcome:
     result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
     report = json.loads(result.stdout) if "--json" in args and result.stdout.strip() else {}
     return Outcome(result.exit_code, report, result.stderr, result.stdout)
+
+
+# Our replication rule as the stack puts it (AWS's API shape).
+REPLICATION_RULE_ID = "formkiq-backup-dr"
+
+
+def our_replication(replica: str, role: str, **rule_changes: Any) -> dict[str, Any]:
+    """A ReplicationConfiguration holding our rule to `replica`, as the stack puts it."""
+    rule: dict[str, Any] = {
+        "ID": REPLICATION_RULE_ID,
+        "Priority": 1,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+        "Destination": {
+            "Bucket": f"arn:aws:s3:::{replica}",
+            "StorageClass": "STANDARD",
+            "EncryptionConfiguration": {
+                "ReplicaKmsKeyID": f"arn:aws:kms:us-west-2:{MOTO_ACCOUNT}:key/replica"
+            },
+            "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+            "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+        },
+    }
+    rule.update(rule_changes)
+    return {"Role": role, "Rules": [rule]}
+
+
+class FaithfulReplication:
+    """S3 replication configurations as AWS gives them back.
+
+    moto 5.2.5 answers GetBucketReplication with `DeleteMarkerReplication: Disabled` and
+    `Filter: {Prefix: ""}` for every rule, whatever was put (moto/s3/responses.py,
+    get_bucket_replication); AWS returns the rules as they were put. This puts a configuration
+    into moto, remembers it, and hands it back whole after moto answers, on every client it is
+    attached to.
+    """
+
+    def __init__(self) -> None:
+        self.configurations: dict[str, dict[str, Any]] = {}
+
+    def put(self, s3: Any, bucket: str, configuration: dict[str, Any]) -> None:
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=configuration)
+        self.configurations[bucket] = configuration
+
+    def attach(self, events: Any) -> None:
+        events.register("before-parameter-build.s3.GetBucketReplication", self._remember)
+        events.register("after-call.s3.GetBucketReplication", self._answer)
+
+    def attach_to_dr_clients(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        hook_clients(monkeypatch, "before-parameter-build.s3.GetBucketReplication", self._remember)
+        hook_clients(monkeypatch, "after-call.s3.GetBucketReplication", self._answer)
+
+    @staticmethod
+    def _remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["replication_bucket"] = params.get("Bucket")
+
+    def _answer(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        stored = self.configurations.get(str(context.get("replication_bucket")))
+        if stored is not None and "ReplicationConfiguration" in parsed:
+            parsed["ReplicationConfiguration"] = json.loads(json.dumps(stored))

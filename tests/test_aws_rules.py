@@ -112,6 +112,17 @@ def test_cold_storage_must_leave_90_days_before_deletion() -> None:
     assert aws_rules.lifecycle_problems(35, None) == []
 
 
+def test_a_copys_cold_storage_obeys_the_same_90_day_rule() -> None:
+    assert aws_rules.copy_lifecycle_problems(400, 90) == []
+    assert aws_rules.copy_lifecycle_problems(150, 90) == [
+        "copy action: AWS Backup keeps cold recovery points at least 90 days, so retention "
+        "must be >= 180"
+    ]
+    assert aws_rules.copy_lifecycle_problems(0, None) == [
+        "copy action: retention must be 1..36500 days (AWS Backup's limit)"
+    ]
+
+
 @pytest.mark.parametrize("days", [0, 36_501])
 def test_retention_outside_aws_limits_is_rejected(days: int) -> None:
     assert aws_rules.lifecycle_problems(days, None) == [

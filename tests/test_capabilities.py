@@ -1,8 +1,9 @@
 """The capability registry and region scopes: how the tier build grows, tested with a DR builder.
 
-No DR capability is buildable yet, so a small builder that puts a vault in the DR scope stands in
-for the ones to come: it proves a second region gets its own topic, names and `region`, and that
-contributions merge into the outputs and verify expectations.
+A small builder that puts a vault in the DR scope stands in for a capability still to come
+(global table replicas): it proves a second region gets its own topic, names and `region`, and
+that contributions merge into the outputs and verify expectations, apart from Enhanced's own
+builders (tested in test_enhanced_tier.py).
 """
 
 from collections.abc import Mapping
@@ -26,9 +27,9 @@ DR_REGION = "us-west-2"
 
 
 class DrVaultBuilder:
-    """Stands in for the cross-region copies capability: one vault in the DR region."""
+    """Stands in for a DR capability still to come: one vault in the DR region."""
 
-    capability: ClassVar[Capability] = Capability.CROSS_REGION_COPIES
+    capability: ClassVar[Capability] = Capability.GLOBAL_TABLE_REPLICAS
     scopes: ClassVar[frozenset[ScopeRole]] = frozenset({ScopeRole.DR})
     publishers: ClassVar[Mapping[ScopeRole, frozenset[str]]] = {
         ScopeRole.DR: frozenset({"backup.amazonaws.com"})
@@ -64,7 +65,7 @@ DR_SPEC = STANDARD.extended(
     STANDARD.tier,
     summary="standard with one DR vault",
     rto_target="-",
-    adds=frozenset({Capability.CROSS_REGION_COPIES}),
+    adds=frozenset({Capability.GLOBAL_TABLE_REPLICAS}),
     objectives={},
 )
 
@@ -152,7 +153,7 @@ def test_single_region_tiers_open_no_dr_scope() -> None:
 
 
 def test_a_builder_whose_needs_come_later_fails_before_anything_is_registered() -> None:
-    registry = {Capability.CROSS_REGION_COPIES: DrVaultBuilder(), **REGISTRY}
+    registry = {Capability.GLOBAL_TABLE_REPLICAS: DrVaultBuilder(), **REGISTRY}
 
     run = run_offline(
         lambda: ensure_buildable(DR_SPEC, registry), sample=sample_formkiq(), raise_errors=False

@@ -197,11 +197,19 @@ def test_only_the_given_resource_types_get_a_silence_alarm(build: Build) -> None
     assert [a["dimensions"]["ResourceType"] for a in silence] == ["DynamoDB"]  # type: ignore[index]
 
 
+def test_a_vault_that_only_receives_copies_gets_the_failure_rules_but_no_silence_alarm(
+    build: Build,
+) -> None:
+    """No backup job completes into a copy destination: a silence alarm would never clear."""
+    run = alerts(build, resource_types=[])
+    assert [a for a in _alarms(run).values() if a["namespace"] == "AWS/Backup"] == []
+    assert len(run.of_type("aws:cloudwatch/eventRule:EventRule")) == 3
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"resource_types": ["Dynamo"]}, "resource type 'Dynamo' is not one AWS Backup"),
-        ({"resource_types": []}, "give at least one AWS Backup resource type"),
         ({"name_prefix": "p" * 60}, "EventBridge rule name"),
     ],
 )

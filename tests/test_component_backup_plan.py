@@ -184,3 +184,47 @@ def test_region_settings_reject_a_type_aws_backup_does_not_know(build: Build) ->
     )
     assert "resource type 'Dynamo' is not one AWS Backup knows" in str(run.error)
     assert run.resources == []
+
+
+COPY_VAULT = "arn:aws:backup:us-west-2:111122223333:backup-vault:formkiq-prod-dr-backup-vault"
+
+
+def test_a_copied_rule_keeps_its_copies_exactly_as_long_as_itself(build: Build) -> None:
+    monthly = BackupRule(
+        name="monthly_kept_400_days",
+        schedule="cron(0 5 1 * ? *)",
+        delete_after_days=400,
+        cold_storage_after_days=90,
+    )
+    rules = [daily().copied_to(COPY_VAULT), monthly.copied_to(COPY_VAULT)]
+    run = build(lambda: BackupPlan("plan", plan_args(rules=rules)))
+
+    sent = {rule["ruleName"]: rule for rule in run.one("aws:backup/plan:Plan").inputs["rules"]}
+    assert sent["daily_kept_35_days"]["copyActions"] == [
+        {"destinationVaultArn": COPY_VAULT, "lifecycle": {"deleteAfter": 35}}
+    ]
+    assert sent["monthly_kept_400_days"]["copyActions"] == [
+        {
+            "destinationVaultArn": COPY_VAULT,
+            "lifecycle": {"deleteAfter": 400, "coldStorageAfter": 90},
+        }
+    ]
+
+
+def test_a_rule_without_copies_sends_no_copy_actions(build: Build) -> None:
+    run = build(lambda: BackupPlan("plan", plan_args()))
+    assert "copyActions" not in run.one("aws:backup/plan:Plan").inputs["rules"][0]
+
+
+def test_a_copy_whose_cold_storage_breaks_the_90_day_rule_fails_before_registering(
+    build: Build,
+) -> None:
+    from components import CopyAction
+
+    bad = daily(copies=(CopyAction(COPY_VAULT, delete_after_days=100, cold_storage_after_days=30),))
+    run = build(lambda: BackupPlan("plan", plan_args(rules=[bad])), raise_errors=False)
+
+    assert "rule 'daily_kept_35_days': copy action: AWS Backup keeps cold recovery points" in str(
+        run.error
+    )
+    assert run.resources == []

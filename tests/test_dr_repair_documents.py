@@ -436,35 +436,13 @@ def test_objects_created_after_the_time_are_left_alone(
     assert current_body(world, "finance/00000000-0000-4000-8000-00000000abcd") == b"new"
 
 
-def test_backfill_replica_copies_objects_replication_never_saw(world: World) -> None:
-    s3 = world.client("s3")
-    replica = world.replicate_documents()
+def test_backfill_replica_is_gone_and_points_to_replicate_existing(world: World) -> None:
+    """One way to backfill a replica: S3 Batch Replication, not a copy per object."""
     at = datetime.now(UTC).isoformat()
-    dry = world.run("restore-documents", "--site", "finance", "--at", at, "--backfill-replica")
-    assert dry.report["summary"]["backfill"]["destination"] == replica
-    assert len(dry.report["summary"]["backfill"]["keys"]) == len(world.finance())
-    assert s3.list_objects_v2(Bucket=replica).get("KeyCount") == 0
+    outcome = world.run("restore-documents", "--site", "finance", "--at", at, "--backfill-replica")
 
-    applied = world.run(
-        "restore-documents", "--site", "finance", "--at", at, "--backfill-replica", "--apply"
-    )
-
-    assert applied.exit_code == 0, applied.report
-    copied = {obj["Key"] for obj in s3.list_objects_v2(Bucket=replica)["Contents"]}
-    assert copied == {document.object_key for document in world.finance()}
-
-
-def test_backfill_without_replication_fails(world: World) -> None:
-    outcome = world.run(
-        "restore-documents",
-        "--prefix",
-        "finance/",
-        "--at",
-        datetime.now(UTC).isoformat(),
-        "--backfill-replica",
-    )
-    assert outcome.exit_code == 1
-    assert outcome.statuses("replica backfill") == {BUCKET: "fail"}
+    assert outcome.exit_code == 2
+    assert "formkiq-dr replicate-existing" in outcome.report["summary"]["error"]
 
 
 def test_site_and_prefix_together_are_a_usage_error(world: World) -> None:

@@ -339,24 +339,6 @@ def test_enterprise_tier_demands_lock_replication_and_replicas(
     assert outcome.statuses("global table") == {DOCUMENTS: "fail", SYNCS: "fail"}
 
 
-def test_replication_to_a_versioned_replica_passes_and_flags_unreplicated_objects(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    replica = world.replicate_documents()
-    # Objects written before replication never replicate; the newest are an hour old.
-    monkeypatch.setattr("formkiq_backup.dr.verify.REPLICATION_LATE_AFTER", timedelta(seconds=-1))
-
-    outcome = world.run("verify")
-
-    assert outcome.statuses("replication") == {f"{BUCKET} -> {replica}": "pass"}
-    assert "RTC off, replica versioning Enabled" in outcome.entries("replication")[0]["detail"]
-    health = outcome.entries("replica health")
-    warned = [entry for entry in health if entry["status"] == "warn"]
-    assert len(warned) == 10
-    assert "use restore-documents --backfill-replica" in warned[0]["detail"]
-    assert outcome.exit_code == 0
-
-
 def test_global_table_replicas_are_reported_by_status(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

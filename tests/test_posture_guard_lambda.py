@@ -215,13 +215,16 @@ ARNS = {
 
 
 class WithStubbedBackup:
-    """The moto session, except that its Backup client is the stubbed one."""
+    """The moto session, except that its Backup clients are stubbed ones (one per region:
+    `dr_backup` answers a client asked for another region)."""
 
-    def __init__(self, session: boto3.session.Session, backup: Any) -> None:
-        self.session, self.backup = session, backup
+    def __init__(self, session: boto3.session.Session, backup: Any, dr_backup: Any = None) -> None:
+        self.session, self.backup, self.dr_backup = session, backup, dr_backup
 
-    def client(self, service: str, config: Any = None) -> Any:
-        return self.backup if service == "backup" else self.session.client(service, config=config)  # type: ignore[call-overload]
+    def client(self, service: str, config: Any = None, region_name: str | None = None) -> Any:
+        if service == "backup":
+            return self.dr_backup if region_name else self.backup
+        return self.session.client(service, config=config)  # type: ignore[call-overload]
 
 
 def point(vault: str, hours_old: float, status: str = "COMPLETED") -> dict[str, Any]:
@@ -353,3 +356,181 @@ def test_recovery_point_settings_come_from_the_environment() -> None:
         }
     )
     assert (basic.backup_vault, basic.backed_up_resources) == ("", ())
+
+
+# --- our replication rule on each replicated bucket (Enhanced) ------------------------------
+
+REPLICA = "formkiq-prod-documents-dr-123456789012-us-west-2"
+ROLE = "arn:aws:iam::123456789012:role/formkiq-prod-documents-replication"
+
+
+def replicated(formkiq: dict[str, Any], configuration: dict[str, Any] | None) -> dict[str, Any]:
+    """The guard's settings with our rule expected on BUCKET; `configuration` put there."""
+    from dataclasses import replace
+
+    from formkiq_backup.posture import ExpectedReplication
+    from tests.dr_support import FaithfulReplication
+
+    session = formkiq["session"]
+    faithful = FaithfulReplication()
+    faithful.attach(session.events)
+    if configuration is not None:
+        faithful.put(session.client("s3"), BUCKET, configuration)
+    expected = ExpectedReplication(BUCKET, "formkiq-backup-dr", f"arn:aws:s3:::{REPLICA}", ROLE)
+    return {**formkiq, "settings": replace(formkiq["settings"], replications=(expected,))}
+
+
+def replication_finding(findings: list[Any]) -> Any:
+    return next(f for f in findings if f.check is Check.REPLICATION)
+
+
+def test_our_complete_rule_publishes_one(formkiq: dict[str, Any]) -> None:
+    from tests.dr_support import our_replication
+
+    world = replicated(formkiq, our_replication(REPLICA, ROLE))
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert (finding.compliant, finding.observed) == (True, "rule formkiq-backup-dr complete")
+    assert metric(world["session"], Check.REPLICATION, BUCKET) == 1.0
+
+
+def test_a_configuration_formkiq_replaced_ours_with_alarms(formkiq: dict[str, Any]) -> None:
+    """PutBucketReplication replaces the whole document: a FormKiQ update that set its own
+    rule removed ours."""
+    from tests.dr_support import our_replication
+
+    theirs = our_replication("formkiq-own-copy", ROLE, ID="formkiq-template-rule")
+    world = replicated(formkiq, theirs)
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert not finding.compliant
+    assert "rule formkiq-backup-dr is missing; the configuration holds formkiq-template-rule" in (
+        finding.observed
+    )
+    assert metric(world["session"], Check.REPLICATION, BUCKET) == 0.0
+
+
+def test_no_replication_configuration_at_all_alarms(formkiq: dict[str, Any]) -> None:
+    world = replicated(formkiq, None)
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+    assert not finding.compliant
+    assert finding.observed.startswith("no replication configuration")
+
+
+@pytest.mark.parametrize(
+    ("changes", "gap"),
+    [
+        ({"DeleteMarkerReplication": {"Status": "Disabled"}}, "delete markers not replicated"),
+        ({"Status": "Disabled"}, "status Disabled"),
+        ({"Filter": {"Prefix": "finance/"}}, "is not the whole bucket"),
+        (
+            {"Destination": {"Bucket": f"arn:aws:s3:::{REPLICA}"}},
+            "RTC off; replication metrics off",
+        ),
+    ],
+)
+def test_an_incomplete_rule_alarms_naming_what_it_lacks(
+    formkiq: dict[str, Any], changes: dict[str, Any], gap: str
+) -> None:
+    from tests.dr_support import our_replication
+
+    world = replicated(formkiq, our_replication(REPLICA, ROLE, **changes))
+    finding = replication_finding(run_guard(world["settings"], world["session"]))
+
+    assert not finding.compliant
+    assert gap in finding.observed
+
+
+def test_remediation_never_puts_a_replication_configuration(formkiq: dict[str, Any]) -> None:
+    """Putting one replaces the bucket's whole document: that is pulumi up's to do."""
+    from dataclasses import replace
+
+    world = replicated(formkiq, None)
+    settings = replace(world["settings"], remediate=True)
+    finding = replication_finding(run_guard(settings, world["session"]))
+
+    assert (finding.compliant, finding.remediated) == (False, False)
+    with pytest.raises(world["session"].client("s3").exceptions.ClientError):
+        world["session"].client("s3").get_bucket_replication(Bucket=BUCKET)
+    assert messages(world["session"], world["queue_url"]) == []
+
+
+def test_replication_rules_come_from_the_environment() -> None:
+    rule = {
+        "sourceBucket": BUCKET,
+        "ruleId": "formkiq-backup-dr",
+        "destinationBucketArn": f"arn:aws:s3:::{REPLICA}",
+        "roleArn": ROLE,
+        "rtcMinutes": 15,
+    }
+    settings = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": "[]",
+            "PROTECTED_BUCKETS": "[]",
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "REPLICATION_RULES": json.dumps([rule]),
+        }
+    )
+    assert [r.as_json() for r in settings.replications] == [rule]
+    assert settings.replications[0].source_bucket_arn == f"arn:aws:s3:::{BUCKET}"
+
+
+# --- copies in the DR vault (Enhanced) ------------------------------------------------------
+
+DR_VAULT = "formkiq-prod-dr-backup-vault"
+
+
+def test_copies_that_stop_reaching_the_dr_vault_alarm_per_resource(formkiq: dict[str, Any]) -> None:
+    """The guard asks drRegion for each resource's points: a copy keeps its source's ARN."""
+    session: boto3.session.Session = formkiq["session"]
+    settings = GuardSettings(
+        **{
+            **formkiq["settings"].__dict__,
+            "backup_vault": VAULT,
+            "backed_up_resources": tuple(ARNS.items()),
+            "copy_vault": DR_VAULT,
+            "copy_region": "us-west-2",
+        }
+    )
+    backup = session.client("backup")
+    dr_backup = session.client("backup", region_name="us-west-2")
+    copies = {DOCUMENTS: [point(DR_VAULT, 3)], SYNCS: [point(DR_VAULT, 3)], BUCKET: []}
+    with Stubber(backup) as primary, Stubber(dr_backup) as dr:
+        for name, arn in ARNS.items():
+            primary.add_response(
+                "list_recovery_points_by_resource",
+                {"RecoveryPoints": [point(VAULT, 2)]},
+                {"ResourceArn": arn},
+            )
+            dr.add_response(
+                "list_recovery_points_by_resource",
+                {"RecoveryPoints": copies[name]},
+                {"ResourceArn": arn},
+            )
+        findings = run_guard(settings, WithStubbedBackup(session, backup, dr_backup))
+        dr.assert_no_pending_responses()
+
+    copied = {f.resource: f for f in findings if f.check is Check.COPY}
+    assert {name: f.compliant for name, f in copied.items()} == {
+        DOCUMENTS: True,
+        SYNCS: True,
+        BUCKET: False,
+    }
+    assert copied[BUCKET].observed == f"no completed recovery point in {DR_VAULT}"
+    assert metric(session, Check.COPY, BUCKET) == 0.0
+    assert metric(session, Check.COPY, DOCUMENTS) == 1.0
+
+
+def test_the_copy_vault_comes_from_the_environment() -> None:
+    settings = GuardSettings.from_environment(
+        {
+            "APP_ENVIRONMENT": "prod",
+            "PROTECTED_TABLES": "[]",
+            "PROTECTED_BUCKETS": "[]",
+            "ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+            "COPY_VAULT_NAME": DR_VAULT,
+            "COPY_VAULT_REGION": "us-west-2",
+        }
+    )
+    assert (settings.copy_vault, settings.copy_region) == (DR_VAULT, "us-west-2")

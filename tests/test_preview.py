@@ -380,3 +380,51 @@ def test_a_saved_review_of_a_rejected_stack_stays_empty_and_the_terminal_lists_e
         result.stderr
     )
     assert 'notificationEmails="mailto:ops@example.com": is a mailto: link' in result.stderr
+
+
+@pytest.fixture(scope="module")
+def dr_render() -> str:
+    """The example enhanced stack, rendered once for the tests below."""
+    return rendered("dr")
+
+
+def test_the_dr_stack_shows_each_dr_resource_in_its_region(dr_render: str) -> None:
+    lines = dr_render.splitlines()
+
+    def line(fragment: str) -> str:
+        return next(text for text in lines if fragment in text)
+
+    assert "in us-west-2" in line("backup.Vault formkiq-prod-dr-backup-vault-vault protect retain")
+    assert "in us-west-2" in line("s3.Bucket formkiq-prod-dr-documents-replica-bucket protect")
+    assert "in us-west-2" in line(
+        "formkiq-prod-dr-documents-replication-alarms-replication-latency"
+    )
+    # Published in the source region: no region of its own.
+    assert "in us-" not in line("documents-replication-alarms-operations-failed-replication")
+    assert "in us-" not in line(
+        "s3.BucketReplicationConfig formkiq-prod-documents-replication-config"
+    )
+    assert "copy to formkiq-prod-dr-backup-vault-vault (us-west-2), delete after 400 d, cold " in (
+        dr_render
+    )
+
+
+def test_the_dr_stack_says_what_changes_on_formkiqs_bucket_and_never_claims_kms_replicas(
+    dr_render: str,
+) -> None:
+    flat = " ".join(dr_render.split())
+    for expected in (
+        "REPLACES the bucket's whole replication configuration",
+        "delete markers Enabled; RTC Enabled 15 min with metrics Enabled",
+        "replicas of SSE-S3 objects stay SSE-S3",
+        "if a FormKiQ template ever sets its own, ours is gone",
+        "NOT replicated by the rule: run `formkiq-dr replicate-existing --wait`",
+        "Changing drRegion (now us-west-2) REPLACES the DR side",
+    ):
+        assert expected in flat, expected
+    assert "replicas are encrypted with" not in flat.lower()
+    assert "SSE-KMS replicas" not in flat
+
+
+def test_a_single_region_stack_shows_no_outside_changes_panel() -> None:
+    assert "What changes outside this stack's own resources" not in rendered("prod")

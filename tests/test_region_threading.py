@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from components import (
@@ -20,10 +21,17 @@ from components import (
     BackupRule,
     BackupVault,
     BackupVaultArgs,
+    BucketReplication,
+    BucketReplicationArgs,
     NotificationTopic,
     NotificationTopicArgs,
     PostureGuard,
     PostureGuardArgs,
+    ReplicaBucket,
+    ReplicaBucketArgs,
+    ReplicationAlarms,
+    ReplicationAlarmsArgs,
+    Side,
 )
 from formkiq_backup.offline.program import ProgramRun
 from formkiq_backup.offline.samples import SampleFormKiQ
@@ -119,7 +127,69 @@ def _components(
                 region=region,
             ),
         ),
+        "ReplicaBucket": lambda region: ReplicaBucket(
+            "replica",
+            ReplicaBucketArgs(
+                bucket_name="formkiq-prod-documents-dr-111122223333-us-west-2",
+                key_alias="alias/replica",
+                account_id="111122223333",
+                partition="aws",
+                region=region,
+            ),
+        ),
+        "BucketReplication": lambda region: _replication(buckets[0].name, region),
+        "ReplicationAlarms": lambda region: ReplicationAlarms(
+            "alarms",
+            ReplicationAlarmsArgs(
+                side=Side.DESTINATION,
+                source_bucket=buckets[0].name,
+                destination_bucket="replica",
+                rule_id="formkiq-backup-dr",
+                topic_arn=TOPIC,
+                alarm_name_prefix="formkiq-prod-dr-documents",
+                region=region,
+            ),
+        ),
+        "BackupVault with copy roles": lambda region: BackupVault(
+            "dr-vault",
+            BackupVaultArgs(
+                vault_name="formkiq-prod-dr-backup-vault",
+                key_alias="alias/dr-vault",
+                account_id="111122223333",
+                partition="aws",
+                copy_role_arns=["arn:aws:iam::111122223333:role/backup"],
+                region=region,
+            ),
+        ),
     }
+
+
+def _replication(source: str, region: str | None) -> BucketReplication:
+    """Our rule on a source in `region`; the replica's versioning stands in as a parentless
+    resource in the same region."""
+    versioning = aws.s3.BucketVersioning(
+        "replica-versioning",
+        bucket="replica",
+        versioning_configuration={"status": "Enabled"},
+        region=region,
+    )
+    return BucketReplication(
+        "replication",
+        BucketReplicationArgs(
+            source_bucket=source,
+            source_bucket_arn=f"arn:aws:s3:::{source}",
+            destination_bucket_arn="arn:aws:s3:::replica",
+            destination_region="eu-west-1",
+            destination_key_arn=KEY,
+            destination_versioning=versioning,
+            role_name="formkiq-prod-documents-replication",
+            rule_id="formkiq-backup-dr",
+            source_region="us-west-2",
+            account_id="111122223333",
+            partition="aws",
+            region=region,
+        ),
+    )
 
 
 COMPONENTS = [
@@ -129,6 +199,10 @@ COMPONENTS = [
     "BackupPlan",
     "BackupRegionSettings",
     "BackupJobAlerts",
+    "ReplicaBucket",
+    "BucketReplication",
+    "ReplicationAlarms",
+    "BackupVault with copy roles",
 ]
 
 

@@ -228,19 +228,31 @@ def test_a_python_program_is_warned_in_its_own_names() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("component", "tier"), [(EnhancedBackup, "enhanced"), (EnterpriseBackup, "enterprise")]
-)
-def test_tiers_a_later_release_builds_fail_as_not_implemented_before_any_aws_call(
-    component: Callable[..., TierComponent], tier: str
-) -> None:
-    run = failing(component, {"app_environment": "prod", "dr_region": "us-west-2"})
+def test_a_tier_a_later_release_builds_fails_as_not_implemented_before_any_aws_call() -> None:
+    run = failing(EnterpriseBackup, {"app_environment": "prod", "dr_region": "us-west-2"})
 
     assert isinstance(run.error, TierNotBuildableError)
-    assert f"tier '{tier}' is not implemented yet" in str(run.error)
-    assert "cross-region copies" in str(run.error)
+    assert "tier 'enterprise' is not implemented yet" in str(run.error)
+    assert "global table replicas" in str(run.error)
     assert run.resources == []
     assert run.invokes == []
+
+
+def test_the_enhanced_component_builds_its_dr_side_and_declares_its_outputs() -> None:
+    outputs: dict[str, object] = {}
+
+    def program() -> None:
+        backup = EnhancedBackup("prod", {**PROD, "dr_region": "us-west-2"})
+        backup.dr_backup_vault_arn.apply(lambda arn: outputs.update(vault=arn))
+        backup.documents_replica_bucket.apply(lambda name: outputs.update(replica=name))
+
+    run = run_offline(program, sample=sample_formkiq())
+
+    assert run.error is None
+    vault = run.named("formkiq-prod-dr-backup-vault-vault")
+    assert vault.inputs["region"] == "us-west-2"
+    assert outputs["vault"] == vault.state["arn"]
+    assert outputs["replica"] == "formkiq-prod-documents-dr-111122223333-us-west-2"
 
 
 def test_every_read_and_resource_goes_through_the_aws_provider_the_component_is_given() -> None:

@@ -47,9 +47,9 @@ class BasicBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule); from enhanced, document content RPO is replication's 15-minute target."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
     def __init__(
         self, name: str, args: BasicBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -106,7 +106,7 @@ class StandardBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule); from enhanced, document content RPO is replication's 15-minute target."""
     backup_vault_arn: pulumi.Output[str]
     """The AWS Backup vault recovery points go to."""
     backup_plan_id: pulumi.Output[str]
@@ -116,7 +116,7 @@ class StandardBackup(TierComponent):
     export_schedule: pulumi.Output[str]
     """When the exports run: EventBridge Scheduler's cron() or rate(), in scheduleTimezone."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
     def __init__(
         self, name: str, args: StandardBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -158,7 +158,7 @@ class EnhancedBackupArgs(TypedDict, total=False):
 
 
 class EnhancedBackup(TierComponent):
-    """The enhanced tier of FormKiQ's backup guide: Standard + cross-region copies and S3 cross-region replication (RTO target 15-60 minutes). Not built by this release yet: constructing it fails, naming the capabilities it still lacks."""
+    """The enhanced tier of FormKiQ's backup guide: Standard + cross-region copies and S3 cross-region replication (RTO target 15-60 minutes)."""
 
     tier: pulumi.Output[str]
     """The tier built: basic, standard, enhanced or enterprise."""
@@ -175,7 +175,7 @@ class EnhancedBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule); from enhanced, document content RPO is replication's 15-minute target."""
     dr_alarm_topic_arn: pulumi.Output[str]
     """The alert topic in drRegion (an alarm can only notify a topic in its own region)."""
     backup_vault_arn: pulumi.Output[str]
@@ -186,8 +186,16 @@ class EnhancedBackup(TierComponent):
     """The bucket the scheduled exports of all system data land in."""
     export_schedule: pulumi.Output[str]
     """When the exports run: EventBridge Scheduler's cron() or rate(), in scheduleTimezone."""
+    dr_backup_vault_arn: pulumi.Output[str]
+    """The DR vault in drRegion every recovery point is copied to."""
+    documents_replica_bucket: pulumi.Output[str]
+    """The replica of FormKiQ's documents bucket in drRegion."""
+    exports_replica_bucket: pulumi.Output[str]
+    """The replica of the exports bucket in drRegion."""
+    batch_replication_role_arn: pulumi.Output[str]
+    """The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
     def __init__(
         self, name: str, args: EnhancedBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -246,7 +254,7 @@ class EnterpriseBackup(TierComponent):
     protected_buckets: pulumi.Output[list[str]]
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
-    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule)."""
+    """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule); from enhanced, document content RPO is replication's 15-minute target."""
     dr_alarm_topic_arn: pulumi.Output[str]
     """The alert topic in drRegion (an alarm can only notify a topic in its own region)."""
     backup_vault_arn: pulumi.Output[str]
@@ -257,8 +265,16 @@ class EnterpriseBackup(TierComponent):
     """The bucket the scheduled exports of all system data land in."""
     export_schedule: pulumi.Output[str]
     """When the exports run: EventBridge Scheduler's cron() or rate(), in scheduleTimezone."""
+    dr_backup_vault_arn: pulumi.Output[str]
+    """The DR vault in drRegion every recovery point is copied to."""
+    documents_replica_bucket: pulumi.Output[str]
+    """The replica of FormKiQ's documents bucket in drRegion."""
+    exports_replica_bucket: pulumi.Output[str]
+    """The replica of the exports bucket in drRegion."""
+    batch_replication_role_arn: pulumi.Output[str]
+    """The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
     def __init__(
         self, name: str, args: EnterpriseBackupArgs, opts: pulumi.ResourceOptions | None = None

@@ -223,20 +223,51 @@ STANDARD = BASIC.extended(
     },
 )
 
+
+def _also_replicated(spec: TierSpec, data_class: DataClass) -> RecoveryObjective:
+    """The exports behind `data_class`, now also in drRegion."""
+    objective = spec.recovery_objectives[data_class]
+    return replace(
+        objective,
+        protected_by=(*objective.protected_by, "the exports bucket replicated to drRegion"),
+    )
+
+
 ENHANCED = STANDARD.extended(
     Tier.ENHANCED,
     summary="Standard + cross-region copies and S3 cross-region replication",
     rto_target="15-60 minutes",
     adds=frozenset({Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION}),
     objectives={
+        # In the primary region nothing changes; these say what survives a regional outage.
+        DataClass.DOCUMENT_METADATA: RecoveryObjective(
+            rpo_minutes=5,
+            rto_minutes=(120, 480),
+            protected_by=(
+                "DynamoDB PITR (35 days)",
+                "AWS Backup daily and monthly recovery points",
+                "AWS Backup copies of them in drRegion",
+            ),
+            note="after a regional outage, metadata returns from the newest copy in drRegion "
+            "(up to a day old): docs/failover.md",
+        ),
+        # RTC replicates 99.99% of objects within 15 minutes (AmazonS3 replication-time-control).
         DataClass.DOCUMENT_CONTENT: RecoveryObjective(
             rpo_minutes=15,
             rto_minutes=(15, 60),
             protected_by=(
                 "S3 versioning",
-                "S3 replication with RTC to drRegion",
+                "S3 replication with RTC to a replica bucket in drRegion",
                 "AWS Backup copies in drRegion",
             ),
+            note="replicas stay SSE-S3 like FormKiQ's objects; a FormKiQ purge is not "
+            "replicated (formkiq-dr purge-replica); objects older than the rule need "
+            "formkiq-dr replicate-existing once",
+        ),
+        DataClass.USER_DIRECTORY: _also_replicated(STANDARD, DataClass.USER_DIRECTORY),
+        DataClass.SYSTEM_CONFIGURATION: replace(
+            _also_replicated(STANDARD, DataClass.SYSTEM_CONFIGURATION),
+            note="deploy FormKiQ in drRegion from the saved templates and parameters",
         ),
     },
 )

@@ -81,6 +81,8 @@ class OutputSpec:
 
 _AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
 _EXPORTS = frozenset({Capability.SYSTEM_EXPORTS})
+_COPIES = frozenset({Capability.CROSS_REGION_COPIES})
+_REPLICATION = frozenset({Capability.S3_REPLICATION})
 
 # In the order the stack exports them: the tier's own outputs, then each capability's.
 OUTPUTS: tuple[OutputSpec, ...] = (
@@ -103,7 +105,8 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, "
         "`systemConfiguration`): the target RPO and RTO, and what protects it; "
         "`userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap "
-        "(31 days for the default monthly schedule).",
+        "(31 days for the default monthly schedule); from enhanced, document content RPO is "
+        "replication's 15-minute target.",
     ),
     OutputSpec(
         "drAlarmTopicArn",
@@ -126,10 +129,35 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         _EXPORTS,
     ),
     OutputSpec(
+        "drBackupVaultArn",
+        "str",
+        "The DR vault in drRegion every recovery point is copied to.",
+        _COPIES,
+    ),
+    OutputSpec(
+        "documentsReplicaBucket",
+        "str",
+        "The replica of FormKiQ's documents bucket in drRegion.",
+        _REPLICATION,
+    ),
+    OutputSpec(
+        "exportsReplicaBucket",
+        "str",
+        "The replica of the exports bucket in drRegion.",
+        _REPLICATION,
+    ),
+    OutputSpec(
+        "batchReplicationRoleArn",
+        "str",
+        "The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as.",
+        _REPLICATION,
+    ),
+    OutputSpec(
         "verifyExpectations",
         "dict[str, Any]",
         "What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults "
-        "with their maximum recovery point age, replica regions.",
+        "with their maximum recovery point age, replica regions; from enhanced, each "
+        "replication (source, replica, region, rule, role) and the batch replication role.",
     ),
 )
 OUTPUTS_BY_NAME = {spec.name: spec for spec in OUTPUTS}

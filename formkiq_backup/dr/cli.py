@@ -8,13 +8,14 @@ included. Every option is checked before any AWS call.
 """
 
 import os
+import re
 import sys
 import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +38,9 @@ from formkiq_backup.dr.report import EXIT_FAILED, EXIT_SETUP, Report, Status
 from formkiq_backup.dr.tables import SourceWriteRefusedError, check_backup_arn
 from formkiq_backup.sites import is_site_id
 from tiers.definitions import Tier
+
+if TYPE_CHECKING:
+    from formkiq_backup.dr.expectations import StackExpectations
 
 ROLE_ARN_SHAPE = "arn:<partition>:iam::<account>:role/<name>"
 
@@ -648,11 +652,7 @@ def repair(
     help="Bring each object back to this time, with its zone (Z or +01:00); not in the future.",
 )
 @click.option("--apply", is_flag=True, help="Change the bucket (default: dry-run).")
-@click.option(
-    "--backfill-replica",
-    is_flag=True,
-    help="Also copy objects that predate replication to the replica bucket.",
-)
+@click.option("--backfill-replica", is_flag=True, hidden=True, help="Gone: replicate-existing.")
 def restore_documents(
     *,
     site: str | None,
@@ -685,6 +685,11 @@ def restore_documents(
         refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
     if at > datetime.now(UTC):
         refuse(f"--at {utc_text(at)} is in the future: nothing to go back to")
+    if backfill_replica:
+        refuse(
+            "--backfill-replica is gone: objects that predate replication reach the replica "
+            "by S3 Batch Replication, `formkiq-dr replicate-existing`"
+        )
 
     execute(
         "restore-documents",
@@ -696,8 +701,126 @@ def restore_documents(
             prefix=prefix,
             at=at,
             apply=apply,
-            backfill_replica=backfill_replica,
             on_object=lambda: feedback.tick("objects"),
+        ),
+    )
+
+
+def _read_outputs(
+    stack_outputs: Path | None, options: dict[str, Any]
+) -> "StackExpectations | None":
+    """The stack's outputs when given: they must be of this environment; they give the region."""
+    if stack_outputs is None:
+        return None
+    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
+
+    try:
+        expected = read_stack_outputs(stack_outputs)
+    except StackOutputsError as error:
+        refuse(f"--stack-outputs {error}")
+    if options["app_env"] != expected.app_environment:
+        refuse(
+            f"--app-env {options['app_env']!r} disagrees with --stack-outputs {stack_outputs}, "
+            f"whose appEnvironment is {expected.app_environment!r}"
+        )
+    if options["region"] not in (None, expected.primary_region):
+        refuse(
+            f"--region {options['region']!r} disagrees with --stack-outputs {stack_outputs}, "
+            f"whose primaryRegion is {expected.primary_region!r}"
+        )
+    options["region"] = expected.primary_region
+    return expected
+
+
+STACK_OUTPUTS_OPTION = click.option(
+    "--stack-outputs",
+    "stack_outputs",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="JSON of `pulumi stack output --json`: the buckets, replicas and role the stack built "
+    "(default: the names the program gives them).",
+)
+
+
+@cli.command("replicate-existing")
+@common_options
+@click.option(
+    "--bucket",
+    "which",
+    type=click.Choice(["documents", "exports", "all"]),
+    default="all",
+    show_default=True,
+    help="Which replicated bucket to backfill.",
+)
+@STACK_OUTPUTS_OPTION
+@click.option("--wait", is_flag=True, help="Follow each job to its end, with progress.")
+def replicate_existing(
+    *, which: str, stack_outputs: Path | None, wait: bool, **options: Any
+) -> None:
+    """Replicate objects that predate replication (or failed it): S3 Batch Replication.
+
+    One S3 Batch Operations job per bucket, with a manifest S3 generates of the objects the
+    replication rule never copied; completion reports go to the exports bucket.
+    """
+    from formkiq_backup.dr.replicate_existing import run_replicate_existing
+    from formkiq_backup.replication import Replicated
+
+    expected = _read_outputs(stack_outputs, options)
+    chosen = list(Replicated) if which == "all" else [Replicated(which)]
+    execute(
+        "replicate-existing",
+        options,
+        lambda ctx, report, feedback: run_replicate_existing(
+            ctx, report, which=chosen, expected=expected, wait=wait, on_progress=feedback.step
+        ),
+    )
+
+
+_DOCUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@cli.command("purge-replica")
+@common_options
+@click.option(
+    "--document",
+    "documents",
+    multiple=True,
+    required=True,
+    metavar="ID",
+    help="A document FormKiQ purged (repeatable).",
+)
+@click.option("--site", default=None, help="The documents' site (default: the default site).")
+@STACK_OUTPUTS_OPTION
+@click.option("--apply", is_flag=True, help="Delete from the replica (default: dry run).")
+def purge_replica(
+    *,
+    documents: tuple[str, ...],
+    site: str | None,
+    stack_outputs: Path | None,
+    apply: bool,
+    **options: Any,
+) -> None:
+    """Remove purged documents' versions from the replica bucket (replication never does).
+
+    Only documents FormKiQ's bucket no longer holds; names the recovery points that may
+    still hold them.
+    """
+    from formkiq_backup.dr.purge_replica import run_purge_replica
+
+    for document in documents:
+        if not _DOCUMENT_ID.fullmatch(document):
+            refuse(
+                f"--document {document!r}: a FormKiQ document id has letters, digits, '-', '_' "
+                "and '.', and no '/' (give the site with --site)"
+            )
+    if site is not None and not is_site_id(site):
+        refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    expected = _read_outputs(stack_outputs, options)
+    execute(
+        "purge-replica",
+        options,
+        lambda ctx, report, _: run_purge_replica(
+            ctx, report, documents=list(documents), site=site, expected=expected, apply=apply
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Document content in S3: verify versions, restore to a point in time, backfill a replica.
+"""Document content in S3: verify versions, restore to a point in time.
 
 The documents bucket is versioned, so every overwrite and delete leaves the old version behind.
 Bringing an object back to time T means: if only delete markers came after T's version, remove
@@ -9,8 +9,8 @@ alone: they may be legitimate new documents.
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -133,41 +133,3 @@ def apply_object_plan(s3: Any, bucket: str, plan: ObjectPlan) -> None:
     elif plan.action is ObjectAction.COPY_VERSION:
         # Managed copy: multipart for objects over 5 GB, which CopyObject alone refuses.
         s3.copy({"Bucket": bucket, "Key": plan.key, "VersionId": plan.version_id}, bucket, plan.key)
-
-
-@dataclass
-class BackfillPlan:
-    """Current objects replication never copied, and where they should go."""
-
-    destination: str | None
-    keys: list[str] = field(default_factory=list)
-
-
-def plan_replica_backfill(
-    s3: Any, bucket: str, prefix: str, keep: Callable[[str], bool] | None = None
-) -> BackfillPlan:
-    """Objects without a replication status predate the replication rule: live replication
-    copies only objects written after it, existing ones need S3 Batch Replication
-    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-batch.html)."""
-    try:
-        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
-    except s3.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ReplicationConfigurationNotFoundError":
-            return BackfillPlan(destination=None)
-        raise
-    enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
-    if not enabled:
-        return BackfillPlan(destination=None)
-    plan = BackfillPlan(destination=enabled[0]["Destination"]["Bucket"].split(":::")[-1])
-    for key in _current_keys(s3, bucket, prefix):
-        if keep is not None and not keep(key):
-            continue
-        if s3.head_object(Bucket=bucket, Key=key).get("ReplicationStatus") is None:
-            plan.keys.append(key)
-    return plan
-
-
-def _current_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            yield obj["Key"]

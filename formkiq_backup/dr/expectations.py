@@ -3,7 +3,9 @@
 The Pulumi program exports `verifyExpectations`: the tier, the environment, the regions, each
 vault (name, ARN, region, the newest recovery point's allowed age, whether it is locked), the
 protected tables and buckets and the regions of global table replicas. Verifying against that
-checks what the stack actually built, not what someone typed. Outputs of older programs have
+checks what the stack actually built, not what someone typed. Enhanced stacks add each
+replication (source, replica bucket and region, rule id, role) and the S3 Batch Replication role
+with the bucket its reports go to. Outputs of older programs have
 only the top-level keys (`tier`, `appEnvironment`, `primaryRegion`, `drRegion`,
 `backupVaultArn`, `protectedTables`, `protectedBuckets`); they are read when the block is
 absent.
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from formkiq_backup.replication import Replicated, ReplicationPlan
 from tiers.definitions import TIERS, Capability, Tier
 
 EXPECTATIONS_KEY = "verifyExpectations"
@@ -36,6 +39,15 @@ class ExpectedVault:
 
 
 @dataclass(frozen=True)
+class BatchReplication:
+    """What S3 Batch Replication jobs run as, and where their manifests and reports go."""
+
+    role_arn: str
+    report_bucket: str
+    report_prefix: str
+
+
+@dataclass(frozen=True)
 class StackExpectations:
     """What the stack built, as verify checks it."""
 
@@ -48,6 +60,8 @@ class StackExpectations:
     tables: tuple[str, ...] = ()
     buckets: tuple[str, ...] = ()
     replica_regions: tuple[str, ...] = field(default=())
+    replication: tuple[ReplicationPlan, ...] = ()
+    batch_replication: BatchReplication | None = None
 
 
 def read_stack_outputs(path: Path) -> StackExpectations:
@@ -83,6 +97,11 @@ def read_stack_outputs(path: Path) -> StackExpectations:
         tables=reader.names("tables"),
         buckets=reader.names("buckets"),
         replica_regions=reader.names("globalTableReplicaRegions", required=False),
+        replication=tuple(
+            _replication(reader, index, entry)
+            for index, entry in enumerate(reader.list("replication", []))
+        ),
+        batch_replication=_batch(reader, block.get("batchReplication")),
     )
 
 
@@ -135,6 +154,41 @@ def _vault(reader: "_Reader", index: int, value: Any) -> ExpectedVault:
         max_recovery_point_age_hours=age,
         locked=locked,
         arn=vault.optional_text("arn"),
+    )
+
+
+def _replication(reader: "_Reader", index: int, value: Any) -> ReplicationPlan:
+    where = f"replication[{index}]"
+    if not isinstance(value, dict):
+        raise reader.problem(where, "is not a JSON object")
+    entry = _Reader(reader.path, value, reader.label(where))
+    kind = entry.text("replicated")
+    try:
+        replicated = Replicated(kind)
+    except ValueError:
+        known = ", ".join(r.value for r in Replicated)
+        raise entry.problem("replicated", f"is {kind!r}, not one of {known}") from None
+    role_arn = entry.text("roleArn")
+    return ReplicationPlan(
+        replicated=replicated,
+        source_bucket=entry.text("sourceBucket"),
+        replica_bucket=entry.text("replicaBucket"),
+        replica_region=entry.text("replicaRegion"),
+        role_arn=role_arn,
+        partition=role_arn.split(":")[1] if role_arn.count(":") >= 5 else "aws",
+    )
+
+
+def _batch(reader: "_Reader", value: Any) -> BatchReplication | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise reader.problem("batchReplication", "is not a JSON object")
+    entry = _Reader(reader.path, value, reader.label("batchReplication"))
+    return BatchReplication(
+        role_arn=entry.text("roleArn"),
+        report_bucket=entry.text("reportBucket"),
+        report_prefix=entry.text("reportPrefix"),
     )
 
 

@@ -8,15 +8,9 @@ time). Restore metadata first (`repair`), then content: FormKiQ reacts to object
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.documents import (
-    ObjectAction,
-    apply_object_plan,
-    plan_point_in_time,
-    plan_replica_backfill,
-)
+from formkiq_backup.dr.documents import ObjectAction, apply_object_plan, plan_point_in_time
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
@@ -31,7 +25,6 @@ def run_restore_documents(
     prefix: str | None,
     at: datetime,
     apply: bool,
-    backfill_replica: bool,
     on_object: Callable[[], None],
 ) -> None:
     """Plan, and with `apply` carry out, the point-in-time restore of documents.
@@ -80,47 +73,3 @@ def run_restore_documents(
             report.add("documents", plan.key, Status.PASS, f"done: {detail}")
         else:
             report.add("documents", plan.key, Status.INFO, f"would {detail}")
-
-    if backfill_replica:
-        _backfill(
-            ctx,
-            report,
-            s3,
-            bucket,
-            prefix=scope_prefix,
-            keep=keep,
-            apply=apply,
-            on_object=on_object,
-        )
-
-
-def _backfill(
-    ctx: DrContext,
-    report: Report,
-    s3: Any,
-    bucket: str,
-    *,
-    prefix: str,
-    keep: Callable[[str], bool] | None,
-    apply: bool,
-    on_object: Callable[[], None],
-) -> None:
-    plan = plan_replica_backfill(s3, bucket, prefix, keep)
-    if plan.destination is None:
-        report.add("replica backfill", bucket, Status.FAIL, "no enabled replication rule")
-        return
-    location = ctx.client("s3").get_bucket_location(Bucket=plan.destination)
-    region = location.get("LocationConstraint") or "us-east-1"
-    replica = ctx.client("s3", region)
-    for key in plan.keys:
-        if apply:
-            replica.copy({"Bucket": bucket, "Key": key}, plan.destination, key)
-            on_object()
-    verb = "copied" if apply else "would copy"
-    report.add(
-        "replica backfill",
-        f"{bucket} -> {plan.destination}",
-        Status.PASS,
-        f"{verb} {len(plan.keys)} objects that predate replication",
-    )
-    report.summary["backfill"] = {"destination": plan.destination, "keys": plan.keys}

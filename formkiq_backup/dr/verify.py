@@ -4,7 +4,8 @@ PITR and versioning use the same checks as the posture-guard Lambda (formkiq_bac
 A tier's capabilities (tiers.definitions) decide which of the rest are requirements (FAIL when
 missing) and which are information. With the stack's outputs (`--stack-outputs`), what the
 stack built is required too: its vaults (and their locks), the tables and buckets it protects,
-its global table replica regions.
+its replications, its global table replica regions. The DR region's checks (replication,
+copies, replicas) are in formkiq_backup.dr.dr_region.
 """
 
 from collections.abc import Iterable
@@ -14,6 +15,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, require_access
+from formkiq_backup.dr.dr_region import (
+    check_dr_copies,
+    check_replication_setup,
+    dr_expectations,
+)
 from formkiq_backup.dr.expectations import ExpectedVault, StackExpectations
 from formkiq_backup.dr.report import Report, Status
 from formkiq_backup.posture import (
@@ -23,12 +29,6 @@ from formkiq_backup.posture import (
     newest_recovery_points,
 )
 from tiers.definitions import TIERS, Capability, Tier
-
-# How many of the newest objects (of one listing page) to ask for their replication status.
-REPLICATION_SAMPLE = 10
-LISTING_SAMPLE = 1_000
-# S3 RTC replicates 99.99% of objects within 15 minutes; older PENDING objects are late.
-REPLICATION_LATE_AFTER = timedelta(minutes=15)
 
 
 def run_verify(  # noqa: PLR0917  # the CLI's options, one each
@@ -72,9 +72,8 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
         versioning.observed,
     )
 
-    _check_replication(
-        ctx, report, bucket, Capability.S3_REPLICATION in spec.capabilities, dr_region
-    )
+    dr = dr_expectations(ctx, spec, dr_region, expected)
+    check_replication_setup(ctx, report, dr)
     vaults = set(vaults)
     if Capability.AWS_BACKUP in spec.capabilities or vaults:
         max_age = spec.recovery_point_max_age_hours
@@ -85,7 +84,10 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
                 if vault.max_recovery_point_age_hours and vault.region in (None, ctx.region)
             ]
             max_age = min(ages, default=max_age)
-        seen_vaults = _check_recovery_points(ctx, report, max_age, dr_region)
+        # The DR vault's copies are checked on their own when the stack (or tier) has one.
+        elsewhere = None if dr.dr_vault else dr_region
+        seen_vaults = _check_recovery_points(ctx, report, max_age, elsewhere)
+        check_dr_copies(ctx, report, dr)
         if expected is not None:
             _check_expected_vaults(ctx, report, expected.vaults)
         else:
@@ -167,64 +169,6 @@ def _readable(iso: str | None) -> str:
 
 def _required(required: bool) -> Status:
     return Status.FAIL if required else Status.INFO
-
-
-def _check_replication(
-    ctx: DrContext, report: Report, bucket: str, required: bool, dr_region: str | None
-) -> None:
-    s3 = ctx.client("s3")
-    try:
-        rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ReplicationConfigurationNotFoundError":
-            raise
-        report.add("replication", bucket, _required(required), "no replication configured")
-        return
-    enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
-    if not enabled:
-        report.add("replication", bucket, _required(required), "replication rules all disabled")
-        return
-    for rule in enabled:
-        destination = rule["Destination"]["Bucket"].split(":::")[-1]
-        rtc = (rule["Destination"].get("ReplicationTime") or {}).get("Status") == "Enabled"
-        replica_s3 = ctx.client("s3", dr_region) if dr_region else s3
-        status = replica_s3.get_bucket_versioning(Bucket=destination).get("Status")
-        healthy = status == "Enabled"
-        report.add(
-            "replication",
-            f"{bucket} -> {destination}",
-            Status.PASS if healthy else Status.FAIL,
-            f"rule {rule.get('ID', '?')} enabled, RTC {'on' if rtc else 'off'}, "
-            f"replica versioning {status or 'never enabled'}",
-        )
-    _check_replica_objects(ctx, report, bucket)
-
-
-def _check_replica_objects(ctx: DrContext, report: Report, bucket: str) -> None:
-    """The replication status of the newest objects: FAILED is a failure, late is a warning.
-
-    S3 cannot list by date, so the sample is the newest objects of one listing page: a bucket
-    of millions of documents is never listed whole.
-    """
-    s3 = ctx.client("s3")
-    page = s3.list_objects_v2(Bucket=bucket, MaxKeys=LISTING_SAMPLE).get("Contents", [])
-    newest = sorted(page, key=lambda obj: obj["LastModified"], reverse=True)[:REPLICATION_SAMPLE]
-    now = datetime.now(UTC)
-    for obj in newest:
-        state = s3.head_object(Bucket=bucket, Key=obj["Key"]).get("ReplicationStatus")
-        if state == "FAILED":
-            report.add("replica health", obj["Key"], Status.FAIL, "replication FAILED")
-        elif state in ("PENDING", None) and now - obj["LastModified"] > REPLICATION_LATE_AFTER:
-            why = (
-                (
-                    "never replicated (predates replication? use restore-documents "
-                    "--backfill-replica)"
-                )
-                if state is None
-                else "still PENDING"
-            )
-            report.add("replica health", obj["Key"], Status.WARN, why)
-    report.add("replica health", bucket, Status.INFO, f"checked the {len(newest)} newest objects")
 
 
 def _check_recovery_points(

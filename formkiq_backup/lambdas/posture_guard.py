@@ -1,5 +1,6 @@
-"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning, and that
-every protected resource has a fresh recovery point in the backup vault (Standard and up).
+"""Scheduled Lambda: check (and optionally restore) FormKiQ's PITR and versioning, that every
+protected resource has a fresh recovery point in the backup vault (Standard and up), and that
+our replication rules are still on their buckets, complete (Enhanced and up).
 
 It publishes one metric per check for the CloudWatch alarms, which treat missing data as
 breaching, so a guard that stops running alarms too. It publishes to the alarm topic only when
@@ -18,8 +19,11 @@ from botocore.config import Config
 from formkiq_backup.posture import (
     METRIC_NAMESPACE,
     REQUIRED_PITR_DAYS,
+    Check,
+    ExpectedReplication,
     PostureFinding,
     check_recovery_point,
+    check_replication,
     evaluate_posture,
     remediation_notice,
 )
@@ -46,6 +50,11 @@ class GuardSettings:
     backed_up_resources: tuple[tuple[str, str], ...] = ()
     """(name, ARN) of every resource the plan selects."""
     recovery_point_max_age_hours: int = 26
+    copy_vault: str = ""
+    """The DR region's vault the plan copies into; empty: no copy checks (below Enhanced)."""
+    copy_region: str = ""
+    replications: tuple[ExpectedReplication, ...] = ()
+    """Our replication rules on their source buckets (Enhanced and up)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "GuardSettings":
@@ -61,6 +70,12 @@ class GuardSettings:
             backup_vault=environ.get("BACKUP_VAULT_NAME", ""),
             backed_up_resources=tuple(json.loads(environ.get("BACKED_UP_RESOURCES", "{}")).items()),
             recovery_point_max_age_hours=int(environ.get("RECOVERY_POINT_MAX_AGE_HOURS", 26)),
+            copy_vault=environ.get("COPY_VAULT_NAME", ""),
+            copy_region=environ.get("COPY_VAULT_REGION", ""),
+            replications=tuple(
+                ExpectedReplication.from_json(rule)
+                for rule in json.loads(environ.get("REPLICATION_RULES", "[]"))
+            ),
         )
 
 
@@ -88,6 +103,22 @@ def run_guard(settings: GuardSettings, session: Any) -> list[PostureFinding]:
             )
             for name, arn in settings.backed_up_resources
         ]
+    if settings.copy_vault:
+        copies = session.client(
+            "backup", region_name=settings.copy_region or None, config=_CLIENT_CONFIG
+        )
+        findings += [
+            check_recovery_point(
+                copies,
+                name,
+                arn,
+                settings.copy_vault,
+                max_age_hours=settings.recovery_point_max_age_hours,
+                check=Check.COPY,
+            )
+            for name, arn in settings.backed_up_resources
+        ]
+    findings += [check_replication(s3, rule) for rule in settings.replications]
     cloudwatch = session.client("cloudwatch", config=_CLIENT_CONFIG)
     datums = [finding.metric_datum(settings.app_environment) for finding in findings]
     for start in range(0, len(datums), _METRIC_BATCH):

@@ -1,11 +1,12 @@
-"""What Pulumi would do to resources a config change removes from the program.
+"""What Pulumi would do to resources a config change removes from the program, or replaces.
 
 A resource of the previous run is still there when a resource of the new run has its URN, or
 finds it through an alias, as the engine would (formkiq_backup.offline.urns): a tier change
 moves everything under another tier component, and only the aliases keep it. The engine's
-rules for a resource that is in the stack's state but no longer registered: protected
-resources stop the update (nothing happens until someone unprotects them), resources with
-retain_on_delete leave the state but stay in AWS, and everything else is deleted.
+rules for a resource that is in the stack's state but no longer registered (or whose
+replacement is registered): protected resources stop the update (nothing happens until someone
+unprotects them), resources with retain_on_delete leave the state but stay in AWS, and
+everything else is deleted.
 """
 
 from dataclasses import dataclass
@@ -45,4 +46,39 @@ def removal_plan(before: ProgramRun, after: ProgramRun | None) -> RemovalPlan:
         # A protected resource is also retained once unprotected, if it has both options.
         retained=tuple(r for r in removed if r.retain_on_delete),
         deleted=tuple(r for r in removed if not r.retain_on_delete),
+    )
+
+
+# Inputs whose change replaces a resource instead of updating it: pulumi-aws 7's per-resource
+# `region` ("Changing it replaces the resource": pulumi-aws enhanced region support), and the
+# names S3 buckets and backup vaults are created under.
+REPLACING_INPUTS = ("region", "bucket", "name")
+
+
+def replacement_plan(
+    before: ProgramRun, after: ProgramRun, replacing: tuple[str, ...] = REPLACING_INPUTS
+) -> RemovalPlan:
+    """The resources a change from one run to another replaces, by the old one's fate.
+
+    A replaced resource's old self meets the rules of a removed one: protected, the update
+    stops; retained, it stays in AWS ("Pulumi will not call through to the resource provider's
+    Delete method when deleting or replacing the resource": Pulumi docs, retainOnDelete);
+    otherwise it is deleted once its replacement exists.
+    """
+    kept = {(r.type, r.name): r for r in after.resources if r.custom}
+    replaced = [
+        resource
+        for resource in before.resources
+        if resource.custom
+        and (resource.type, resource.name) in kept
+        and any(
+            resource.inputs.get(key) != kept[(resource.type, resource.name)].inputs.get(key)
+            for key in replacing
+            if key in resource.inputs or key in kept[(resource.type, resource.name)].inputs
+        )
+    ]
+    return RemovalPlan(
+        blocked=tuple(r for r in replaced if r.protect),
+        retained=tuple(r for r in replaced if r.retain_on_delete),
+        deleted=tuple(r for r in replaced if not r.retain_on_delete),
     )

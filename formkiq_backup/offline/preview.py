@@ -114,20 +114,54 @@ def _bucket_policy(inputs: dict[str, Any], _: _Names) -> str:
     return "; ".join(parts)
 
 
-def _plan(inputs: dict[str, Any], _: _Names) -> str:
+def _lifecycle_text(lifecycle: dict[str, Any]) -> str:
+    cold = lifecycle.get("coldStorageAfter")
+    return f"delete after {_days(lifecycle['deleteAfter'])}" + (
+        f", cold after {_days(cold)}" if cold else ""
+    )
+
+
+def _plan(inputs: dict[str, Any], names: _Names) -> str:
     rules = []
     for rule in inputs.get("rules", []):
-        lifecycle = rule.get("lifecycle", {})
-        cold = lifecycle.get("coldStorageAfter")
         timezone = rule.get("scheduleExpressionTimezone", "UTC")
         rules.append(
             f"{rule['ruleName']}: {rule['schedule']} {timezone}"
             f", start {int(rule['startWindow'])} min, complete {int(rule['completionWindow'])} min"
-            f", delete after {_days(lifecycle['deleteAfter'])}"
-            + (f", cold after {_days(cold)}" if cold else "")
+            f", {_lifecycle_text(rule['lifecycle'])}"
             + f", tags {dict(sorted(rule.get('recoveryPointTags', {}).items()))}"
         )
+        rules += [
+            f"  copy to {names(copy['destinationVaultArn'])} "
+            f"({str(copy['destinationVaultArn']).split(':')[3]}), "
+            f"{_lifecycle_text(copy.get('lifecycle') or {'deleteAfter': 'NEVER'})}"
+            for copy in rule.get("copyActions", [])
+        ]
     return "\n".join(rules)
+
+
+def _replication(inputs: dict[str, Any], names: _Names) -> str:
+    lines = [
+        f"on {inputs['bucket']}: REPLACES the bucket's whole replication configuration "
+        "(one document per bucket); role " + names(inputs.get("role"))
+    ]
+    for rule in inputs.get("rules", []):
+        destination = rule["destination"]
+        scope = "whole bucket" if rule.get("filter") == {"prefix": ""} else str(rule.get("filter"))
+        markers = (rule.get("deleteMarkerReplication") or {}).get("status", "Disabled")
+        rtc = destination.get("replicationTime", {})
+        lines.append(
+            f"rule {rule.get('id')} (priority {int(rule.get('priority', 0))}, {rule['status']}): "
+            f"{scope} to {str(destination['bucket']).split(':::')[-1]}; delete markers {markers}; "
+            f"RTC {rtc.get('status', 'off')} {int(rtc.get('time', {}).get('minutes', 0))} min "
+            f"with metrics {destination.get('metrics', {}).get('status', 'off')}"
+        )
+        key = destination.get("encryptionConfiguration", {}).get("replicaKmsKeyId")
+        lines.append(
+            "replicas of SSE-S3 objects stay SSE-S3; SSE-KMS objects are re-encrypted with "
+            f"{names(key)}"
+        )
+    return "\n".join(lines)
 
 
 def _selection(inputs: dict[str, Any], names: _Names) -> str:
@@ -158,10 +192,19 @@ def _function(inputs: dict[str, Any], names: _Names) -> str:
         )
     tables = ", ".join(json.loads(variables.get("PROTECTED_TABLES", "[]")))
     buckets = ", ".join(json.loads(variables.get("PROTECTED_BUCKETS", "[]")))
+    replicated = [
+        rule["sourceBucket"] for rule in json.loads(variables.get("REPLICATION_RULES", "[]"))
+    ]
     return (
         f"{inputs.get('runtime')} {inputs.get('handler')}; checks PITR >= "
         f"{variables.get('MINIMUM_PITR_DAYS')} d on {tables}; versioning on {buckets}; "
-        f"remediate={variables.get('REMEDIATE')}"
+        + (f"our replication rule on {', '.join(replicated)}; " if replicated else "")
+        + (
+            f"copies in {variables['COPY_VAULT_NAME']} ({variables['COPY_VAULT_REGION']}); "
+            if "COPY_VAULT_NAME" in variables
+            else ""
+        )
+        + f"remediate={variables.get('REMEDIATE')}"
     )
 
 
@@ -214,6 +257,10 @@ def _lifecycle(inputs: dict[str, Any], _: _Names) -> str:
         noncurrent = rule.get("noncurrentVersionExpiration", {}).get("noncurrentDays")
         if noncurrent:
             actions.append(f"noncurrent versions after {_days(noncurrent)}")
+        actions += [
+            f"noncurrent versions to {t['storageClass']} after {_days(t['noncurrentDays'])}"
+            for t in rule.get("noncurrentVersionTransitions", [])
+        ]
         multipart = rule.get("abortIncompleteMultipartUpload", {}).get("daysAfterInitiation")
         if multipart:
             actions.append(f"abort uploads after {_days(multipart)}")
@@ -295,6 +342,7 @@ SUMMARIES: Mapping[str, Summary] = {
     ),
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _replication,
     "aws:s3/bucketObjectv2:BucketObjectv2": lambda i, _: f"s3 object {i['key']}",
     "aws:scheduler/schedule:Schedule": _schedule,
     "aws:scheduler/scheduleGroup:ScheduleGroup": lambda i, _: f"schedule group {i['name']}",
@@ -366,6 +414,7 @@ def render(run: ProgramRun, console: Console) -> None:
         "'in <region>' (IAM is global); protect = Pulumi refuses to delete it; "
         "retain = removing it from the program leaves it in AWS.[/]\n"
     )
+    _render_outside_changes(run, console)
     _render_outputs(run, console)
     _render_objectives(run, console)
 
@@ -385,6 +434,10 @@ _COMPONENT_ORDER = (
     "TableExports",
     "ScheduledFunction",
     "ExportMonitor",
+    "ReplicaBucket",
+    "BucketReplication",
+    "ReplicationAlarms",
+    "BatchReplicationRole",
 )
 
 
@@ -461,6 +514,47 @@ def _render_formkiq(run: ProgramRun, console: Console) -> None:
         if bucket in protected:
             table.add_row(f"bucket {bucket}", "[green]yes[/]", "versioning Enabled")
     console.print(table)
+
+
+def _render_outside_changes(run: ProgramRun, console: Console) -> None:
+    """What the stack sets on FormKiQ's own resources, and what a change of drRegion does."""
+    formkiq_buckets = set(run.outputs.get("protectedBuckets", []))
+    configs = [
+        resource
+        for resource in run.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+        if resource.inputs.get("bucket") in formkiq_buckets
+    ]
+    dr_region = run.outputs.get("drRegion")
+    if not configs and not dr_region:
+        return
+    lines = [
+        f"- A replication configuration on FormKiQ's bucket {config.inputs['bucket']}: the only "
+        "thing added to it (no versioning, lifecycle or notification). A bucket has ONE "
+        "replication document and each put replaces it whole: if a FormKiQ template ever sets "
+        "its own, ours is gone (the posture guard alarms within 30 minutes), and the next "
+        "`pulumi up --refresh` puts ours back over theirs. Removing this stack (or moving below "
+        "enhanced) deletes whatever replication configuration the bucket then has."
+        for config in configs
+    ]
+    if configs:
+        lines.append(
+            "- Objects already in the bucket are NOT replicated by the rule: run "
+            "`formkiq-dr replicate-existing --wait` once after the first `pulumi up` (S3 Batch "
+            "Replication). A FormKiQ purge is not replicated: `formkiq-dr purge-replica`."
+        )
+    if dr_region:
+        lines.append(
+            f"- Changing drRegion (now {dr_region}) REPLACES the DR side: a new vault, keys, "
+            "replica buckets and alert topic in the new region; the old ones stay in AWS with "
+            "every copy and replica (retained; with protectBackups the update stops first)."
+        )
+    console.print(
+        Panel(
+            Text("\n".join(lines)),
+            title="What changes outside this stack's own resources",
+            border_style="cyan",
+        )
+    )
 
 
 def _render_outputs(run: ProgramRun, console: Console) -> None:

@@ -17,7 +17,9 @@ from tiers.capabilities.base import (
     Product,
     Scope,
 )
+from tiers.capabilities.cross_region_copies import CrossRegionCopiesBuilder
 from tiers.capabilities.posture_guard import PostureGuardBuilder
+from tiers.capabilities.s3_replication import S3ReplicationBuilder
 from tiers.capabilities.system_exports import SystemExportsBuilder
 from tiers.definitions import Capability
 
@@ -26,6 +28,8 @@ REGISTRY: Mapping[Capability, CapabilityBuilder] = MappingProxyType(
         Capability.POSTURE_GUARD: PostureGuardBuilder(),
         Capability.AWS_BACKUP: AwsBackupBuilder(),
         Capability.SYSTEM_EXPORTS: SystemExportsBuilder(),
+        Capability.CROSS_REGION_COPIES: CrossRegionCopiesBuilder(),
+        Capability.S3_REPLICATION: S3ReplicationBuilder(),
     }
 )
 

@@ -1,7 +1,10 @@
 """Standard's AWS Backup: a deny-delete vault with its own key, daily and monthly rules, alerts."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar
+
+import pulumi
 
 from components import (
     BackupJobAlerts,
@@ -28,6 +31,19 @@ COMPLETION_WINDOW_MINUTES = 180
 DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS = 26
 
 
+@dataclass(frozen=True)
+class CopyDestination:
+    """Where the plan's rules copy every recovery point, given later by the copies builder.
+
+    The plan is registered here, before the vault it copies into exists: its rules carry a
+    deferred vault ARN that the builder making that vault resolves (pulumi.deferred_output),
+    so the plan still waits for the vault. That vault's key must admit `backup_role_arn`.
+    """
+
+    resolve: Callable[[pulumi.Output[str]], None]
+    backup_role_arn: pulumi.Output[str]
+
+
 class AwsBackupBuilder:
     """The primary vault and plan; later capabilities copy from and lock this vault."""
 
@@ -38,7 +54,10 @@ class AwsBackupBuilder:
         ScopeRole.PRIMARY: frozenset({"events.amazonaws.com", "backup.amazonaws.com"})
     }
     needs: ClassVar[frozenset[Product]] = frozenset()
-    makes: ClassVar[frozenset[Product]] = frozenset({Product.PRIMARY_VAULT})
+    # COPY_DESTINATION only in tiers with cross-region copies, whose builder resolves it.
+    makes: ClassVar[frozenset[Product]] = frozenset(
+        {Product.PRIMARY_VAULT, Product.COPY_DESTINATION}
+    )
 
     def build(self, context: BuildContext) -> Contribution:
         scope = context.primary
@@ -68,13 +87,19 @@ class AwsBackupBuilder:
             ),
             context.child_opts(),
         )
+        rules = [backup_rule(kind, settings) for kind in context.spec.backup_rules]
+        copies_to: pulumi.Output[str] | None = None
+        resolve_copies: Callable[[pulumi.Output[str]], None] | None = None
+        if Capability.CROSS_REGION_COPIES in context.spec.capabilities:
+            copies_to, resolve_copies = pulumi.deferred_output()
+            rules = [rule.copied_to(copies_to) for rule in rules]
         plan = BackupPlan(
             naming.resource("backup-plan"),
             BackupPlanArgs(
                 plan_name=naming.resource("backup-plan"),
                 selection_name=naming.resource("protected-data"),
                 vault_name=vault.vault_name,
-                rules=[backup_rule(kind, settings) for kind in context.spec.backup_rules],
+                rules=rules,
                 resource_arns=[t.arn for t in environment.protected_tables]
                 + [b.arn for b in environment.protected_buckets],
                 account_id=environment.account_id,
@@ -117,7 +142,12 @@ class AwsBackupBuilder:
                     }
                 ]
             },
-            products={Product.PRIMARY_VAULT: vault},
+            products={Product.PRIMARY_VAULT: vault}
+            | (
+                {Product.COPY_DESTINATION: CopyDestination(resolve_copies, plan.role_arn)}
+                if resolve_copies is not None
+                else {}
+            ),
         )
 
 

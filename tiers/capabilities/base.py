@@ -25,6 +25,9 @@ class Product(StrEnum):
     """Something one builder makes that another builder needs."""
 
     PRIMARY_VAULT = "the primary backup vault"
+    COPY_DESTINATION = "the vault the primary plan's rules copy to, still to be built"
+    DR_VAULT = "the DR region's backup vault"
+    EXPORTS_BUCKET = "the system exports bucket"
 
 
 @dataclass(frozen=True)

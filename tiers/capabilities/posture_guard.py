@@ -6,6 +6,7 @@ from typing import ClassVar
 from components import PostureGuard, PostureGuardArgs
 from tiers.capabilities.aws_backup import DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
 from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
+from tiers.capabilities.s3_replication import replication_plans
 from tiers.definitions import Capability
 from tiers.scope import ScopeRole
 
@@ -25,6 +26,14 @@ class PostureGuardBuilder:
         scope = context.primary
         environment = context.environment
         backed_up = Capability.AWS_BACKUP in context.spec.capabilities
+        copies = Capability.CROSS_REGION_COPIES in context.spec.capabilities
+        # With replication in the tier, the guard also proves our rule is still on each source
+        # bucket, complete (one implementation with `formkiq-dr verify`).
+        replications = (
+            [plan.expected for plan in replication_plans(context)]
+            if Capability.S3_REPLICATION in context.spec.capabilities
+            else []
+        )
         guard = PostureGuard(
             scope.naming.resource("posture-guard"),
             PostureGuardArgs(
@@ -46,6 +55,10 @@ class PostureGuardBuilder:
                 else [],
                 recovery_point_max_age_hours=context.spec.recovery_point_max_age_hours
                 or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
+                # With copies in the tier, the newest copy of each resource in the DR vault too.
+                copy_vault_name=context.dr.naming.backup_vault() if copies else None,
+                copy_vault_region=context.dr.where.region_name if copies else None,
+                replications=replications,
                 remediate=context.settings.remediate_posture,
                 region=scope.region,
                 tags=context.tags,

@@ -65,7 +65,7 @@ class SystemExportsBuilder:
         ScopeRole.PRIMARY: frozenset({"cloudwatch.amazonaws.com"})
     }
     needs: ClassVar[frozenset[Product]] = frozenset()
-    makes: ClassVar[frozenset[Product]] = frozenset()
+    makes: ClassVar[frozenset[Product]] = frozenset({Product.EXPORTS_BUCKET})
 
     def build(self, context: BuildContext) -> Contribution:
         """The bucket first (every job writes into it), then the jobs, then their monitor."""
@@ -92,6 +92,7 @@ class SystemExportsBuilder:
             },
             alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
             verify={"exports": expectations.descriptor()},
+            products={Product.EXPORTS_BUCKET: bucket},
         )
 
     @staticmethod

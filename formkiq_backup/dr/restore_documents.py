@@ -13,11 +13,13 @@ from typing import Any
 from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.documents import (
     ObjectAction,
+    ObjectPlan,
     apply_object_plan,
     plan_point_in_time,
     plan_replica_backfill,
 )
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.ledger import Record
+from formkiq_backup.dr.report import Outcome, Report, ResourceState, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
 from formkiq_backup.sites import object_belongs_to_site, site_prefix
@@ -59,30 +61,30 @@ def run_restore_documents(
     plans = plan_point_in_time(s3, bucket, scope_prefix, at, keep)
     counts = Counter(plan.action for plan in plans)
     report.summary["plan"] = {action.value: counts[action] for action in ObjectAction}
+    report.summary["matched"] = len(plans)
     report.add(
         "plan", bucket, Status.INFO, ", ".join(f"{counts[a]} {a.value}" for a in ObjectAction)
     )
+    if not plans:
+        where = f"under '{scope_prefix}'" if scope_prefix else "at all"
+        report.add(
+            "scope",
+            str(report.summary["scope"]),
+            Status.WARN,
+            f"no object and no version {where} in {bucket}: nothing matched",
+        )
+    changes = [plan for plan in plans if plan.action in _CHANGES]
     for plan in plans:
-        if plan.action is ObjectAction.UNCHANGED:
-            continue
         if plan.action is ObjectAction.CREATED_AFTER:
             report.add("documents", plan.key, Status.INFO, "created after --at: left as is")
-            continue
-        detail = (
-            f"remove {len(plan.delete_markers)} delete marker(s); version "
-            f"{plan.version_id} becomes current"
-            if plan.action is ObjectAction.UNDELETE
-            else f"copy version {plan.version_id} on top"
-        )
-        if apply:
-            apply_object_plan(s3, bucket, plan)
-            on_object()
-            report.add("documents", plan.key, Status.PASS, f"done: {detail}")
-        else:
-            report.add("documents", plan.key, Status.INFO, f"would {detail}")
+        elif plan.action in _CHANGES and not apply:
+            report.add("documents", plan.key, Status.INFO, f"would {_describe(plan)}")
+    if apply:
+        _apply(report, s3, bucket, changes, on_object)
 
+    copies = 0
     if backfill_replica:
-        _backfill(
+        copies = _backfill(
             ctx,
             report,
             s3,
@@ -92,6 +94,73 @@ def run_restore_documents(
             apply=apply,
             on_object=on_object,
         )
+    if not plans:
+        report.conclude(Outcome.NOTHING_MATCHED)
+    elif not changes and not copies:
+        report.conclude(Outcome.UNCHANGED)
+    else:
+        report.conclude(Outcome.DONE if apply else Outcome.PLANNED)
+
+
+# What changes an object (the rest are left as they are).
+_CHANGES = (ObjectAction.UNDELETE, ObjectAction.COPY_VERSION)
+
+
+def _describe(plan: ObjectPlan) -> str:
+    if plan.action is ObjectAction.UNDELETE:
+        return (
+            f"remove {len(plan.delete_markers)} delete marker(s); version "
+            f"{plan.version_id} becomes current"
+        )
+    return f"copy version {plan.version_id} on top"
+
+
+def _apply(
+    report: Report,
+    s3: Any,
+    bucket: str,
+    changes: list[ObjectPlan],
+    on_object: Callable[[], None],
+) -> None:
+    """Each object's change, in the report's ledger: the whole plan first (not reached), then
+    each object as it is asked for and answered. Stopped part-way, the report says which
+    objects were changed, which one was in flight (it may have changed) and which were not
+    reached (left as they were); nothing is undone, since every change is the point."""
+    records = [
+        report.ledger.plan(
+            "documents",
+            "object",
+            plan.key,
+            f"not reached: left as it was (would {_describe(plan)})",
+        )
+        for plan in changes
+    ]
+    try:
+        for plan, record in zip(changes, records, strict=True):
+            record.asked(f"{_describe(plan)}: sent, no answer yet: it may have changed")
+
+            def removed(count: int, plan: ObjectPlan = plan, record: Record = record) -> None:
+                total = len(plan.delete_markers)
+                record.progress(
+                    f"{_describe(plan)}: {count} of {total} removed, the next sent without an "
+                    "answer: the object may still read as deleted"
+                )
+
+            with record.sending():
+                apply_object_plan(s3, bucket, plan, on_marker_removed=removed)
+            record.done(f"done: {_describe(plan)}")
+            on_object()
+    finally:
+        states = Counter(record.state.value for record in records)
+        report.summary["applied"] = {state.value: states[state.value] for state in _OBJECT_STATES}
+
+
+_OBJECT_STATES = (
+    ResourceState.DONE,
+    ResourceState.REQUESTED,
+    ResourceState.REFUSED,
+    ResourceState.NOT_REACHED,
+)
 
 
 def _backfill(
@@ -104,23 +173,48 @@ def _backfill(
     keep: Callable[[str], bool] | None,
     apply: bool,
     on_object: Callable[[], None],
-) -> None:
+) -> int:
+    """Copy (or plan to copy) the objects replication never saw; how many there are. Each copy
+    is in the report's ledger from before it is asked for."""
     plan = plan_replica_backfill(s3, bucket, prefix, keep)
     if plan.destination is None:
         report.add("replica backfill", bucket, Status.FAIL, "no enabled replication rule")
-        return
-    location = ctx.client("s3").get_bucket_location(Bucket=plan.destination)
-    region = location.get("LocationConstraint") or "us-east-1"
-    replica = ctx.client("s3", region)
-    for key in plan.keys:
-        if apply:
-            replica.copy({"Bucket": bucket, "Key": key}, plan.destination, key)
-            on_object()
-    verb = "copied" if apply else "would copy"
+        return 0
+    report.summary["backfill"] = {"destination": plan.destination, "keys": plan.keys}
+    if apply and plan.keys:
+        _copy_to_replica(
+            ctx, report, bucket, destination=plan.destination, keys=plan.keys, on_object=on_object
+        )
     report.add(
         "replica backfill",
         f"{bucket} -> {plan.destination}",
         Status.PASS,
-        f"{verb} {len(plan.keys)} objects that predate replication",
+        f"{'copied' if apply else 'would copy'} {len(plan.keys)} objects that predate replication",
     )
-    report.summary["backfill"] = {"destination": plan.destination, "keys": plan.keys}
+    return len(plan.keys)
+
+
+def _copy_to_replica(
+    ctx: DrContext,
+    report: Report,
+    bucket: str,
+    *,
+    destination: str,
+    keys: list[str],
+    on_object: Callable[[], None],
+) -> None:
+    location = ctx.client("s3").get_bucket_location(Bucket=destination)
+    region = location.get("LocationConstraint") or "us-east-1"
+    replica = ctx.client("s3", region)
+    records = [
+        report.ledger.plan(
+            "replica backfill", "replica object", f"{destination}/{key}", "not reached: not copied"
+        )
+        for key in keys
+    ]
+    for key, record in zip(keys, records, strict=True):
+        record.asked(f"copy from {bucket} sent, no answer yet: it may have been made")
+        with record.sending():
+            replica.copy({"Bucket": bucket, "Key": key}, destination, key)
+        record.done(f"copied from {bucket}")
+        on_object()

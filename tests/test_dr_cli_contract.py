@@ -150,6 +150,12 @@ def test_an_error_mid_command_fails_the_report_the_json_and_the_exit_code_alike(
     assert plain.stdout.splitlines()[0] == f"formkiq-dr {command} for FormKiQ prod: FAILED"
     assert f"error  {failing[1]}: {code}" in plain.stdout
     assert "Traceback" not in plain.stdout + plain.stderr
+    # An error answer is a refusal: nothing is left unknown, and nothing temporary stays.
+    assert [
+        r for r in outcome.report["resources"] if r["state"] in ("requested", "left-behind")
+    ] == []
+    if failing[1] in ("CreateBackup", "RestoreTableToPointInTime", "RestoreTableFromBackup"):
+        assert outcome.report["resources"][0]["state"] == "refused"
 
 
 def test_a_setup_error_is_not_ok_in_json(world: World) -> None:
@@ -1026,3 +1032,25 @@ def test_an_output_path_naming_a_folder_is_refused_not_written_beside_it(
     )
     assert opened == []
     assert sorted(p.name for p in tmp_path.iterdir()) == (["reports"] if folder_exists else [])
+
+
+def test_the_readme_exit_code_table_is_the_one_the_tool_uses() -> None:
+    """Every outcome with its exit code and heading, and every resource state, as documented."""
+    import re
+
+    from formkiq_backup.dr.report import _VERDICT, EXIT_CODES, ResourceState
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    documented = {
+        outcome: (int(code), heading)
+        for code, outcome, heading in re.findall(
+            r"^\| (\d) \| `([a-z-]+)` \| `([^`]+)` \|", readme, re.MULTILINE
+        )
+    }
+    assert documented == {
+        outcome.value: (EXIT_CODES[outcome], re.sub(r"\[/?[a-z ]*\]", "", _VERDICT[outcome][0]))
+        for outcome in EXIT_CODES
+    }
+    states = re.search(r"^\| `state` \| (.*) \|$", readme, re.MULTILINE)
+    assert states is not None
+    assert set(re.findall(r"`([a-z-]+)` \(", states.group(1))) == {s.value for s in ResourceState}

@@ -218,7 +218,7 @@ def execute(
         except (Exception, KeyboardInterrupt) as error:  # never a traceback: the report says why
             failure = error
         try:
-            report.ledger.clean_up()
+            report.ledger.clean_up(on_step=feedback.step)
         except KeyboardInterrupt as error:  # a second interrupt stops the deletions
             failure = failure or error
         if failure is not None:

@@ -135,8 +135,36 @@ def run_drill(
             on_step=on_step,
         )
         return
-    s3 = guard.attach(ctx.client("s3"))
-    sources = backup_sources(dynamodb, backup_arns)
+    _verify_restores(
+        ctx,
+        report,
+        dynamodb,
+        s3=guard.attach(ctx.client("s3")),
+        sources=backup_sources(dynamodb, backup_arns),
+        at=at,
+        strict=strict,
+        sample=DocumentSample(sample_size, random.Random(seed)),
+        on_scan=on_scan,
+        on_step=on_step,
+    )
+
+
+def _verify_restores(
+    ctx: DrContext,
+    report: Report,
+    dynamodb: Any,
+    *,
+    s3: Any,
+    sources: dict[str, RecoverySource],
+    at: datetime | None,
+    strict: bool,
+    sample: DocumentSample,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """The drill proper: each table restored (from its backup in `sources`, else PITR at
+    `at`) into a temporary table, verified, timed; the documents sampled; the tables deleted."""
+    environment = ctx.environment
     unknown = set(sources) - {t.name for t in environment.protected_tables}
     if unknown:
         raise SetupError(
@@ -148,10 +176,8 @@ def run_drill(
     for table in environment.protected_tables:
         if table.name not in sources:
             check_restorable(dynamodb, table.name, at)
-    sample = DocumentSample(sample_size, random.Random(seed))
-    report.summary.update(sampleSize=sample_size, strict=strict)
+    report.summary.update(sampleSize=sample.size, strict=strict)
     recovery_seconds = 0.0
-
     for table in environment.protected_tables:
         source = sources.get(table.name, RecoverySource(at=at))
         target, restore_seconds = restore_temporary_table(
@@ -178,8 +204,7 @@ def run_drill(
     on_step("checking sampled documents")
     recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
     report.summary["measuredRecoverySeconds"] = round(recovery_seconds, 3)
-    on_step("deleting the temporary tables")
-    report.ledger.clean_up()
+    report.ledger.clean_up(on_step=on_step)
     report.summary["temporaryTablesDeleted"] = sum(
         record.state is ResourceState.REMOVED for record in report.ledger.records
     )

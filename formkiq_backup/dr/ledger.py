@@ -171,15 +171,18 @@ class Ledger:
         self._records.remove(record)
         self._report.entries.remove(record.entry)
 
-    def clean_up(self) -> None:
-        """Delete every temporary resource still there, newest first. Another interrupt stops
-        the deletions: what is left is listed as left behind, and the interrupt goes on."""
+    def clean_up(self, on_step: Callable[[str], None] | None = None) -> None:
+        """Delete every temporary resource still there, newest first (`on_step` hears which).
+        Another interrupt stops the deletions: what is left is listed as left behind, and the
+        interrupt goes on."""
         pending = [
             record
             for record in reversed(self._records)
             if record.temporary and record.state in _TO_REMOVE
         ]
         for number, record in enumerate(pending):
+            if on_step is not None:
+                on_step(f"deleting {record.resource.kind} {record.resource.name}")
             try:
                 record.remove()
             except KeyboardInterrupt:

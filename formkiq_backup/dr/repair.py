@@ -148,7 +148,7 @@ def run_repair(
         target = source.table
         existing_reference(reference_dynamodb, target, source.region, keys)
         report.add("reference", live, Status.PASS, f"{source.describe()}: no restore")
-    else:
+    else:  # deleted on the way out by the report's ledger, whatever happens next
         target, _ = restore_temporary_table(
             dynamodb, report, live, source, "repair", keep_indexes=False, on_step=on_step
         )
@@ -165,34 +165,41 @@ def run_repair(
         in_workers=is_large(dynamodb, live),
         profile=worker_profile(ctx),
     ) as diff:
-        counts = diff.counts()
-        plan = {
-            Action.PUT.value: counts[Action.PUT],
-            Action.OVERWRITE.value: counts[Action.OVERWRITE],
-            Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
-            KEEP: 0 if delete_new else counts[Action.DELETE],
-        }
-        report.add(
-            "diff",
-            live,
-            Status.INFO,
-            f"{diff.reference_count} items then, {diff.live_count} now: "
-            + ", ".join(f"{count} to {action}" for action, count in plan.items()),
-            time.monotonic() - started,
-        )
-        report.summary["plan"] = plan
-        planned = sum(counts.values())
-        report.summary["changes"] = [
-            _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
-        ]
-        if planned > PLAN_LISTED:
-            report.summary["changesNotListed"] = planned - PLAN_LISTED
-        _preview(report, diff, plan, delete_new)
-        writes = planned - plan[KEEP]
+        writes = _report_plan(report, diff, live, delete_new, time.monotonic() - started)
         report.conclude(_outcome(diff, scope, writes, apply, report))
         if apply and writes:
             on_step(f"writing {writes} changes to {live}")
             _apply(dynamodb, live, diff, delete_new, report)
+
+
+def _report_plan(
+    report: Report, diff: TableDiff, live: str, delete_new: bool, seconds: float
+) -> int:
+    """The plan (counts, the changes listed, a preview); returns how many writes it has."""
+    counts = diff.counts()
+    plan = {
+        Action.PUT.value: counts[Action.PUT],
+        Action.OVERWRITE.value: counts[Action.OVERWRITE],
+        Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
+        KEEP: 0 if delete_new else counts[Action.DELETE],
+    }
+    report.add(
+        "diff",
+        live,
+        Status.INFO,
+        f"{diff.reference_count} items then, {diff.live_count} now: "
+        + ", ".join(f"{count} to {action}" for action, count in plan.items()),
+        seconds,
+    )
+    report.summary["plan"] = plan
+    planned = sum(counts.values())
+    report.summary["changes"] = [
+        _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
+    ]
+    if planned > PLAN_LISTED:
+        report.summary["changesNotListed"] = planned - PLAN_LISTED
+    _preview(report, diff, plan, delete_new)
+    return planned - plan[KEEP]
 
 
 def _outcome(diff: TableDiff, scope: str, writes: int, apply: bool, report: Report) -> Outcome:

@@ -59,26 +59,8 @@ def run_restore_documents(
     )
 
     plans = plan_point_in_time(s3, bucket, scope_prefix, at, keep)
-    counts = Counter(plan.action for plan in plans)
-    report.summary["plan"] = {action.value: counts[action] for action in ObjectAction}
-    report.summary["matched"] = len(plans)
-    report.add(
-        "plan", bucket, Status.INFO, ", ".join(f"{counts[a]} {a.value}" for a in ObjectAction)
-    )
-    if not plans:
-        where = f"under '{scope_prefix}'" if scope_prefix else "at all"
-        report.add(
-            "scope",
-            str(report.summary["scope"]),
-            Status.WARN,
-            f"no object and no version {where} in {bucket}: nothing matched",
-        )
+    _report_plan(report, bucket, plans, scope_prefix, apply=apply)
     changes = [plan for plan in plans if plan.action in _CHANGES]
-    for plan in plans:
-        if plan.action is ObjectAction.CREATED_AFTER:
-            report.add("documents", plan.key, Status.INFO, "created after --at: left as is")
-        elif plan.action in _CHANGES and not apply:
-            report.add("documents", plan.key, Status.INFO, f"would {_describe(plan)}")
     if apply:
         _apply(report, s3, bucket, changes, on_object)
 
@@ -104,6 +86,31 @@ def run_restore_documents(
 
 # What changes an object (the rest are left as they are).
 _CHANGES = (ObjectAction.UNDELETE, ObjectAction.COPY_VERSION)
+
+
+def _report_plan(
+    report: Report, bucket: str, plans: list[ObjectPlan], prefix: str, *, apply: bool
+) -> None:
+    """How many objects the scope matched and what each needs; a scope matching none says so."""
+    counts = Counter(plan.action for plan in plans)
+    report.summary["plan"] = {action.value: counts[action] for action in ObjectAction}
+    report.summary["matched"] = len(plans)
+    report.add(
+        "plan", bucket, Status.INFO, ", ".join(f"{counts[a]} {a.value}" for a in ObjectAction)
+    )
+    if not plans:
+        where = f"under '{prefix}'" if prefix else "at all"
+        report.add(
+            "scope",
+            str(report.summary["scope"]),
+            Status.WARN,
+            f"no object and no version {where} in {bucket}: nothing matched",
+        )
+    for plan in plans:
+        if plan.action is ObjectAction.CREATED_AFTER:
+            report.add("documents", plan.key, Status.INFO, "created after --at: left as is")
+        elif plan.action in _CHANGES and not apply:
+            report.add("documents", plan.key, Status.INFO, f"would {_describe(plan)}")
 
 
 def _describe(plan: ObjectPlan) -> str:

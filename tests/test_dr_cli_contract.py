@@ -1027,7 +1027,7 @@ def test_an_output_path_naming_a_folder_is_refused_not_written_beside_it(
     assert outcome.exit_code == 2
     assert f"'{option}'" in outcome.report["summary"]["error"]
     assert (
-        "reports/: names a folder; give a file name in it, such as reports/drill"
+        "reports/: names a folder; give a file name in it (reports/NAME)"
         in (outcome.report["summary"]["error"])
     )
     assert opened == []

@@ -14,7 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -108,13 +108,15 @@ def test_the_endpoint_going_away_during_repair_apply_lists_the_temporary_table_l
 
 @pytest.fixture
 def deleted_in_finance(world: World) -> tuple[datetime, list[str]]:
-    """Five of site finance's documents deleted after a time `at` (S3 keeps whole seconds)."""
-    time.sleep(1.1)
-    at = datetime.now(UTC)
-    time.sleep(1.1)
+    """Five of site finance's documents deleted after `at`, the time of their newest version
+    (S3 keeps whole seconds: the deletions come a second later)."""
+    s3 = world.client("s3")
     keys = sorted(document.object_key for document in world.finance()[:5])
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="finance/")["Versions"]
+    at: datetime = max(version["LastModified"] for version in versions)
+    time.sleep(1.1)
     for key in keys:
-        world.client("s3").delete_object(Bucket=BUCKET, Key=key)
+        s3.delete_object(Bucket=BUCKET, Key=key)
     return at, keys
 
 
@@ -271,7 +273,7 @@ def test_an_import_stopped_part_way_lists_the_users_it_created(
     assert len(created) == 2  # both made: the second's answer never reached the command
     assert outcome.report["summary"]["created"] == 1
     (pool_entry,) = [e for e in outcome.entries("import") if e["subject"] == pool]
-    assert pool_entry["detail"].startswith("stopped part-way: 2 users read: 1 created")
+    assert pool_entry["detail"].startswith("stopped part-way: 2 lines read: 1 created")
 
 
 def test_an_interrupt_before_anything_was_made_says_so(

@@ -329,6 +329,20 @@ def test_cleanup_reports_a_table_it_could_not_delete(monkeypatch: pytest.MonkeyP
     assert report.exit_code == 1
 
 
+def test_temporary_table_names_are_unique_and_fit_dynamodb_s_limit() -> None:
+    """Two runs in the same second never share a table (the deletion on the way out must only
+    ever delete this run's), and a long source name is cut before the part that is unique."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    first, second = (dr_tables.temporary_table_name(DOCUMENTS, "drill", now) for _ in range(2))
+    assert first != second
+    assert first.startswith(f"{DOCUMENTS}-drill-20261130T050000-")
+    long = dr_tables.temporary_table_name("t" * 255, "repair", now)
+    assert len(long) == 255
+    assert "-repair-20261130T050000-" in long
+
+
 def test_waiting_for_a_restore_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("formkiq_backup.dr.polling.POLL_SECONDS", 0.0)
     dynamodb = stubbed_dynamodb()

@@ -834,7 +834,7 @@ def _report_import(
     for line, problem in result.failed.items():
         report.add("import", line, Status.FAIL, problem)
     done = (
-        f"{result.lines} users read: {len(result.created)} created, {len(result.existing)} "
+        f"{result.lines} lines read: {len(result.created)} created, {len(result.existing)} "
         f"already there, {len(result.refused)} refused, {result.memberships} group "
         f"memberships added, groups created: {', '.join(result.groups_created) or 'none'}"
     )
@@ -851,7 +851,7 @@ def _report_import(
         existing=len(result.existing),
         needPasswordReset=result.need_password_reset,
     )
-    if not result.lines:
+    if not result.lines and not stopped:
         report.add("scope", str(in_path), Status.WARN, "no user in the file: nothing matched")
         report.conclude(Outcome.NOTHING_MATCHED)
     elif not result.changed:
@@ -863,7 +863,7 @@ def file_path(value: str, option: str) -> Path:
     which pathlib would quietly turn into a file beside it (`reports`): refused, naming it."""
     if value.endswith(("/", os.sep)):
         raise click.BadParameter(
-            f"{value}: names a folder; give a file name in it, such as {value}drill",
+            f"{value}: names a folder; give a file name in it ({value}NAME)",
             param_hint=f"'{option}'",
         )
     return Path(value)

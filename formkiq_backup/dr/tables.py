@@ -231,6 +231,9 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+MAX_TABLE_NAME = 255
+
+
 def temporary_table_name(source_table: str, purpose: str, now: datetime | None = None) -> str:
     """`<source>-<purpose>-<UTC time>-<random>`: obvious in a table list, and never the name of
     another run's table, so deleting it on the way out can only delete this run's.
@@ -242,9 +245,6 @@ def temporary_table_name(source_table: str, purpose: str, now: datetime | None =
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     unique = f"-{purpose}-{stamp}-{secrets.token_hex(3)}"
     return source_table[: MAX_TABLE_NAME - len(unique)] + unique
-
-
-MAX_TABLE_NAME = 255
 
 
 def start_restore(

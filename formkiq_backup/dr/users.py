@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-# One format, one implementation: the scheduled users-export Lambda writes the same lines.
 from formkiq_backup.dr.ledger import Ledger
 from formkiq_backup.dr.report import Status
+
+# One format, one implementation: the scheduled users-export Lambda writes the same lines.
 from formkiq_backup.userexport import PAGE, READ_ONLY_ATTRIBUTES, export_users, open_lines
 
 __all__ = ["ImportResult", "export_users", "import_users", "open_lines"]
@@ -91,7 +92,9 @@ def import_users(
                 existing_groups.add(group)
                 result.groups_created.append(group)
         _add_memberships(cognito, pool_id, username, groups, result, new_user=created)
-        if enabled is False:
+        if enabled is False and (
+            created or cognito.admin_get_user(UserPoolId=pool_id, Username=username)["Enabled"]
+        ):
             cognito.admin_disable_user(UserPoolId=pool_id, Username=username)
             result.disabled += 1
         if on_user is not None:

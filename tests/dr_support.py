@@ -50,14 +50,14 @@ class World:
     def client(self, service: str) -> Any:
         return self.session.client(service)  # type: ignore[call-overload]
 
-    def run(self, *args: str, app_env: str = "prod") -> Outcome:
-        """`formkiq-dr <args> --app-env <env> --json`, in-process."""
-        command, *rest = args
-        argv = [command, *rest] if command != "users" else [command, rest[0], *rest[1:]]
+    def run(self, *args: str, app_env: str = "prod", as_json: bool = True) -> Outcome:
+        """`formkiq-dr <args> --app-env <env> --json`, in-process; without `as_json`, the
+        text summary, 200 columns wide."""
+        flags = ["--app-env", app_env, *(["--json"] if as_json else [])]
         result = CliRunner().invoke(
-            cli, [*argv, "--app-env", app_env, "--json"], catch_exceptions=False
+            cli, [*args, *flags], catch_exceptions=False, env={"COLUMNS": "200"}
         )
-        report = json.loads(result.stdout) if result.stdout.strip() else {}
+        report = json.loads(result.stdout) if as_json and result.stdout.strip() else {}
         return Outcome(result.exit_code, report, result.stderr, result.stdout)
 
     def finance(self) -> list[SeededDocument]:

@@ -150,6 +150,12 @@ def test_an_error_mid_command_fails_the_report_the_json_and_the_exit_code_alike(
     assert plain.stdout.splitlines()[0] == f"formkiq-dr {command} for FormKiQ prod: FAILED"
     assert f"error  {failing[1]}: {code}" in plain.stdout
     assert "Traceback" not in plain.stdout + plain.stderr
+    # An error answer is a refusal: nothing is left unknown, and nothing temporary stays.
+    assert [
+        r for r in outcome.report["resources"] if r["state"] in ("requested", "left-behind")
+    ] == []
+    if failing[1] in ("CreateBackup", "RestoreTableToPointInTime", "RestoreTableFromBackup"):
+        assert outcome.report["resources"][0]["state"] == "refused"
 
 
 def test_a_setup_error_is_not_ok_in_json(world: World) -> None:
@@ -168,9 +174,10 @@ def test_ctrl_c_is_a_failure_everywhere_it_is_reported(
     def interrupt(*_: Any, **__: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tables, "scan", interrupt)
+    # The commands' modules first: imported while tables.scan is patched, they would keep it.
     monkeypatch.setattr("formkiq_backup.dr.drill.scan", interrupt)
     monkeypatch.setattr("formkiq_backup.dr.repair.scan", interrupt)
+    monkeypatch.setattr(tables, "scan", interrupt)
     arguments = ["--table", "documents", "--site", "finance"] if command == "repair" else []
     at = ["--from-backup", snapshot_arn(world)] if command == "repair" else []
 
@@ -664,3 +671,386 @@ def test_a_region_that_is_not_a_region_is_refused_before_any_call(
         f"{named} is not an AWS region name such as us-east-1"
     )
     assert sent == []
+
+
+# --- outcomes a script can tell apart --------------------------------------------------------
+
+
+def planned_repair(world: World) -> tuple[str, ...]:
+    """A repair whose plan has changes: a snapshot, then site finance damaged."""
+    from formkiq_backup.offline.incident import break_site
+
+    backup = snapshot_arn(world)
+    break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    return ("repair", "--table", "documents", "--site", "finance", "--from-backup", backup)
+
+
+def unchanged_repair(world: World) -> tuple[str, ...]:
+    """A repair of a site nothing happened to since its backup."""
+    backup = snapshot_arn(world)
+    return ("repair", "--table", "documents", "--site", "finance", "--from-backup", backup)
+
+
+OUTCOMES: list[tuple[str, Any, int, str]] = [
+    ("done", lambda world: ("verify",), 0, "OK"),
+    ("planned", planned_repair, 0, "OK (dry run: nothing written)"),
+    ("unchanged", unchanged_repair, 0, "OK (nothing to change)"),
+    (
+        "nothing-matched",
+        lambda world: ("restore-documents", "--prefix", "nothing-here/", "--at", AN_HOUR_AGO),
+        3,
+        "NOTHING MATCHED",
+    ),
+    ("setup-error", lambda world: ("verify", "--region", "eu-west-1"), 2, "FAILED"),
+]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "arguments", "exit_code", "heading"), OUTCOMES, ids=[o[0] for o in OUTCOMES]
+)
+def test_the_exit_code_the_json_outcome_and_the_heading_always_agree(
+    world: World, outcome: str, arguments: Any, exit_code: int, heading: str
+) -> None:
+    argv = arguments(world)
+    as_json = world.run(*argv)
+    as_text = world.run(*argv, as_json=False)
+
+    assert (as_json.exit_code, as_text.exit_code) == (exit_code, exit_code)
+    assert as_json.report["outcome"] == outcome
+    assert as_json.report["exitCode"] == exit_code
+    assert as_json.report["ok"] is (exit_code == 0)
+    assert as_text.stdout.splitlines()[0] == f"formkiq-dr {argv[0]} for FormKiQ prod: {heading}"
+
+
+def test_every_outcome_has_its_exit_code_and_markdown_verdict() -> None:
+    from formkiq_backup.dr.report import EXIT_CODES, Outcome, Report
+
+    assert set(EXIT_CODES) == set(Outcome)
+    for outcome in (Outcome.DONE, Outcome.PLANNED, Outcome.UNCHANGED, Outcome.NOTHING_MATCHED):
+        report = Report("repair", "prod")
+        report.conclude(outcome)
+        document = report.to_json()
+        assert (document["outcome"], document["exitCode"]) == (outcome.value, EXIT_CODES[outcome])
+        markdown = report.to_markdown()
+        assert f"(exit code {EXIT_CODES[outcome]})" in markdown
+        assert f"- Outcome: {outcome.value}" in markdown
+    with pytest.raises(ValueError, match="comes from a failed entry"):
+        Report("repair", "prod").conclude(Outcome.FAILED)
+
+
+# --- nothing matched ------------------------------------------------------------------------
+
+
+def add_site_without_documents(world: World, site: str = "archive") -> str:
+    """A site FormKiQ knows (a Cognito group names it) that holds no document."""
+    world.client("cognito-idp").create_group(UserPoolId=world.pool_id, GroupName=site)
+    return site
+
+
+@pytest.mark.parametrize("apply", [False, True], ids=["dry-run", "apply"])
+def test_restore_documents_of_a_scope_with_no_object_is_nothing_matched(
+    world: World, apply: bool
+) -> None:
+    site = add_site_without_documents(world)
+    outcome = world.run(
+        "restore-documents", "--site", site, "--at", AN_HOUR_AGO, *(["--apply"] if apply else [])
+    )
+
+    assert outcome.exit_code == 3
+    assert (outcome.report["outcome"], outcome.report["ok"]) == ("nothing-matched", False)
+    assert outcome.report["summary"]["matched"] == 0
+    assert outcome.entries("scope")[0]["detail"] == (
+        f"no object and no version under '{site}/' in {BUCKET}: nothing matched"
+    )
+
+
+def test_restore_documents_whose_objects_are_all_as_they_were_is_unchanged(world: World) -> None:
+    """At an hour ago no seeded document existed: each is left alone, nothing to change."""
+    outcome = world.run("restore-documents", "--site", "finance", "--at", AN_HOUR_AGO, "--apply")
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (0, "unchanged")
+    assert outcome.report["summary"]["matched"] == len(world.finance())
+    assert outcome.report["resources"] == []
+
+
+def test_repair_of_a_site_with_no_item_then_or_now_is_nothing_matched(world: World) -> None:
+    site = add_site_without_documents(world)
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", site, "--from-backup", snapshot_arn(world)
+    )
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (3, "nothing-matched")
+    assert outcome.entries("scope")[0]["detail"] == (
+        "no item in this scope, neither at the recovery point nor now: nothing matched"
+    )
+    assert [r["state"] for r in outcome.report["resources"]] == ["removed"]
+
+
+def test_repair_with_no_differences_is_a_healthy_nothing_to_change(world: World) -> None:
+    outcome = world.run(*unchanged_repair(world), "--apply")
+
+    assert (outcome.exit_code, outcome.report["outcome"], outcome.report["ok"]) == (
+        0,
+        "unchanged",
+        True,
+    )
+    assert outcome.report["summary"]["plan"] == {"put": 0, "overwrite": 0, "delete": 0, "keep": 0}
+    assert "applied" not in outcome.report["summary"]  # nothing was written
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"], ids=["empty", "blank-lines"])
+def test_users_import_of_a_file_with_no_user_is_nothing_matched(
+    world: World, tmp_path: Path, content: str
+) -> None:
+    empty = tmp_path / "users.jsonl"
+    empty.write_text(content)
+
+    outcome = world.run("users", "import", str(empty))
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (3, "nothing-matched")
+    assert outcome.report["summary"]["read"] == 0
+    assert outcome.entries("scope")[0] == {
+        "section": "scope",
+        "subject": str(empty),
+        "status": "warn",
+        "detail": "no user in the file: nothing matched",
+        "seconds": None,
+        "data": {},
+        "resource": None,
+    }
+
+
+def test_users_import_of_users_all_there_already_is_unchanged(world: World, tmp_path: Path) -> None:
+    exported = tmp_path / "users.jsonl"
+    world.run("users", "export", "--out", str(exported))
+
+    outcome = world.run("users", "import", str(exported))
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (0, "unchanged")
+    assert outcome.report["summary"]["created"] == 0
+    assert outcome.report["resources"] == []
+
+
+def test_users_import_gives_an_existing_user_the_groups_it_lost(
+    world: World, tmp_path: Path
+) -> None:
+    exported = tmp_path / "users.jsonl"
+    world.run("users", "export", "--out", str(exported))
+    cognito = world.client("cognito-idp")
+    alice = cognito.list_users(UserPoolId=world.pool_id, Filter='email = "alice@example.com"')
+    username = alice["Users"][0]["Username"]
+    groups = cognito.admin_list_groups_for_user(UserPoolId=world.pool_id, Username=username)
+    lost = groups["Groups"][0]["GroupName"]
+    cognito.admin_remove_user_from_group(
+        UserPoolId=world.pool_id, Username=username, GroupName=lost
+    )
+
+    outcome = world.run("users", "import", str(exported))
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (0, "done")
+    after = cognito.admin_list_groups_for_user(UserPoolId=world.pool_id, Username=username)
+    assert lost in {group["GroupName"] for group in after["Groups"]}
+    assert "1 group memberships added" in outcome.entries("import")[-1]["detail"]
+
+
+def test_users_export_of_an_empty_pool_is_nothing_matched_and_keeps_the_last_export(
+    world: World, tmp_path: Path
+) -> None:
+    from formkiq_backup.offline.samples import sample_formkiq
+    from formkiq_backup.offline.seed import seed_formkiq, seed_users
+    from tests.dr_support import MOTO_ACCOUNT
+
+    target = sample_formkiq(app_environment="dr", account_id=MOTO_ACCOUNT)
+    seed_formkiq(world.session, target)
+    seed_users(world.session, target, users={})
+    out = tmp_path / "users.jsonl"
+    out.write_text('{"username": "kept"}\n')
+
+    outcome = world.run("users", "export", "--out", str(out), app_env="dr")
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (3, "nothing-matched")
+    assert out.read_text() == '{"username": "kept"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.jsonl"]
+
+
+# --- endpoints, labels and report paths ------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", dr_context.ENDPOINT_VARIABLES)
+@pytest.mark.parametrize(
+    "value", ["localhost:4566", "http//127.0.0.1:4566", " http://x", "ftp://x"]
+)
+def test_an_endpoint_url_without_its_scheme_is_a_setup_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    sent: list[str] = []
+    monkeypatch.setattr(
+        dr_context.DrContext, "environment", property(lambda _: sent.append("discovery"))
+    )
+
+    outcome = run_cli("verify", "--app-env", "prod", "--json")
+
+    assert outcome.exit_code == 2
+    assert outcome.report["outcome"] == "setup-error"
+    assert outcome.report["summary"]["error"].startswith(f"{variable} {value!r}: ")
+    assert "unexpected" not in outcome.report["summary"]["error"]
+    assert sent == []
+
+
+def test_an_endpoint_url_in_the_aws_config_file_is_checked_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text(
+        "[default]\nservices = local\n\n[services local]\ndynamodb =\n"
+        "  endpoint_url = localhost:8000\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+    outcome = run_cli("verify", "--app-env", "prod", "--json")
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"].startswith(
+        "endpoint_url of dynamodb in [services local] (AWS config file) 'localhost:8000': "
+    )
+
+
+def test_endpoint_urls_are_not_checked_when_the_sdk_is_told_to_ignore_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "localhost:4566")
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    assert world.run("verify").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("backup", "AWS_ENDPOINT_URL_BACKUP"),
+        ("cognito-idp", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"),
+        ("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB"),
+        ("s3", "AWS_ENDPOINT_URL_S3"),
+        ("ssm", "AWS_ENDPOINT_URL_SSM"),
+        ("sts", "AWS_ENDPOINT_URL_STS"),
+    ],
+)
+def test_the_endpoint_variables_checked_are_those_botocore_reads(
+    monkeypatch: pytest.MonkeyPatch, service: str, variable: str
+) -> None:
+    assert variable in dr_context.ENDPOINT_VARIABLES
+    monkeypatch.setenv(variable, "http://127.0.0.1:4566")
+    context = dr_context.DrContext.create("prod", region="us-east-1")
+    assert context.client(service).meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+LABEL_CHARACTERS = (
+    "letters, digits, '_', '.' and '-' only (the characters of a DynamoDB backup name)"
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "problem"),
+    [
+        ("x" * 65, "65 characters: at most 64"),
+        ("pre upgrade", LABEL_CHARACTERS),
+        ("", LABEL_CHARACTERS),
+    ],
+)
+def test_a_label_no_backup_name_can_hold_is_refused_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, label: str, problem: str
+) -> None:
+    opened = no_aws_session(monkeypatch)
+    outcome = run_cli("snapshot", "--label", label, "--app-env", "prod", "--json")
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == f"--label {label!r}: {problem}"
+    assert opened == []
+
+
+def test_backup_names_keep_the_table_and_time_whole_or_are_refused() -> None:
+    """Cut at 255 characters, a long label used to give two tables' backups one name."""
+    from formkiq_backup.dr.context import SetupError
+    from formkiq_backup.dr.snapshot import BACKUP_NAME_MAX, backup_names
+
+    stamp = "20261130T050000"
+    label = "x" * 64
+    fitting = [f"{'t' * 140}-documents", f"{'t' * 140}-documentsyncs"]
+    names = backup_names(label, fitting, stamp)
+    assert len(set(names.values())) == 2
+    for table, name in names.items():
+        assert len(name) <= BACKUP_NAME_MAX
+        assert name == f"formkiq-dr-{label}-{table}-{stamp}"
+
+    too_long = [f"{'t' * 170}-documents", f"{'t' * 170}-documentsyncs"]
+    with pytest.raises(SetupError) as refused:
+        backup_names(label, too_long, stamp)
+    assert str(refused.value) == (
+        f"--label {label!r}: the backup name of table {too_long[1]} would be 276 characters, "
+        "and DynamoDB allows 255: shorten --label to at most 43 characters"
+    )
+
+
+def test_a_label_too_long_for_this_formkiq_is_refused_before_any_backup(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("formkiq_backup.dr.snapshot.BACKUP_NAME_MAX", 100)
+    outcome = world.run("snapshot", "--label", "x" * 60)
+
+    assert outcome.exit_code == 2
+    assert "shorten --label to at most" in outcome.report["summary"]["error"]
+    assert world.client("dynamodb").list_backups()["BackupSummaries"] == []
+
+
+@pytest.mark.parametrize(
+    ("option", "command"),
+    [("--report", ("drill",)), ("--out", ("users", "export"))],
+    ids=["drill", "users-export"],
+)
+@pytest.mark.parametrize("folder_exists", [False, True], ids=["missing", "existing"])
+def test_an_output_path_naming_a_folder_is_refused_not_written_beside_it(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    option: str,
+    command: tuple[str, ...],
+    folder_exists: bool,
+) -> None:
+    """`--report reports/` used to write ./reports.md and ./reports.json when reports/ did not
+    exist, and exit 0."""
+    monkeypatch.chdir(tmp_path)
+    if folder_exists:
+        (tmp_path / "reports").mkdir()
+    opened = no_aws_session(monkeypatch)
+
+    outcome = run_cli(*command, option, "reports/", "--app-env", "prod", "--json")
+
+    assert outcome.exit_code == 2
+    assert f"'{option}'" in outcome.report["summary"]["error"]
+    assert (
+        "reports/: names a folder; give a file name in it (reports/NAME)"
+        in (outcome.report["summary"]["error"])
+    )
+    assert opened == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["reports"] if folder_exists else [])
+
+
+def test_the_readme_exit_code_table_is_the_one_the_tool_uses() -> None:
+    """Every outcome with its exit code and heading, and every resource state, as documented."""
+    import re
+
+    from formkiq_backup.dr.report import _VERDICT, EXIT_CODES, ResourceState
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    documented = {
+        outcome: (int(code), heading)
+        for code, outcome, heading in re.findall(
+            r"^\| (\d) \| `([a-z-]+)` \| `([^`]+)` \|", readme, re.MULTILINE
+        )
+    }
+    assert documented == {
+        outcome.value: (EXIT_CODES[outcome], re.sub(r"\[/?[a-z ]*\]", "", _VERDICT[outcome][0]))
+        for outcome in EXIT_CODES
+    }
+    states = re.search(r"^\| `state` \| (.*) \|$", readme, re.MULTILINE)
+    assert states is not None
+    assert set(re.findall(r"`([a-z-]+)` \(", states.group(1))) == {s.value for s in ResourceState}

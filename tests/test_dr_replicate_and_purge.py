@@ -268,6 +268,7 @@ def test_purge_replica_is_a_dry_run_that_names_the_recovery_points_holding_the_d
             "detail": f"would delete 2 versions from {DOCUMENTS_REPLICA} (dry run: add --apply)",
             "seconds": None,
             "data": {},
+            "resource": None,
         }
     ]
     assert replica_versions(world, document.object_key) == 2

@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from formkiq_backup.dr import context as dr_context
 from formkiq_backup.dr import drill as dr_drill
 from formkiq_backup.dr import tables as dr_tables
+from formkiq_backup.dr.report import Report
 from formkiq_backup.dr.tables import SourceGuard, SourceWriteRefusedError
 from tests.dr_support import BUCKET, DOCUMENTS, MOTO_ACCOUNT, SYNCS, World, watch_source_writes
 
@@ -295,24 +296,51 @@ def test_cleanup_waits_out_a_restore_still_creating_the_table(
         stubber.add_response("describe_table", table_status(name, "ACTIVE", False))
         stubber.add_response("delete_table", {}, {"TableName": name})
 
-        assert dr_tables.delete_table_quietly(dynamodb, name) is None
+        assert dr_tables.delete_temporary_table(dynamodb, name) is True
         stubber.assert_no_pending_responses()
 
 
 def test_cleanup_reports_a_table_it_could_not_delete(monkeypatch: pytest.MonkeyPatch) -> None:
     dynamodb = stubbed_dynamodb()
     name = f"{DOCUMENTS}-drill-20261130T050000"
+    report = Report("drill", "prod")
     with Stubber(dynamodb) as stubber:
         stubber.add_client_error(
             "delete_table", "AccessDeniedException", "not allowed", 400, None, {"TableName": name}
         )
-        problems: list[str] = []
-        with dr_tables.temporary_tables(dynamodb, problems.append) as created:
-            created.append(name)
+        report.ledger.ask(
+            "temporary",
+            "table",
+            name,
+            "restore asked for",
+            remove=lambda: dr_tables.delete_temporary_table(dynamodb, name),
+            by_hand=f"aws dynamodb delete-table --table-name {name}",
+        )
+        report.ledger.clean_up()
 
-    assert problems == [
-        f"temporary table {name} left behind: DeleteTable: AccessDeniedException: not allowed"
+    assert [(r["name"], r["state"], r["detail"]) for r in report.resources] == [
+        (
+            name,
+            "left-behind",
+            "left behind: DeleteTable: AccessDeniedException: not allowed; delete it yourself: "
+            f"aws dynamodb delete-table --table-name {name}",
+        )
     ]
+    assert report.exit_code == 1
+
+
+def test_temporary_table_names_are_unique_and_fit_dynamodb_s_limit() -> None:
+    """Two runs in the same second never share a table (the deletion on the way out must only
+    ever delete this run's), and a long source name is cut before the part that is unique."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    first, second = (dr_tables.temporary_table_name(DOCUMENTS, "drill", now) for _ in range(2))
+    assert first != second
+    assert first.startswith(f"{DOCUMENTS}-drill-20261130T050000-")
+    long = dr_tables.temporary_table_name("t" * 255, "repair", now)
+    assert len(long) == 255
+    assert "-repair-20261130T050000-" in long
 
 
 def test_waiting_for_a_restore_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,18 +1,22 @@
 """`formkiq-dr`: prove and perform recovery of a FormKiQ deployment.
 
-Exit codes: 0 healthy or done, 1 a check failed, a repair met conflicts or the work stopped on
-an error, 2 usage or access error. The summary's heading, the `--json` report's `ok` and
-`exitCode` and the exit code come from one place (`Report.exit_code`), so they always agree.
-Progress and warnings go to stderr; `--json` puts the report alone on stdout, usage errors
-included. Every option is checked before any AWS call.
+Exit codes: 0 healthy or done (or planned, or nothing to change), 1 a check failed, a repair
+met conflicts or the work stopped on an error, 2 usage or access error, 3 the scope or input
+matched nothing. The summary's heading, the `--json` report's `outcome`, `ok` and `exitCode`
+and the exit code come from one place (`Report.outcome`), so they always agree. Progress and
+warnings go to stderr; `--json` puts the report alone on stdout, usage errors included. Every
+option is checked before any AWS call. However a command ends (an error, Ctrl-C, SIGTERM),
+what it made is in its report's ledger, and what it made for itself is deleted or listed.
 """
 
 import os
 import re
+import signal
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -34,8 +38,9 @@ from rich.text import Text
 from formkiq_backup.console import output_console
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.paths import check_writable, report_files
-from formkiq_backup.dr.report import EXIT_FAILED, EXIT_SETUP, Report, Status
+from formkiq_backup.dr.report import EXIT_FAILED, EXIT_SETUP, Outcome, Report, Status
 from formkiq_backup.dr.tables import SourceWriteRefusedError, check_backup_arn
+from formkiq_backup.dr.users import ImportResult
 from formkiq_backup.sites import is_site_id
 from tiers.definitions import Tier
 
@@ -186,7 +191,11 @@ Body = Callable[[DrContext, Report, Feedback], None]
 def execute(
     command: str, options: dict[str, Any], body: Body, *, report_path: Path | None = None
 ) -> NoReturn:
-    """Run a command body; every way it can end becomes the report's outcome and exit code."""
+    """Run a command body; every way it can end becomes the report's outcome and exit code.
+
+    Whatever ends it, the report's ledger then deletes what the command made for itself
+    (temporary tables), and the report lists everything it made, with what became of it.
+    """
     report = Report(command, options["app_env"])
     stderr = Console(stderr=True)
     progress = Progress(
@@ -199,7 +208,8 @@ def execute(
         transient=True,
     )
     feedback = Feedback(progress)
-    with progress:
+    with progress, signals_interrupt():
+        failure: BaseException | None = None
         try:
             context = DrContext.create(
                 options["app_env"],
@@ -210,7 +220,13 @@ def execute(
             report.summary["region"] = context.region
             body(context, report, feedback)
         except (Exception, KeyboardInterrupt) as error:  # never a traceback: the report says why
-            record_error(report, command, error)
+            failure = error
+        try:
+            report.ledger.clean_up(on_step=feedback.step)
+        except KeyboardInterrupt as error:  # a second interrupt stops the deletions
+            failure = failure or error
+        if failure is not None:
+            record_error(report, command, failure)
     report.finish()
     if report_path is not None:
         try:
@@ -226,17 +242,40 @@ def execute(
     sys.exit(report.exit_code)
 
 
+# Signals that end a command as Ctrl-C does: a CI job cancelled, `kill`, a closed terminal.
+INTERRUPTING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt while a command runs, so they end it
+    through its report and its ledger's clean-up instead of killing it on the spot."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous: dict[int, Any] = {}
+    try:
+        for number in INTERRUPTING_SIGNALS:
+            previous[number] = signal.signal(number, interrupt)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def record_error(report: Report, command: str, error: BaseException) -> None:
     """How a command stopped, as the report's outcome (and so its exit code)."""
     if isinstance(error, KeyboardInterrupt):
-        report.add(
-            "interrupted",
-            command,
-            Status.FAIL,
-            "interrupted: what it created was deleted on the way out (anything left behind "
-            "is listed under cleanup)",
-        )
-        report.stop("interrupted", EXIT_FAILED)
+        by = str(error.args[0]) if error.args else ""
+        how = f"interrupted by {by}" if by.startswith("SIG") else "interrupted"
+        report.add("interrupted", command, Status.FAIL, f"{how}: {report.ledger.account()}")
+        report.stop(how, EXIT_FAILED)
     elif isinstance(error, SourceWriteRefusedError):
         report.add("safety", "source data", Status.FAIL, str(error))
         report.stop(str(error), EXIT_FAILED)
@@ -400,11 +439,18 @@ def _shown(value: object) -> str:
     default=None,
     help="Role AWS Backup uses; only with --vault (default: AWSBackupDefaultServiceRole).",
 )
-@click.option("--label", default=None, help="Word for backup names, e.g. pre-upgrade.")
+@click.option(
+    "--label",
+    default=None,
+    help="Word for backup names (or, with --vault, the recovery points' formkiq-dr tag), e.g. "
+    "pre-upgrade: up to 64 letters, digits, '_', '.' and '-'.",
+)
 def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **options: Any) -> None:
     """On-demand backups of every protected table, waited on, reported with ARNs."""
-    from formkiq_backup.dr.snapshot import run_snapshot
+    from formkiq_backup.dr.snapshot import check_label, run_snapshot
 
+    if label is not None and (problem := check_label(label)):
+        refuse(f"--label {label!r}: {problem}")
     if role_arn is not None and vault is None:
         refuse("--role-arn is the role AWS Backup uses: give it with --vault, or leave it out")
     if role_arn is not None and not _is_role_arn(role_arn):
@@ -490,7 +536,7 @@ def _check_backup_arns(arns: Sequence[str]) -> None:
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="Write PATH.md and PATH.json (checked before anything starts; the folder must exist).",
 )
@@ -503,7 +549,7 @@ def drill(
     sample_size: int,
     seed: int | None,
     strict: bool,
-    report_path: Path | None,
+    report_path: str | None,
     **options: Any,
 ) -> None:
     """Restore every protected table into a temporary one, verify, measure, clean up."""
@@ -518,8 +564,10 @@ def drill(
             "or --from-backup (backups), not both"
         )
     _check_backup_arns(backup_arns)
+    report_stem = None
     if report_path is not None:
-        for path in (report_path, *report_files(report_path)):
+        report_stem = file_path(report_path, "--report")
+        for path in (report_stem, *report_files(report_stem)):
             check_writable(path, "--report")
 
     execute(
@@ -538,7 +586,7 @@ def drill(
             from_tables=list(from_tables),
             from_region=from_region,
         ),
-        report_path=report_path,
+        report_path=report_stem,
     )
 
 
@@ -834,26 +882,42 @@ def users() -> None:
 @common_options
 @click.option(
     "--out",
-    "out_path",
-    type=click.Path(path_type=Path),
+    "out_name",
+    type=click.Path(),
     required=True,
-    help="File to write (checked first; replaced only once the export is complete).",
+    help="File to write (checked first; replaced only once the export is complete, and not "
+    "at all when the pool has no users).",
 )
-def users_export(*, out_path: Path, **options: Any) -> None:
+def users_export(*, out_name: str, **options: Any) -> None:
     """Write every user, with attributes and groups, one JSON object a line."""
-    from formkiq_backup.dr.paths import replace_when_done
+    from formkiq_backup.dr.paths import NothingWrittenError, replace_when_done
     from formkiq_backup.dr.users import export_users
 
+    out_path = file_path(out_name, "--out")
     check_writable(out_path, "--out")
 
     def body(ctx: DrContext, report: Report, feedback: Feedback) -> None:
         pool = _user_pool(ctx)
-        with replace_when_done(out_path) as out:
-            count = export_users(
-                ctx.client("cognito-idp"), pool, out, lambda: feedback.tick("users")
+        report.summary.update(users=0, file=str(out_path))
+        try:
+            with replace_when_done(out_path) as out:
+                count = export_users(
+                    ctx.client("cognito-idp"), pool, out, lambda: feedback.tick("users")
+                )
+                if not count:
+                    raise NothingWrittenError
+        except NothingWrittenError:
+            # An empty pool is most often the wrong pool, or one just wiped: keep the last export.
+            report.add(
+                "export",
+                pool,
+                Status.WARN,
+                f"the pool has no users: nothing matched, {out_path} left as it was",
             )
+            report.conclude(Outcome.NOTHING_MATCHED)
+            return
         report.add("export", pool, Status.PASS, f"{count} users written to {out_path}")
-        report.summary.update(users=count, file=str(out_path))
+        report.summary["users"] = count
 
     execute("users export", options, body)
 
@@ -867,34 +931,65 @@ def users_import(*, in_path: Path, **options: Any) -> None:
 
     def body(ctx: DrContext, report: Report, feedback: Feedback) -> None:
         pool = _user_pool(ctx)
-        with open_lines(in_path) as lines:  # plain, or the scheduled export's .gz
-            result = import_users(
-                ctx.client("cognito-idp"), pool, lines, lambda: feedback.tick("users")
-            )
-        for user in result.created:
-            report.add(
-                "import",
-                user,
-                Status.WARN,
-                "created without a password: send an invitation or set one",
-            )
-        for user, problem in result.failed.items():
-            report.add("import", user, Status.FAIL, problem)
-        report.add(
-            "import",
-            pool,
-            Status.PASS if not result.failed else Status.FAIL,
-            f"{len(result.created)} created, {len(result.existing)} already there, "
-            f"{result.memberships} group memberships, groups created: "
-            f"{', '.join(result.groups_created) or 'none'}",
-        )
-        report.summary.update(
-            created=len(result.created),
-            existing=len(result.existing),
-            needPasswordReset=result.need_password_reset,
-        )
+        result = ImportResult()
+        try:
+            with open_lines(in_path) as lines:  # plain, or the scheduled export's .gz
+                import_users(
+                    ctx.client("cognito-idp"),
+                    pool,
+                    lines,
+                    ledger=report.ledger,
+                    result=result,
+                    on_user=lambda: feedback.tick("users"),
+                )
+        except BaseException:
+            _report_import(report, pool, in_path, result, stopped=True)
+            raise
+        _report_import(report, pool, in_path, result, stopped=False)
 
     execute("users import", options, body)
+
+
+def _report_import(
+    report: Report, pool: str, in_path: Path, result: ImportResult, *, stopped: bool
+) -> None:
+    """What the import read and did (so far, when it `stopped`): entries, counts, outcome."""
+    for line, problem in result.failed.items():
+        report.add("import", line, Status.FAIL, problem)
+    done = (
+        f"{result.lines} lines read: {len(result.created)} created, {len(result.existing)} "
+        f"already there, {len(result.refused)} refused, {result.memberships} group "
+        f"memberships added, groups created: {', '.join(result.groups_created) or 'none'}"
+    )
+    failed = bool(result.failed or result.refused or stopped)
+    report.add(
+        "import",
+        pool,
+        Status.FAIL if failed else Status.PASS,
+        f"stopped part-way: {done}" if stopped else done,
+    )
+    report.summary.update(
+        read=result.lines,
+        created=len(result.created),
+        existing=len(result.existing),
+        needPasswordReset=result.need_password_reset,
+    )
+    if not result.lines and not stopped:
+        report.add("scope", str(in_path), Status.WARN, "no user in the file: nothing matched")
+        report.conclude(Outcome.NOTHING_MATCHED)
+    elif not result.changed:
+        report.conclude(Outcome.UNCHANGED)
+
+
+def file_path(value: str, option: str) -> Path:
+    """A file named by an option. A name ending in a separator names a folder (`reports/`),
+    which pathlib would quietly turn into a file beside it (`reports`): refused, naming it."""
+    if value.endswith(("/", os.sep)):
+        raise click.BadParameter(
+            f"{value}: names a folder; give a file name in it ({value}NAME)",
+            param_hint=f"'{option}'",
+        )
+    return Path(value)
 
 
 def _user_pool(ctx: DrContext) -> str:

@@ -1,9 +1,10 @@
 """What every `formkiq-dr` command shares: AWS clients, the discovered environment, errors.
 
-Clients honour the standard AWS settings (profile, region, AWS_ENDPOINT_URL and friends) and
-retry in botocore's adaptive mode, which rate-limits itself under throttling instead of failing.
-The region is chosen as the AWS CLI v2 chooses it: `--region`, then `AWS_REGION`, then
-`AWS_DEFAULT_REGION`, then the profile (boto3 itself reads only the last two).
+Clients honour the standard AWS settings (profile, region, AWS_ENDPOINT_URL and friends, each
+endpoint checked before the first client is made) and retry in botocore's adaptive mode, which
+rate-limits itself under throttling instead of failing. The region is chosen as the AWS CLI v2
+chooses it: `--region`, then `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the profile (boto3
+itself reads only the last two).
 """
 
 import os
@@ -58,6 +59,58 @@ ACCESS_ERROR_CODES = frozenset(
 
 class SetupError(RuntimeError):
     """The command cannot run: bad arguments, no access, or no FormKiQ where it looked."""
+
+
+# The services formkiq-dr calls, by the identifier in their endpoint variable's name
+# (AWS_ENDPOINT_URL_<SERVICE>; "Identifiers for service-specific endpoints", AWS SDKs and Tools
+# Reference Guide: https://docs.aws.amazon.com/sdkref/latest/guide/ss-endpoints-table.html).
+ENDPOINT_SERVICES = ("BACKUP", "COGNITO_IDENTITY_PROVIDER", "DYNAMODB", "S3", "SSM", "STS")
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", *(f"AWS_ENDPOINT_URL_{s}" for s in ENDPOINT_SERVICES))
+_ENDPOINT_EXAMPLE = "such as http://127.0.0.1:4566 or https://dynamodb.eu-west-1.amazonaws.com"
+
+
+def endpoint_problem(url: str) -> str | None:
+    """What is wrong with an endpoint URL, or None.
+
+    An endpoint is "a URL including the scheme and host", optionally a path ("Service-specific
+    endpoints", AWS SDKs and Tools Reference Guide:
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html). botocore refuses
+    one without a scheme only when it makes a client ("Invalid endpoint"), and sends requests to
+    some it accepts (a leading space, `ftp://`) that can never be answered.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an endpoint URL: give the scheme and the host, {_ENDPOINT_EXAMPLE}"
+    if any(character.isspace() for character in url):
+        return "has white space in it"
+    try:
+        parts.port  # noqa: B018  # parsing the port is the check
+    except ValueError:
+        return f"its port is not a number from 0 to 65535, {_ENDPOINT_EXAMPLE}"
+    return None
+
+
+def check_endpoint_settings(session: boto3.session.Session) -> None:
+    """Refuse, before any client is made, an endpoint URL from the environment or the profile's
+    config that botocore would refuse or could never reach, naming where it was set."""
+    core = session._session  # botocore's session: the config exactly as boto3 reads it
+    if str(core.get_config_variable("ignore_configured_endpoint_urls")).lower() == "true":
+        return  # AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: none of them is used
+    given = [(variable, os.environ.get(variable, "")) for variable in ENDPOINT_VARIABLES]
+    scoped = core.get_scoped_config()
+    given.append(("the profile's endpoint_url (AWS config file)", scoped.get("endpoint_url", "")))
+    section = scoped.get("services")
+    if section:
+        services = core.full_config.get("services", {}).get(section, {})
+        given += [
+            (f"endpoint_url of {service} in [services {section}] (AWS config file)", url)
+            for service, settings in services.items()
+            if isinstance(settings, dict) and (url := settings.get("endpoint_url"))
+        ]
+    for where, url in given:
+        problem = endpoint_problem(url) if url else None
+        if problem:
+            raise SetupError(f"{where} {url!r}: {problem}")
 
 
 def describe_error(error: BaseException) -> str:
@@ -189,6 +242,7 @@ class DrContext:
                 f"{region_source(region)} {session.region_name!r} is not an AWS region name "
                 "such as us-east-1"
             )
+        check_endpoint_settings(session)
         session.events.register("after-call", summarise_html_errors)
         if on_notice is not None:
             session.events.register("needs-retry", UnreachableNotice(on_notice))

@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from formkiq_backup.console import output_console
-from formkiq_backup.dr.report import Entry, Report, Status
+from formkiq_backup.dr.report import Report
 from formkiq_backup.offline.incident import break_site
 from formkiq_backup.offline.samples import sample_formkiq
 from formkiq_backup.offline.seed import seed_documents, seed_formkiq, seed_users
@@ -117,22 +117,9 @@ def formkiq_dr(environment: dict[str, str], *arguments: str) -> tuple[int, dict[
 def show(console: Console, step: Step) -> None:
     """Print one command's report the way `formkiq-dr` prints it."""
     console.rule(f"[bold]{step.title}[/]  [dim]formkiq-dr {' '.join(step.command)}[/]")
-    report = Report(
-        command=step.report.get("command", step.command[0]),
-        app_environment=APP_ENVIRONMENT,
-        summary=dict(step.report.get("summary", {})),
+    report = Report.from_json(
+        {"command": step.command[0], "app_environment": APP_ENVIRONMENT} | step.report
     )
-    report.entries = [
-        Entry(
-            e["section"],
-            e["subject"],
-            Status(e["status"]),
-            e["detail"],
-            e.get("seconds"),
-            e.get("data", {}),
-        )
-        for e in step.report.get("entries", [])
-    ]
     report.render(console)
     console.print(f"[dim]exit code {step.exit_code}, {step.seconds:.1f}s[/]\n")
 

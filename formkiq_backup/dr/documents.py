@@ -125,11 +125,22 @@ def _plan_one(key: str, versions: list[_Version], at: datetime) -> ObjectPlan:
     return ObjectPlan(key, ObjectAction.COPY_VERSION, then.version_id)
 
 
-def apply_object_plan(s3: Any, bucket: str, plan: ObjectPlan) -> None:
-    """Carry out one object's plan (versions only ever added or markers removed)."""
+def apply_object_plan(
+    s3: Any,
+    bucket: str,
+    plan: ObjectPlan,
+    on_marker_removed: Callable[[int], None] | None = None,
+) -> None:
+    """Carry out one object's plan (versions only ever added or markers removed).
+
+    An undelete removes its markers one call each, newest first; `on_marker_removed` hears how
+    many are gone after each, so a run stopped between two says how far the object got.
+    """
     if plan.action is ObjectAction.UNDELETE:
-        for marker in plan.delete_markers:
+        for removed, marker in enumerate(plan.delete_markers, start=1):
             s3.delete_object(Bucket=bucket, Key=plan.key, VersionId=marker)
+            if on_marker_removed is not None and removed < len(plan.delete_markers):
+                on_marker_removed(removed)
     elif plan.action is ObjectAction.COPY_VERSION:
         # Managed copy: multipart for objects over 5 GB, which CopyObject alone refuses.
         s3.copy({"Bucket": bucket, "Key": plan.key, "VersionId": plan.version_id}, bucket, plan.key)

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error
 from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.repair import resolve_table
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.report import Report, ResourceState, Status
 from formkiq_backup.dr.tables import (
     READ_SEGMENTS,
     ClientSpec,
@@ -33,13 +33,10 @@ from formkiq_backup.dr.tables import (
     existing_reference,
     map_segments,
     page_counter,
-    report_left_behind,
+    restore_temporary_table,
     scan,
     scan_segments,
     table_key_attributes,
-    temporary_table_name,
-    temporary_tables,
-    timed_restore,
     worker_client,
     worker_page_counter,
     worker_profile,
@@ -138,8 +135,36 @@ def run_drill(
             on_step=on_step,
         )
         return
-    s3 = guard.attach(ctx.client("s3"))
-    sources = backup_sources(dynamodb, backup_arns)
+    _verify_restores(
+        ctx,
+        report,
+        dynamodb,
+        s3=guard.attach(ctx.client("s3")),
+        sources=backup_sources(dynamodb, backup_arns),
+        at=at,
+        strict=strict,
+        sample=DocumentSample(sample_size, random.Random(seed)),
+        on_scan=on_scan,
+        on_step=on_step,
+    )
+
+
+def _verify_restores(
+    ctx: DrContext,
+    report: Report,
+    dynamodb: Any,
+    *,
+    s3: Any,
+    sources: dict[str, RecoverySource],
+    at: datetime | None,
+    strict: bool,
+    sample: DocumentSample,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """The drill proper: each table restored (from its backup in `sources`, else PITR at
+    `at`) into a temporary table, verified, timed; the documents sampled; the tables deleted."""
+    environment = ctx.environment
     unknown = set(sources) - {t.name for t in environment.protected_tables}
     if unknown:
         raise SetupError(
@@ -151,41 +176,38 @@ def run_drill(
     for table in environment.protected_tables:
         if table.name not in sources:
             check_restorable(dynamodb, table.name, at)
-    sample = DocumentSample(sample_size, random.Random(seed))
-    report.summary.update(sampleSize=sample_size, strict=strict)
+    report.summary.update(sampleSize=sample.size, strict=strict)
     recovery_seconds = 0.0
-
-    with temporary_tables(dynamodb, report_left_behind(report)) as created:
-        for table in environment.protected_tables:
-            source = sources.get(table.name, RecoverySource(at=at))
-            target = temporary_table_name(table.name, "drill")
-            created.append(target)
-            restore_seconds = timed_restore(
-                dynamodb,
-                report,
-                table.name,
-                source,
-                target,
-                keep_indexes=True,
-                on_step=on_step,
-                target=target,
-            )
-            on_step(f"verifying {target}")
-            verify_seconds = _verify_integrity(
-                dynamodb,
-                report,
-                table,
-                target,
-                strict=strict,
-                on_scan=on_scan,
-                sample=sample if table.role is TableRole.DOCUMENTS else None,
-                profile=worker_profile(ctx),
-            )
-            recovery_seconds += restore_seconds + verify_seconds
-        on_step("checking sampled documents")
-        recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
+    for table in environment.protected_tables:
+        source = sources.get(table.name, RecoverySource(at=at))
+        target, restore_seconds = restore_temporary_table(
+            dynamodb,
+            report,
+            table.name,
+            source,
+            "drill",
+            keep_indexes=True,
+            on_step=on_step,
+        )
+        on_step(f"verifying {target}")
+        verify_seconds = _verify_integrity(
+            dynamodb,
+            report,
+            table,
+            target,
+            strict=strict,
+            on_scan=on_scan,
+            sample=sample if table.role is TableRole.DOCUMENTS else None,
+            profile=worker_profile(ctx),
+        )
+        recovery_seconds += restore_seconds + verify_seconds
+    on_step("checking sampled documents")
+    recovery_seconds += _verify_documents(s3, report, environment.documents_bucket.name, sample)
     report.summary["measuredRecoverySeconds"] = round(recovery_seconds, 3)
-    report.summary["temporaryTablesDeleted"] = len(created)
+    report.ledger.clean_up(on_step=on_step)
+    report.summary["temporaryTablesDeleted"] = sum(
+        record.state is ResourceState.REMOVED for record in report.ledger.records
+    )
 
 
 def reference_tables(

@@ -54,12 +54,17 @@ def check_writable(path: Path, option: str) -> None:
         refuse(f"cannot write in folder {folder} ({error.strerror or error})")
 
 
+class NothingWrittenError(Exception):
+    """Raised inside `replace_when_done` to keep the file as it was: nothing worth writing."""
+
+
 @contextmanager
 def replace_when_done(path: Path) -> Iterator[TextIO]:
     """Write to a temporary file beside `path`, which replaces it only once all is written.
 
-    An export that fails halfway leaves the previous file intact, never a truncated one. The
-    file is readable by its owner only (mkstemp's mode): it holds user details.
+    An export that fails halfway (or raises NothingWrittenError) leaves the previous file
+    intact, never a truncated one. The file is readable by its owner only (mkstemp's mode): it
+    holds user details.
     """
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

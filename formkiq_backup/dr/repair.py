@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.report import Outcome, Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
     READ_SEGMENTS,
@@ -35,12 +35,9 @@ from formkiq_backup.dr.tables import (
     is_large,
     map_segments,
     page_counter,
-    report_left_behind,
+    restore_temporary_table,
     scan,
     table_key_attributes,
-    temporary_table_name,
-    temporary_tables,
-    timed_restore,
     worker_client,
     worker_page_counter,
     worker_profile,
@@ -146,58 +143,78 @@ def run_repair(
         newItems="deleted (--delete-new)" if delete_new else "kept",
     )
 
-    with temporary_tables(dynamodb, report_left_behind(report)) as created:
-        keys = table_key_attributes(dynamodb, live)
-        if source.table:
-            target = source.table
-            existing_reference(reference_dynamodb, target, source.region, keys)
-            report.add("reference", live, Status.PASS, f"{source.describe()}: no restore")
-        else:
-            target = temporary_table_name(live, "repair")
-            created.append(target)
-            timed_restore(
-                dynamodb, report, live, source, target, keep_indexes=False, on_step=on_step
-            )
-        on_step(f"comparing {scope}")
-        started = time.monotonic()
-        with compare_tables(
-            dynamodb,
-            target,
-            live,
-            keys,
-            site=site,
-            on_scan=on_scan,
-            reference_dynamodb=reference_dynamodb,
-            in_workers=is_large(dynamodb, live),
-            profile=worker_profile(ctx),
-        ) as diff:
-            counts = diff.counts()
-            plan = {
-                Action.PUT.value: counts[Action.PUT],
-                Action.OVERWRITE.value: counts[Action.OVERWRITE],
-                Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
-                KEEP: 0 if delete_new else counts[Action.DELETE],
-            }
-            report.add(
-                "diff",
-                live,
-                Status.INFO,
-                f"{diff.reference_count} items then, {diff.live_count} now: "
-                + ", ".join(f"{count} to {action}" for action, count in plan.items()),
-                time.monotonic() - started,
-            )
-            report.summary["plan"] = plan
-            planned = sum(counts.values())
-            report.summary["changes"] = [
-                _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
-            ]
-            if planned > PLAN_LISTED:
-                report.summary["changesNotListed"] = planned - PLAN_LISTED
-            _preview(report, diff, plan, delete_new)
-            if apply:
-                writes = planned - plan[KEEP]
-                on_step(f"writing {writes} changes to {live}")
-                _apply(dynamodb, live, diff, delete_new, report)
+    keys = table_key_attributes(dynamodb, live)
+    if source.table:
+        target = source.table
+        existing_reference(reference_dynamodb, target, source.region, keys)
+        report.add("reference", live, Status.PASS, f"{source.describe()}: no restore")
+    else:  # deleted on the way out by the report's ledger, whatever happens next
+        target, _ = restore_temporary_table(
+            dynamodb, report, live, source, "repair", keep_indexes=False, on_step=on_step
+        )
+    on_step(f"comparing {scope}")
+    started = time.monotonic()
+    with compare_tables(
+        dynamodb,
+        target,
+        live,
+        keys,
+        site=site,
+        on_scan=on_scan,
+        reference_dynamodb=reference_dynamodb,
+        in_workers=is_large(dynamodb, live),
+        profile=worker_profile(ctx),
+    ) as diff:
+        writes = _report_plan(report, diff, live, delete_new, time.monotonic() - started)
+        report.conclude(_outcome(diff, scope, writes, apply, report))
+        if apply and writes:
+            on_step(f"writing {writes} changes to {live}")
+            _apply(dynamodb, live, diff, delete_new, report)
+
+
+def _report_plan(
+    report: Report, diff: TableDiff, live: str, delete_new: bool, seconds: float
+) -> int:
+    """The plan (counts, the changes listed, a preview); returns how many writes it has."""
+    counts = diff.counts()
+    plan = {
+        Action.PUT.value: counts[Action.PUT],
+        Action.OVERWRITE.value: counts[Action.OVERWRITE],
+        Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
+        KEEP: 0 if delete_new else counts[Action.DELETE],
+    }
+    report.add(
+        "diff",
+        live,
+        Status.INFO,
+        f"{diff.reference_count} items then, {diff.live_count} now: "
+        + ", ".join(f"{count} to {action}" for action, count in plan.items()),
+        seconds,
+    )
+    report.summary["plan"] = plan
+    planned = sum(counts.values())
+    report.summary["changes"] = [
+        _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
+    ]
+    if planned > PLAN_LISTED:
+        report.summary["changesNotListed"] = planned - PLAN_LISTED
+    _preview(report, diff, plan, delete_new)
+    return planned - plan[KEEP]
+
+
+def _outcome(diff: TableDiff, scope: str, writes: int, apply: bool, report: Report) -> Outcome:
+    """Nothing in the scope, then or now, is nothing matched; nothing to write is unchanged."""
+    if not diff.reference_count and not diff.live_count:
+        report.add(
+            "scope",
+            scope,
+            Status.WARN,
+            "no item in this scope, neither at the recovery point nor now: nothing matched",
+        )
+        return Outcome.NOTHING_MATCHED
+    if not writes:
+        return Outcome.UNCHANGED
+    return Outcome.DONE if apply else Outcome.PLANNED
 
 
 def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_new: bool) -> None:
@@ -353,32 +370,48 @@ def _store_table(read: _SideRead) -> int:
 
 
 def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
-    """Every planned write; stopped part-way (an access error, Ctrl-C), it still reports how
-    many writes were made, so the operator knows where the table stands."""
+    """Every planned write, as one record of the ledger: stopped part-way (an access error, the
+    endpoint gone, Ctrl-C), it still says how many writes were made and which one was sent
+    without an answer, so the operator knows where the table stands."""
     outcome = {"written": 0, "conflicts": 0, "kept": 0, "unguarded": 0}
+    writes = report.ledger.ask(
+        "apply", "item writes", table, "writing: stopped before the first answer"
+    )
+    in_flight: list[str] = []
     started = time.monotonic()
     try:
-        _write_all(dynamodb, table, diff, delete_new=delete_new, report=report, outcome=outcome)
-    except BaseException:
-        report.summary["applied"] = outcome | {"stoppedPartWay": True}
-        report.add(
-            "apply",
+        _write_all(
+            dynamodb,
             table,
-            Status.FAIL,
-            f"stopped part-way: {outcome['written']} written before it stopped",
-            time.monotonic() - started,
+            diff,
+            delete_new=delete_new,
+            report=report,
+            outcome=outcome,
+            in_flight=in_flight,
         )
+    except BaseException:
+        writes.entry.seconds = round(time.monotonic() - started, 3)
+        detail = f"stopped part-way: {outcome['written']} written before it stopped"
+        report.summary["applied"] = outcome | {"stoppedPartWay": True, "inFlight": None}
+        if in_flight:
+            # Sent, never answered: DynamoDB may have made it. A new plan shows where it stands.
+            report.summary["applied"]["inFlight"] = in_flight[0]
+            writes.progress(
+                f"{detail}; the write of {in_flight[0]} was sent without an answer: it may "
+                "have been made"
+            )
+            writes.entry.status = Status.FAIL
+        else:
+            writes.done(detail, status=Status.FAIL)
         raise
     report.summary["applied"] = outcome
-    report.add(
-        "apply",
-        table,
-        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
+    writes.done(
         f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
         f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
         "recovery point kept",
-        time.monotonic() - started,
+        status=Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
     )
+    writes.entry.seconds = round(time.monotonic() - started, 3)
 
 
 def _write_all(
@@ -389,25 +422,32 @@ def _write_all(
     delete_new: bool,
     report: Report,
     outcome: dict[str, int],
+    in_flight: list[str],
 ) -> None:
-    """Counts into `outcome` as it goes."""
+    """Counts into `outcome` as it goes; `in_flight` holds the key of a write sent and not yet
+    answered."""
     for change in diff.changes():
         if change.action is Action.DELETE and not delete_new:
             outcome["kept"] += 1
             continue
+        key = _key_text(change.key)
         try:
+            in_flight[:] = [key]
             _write(dynamodb, table, change)
+            in_flight.clear()
             outcome["written"] += 1
         except UnguardedItemError as error:
+            in_flight.clear()  # refused before sending
             outcome["unguarded"] += 1
-            report.add("unguarded", _key_text(change.key), Status.FAIL, f"not written: {error}")
+            report.add("unguarded", key, Status.FAIL, f"not written: {error}")
         except ClientError as error:
+            in_flight.clear()  # DynamoDB answered: not written
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             outcome["conflicts"] += 1
             report.add(
                 "conflict",
-                _key_text(change.key),
+                key,
                 Status.FAIL,
                 f"changed since the plan was made: {change.action.value} not applied",
             )

@@ -4,11 +4,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
+
+if TYPE_CHECKING:
+    pass
 
 
 class Status(StrEnum):
@@ -18,6 +21,78 @@ class Status(StrEnum):
     FAIL = "fail"
     WARN = "warn"
     INFO = "info"
+
+
+class Outcome(StrEnum):
+    """How a command ended, in one word a script can test (the JSON's `outcome`).
+
+    A scope or an input that selects nothing is not success: it is most often a mistyped
+    prefix, the wrong file or an empty export, so it has an exit code of its own. A scope whose
+    items are all as wanted already is success (a repair run twice finds nothing to repair).
+    """
+
+    DONE = "done"
+    """Checks passed, or the work was done."""
+    PLANNED = "planned"
+    """A dry run whose plan has changes; nothing was written."""
+    UNCHANGED = "unchanged"
+    """What the scope selected is as wanted already: nothing to change."""
+    NOTHING_MATCHED = "nothing-matched"
+    """The scope or the input selected nothing at all: no object, item or user."""
+    FAILED = "failed"
+    """A check failed, a change met conflicts, or the work stopped on an error."""
+    SETUP_ERROR = "setup-error"
+    """A usage or access error (an endpoint that cannot be reached included)."""
+
+
+# Exit codes: healthy or done; a check failed (or the work did); usage or access error;
+# nothing matched.
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_NOTHING_MATCHED = 0, 1, 2, 3
+EXIT_CODES = {
+    Outcome.DONE: EXIT_OK,
+    Outcome.PLANNED: EXIT_OK,
+    Outcome.UNCHANGED: EXIT_OK,
+    Outcome.NOTHING_MATCHED: EXIT_NOTHING_MATCHED,
+    Outcome.FAILED: EXIT_FAILED,
+    Outcome.SETUP_ERROR: EXIT_SETUP,
+}
+# The heading's verdict (rich markup) and the Markdown report's, for each outcome.
+_VERDICT = {
+    Outcome.DONE: ("[green]OK[/]", "passed"),
+    Outcome.PLANNED: ("[green]OK[/] (dry run: nothing written)", "planned, nothing written"),
+    Outcome.UNCHANGED: ("[green]OK[/] (nothing to change)", "passed, nothing to change"),
+    Outcome.NOTHING_MATCHED: ("[bold yellow]NOTHING MATCHED[/]", "NOTHING MATCHED"),
+    Outcome.FAILED: ("[bold red]FAILED[/]", "FAILED"),
+    Outcome.SETUP_ERROR: ("[bold red]FAILED[/]", "FAILED"),
+}
+
+
+class ResourceState(StrEnum):
+    """What became of something a command created or changed (`formkiq_backup.dr.ledger`)."""
+
+    NOT_REACHED = "not-reached"
+    """Planned; the command ended before it was started: left as it was."""
+    REQUESTED = "requested"
+    """Asked for, and no answer came: it may or may not have been made."""
+    REFUSED = "refused"
+    """Asked for, and AWS refused: nothing was made."""
+    DONE = "done"
+    """Made, and kept: the command's result."""
+    REMOVED = "removed"
+    """Temporary, and gone again."""
+    LEFT_BEHIND = "left-behind"
+    """Temporary, and still there (or may be): to delete by hand."""
+
+
+@dataclass
+class Resource:
+    """Something a command created or changed in AWS, and its state."""
+
+    kind: str
+    name: str
+    state: ResourceState
+    temporary: bool = False
+    arn: str | None = None
 
 
 # Where an entry's detail starts, below its status and subject.
@@ -35,16 +110,17 @@ class Entry:
     detail: str
     seconds: float | None = None
     data: dict[str, Any] = field(default_factory=dict)
-
-
-# Exit codes: healthy or done; a check failed (or the work did); usage or access error.
-EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+    resource: Resource | None = None
+    """Set when the entry is the account of something created or changed (its ledger record)."""
 
 
 @dataclass
 class Report:
-    """Everything a command reports. Its `exit_code` and `ok` come from the same facts, so the
-    heading, the JSON and the exit code cannot disagree."""
+    """Everything a command reports. Its `outcome`, `exit_code` and `ok` come from the same
+    facts, so the heading, the JSON and the exit code cannot disagree.
+
+    Its `ledger` tracks what the command creates or changes; each record is one of its entries.
+    """
 
     command: str
     app_environment: str
@@ -54,6 +130,13 @@ class Report:
     summary: dict[str, Any] = field(default_factory=dict)
     error_code: int = EXIT_OK
     """EXIT_FAILED or EXIT_SETUP once the command stopped on an error (`summary["error"]`)."""
+    result: Outcome = Outcome.DONE
+    """What the command concluded (`conclude`), unless it failed."""
+
+    def __post_init__(self) -> None:
+        from formkiq_backup.dr.ledger import Ledger  # the ledger writes into this report
+
+        self.ledger: Ledger = Ledger(self)
 
     def add(
         self,
@@ -70,6 +153,12 @@ class Report:
         self.entries.append(entry)
         return entry
 
+    def conclude(self, outcome: Outcome) -> None:
+        """What the work amounted to: done, planned, unchanged or nothing matched."""
+        if outcome in (Outcome.FAILED, Outcome.SETUP_ERROR):
+            raise ValueError(f"{outcome} comes from a failed entry or `stop`, not `conclude`")
+        self.result = outcome
+
     def stop(self, error: str, code: int) -> None:
         """The command ended on an error: whatever its entries say, it did not succeed."""
         if code not in (EXIT_FAILED, EXIT_SETUP):
@@ -82,16 +171,34 @@ class Report:
         return self.summary.get("error") if self.error_code != EXIT_OK else None
 
     @property
+    def outcome(self) -> Outcome:
+        """An error, then a failed entry, then what the command concluded."""
+        if self.error_code == EXIT_SETUP:
+            return Outcome.SETUP_ERROR
+        if self.error_code == EXIT_FAILED:
+            return Outcome.FAILED
+        if any(entry.status is Status.FAIL for entry in self.entries):
+            return Outcome.FAILED
+        return self.result
+
+    @property
     def ok(self) -> bool:
         return self.exit_code == EXIT_OK
 
     @property
     def exit_code(self) -> int:
-        """2 usage or access error, 1 an error or a failed check, 0 healthy or done."""
-        if self.error_code != EXIT_OK:
-            return self.error_code
-        failed = any(entry.status is Status.FAIL for entry in self.entries)
-        return EXIT_FAILED if failed else EXIT_OK
+        """0 done (or planned, or nothing to change), 1 failed, 2 usage or access error,
+        3 nothing matched."""
+        return EXIT_CODES[self.outcome]
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        """Everything the command created or changed, with what became of it."""
+        return [
+            asdict(entry.resource) | {"section": entry.section, "detail": entry.detail}
+            for entry in self.entries
+            if entry.resource is not None
+        ]
 
     def finish(self) -> "Report":
         self.finished = datetime.now(UTC)
@@ -99,20 +206,57 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable report (`--json`)."""
-        document = asdict(self)
-        del document["error_code"]
-        document["ok"] = self.ok
-        document["exitCode"] = self.exit_code
-        document["started"] = self.started.isoformat()
-        document["finished"] = self.finished.isoformat() if self.finished else None
-        return document
+        return {
+            "command": self.command,
+            "app_environment": self.app_environment,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "entries": [asdict(entry) for entry in self.entries],
+            "resources": self.resources,
+            "summary": self.summary,
+            "outcome": self.outcome.value,
+            "ok": self.ok,
+            "exitCode": self.exit_code,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "Report":
+        """A report read back from its JSON (the demo prints a child's report so)."""
+        report = cls(
+            command=document.get("command", "?"),
+            app_environment=document.get("app_environment", ""),
+            summary=dict(document.get("summary", {})),
+        )
+        for entry in document.get("entries", []):
+            resource = entry.get("resource")
+            report.entries.append(
+                Entry(
+                    entry["section"],
+                    entry["subject"],
+                    Status(entry["status"]),
+                    entry["detail"],
+                    entry.get("seconds"),
+                    entry.get("data", {}),
+                    None
+                    if resource is None
+                    else Resource(**resource | {"state": ResourceState(resource["state"])}),
+                )
+            )
+        if "error" in report.summary:
+            report.error_code = (
+                EXIT_SETUP if document.get("exitCode") == EXIT_SETUP else EXIT_FAILED
+            )
+        concluded = document.get("outcome", Outcome.DONE.value)
+        if concluded in (Outcome.PLANNED, Outcome.UNCHANGED, Outcome.NOTHING_MATCHED):
+            report.result = Outcome(concluded)
+        return report
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, default=str)
 
     def render(self, console: Console) -> None:
         """The readable summary."""
-        verdict = "[green]OK[/]" if self.ok else "[bold red]FAILED[/]"
+        verdict = _VERDICT[self.outcome][0]
         console.print(
             f"[bold]formkiq-dr {self.command}[/] for FormKiQ "
             f"[bold]{escape(self.app_environment or '?')}[/]: {verdict}"
@@ -148,7 +292,8 @@ class Report:
         lines = [
             f"# formkiq-dr {self.command}: FormKiQ {self.app_environment}",
             "",
-            f"- Result: **{'passed' if self.ok else 'FAILED'}** (exit code {self.exit_code})",
+            f"- Result: **{_VERDICT[self.outcome][1]}** (exit code {self.exit_code})",
+            f"- Outcome: {self.outcome.value}",
             f"- Started: {self.started.isoformat()}",
             f"- Finished: {self.finished.isoformat() if self.finished else '-'}",
         ]

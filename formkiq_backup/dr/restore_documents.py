@@ -8,10 +8,17 @@ time). Restore metadata first (`repair`), then content: FormKiQ reacts to object
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.documents import ObjectAction, apply_object_plan, plan_point_in_time
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.documents import (
+    ObjectAction,
+    ObjectPlan,
+    apply_object_plan,
+    plan_point_in_time,
+)
+from formkiq_backup.dr.ledger import Record
+from formkiq_backup.dr.report import Outcome, Report, ResourceState, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
 from formkiq_backup.sites import object_belongs_to_site, site_prefix
@@ -50,26 +57,99 @@ def run_restore_documents(
     )
 
     plans = plan_point_in_time(s3, bucket, scope_prefix, at, keep)
+    _report_plan(report, bucket, plans, scope_prefix, apply=apply)
+    changes = [plan for plan in plans if plan.action in _CHANGES]
+    if apply:
+        _apply(report, s3, bucket, changes, on_object)
+    if not plans:
+        report.conclude(Outcome.NOTHING_MATCHED)
+    elif not changes:
+        report.conclude(Outcome.UNCHANGED)
+    else:
+        report.conclude(Outcome.DONE if apply else Outcome.PLANNED)
+
+
+# What changes an object (the rest are left as they are).
+_CHANGES = (ObjectAction.UNDELETE, ObjectAction.COPY_VERSION)
+
+
+def _report_plan(
+    report: Report, bucket: str, plans: list[ObjectPlan], prefix: str, *, apply: bool
+) -> None:
+    """How many objects the scope matched and what each needs; a scope matching none says so."""
     counts = Counter(plan.action for plan in plans)
     report.summary["plan"] = {action.value: counts[action] for action in ObjectAction}
+    report.summary["matched"] = len(plans)
     report.add(
         "plan", bucket, Status.INFO, ", ".join(f"{counts[a]} {a.value}" for a in ObjectAction)
     )
+    if not plans:
+        where = f"under '{prefix}'" if prefix else "at all"
+        report.add(
+            "scope",
+            str(report.summary["scope"]),
+            Status.WARN,
+            f"no object and no version {where} in {bucket}: nothing matched",
+        )
     for plan in plans:
-        if plan.action is ObjectAction.UNCHANGED:
-            continue
         if plan.action is ObjectAction.CREATED_AFTER:
             report.add("documents", plan.key, Status.INFO, "created after --at: left as is")
-            continue
-        detail = (
+        elif plan.action in _CHANGES and not apply:
+            report.add("documents", plan.key, Status.INFO, f"would {_describe(plan)}")
+
+
+def _describe(plan: ObjectPlan) -> str:
+    if plan.action is ObjectAction.UNDELETE:
+        return (
             f"remove {len(plan.delete_markers)} delete marker(s); version "
             f"{plan.version_id} becomes current"
-            if plan.action is ObjectAction.UNDELETE
-            else f"copy version {plan.version_id} on top"
         )
-        if apply:
-            apply_object_plan(s3, bucket, plan)
+    return f"copy version {plan.version_id} on top"
+
+
+def _apply(
+    report: Report,
+    s3: Any,
+    bucket: str,
+    changes: list[ObjectPlan],
+    on_object: Callable[[], None],
+) -> None:
+    """Each object's change, in the report's ledger: the whole plan first (not reached), then
+    each object as it is asked for and answered. Stopped part-way, the report says which
+    objects were changed, which one was in flight (it may have changed) and which were not
+    reached (left as they were); nothing is undone, since every change is the point."""
+    records = [
+        report.ledger.plan(
+            "documents",
+            "object",
+            plan.key,
+            f"not reached: left as it was (would {_describe(plan)})",
+        )
+        for plan in changes
+    ]
+    try:
+        for plan, record in zip(changes, records, strict=True):
+            record.asked(f"{_describe(plan)}: sent, no answer yet: it may have changed")
+
+            def removed(count: int, plan: ObjectPlan = plan, record: Record = record) -> None:
+                total = len(plan.delete_markers)
+                record.progress(
+                    f"{_describe(plan)}: {count} of {total} removed, the next sent without an "
+                    "answer: the object may still read as deleted"
+                )
+
+            with record.sending():
+                apply_object_plan(s3, bucket, plan, on_marker_removed=removed)
+            record.done(f"done: {_describe(plan)}")
             on_object()
-            report.add("documents", plan.key, Status.PASS, f"done: {detail}")
-        else:
-            report.add("documents", plan.key, Status.INFO, f"would {detail}")
+    finally:
+        states = Counter(record.state.value for record in records)
+        report.summary["applied"] = {state.value: states[state.value] for state in _OBJECT_STATES}
+
+
+_OBJECT_STATES = (
+    ResourceState.DONE,
+    ResourceState.REQUESTED,
+    ResourceState.REFUSED,
+    ResourceState.NOT_REACHED,
+)

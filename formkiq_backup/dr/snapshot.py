@@ -2,7 +2,9 @@
 
 The guide's "pre-deployment safeguards": DynamoDB on-demand backups (kept until deleted), or,
 with a vault, AWS Backup jobs (kept by the vault's rules, encrypted with its key). Each backup is
-waited on, so the command only succeeds once every backup can be restored from.
+waited on, so the command only succeeds once every backup can be restored from. Each is in the
+report's ledger from the moment it is asked for: a snapshot stopped while waiting still lists
+the backups it started, which stay (backups are never deleted by the command that made them).
 """
 
 import re
@@ -11,13 +13,52 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from formkiq_backup.dr.context import DrContext
+from formkiq_backup.dr.context import DrContext, SetupError
+from formkiq_backup.dr.ledger import Record
 from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.formkiq import TableFacts
 
 TIMEOUT_SECONDS = 4 * 3600
-_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]+")
 _BACKUP_JOB_DONE = {"COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL"}
+# CreateBackup's BackupName: 3 to 255 characters of [a-zA-Z0-9_.-] (DynamoDB API Reference,
+# CreateBackup: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html).
+# The label is a word within it; with a vault it is a recovery point tag's value instead, whose
+# characters ([\p{L}\p{Z}\p{N}_.:/=+\-@], up to 256) include these (AWS Backup API Reference,
+# KeyValue: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_KeyValue.html).
+BACKUP_NAME_MAX = 255
+LABEL_MAX = 64
+_LABEL = re.compile(r"^[a-zA-Z0-9_.-]+$")
+
+
+def check_label(label: str) -> str | None:
+    """What is wrong with a `--label`, or None."""
+    if not _LABEL.match(label):
+        return "letters, digits, '_', '.' and '-' only (the characters of a DynamoDB backup name)"
+    if len(label) > LABEL_MAX:
+        return f"{len(label)} characters: at most {LABEL_MAX}"
+    return None
+
+
+def backup_name(label: str | None, table: str, stamp: str) -> str:
+    """`formkiq-dr-[<label>-]<table>-<UTC time>`: which table, when, and why, whole."""
+    return f"formkiq-dr-{label + '-' if label else ''}{table}-{stamp}"
+
+
+def backup_names(label: str | None, tables: list[str], stamp: str) -> dict[str, str]:
+    """Each table's backup name, refused (before any backup) where one would not fit: a name
+    cut short could lose the table or the time, and two tables' backups share one name."""
+    names = {table: backup_name(label, table, stamp) for table in tables}
+    too_long = {table: name for table, name in names.items() if len(name) > BACKUP_NAME_MAX}
+    if too_long:
+        table, name = max(too_long.items(), key=lambda pair: len(pair[1]))
+        room = BACKUP_NAME_MAX - len(backup_name(None, table, stamp)) - len("-")
+        advice = f"shorten --label to at most {room} characters" if room > 0 else "leave it out"
+        raise SetupError(
+            f"--label {label!r}: the backup name of table {table} would be {len(name)} "
+            f"characters, and DynamoDB allows {BACKUP_NAME_MAX}: {advice}"
+        )
+    return names
 
 
 def run_snapshot(
@@ -32,8 +73,11 @@ def run_snapshot(
     """Back up each protected table and wait; one report entry (with the ARN) per table."""
     environment = ctx.environment
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    tables = environment.protected_tables
+    names = backup_names(label, [table.name for table in tables], stamp) if not vault else {}
     backups: dict[str, str] = {}
-    for table in environment.protected_tables:
+    report.summary["backups"] = backups
+    for table in tables:
         started = time.monotonic()
         on_progress(f"backing up {table.name}")
         if vault:
@@ -41,21 +85,28 @@ def run_snapshot(
                 f"arn:{environment.partition}:iam::{environment.account_id}:"
                 "role/service-role/AWSBackupDefaultServiceRole"
             )
-            status, arn, detail = _aws_backup(ctx.client("backup"), vault, role, table.arn, label)
+            record = _aws_backup(
+                report, ctx.client("backup"), table, vault=vault, role_arn=role, label=label
+            )
         else:
-            name = _NAME_UNSAFE.sub(
-                "-", f"formkiq-dr-{label + '-' if label else ''}{table.name}-{stamp}"
-            )[:255]
-            status, arn, detail = _dynamodb_backup(ctx.client("dynamodb"), table.name, name)
-        seconds = time.monotonic() - started
-        report.add("snapshot", table.name, status, detail, seconds, arn=arn)
-        if arn and status is Status.PASS:
-            backups[table.name] = arn
-    report.summary["backups"] = backups
+            record = _dynamodb_backup(report, ctx.client("dynamodb"), table.name, names[table.name])
+        record.entry.seconds = round(time.monotonic() - started, 3)
+        if record.resource.arn and record.entry.status is Status.PASS:
+            backups[table.name] = record.resource.arn
 
 
-def _dynamodb_backup(dynamodb: Any, table: str, name: str) -> tuple[Status, str, str]:
-    arn = dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]["BackupArn"]
+def _dynamodb_backup(report: Report, dynamodb: Any, table: str, name: str) -> Record:
+    record = report.ledger.ask(
+        "snapshot",
+        "backup",
+        name,
+        f"DynamoDB backup {name} asked for, no answer yet: it may exist",
+        subject=table,
+    )
+    with record.sending():
+        arn = dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]["BackupArn"]
+    record.done(f"DynamoDB backup {name} made, still CREATING: kept", status=Status.WARN, arn=arn)
+    record.entry.data["arn"] = arn
     state = _wait(
         lambda: dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]["BackupDetails"][
             "BackupStatus"
@@ -63,20 +114,36 @@ def _dynamodb_backup(dynamodb: Any, table: str, name: str) -> tuple[Status, str,
         {"AVAILABLE", "DELETED"},
     )
     if state != "AVAILABLE":
-        return Status.FAIL, arn, f"DynamoDB backup {name} ended {state}"
-    return Status.PASS, arn, f"DynamoDB backup {name} AVAILABLE"
+        record.done(f"DynamoDB backup {name} ended {state}", status=Status.FAIL)
+    else:
+        record.done(f"DynamoDB backup {name} AVAILABLE")
+    return record
 
 
 def _aws_backup(
-    backup: Any, vault: str, role_arn: str, resource_arn: str, label: str | None
-) -> tuple[Status, str, str]:
-    job = backup.start_backup_job(
-        BackupVaultName=vault,
-        ResourceArn=resource_arn,
-        IamRoleArn=role_arn,
-        RecoveryPointTags={"Application": "FormKiQ", "formkiq-dr": label or "snapshot"},
+    report: Report, backup: Any, table: TableFacts, *, vault: str, role_arn: str, label: str | None
+) -> Record:
+    record = report.ledger.ask(
+        "snapshot",
+        "backup job",
+        f"{vault}/{table.name}",
+        f"AWS Backup job into {vault} asked for, no answer yet: it may have started",
+        subject=table.name,
     )
+    with record.sending():
+        job = backup.start_backup_job(
+            BackupVaultName=vault,
+            ResourceArn=table.arn,
+            IamRoleArn=role_arn,
+            RecoveryPointTags={"Application": "FormKiQ", "formkiq-dr": label or "snapshot"},
+        )
     job_id = job["BackupJobId"]
+    record.resource.name = job_id
+    record.done(
+        f"AWS Backup job {job_id} started in vault {vault}, not finished: it goes on",
+        status=Status.WARN,
+        arn=job.get("RecoveryPointArn"),
+    )
     described: dict[str, Any] = {}
 
     def state() -> str:
@@ -85,11 +152,14 @@ def _aws_backup(
 
     final = _wait(state, _BACKUP_JOB_DONE)
     point = described.get("RecoveryPointArn") or job.get("RecoveryPointArn", "")
+    record.entry.data["arn"] = point
     if final != "COMPLETED":
         message = described.get("StatusMessage", "")
         detail = f"AWS Backup job {job_id} in {vault} ended {final} {message}".rstrip()
-        return Status.FAIL, point, detail
-    return Status.PASS, point, f"AWS Backup job {job_id} COMPLETED in vault {vault}"
+        record.done(detail, status=Status.FAIL, arn=point or None)
+    else:
+        record.done(f"AWS Backup job {job_id} COMPLETED in vault {vault}", arn=point)
+    return record
 
 
 def _wait(read_state: Callable[[], str], done: set[str]) -> str:

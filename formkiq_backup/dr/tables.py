@@ -1,7 +1,8 @@
 """Temporary restores, scans, and the guard that keeps FormKiQ's own data read-only.
 
-Restores always go to new tables (`<source>-<purpose>-<UTC time>`, tagged `formkiq-dr`), and
-every command that creates one deletes it on the way out, interrupted or not.
+Restores always go to new tables (`<source>-<purpose>-<UTC time>-<random>`, tagged
+`formkiq-dr`), recorded in the report's ledger before the restore is asked for, and deleted by
+the ledger on the way out, however the command ends (formkiq_backup/dr/ledger.py).
 """
 
 import json
@@ -10,14 +11,13 @@ import multiprocessing.pool
 import os
 import queue
 import re
+import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any, TypeVar, cast
 
 import boto3
@@ -231,13 +231,23 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+MAX_TABLE_NAME = 255
+
+
 def temporary_table_name(source_table: str, purpose: str, now: datetime | None = None) -> str:
-    """`<source>-<purpose>-<UTC time>`: obvious in a table list, unique per run."""
+    """`<source>-<purpose>-<UTC time>-<random>`: obvious in a table list, and never the name of
+    another run's table, so deleting it on the way out can only delete this run's.
+
+    TableName: 3 to 255 characters of [a-zA-Z0-9_.-] (CreateTable, DynamoDB API Reference:
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html); a
+    long source name is shortened, never the part that makes the name unique.
+    """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    return f"{source_table}-{purpose}-{stamp}"[:255]
+    unique = f"-{purpose}-{stamp}-{secrets.token_hex(3)}"
+    return source_table[: MAX_TABLE_NAME - len(unique)] + unique
 
 
-def restore_to_new_table(
+def start_restore(
     dynamodb: Any,
     source_table: str,
     source: RecoverySource,
@@ -245,7 +255,7 @@ def restore_to_new_table(
     *,
     keep_indexes: bool = True,
 ) -> None:
-    """Start a restore of `source_table` into `target_table` and wait until it is ACTIVE.
+    """Ask DynamoDB to restore `source_table` into the new table `target_table`.
 
     Without `keep_indexes` the restore skips the GSIs: faster, and a repair reads by scan only.
     """
@@ -264,9 +274,6 @@ def restore_to_new_table(
         dynamodb.restore_table_to_point_in_time(
             SourceTableName=source_table, UseLatestRestorableTime=True, **options
         )
-    wait_until_active(dynamodb, target_table)
-    arn = dynamodb.describe_table(TableName=target_table)["Table"]["TableArn"]
-    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "formkiq-dr", "Value": "temporary"}])
 
 
 def wait_until_active(
@@ -285,31 +292,53 @@ def wait_until_active(
     )
 
 
-def timed_restore(
+def restore_temporary_table(
     dynamodb: Any,
     report: Report,
     source_table: str,
     source: RecoverySource,
-    target_table: str,
+    purpose: str,
     *,
     keep_indexes: bool,
     on_step: Callable[[str], None],
-    **data: Any,
-) -> float:
-    """Restore (see restore_to_new_table), report it with its duration; returns the seconds."""
+) -> tuple[str, float]:
+    """Restore `source_table` into a new temporary table, wait until it is ACTIVE, report the
+    restore with its duration (its data names the table); returns the table's name and the
+    seconds it took.
+
+    The table is in the report's ledger before the restore is asked for, so however the
+    command ends it is deleted, or listed as left behind.
+    """
+    target = temporary_table_name(source_table, purpose)
+    record = report.ledger.ask(
+        "temporary",
+        "table",
+        target,
+        f"restore of {source_table} asked for, no answer yet: the table may exist",
+        remove=lambda: delete_temporary_table(dynamodb, target),
+        by_hand=f"aws dynamodb delete-table --table-name {target} "
+        f"--region {dynamodb.meta.region_name}",
+    )
     on_step(f"restoring {source_table} ({source.describe()})")
     started = time.monotonic()
-    restore_to_new_table(dynamodb, source_table, source, target_table, keep_indexes=keep_indexes)
+    with record.sending():
+        start_restore(dynamodb, source_table, source, target, keep_indexes=keep_indexes)
+    record.done(f"restoring {source_table} into it; deleted when the command ends")
+    wait_until_active(dynamodb, target)
+    arn = dynamodb.describe_table(TableName=target)["Table"]["TableArn"]
+    record.resource.arn = arn
+    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "formkiq-dr", "Value": "temporary"}])
     seconds = time.monotonic() - started
+    record.progress(f"restored from {source_table}; deleted when the command ends")
     report.add(
         "restore",
         source_table,
         Status.PASS,
-        f"{source.describe()} -> {target_table}",
+        f"{source.describe()} -> {target}",
         seconds,
-        **data,
+        target=target,
     )
-    return seconds
+    return target, seconds
 
 
 def page_counter(on_scan: ScanProgress | None, table: str) -> Callable[[int], None] | None:
@@ -317,57 +346,21 @@ def page_counter(on_scan: ScanProgress | None, table: str) -> Callable[[int], No
     return None if on_scan is None else (lambda items: on_scan(table, items))
 
 
-def report_left_behind(report: Report) -> Callable[[str], None]:
-    """`temporary_tables`' problem callback: a table left behind fails the command."""
-
-    def left_behind(problem: str) -> None:
-        report.add("cleanup", "temporary tables", Status.FAIL, problem)
-
-    return left_behind
-
-
-def delete_table_quietly(dynamodb: Any, table: str) -> str | None:
-    """Delete a temporary table; waits out a restore still creating it. Returns a problem."""
+def delete_temporary_table(dynamodb: Any, table: str) -> bool:
+    """Delete a temporary table, waiting out a restore still creating it: True once deleted,
+    False when there was no such table. Raises what stopped it."""
     for _ in range(2):
         try:
             dynamodb.delete_table(TableName=table)
-            return None
+            return True
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if code == "ResourceNotFoundException":
-                return None
+                return False
             if code != "ResourceInUseException":
-                return describe_error(error)
+                raise
             wait_until_active(dynamodb, table, timeout_seconds=3600)
-    return f"table {table} could not be deleted"
-
-
-@contextmanager
-def temporary_tables(dynamodb: Any, on_problem: Callable[[str], None]) -> Iterator[list[str]]:
-    """Collects names of tables a command creates; deletes them all on the way out.
-
-    Names are added before the restore is requested, so a restore interrupted halfway is
-    cleaned up too. SIGTERM is turned into KeyboardInterrupt for the duration.
-    """
-    created: list[str] = []
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: nothing to install
-        previous = None
-    try:
-        yield created
-    finally:
-        for table in created:
-            problem = delete_table_quietly(dynamodb, table)
-            if problem:
-                on_problem(f"temporary table {table} left behind: {problem}")
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    raise RuntimeError(f"table {table} was still in use after its restore finished")
 
 
 _LEAN_SCAN_ID = "formkiq-dr-lean-scan"

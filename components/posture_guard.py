@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import failed_invocations_alarm
+from components.dashboard import MetricLine, Widget
 from components.policies import policy_document, service_trust_policy
 from formkiq_backup import aws_rules
 from formkiq_backup.lambdas import POSTURE_GUARD
@@ -121,6 +122,11 @@ class PostureGuardArgs:
         return 2 * self.check_every_minutes * 60
 
 
+def _dimensions(args: PostureGuardArgs, check: Check, resource: str) -> dict[str, str]:
+    """The dimensions of one check's metric: what its alarm and its widget read."""
+    return {APP_ENVIRONMENT_DIMENSION: args.app_environment, check.resource_dimension: resource}
+
+
 _KINDS = {
     Check.PITR: "pitr",
     Check.VERSIONING: "versioning",
@@ -136,6 +142,8 @@ class PostureGuard(pulumi.ComponentResource):
     alarm_names: list[pulumi.Output[str]]
     """One alarm per protected table (PITR), bucket (versioning) and, with a vault, per
     backed-up resource (recovery point age)."""
+    widgets: list[Widget]
+    """One widget per check, each resource's metric as its alarm judges it."""
 
     def __init__(
         self, name: str, args: PostureGuardArgs, opts: pulumi.ResourceOptions | None = None
@@ -245,8 +253,41 @@ class PostureGuard(pulumi.ComponentResource):
         self.alarm_names = [delivery.name] + [
             self._alarm(name, args, check, resource, child).name for check, resource in args.watched
         ]
+        self.widgets = self._widgets(args)
         self.function_name = function.name
         self.register_outputs({"functionName": function.name})
+
+    @staticmethod
+    def _widgets(args: PostureGuardArgs) -> list[Widget]:
+        titles = {
+            Check.PITR: f"PITR on, >= {args.minimum_pitr_days} days (1 = yes)",
+            Check.VERSIONING: "Versioning Enabled (1 = yes)",
+            Check.RECOVERY_POINT: (
+                f"Recovery point younger than {args.recovery_point_max_age_hours} h (1 = yes)"
+            ),
+        }
+        by_check: dict[Check, list[MetricLine]] = {}
+        for check, resource in args.watched:
+            by_check.setdefault(check, []).append(
+                MetricLine(
+                    METRIC_NAMESPACE,
+                    check.value,
+                    _dimensions(args, check, resource),
+                    resource,
+                    stat="Minimum",
+                )
+            )
+        return [
+            Widget(
+                section="Posture checks",
+                title=titles[check],
+                metrics=lines,
+                region=args.region,
+                period_seconds=args.alarm_period_seconds,
+                y_range=(0, 1),
+            )
+            for check, lines in by_check.items()
+        ]
 
     @staticmethod
     def _permissions(
@@ -336,10 +377,7 @@ class PostureGuard(pulumi.ComponentResource):
             ),
             namespace=METRIC_NAMESPACE,
             metric_name=check.value,
-            dimensions={
-                APP_ENVIRONMENT_DIMENSION: args.app_environment,
-                check.resource_dimension: resource,
-            },
+            dimensions=_dimensions(args, check, resource),
             statistic="Minimum",
             period=args.alarm_period_seconds,
             evaluation_periods=1,

@@ -29,7 +29,13 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import tiers.component_base
 import tiers.components
-from formkiq_backup.config import FIELD_NAMES, SETTINGS, argument_settings, parse_settings
+from formkiq_backup.config import (
+    FIELD_NAMES,
+    SETTINGS,
+    Setting,
+    argument_settings,
+    parse_settings,
+)
 from formkiq_backup.discovery import PulumiInvokeReader, discover
 from formkiq_backup.offline.program import run_offline
 from formkiq_backup.offline.samples import sample_formkiq
@@ -142,7 +148,12 @@ def test_schema_inputs_are_the_settings_with_their_types_and_descriptions(tier: 
     # The schema's camelCase names are the stack's keys: one spelling for YAML and stacks.
     assert list(inputs) == [spec.key for spec in settings]
     for spec in settings:
-        assert without_descriptions(inputs[spec.key]) == SETTING_TYPES[spec.kind], spec.key
+        expected = (
+            {"$ref": f"#/types/{PACKAGE}:index:{codegen.object_class_name(spec)}"}
+            if spec.kind == "object"
+            else SETTING_TYPES[spec.kind]
+        )
+        assert without_descriptions(inputs[spec.key]) == expected, spec.key
         assert inputs[spec.key]["description"] == codegen.argument_description(spec, tier)
         assert spec.description in inputs[spec.key]["description"]
     required = {spec.key for spec in settings if spec.required_in(tier)}
@@ -161,6 +172,22 @@ def test_schema_outputs_are_the_declared_outputs_with_their_types_and_descriptio
         assert without_descriptions(properties[spec.name]) == OUTPUT_TYPES[spec.type], spec.name
         assert properties[spec.name]["description"] == spec.description
     assert set(resource(tier)["required"]) == {s.name for s in declared if not s.optional}
+
+
+@pytest.mark.parametrize("spec", [s for s in SETTINGS if s.kind == "object"], ids=lambda s: s.key)
+def test_object_settings_are_nested_types_with_each_key_typed_and_described(
+    spec: Setting,
+) -> None:
+    """`restoreTesting: {validationWindowHours: 48}` in YAML, RestoreTestingOptionsArgs in the
+    generated SDKs: every key optional, typed and documented with its default."""
+    nested = SCHEMA["types"][f"{PACKAGE}:index:{codegen.object_class_name(spec)}"]
+    assert nested["type"] == "object"
+    assert list(nested["properties"]) == [sub.key for sub in spec.fields]
+    for sub in spec.fields:
+        described = nested["properties"][sub.key]
+        assert without_descriptions(described) == SETTING_TYPES[sub.kind], sub.key
+        assert described["description"] == codegen.sub_key_description(sub)
+    assert "required" not in nested
 
 
 def test_recovery_objectives_are_typed_down_to_each_field() -> None:

@@ -214,6 +214,7 @@ class SystemExportsBuilder:
                 "exportSchedule": settings.export_schedule.expression,
             },
             alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
+            widgets=monitor.widgets,
             verify={"exports": expectations.descriptor()},
         )
 

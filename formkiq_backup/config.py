@@ -1262,7 +1262,25 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
             ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
             for rule in aws_rules.lifecycle_problems(monthly, cold)
         )
+    roles, audit = valid.get("break_glass_role_arns", ()), valid.get("audit")
+    limit = aws_rules.MAX_MANUAL_DELETION_PRINCIPALS
+    if tier is not None and audit is not None and _audits(tier, audit) and len(roles) > limit:
+        problems.append(
+            ConfigProblem(
+                (("breakGlassRoleArns", list(roles)),),
+                f"{len(roles)} roles; the audit framework's manual-deletion control exempts at "
+                f"most {limit} (its principalArnList): give at most {limit}",
+            )
+        )
     return problems
+
+
+def _audits(tier: Tier, audit: AuditSettings) -> bool:
+    """Whether a stack of `tier` with these audit settings builds the audit framework."""
+    spec = TIERS[tier]
+    return Capability.AUDIT in spec.capabilities or (
+        Capability.AUDIT in spec.optional_capabilities and audit.enabled
+    )
 
 
 def _ignored_key_warnings(

@@ -566,7 +566,7 @@ def test_the_bundle_ships_exactly_the_handlers_imports_and_the_model(tmp_path: P
 
 # --- one digest, with or without orjson ---------------------------------------------------------
 
-KINDS_OF_VALUE = [
+KINDS_OF_VALUE: list[dict[str, Any]] = [
     {"PK": {"S": "docs#1"}, "SK": {"S": "document"}},
     {"PK": {"S": 'a\u2028b\x00\x1f\x7f\t\n"\\/é😀'}, "Z": {"NULL": True}, "B": {"BOOL": False}},
     {"PK": {"S": "x"}, "n": {"N": "-1.5e3"}, "é": {"S": "accent key"}, "Z": {"S": "upper"}},

@@ -33,7 +33,9 @@ from formkiq_backup.config import (
     FIELD_NAMES,
     SETTINGS,
     Setting,
+    Spelling,
     argument_settings,
+    parse_arguments,
     parse_settings,
 )
 from formkiq_backup.discovery import PulumiInvokeReader, discover
@@ -308,6 +310,27 @@ def test_the_provider_host_hands_camel_case_inputs_over_under_python_names(
     with pytest.raises(InputPropertyError) as missing:
         provider.map_inputs(wire({"dailyRetentionDays": 35}), definition)
     assert missing.value.reason == "Missing required input 'appEnvironment' on 'StandardBackup'"
+
+
+def test_the_provider_host_hands_an_objects_keys_over_under_python_names(
+    provider: ComponentProvider,
+) -> None:
+    """YAML writes `restoreTesting: {validationWindowHours: 48}`; the component receives
+    restore_testing={validation_window_hours: 48.0} and checks it by the stack key's rules."""
+    definition = provider._component_defs["EnhancedBackup"]
+    inputs = wire(
+        {
+            "appEnvironment": "prod",
+            "drRegion": "us-west-2",
+            "restoreTesting": {"validationWindowHours": 48, "enabled": True},
+        }
+    )
+
+    mapped = provider.map_inputs(inputs, definition)
+    settings = parse_arguments(Tier.ENHANCED, mapped, "us-east-1", Spelling("EnhancedBackup"))
+
+    assert mapped["restore_testing"] == {"validation_window_hours": 48.0, "enabled": True}
+    assert settings.restore_testing.validation_window_hours == 48
 
 
 def test_errors_through_the_provider_name_the_inputs_as_the_program_wrote_them(

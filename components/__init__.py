@@ -12,20 +12,37 @@
 | TableExports           | Scheduler-started DynamoDB exports, their role, DLQ, alarms   |
 | ScheduledFunction      | a Scheduler-run Lambda with its DLQ and failure alarms        |
 | ExportMonitor          | checks each newest export, one freshness alarm per data set   |
+| RestoreTesting         | restore testing plan, its selections and restore role         |
+| RestoreValidator       | Lambda validating each restore test, its trigger and alarms   |
+| AuditFramework         | Backup Audit Manager framework and its report plans           |
+| ReportsBucket          | versioned, KMS-encrypted, deny-delete bucket for audit reports|
+| ConfigRecorder         | AWS Config recorder of the backup resource types (opt-in)     |
+| Dashboard              | one CloudWatch dashboard from contributed widgets and alarms  |
+
+Beside them, plain data the builders pass around: `Widget`/`MetricLine` (components/dashboard.py)
+and `AuditControl` with one maker per control (components/audit_controls.py).
 """
 
+from components.audit_framework import AuditFramework, AuditFrameworkArgs
 from components.backup_alerts import BackupJobAlerts, BackupJobAlertsArgs
 from components.backup_plan import BackupPlan, BackupPlanArgs, BackupRule
 from components.backup_region_settings import BackupRegionSettings, BackupRegionSettingsArgs
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.config_recorder import ConfigRecorder, ConfigRecorderArgs
+from components.dashboard import Dashboard, DashboardArgs
 from components.export_monitor import ExportMonitor, ExportMonitorArgs
 from components.exports_bucket import ExportsBucket, ExportsBucketArgs
 from components.notification_topic import NotificationTopic, NotificationTopicArgs
 from components.posture_guard import PostureGuard, PostureGuardArgs
+from components.reports_bucket import ReportsBucket, ReportsBucketArgs
+from components.restore_testing import RestoreTesting, RestoreTestingArgs
+from components.restore_validator import RestoreValidator, RestoreValidatorArgs
 from components.scheduled_function import ScheduledFunction, ScheduledFunctionArgs
 from components.table_exports import TableExports, TableExportsArgs
 
 __all__ = [
+    "AuditFramework",
+    "AuditFrameworkArgs",
     "BackupJobAlerts",
     "BackupJobAlertsArgs",
     "BackupPlan",
@@ -35,6 +52,10 @@ __all__ = [
     "BackupRule",
     "BackupVault",
     "BackupVaultArgs",
+    "ConfigRecorder",
+    "ConfigRecorderArgs",
+    "Dashboard",
+    "DashboardArgs",
     "ExportMonitor",
     "ExportMonitorArgs",
     "ExportsBucket",
@@ -43,6 +64,12 @@ __all__ = [
     "NotificationTopicArgs",
     "PostureGuard",
     "PostureGuardArgs",
+    "ReportsBucket",
+    "ReportsBucketArgs",
+    "RestoreTesting",
+    "RestoreTestingArgs",
+    "RestoreValidator",
+    "RestoreValidatorArgs",
     "ScheduledFunction",
     "ScheduledFunctionArgs",
     "TableExports",

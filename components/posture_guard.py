@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components.alarms import failed_invocations_alarm
 from components.dashboard import MetricLine, Widget
+from components.lambda_parts import bundle_archive, rule_invokes
 from components.policies import policy_document, service_trust_policy
 from formkiq_backup import aws_rules
 from formkiq_backup.lambdas import POSTURE_GUARD
@@ -197,12 +198,7 @@ class PostureGuard(pulumi.ComponentResource):
             runtime="python3.12",
             architectures=["arm64"],
             handler=POSTURE_GUARD.handler,
-            code=pulumi.AssetArchive(
-                {
-                    archive_path: pulumi.FileAsset(str(path))
-                    for archive_path, path in POSTURE_GUARD.paths().items()
-                }
-            ),
+            code=bundle_archive(POSTURE_GUARD),
             role=role.arn,
             timeout=60,
             memory_size=256,
@@ -221,21 +217,8 @@ class PostureGuard(pulumi.ComponentResource):
             region=args.region,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-schedule-target",
-            rule=schedule.name,
-            arn=function.arn,
-            region=args.region,
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-schedule-permission",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
-            region=args.region,
-            opts=child,
+        rule_invokes(
+            f"{name}-schedule", rule=schedule, function=function, region=args.region, opts=child
         )
 
         # A schedule that cannot invoke the guard also shows as missing data on every alarm

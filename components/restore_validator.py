@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.alarms import failed_invocations_alarm, failure_alarm
 from components.dashboard import MetricLine, Widget
+from components.lambda_parts import bundle_archive, rule_invokes
 from components.policies import policy_document, service_trust_policy
 from components.restore_testing import RESTORED_PREFIX
 from formkiq_backup import aws_rules
@@ -120,21 +121,8 @@ class RestoreValidator(pulumi.ComponentResource):
             region=args.region,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-trigger-target",
-            rule=rule.name,
-            arn=function.arn,
-            region=args.region,
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-trigger-permission",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            region=args.region,
-            opts=child,
+        rule_invokes(
+            f"{name}-trigger", rule=rule, function=function, region=args.region, opts=child
         )
         self.alarm_names = [
             failed_invocations_alarm(
@@ -214,12 +202,6 @@ class RestoreValidator(pulumi.ComponentResource):
             policy=policy_document(_permissions(args, log_group.arn)),
             opts=child,
         )
-        code: dict[str, pulumi.Asset | pulumi.Archive] = {
-            path: pulumi.FileAsset(str(file)) for path, file in RESTORE_VALIDATION.paths().items()
-        }
-        code.update(
-            (path, pulumi.StringAsset(text)) for path, text in RESTORE_VALIDATION.models().items()
-        )
         return aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -227,7 +209,7 @@ class RestoreValidator(pulumi.ComponentResource):
             runtime="python3.12",
             architectures=["arm64"],
             handler=RESTORE_VALIDATION.handler,
-            code=pulumi.AssetArchive(code),
+            code=bundle_archive(RESTORE_VALIDATION),
             role=role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=args.memory_mb,

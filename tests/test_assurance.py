@@ -350,7 +350,7 @@ def test_the_audit_controls_are_what_the_tier_promises_with_the_stacks_settings(
     }
 
 
-def test_the_controls_follow_the_config_not_constants(enhanced: ProgramRun) -> None:
+def test_the_controls_follow_the_config_not_constants() -> None:
     """Change dailyRetentionDays (or the schedule) and the controls change with it."""
     run = tier_run(
         "enhanced",

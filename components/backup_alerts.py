@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import failed_invocations_alarm
+from components.dashboard import MetricLine, Widget
 from formkiq_backup import aws_rules
 
 # EventBridge field-name trap (aws-backup/latest/devguide/eventbridge.html): backup and copy job
@@ -93,6 +94,8 @@ class BackupJobAlerts(pulumi.ComponentResource):
 
     alarm_names: list[pulumi.Output[str]]
     """Every alarm it created: delivery failures and silence per resource type."""
+    widgets: list[Widget]
+    """Backup and restore job outcomes per resource type, from AWS/Backup."""
 
     def __init__(
         self, name: str, args: BackupJobAlertsArgs, opts: pulumi.ResourceOptions | None = None
@@ -153,7 +156,32 @@ class BackupJobAlerts(pulumi.ComponentResource):
             for resource_type in args.resource_types
         ]
         self.alarm_names = [alarm.name for alarm in alarms]
+        self.widgets = [
+            self._jobs_widget(args, "Backup", ("Completed", "Failed", "Expired")),
+            self._jobs_widget(args, "Restore", ("Completed", "Failed")),
+        ]
         self.register_outputs({})
+
+    @staticmethod
+    def _jobs_widget(args: BackupJobAlertsArgs, kind: str, outcomes: Sequence[str]) -> Widget:
+        """Jobs of one kind by outcome and resource type, hourly: the silence alarm's metric
+        (NumberOfBackupJobsCompleted) among them. Restores include the restore tests'."""
+        return Widget(
+            section="Backup and restore jobs",
+            title=f"{kind} jobs into or from the vault, per hour",
+            metrics=[
+                MetricLine(
+                    "AWS/Backup",
+                    f"NumberOf{kind}Jobs{outcome}",
+                    {"BackupVaultName": args.vault_name, "ResourceType": resource_type},
+                    f"{resource_type} {outcome.lower()}",
+                )
+                for resource_type in args.resource_types
+                for outcome in outcomes
+            ],
+            region=args.region,
+            period_seconds=3_600,
+        )
 
     @staticmethod
     def _silence_alarm(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.dashboard import MetricLine, Widget
 from components.policies import Statement
 from components.scheduled_function import ScheduledFunction, ScheduledFunctionArgs
 from formkiq_backup import aws_rules
@@ -63,6 +64,8 @@ class ExportMonitor(pulumi.ComponentResource):
     """The monitor Lambda (a ScheduledFunction) and one freshness alarm per data set."""
 
     alarm_names: list[pulumi.Output[str]]
+    widgets: list[Widget]
+    """ExportHealthy per data set, as its alarms judge it."""
 
     def __init__(
         self, name: str, args: ExportMonitorArgs, opts: pulumi.ResourceOptions | None = None
@@ -126,6 +129,28 @@ class ExportMonitor(pulumi.ComponentResource):
             for export_set in args.export_sets
         ]
         self.alarm_names = [*job.alarm_names, *(alarm.name for alarm in freshness)]
+        self.widgets = [
+            Widget(
+                section="Exports",
+                title="Newest export healthy (1 = yes)",
+                metrics=[
+                    MetricLine(
+                        METRIC_NAMESPACE,
+                        METRIC_NAME,
+                        {
+                            APP_ENVIRONMENT_DIMENSION: args.app_environment,
+                            EXPORT_SET_DIMENSION: export_set,
+                        },
+                        export_set,
+                        stat="Minimum",
+                    )
+                    for export_set in args.export_sets
+                ],
+                region=args.region,
+                period_seconds=CHECK_EVERY_HOURS * 3600,
+                y_range=(0, 1),
+            )
+        ]
         self.register_outputs({"functionName": job.function_name})
 
     @staticmethod

@@ -113,3 +113,29 @@ def break_glass_only(
 def managed_policy_arn(partition: str, path_and_name: str) -> str:
     """An AWS managed policy ARN; the path differs between policies, so it is given whole."""
     return f"arn:{partition}:iam::aws:policy/{path_and_name}"
+
+
+def deny_all_but(
+    sid: str, actions: Sequence[str], resource: object, allowed_role_arns: Sequence[str]
+) -> dict[str, object]:
+    """Deny `actions` to every principal except the listed roles (none listed: to all).
+
+    `aws:PrincipalArn` of a role session is the role's ARN, so the exception holds for anyone
+    acting as one of them (IAM user guide, aws:PrincipalArn).
+    """
+    statement: dict[str, object] = {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": list(actions),
+        "Resource": resource,
+    }
+    if allowed_role_arns:
+        statement["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": sorted(allowed_role_arns)}}
+    return statement
+
+
+def service_linked_role_arn(partition: str, account_id: str, service: str, name: str) -> str:
+    """A service-linked role's ARN: its path names the service (IAM user guide,
+    using-service-linked-roles)."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/{service}/{name}"

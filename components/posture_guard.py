@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import failed_invocations_alarm
+from components.dashboard import MetricLine, Widget
+from components.lambda_parts import bundle_archive, rule_invokes
 from components.policies import policy_document, service_trust_policy
 from formkiq_backup import aws_rules
 from formkiq_backup.lambdas import POSTURE_GUARD
@@ -136,6 +138,11 @@ class PostureGuardArgs:
         return 2 * self.check_every_minutes * 60
 
 
+def _dimensions(args: PostureGuardArgs, check: Check, resource: str) -> dict[str, str]:
+    """The dimensions of one check's metric: what its alarm and its widget read."""
+    return {APP_ENVIRONMENT_DIMENSION: args.app_environment, check.resource_dimension: resource}
+
+
 _KINDS = {
     Check.PITR: "pitr",
     Check.VERSIONING: "versioning",
@@ -153,6 +160,8 @@ class PostureGuard(pulumi.ComponentResource):
     alarm_names: list[pulumi.Output[str]]
     """One alarm per protected table (PITR), bucket (versioning) and, with a vault, per
     backed-up resource (recovery point age)."""
+    widgets: list[Widget]
+    """One widget per check, each resource's metric as its alarm judges it."""
 
     def __init__(
         self, name: str, args: PostureGuardArgs, opts: pulumi.ResourceOptions | None = None
@@ -213,12 +222,7 @@ class PostureGuard(pulumi.ComponentResource):
             runtime="python3.12",
             architectures=["arm64"],
             handler=POSTURE_GUARD.handler,
-            code=pulumi.AssetArchive(
-                {
-                    archive_path: pulumi.FileAsset(str(path))
-                    for archive_path, path in POSTURE_GUARD.paths().items()
-                }
-            ),
+            code=bundle_archive(POSTURE_GUARD),
             role=role.arn,
             timeout=60,
             memory_size=256,
@@ -237,21 +241,8 @@ class PostureGuard(pulumi.ComponentResource):
             region=args.region,
             opts=child,
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-schedule-target",
-            rule=schedule.name,
-            arn=function.arn,
-            region=args.region,
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{name}-schedule-permission",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,
-            region=args.region,
-            opts=child,
+        rule_invokes(
+            f"{name}-schedule", rule=schedule, function=function, region=args.region, opts=child
         )
 
         # A schedule that cannot invoke the guard also shows as missing data on every alarm
@@ -269,8 +260,45 @@ class PostureGuard(pulumi.ComponentResource):
         self.alarm_names = [delivery.name] + [
             self._alarm(name, args, check, resource, child).name for check, resource in args.watched
         ]
+        self.widgets = self._widgets(args)
         self.function_name = function.name
         self.register_outputs({"functionName": function.name})
+
+    @staticmethod
+    def _widgets(args: PostureGuardArgs) -> list[Widget]:
+        titles = {
+            Check.PITR: f"PITR on, >= {args.minimum_pitr_days} days (1 = yes)",
+            Check.VERSIONING: "Versioning Enabled (1 = yes)",
+            Check.RECOVERY_POINT: (
+                f"Recovery point younger than {args.recovery_point_max_age_hours} h (1 = yes)"
+            ),
+            Check.COPY: (
+                f"Copy in the DR vault younger than {args.recovery_point_max_age_hours} h (1 = yes)"
+            ),
+            Check.REPLICATION: "Our replication rule on the bucket, complete (1 = yes)",
+        }
+        by_check: dict[Check, list[MetricLine]] = {}
+        for check, resource in args.watched:
+            by_check.setdefault(check, []).append(
+                MetricLine(
+                    METRIC_NAMESPACE,
+                    check.value,
+                    _dimensions(args, check, resource),
+                    resource,
+                    stat="Minimum",
+                )
+            )
+        return [
+            Widget(
+                section="Posture checks",
+                title=titles[check],
+                metrics=lines,
+                region=args.region,
+                period_seconds=args.alarm_period_seconds,
+                y_range=(0, 1),
+            )
+            for check, lines in by_check.items()
+        ]
 
     @staticmethod
     def _permissions(
@@ -382,10 +410,7 @@ class PostureGuard(pulumi.ComponentResource):
             ),
             namespace=METRIC_NAMESPACE,
             metric_name=check.value,
-            dimensions={
-                APP_ENVIRONMENT_DIMENSION: args.app_environment,
-                check.resource_dimension: resource,
-            },
+            dimensions=_dimensions(args, check, resource),
             statistic="Minimum",
             period=args.alarm_period_seconds,
             evaluation_periods=1,

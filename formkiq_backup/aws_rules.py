@@ -76,6 +76,12 @@ class CronSchedule:
         """The same time of day on the first of each month: the monthly rule's schedule."""
         return f"cron({self.minutes[0]} {self.hours[0]} 1 * ? *)"
 
+    @property
+    def longest_gap(self) -> timedelta:
+        """The longest time between two runs (a weekday-only schedule: the weekend)."""
+        fields = self.expression.removeprefix("cron(").removesuffix(")").split()
+        return _longest_gap(fields, self.minutes, self.hours)
+
 
 def parse_backup_schedule(expression: str, *, this_year: int | None = None) -> CronSchedule:
     """Parse an AWS Backup schedule, rejecting anything AWS would reject, run more than hourly,
@@ -797,3 +803,82 @@ COPIES_WORTH_A_WARNING = 100
 def _days_text(gap: timedelta) -> str:
     days = gap / timedelta(days=1)
     return f"{days:g} day{'s' if days != 1 else ''}"
+
+
+# --- restore testing --------------------------------------------------------------------------
+
+# RestoreTestingPlanForCreate.RestoreTestingPlanName and RestoreTestingSelectionForCreate.
+# RestoreTestingSelectionName: "only alphanumeric characters and underscores", and the quotas'
+# "Max plan name length: 50 characters", "Max selection name length: 50 characters"
+# (aws-backup/latest/devguide/restore-testing.html). The guide's CLI note allows hyphens and
+# 256 characters for selections; letters, digits and underscores within 50 satisfy both.
+_RESTORE_TESTING_NAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+# RestoreTestingSelectionForCreate.ValidationWindowHours: 0..168 in the API, 1..168 in the
+# console ("retain for a specific number of hours ... from 1 to 168 hours") and the provider.
+MAX_VALIDATION_WINDOW_HOURS = 168
+# Quotas (restore-testing.html): start window 1..168 hours, selection window up to 365 days,
+# 30 selections per plan, 30 protected resource ARNs per selection.
+MAX_START_WINDOW_HOURS = 168
+MAX_SELECTION_WINDOW_DAYS = 365
+MAX_RESTORE_TESTING_SELECTIONS = 30
+MAX_RESTORE_TESTING_ARNS = 30
+# RestoreTestingSelectionForCreate.ProtectedResourceType: the types restore testing accepts.
+RESTORE_TESTING_RESOURCE_TYPES = frozenset(
+    {"Aurora", "DocumentDB", "DynamoDB", "EBS", "EC2", "EFS", "FSx", "Neptune", "RDS", "S3"}
+)
+
+
+def restore_testing_name_problems(kind: str, name: str) -> list[str]:
+    """A restore testing plan or selection name: letters, digits and underscores, <= 50."""
+    if _RESTORE_TESTING_NAME.match(name):
+        return []
+    return [
+        f"restore testing {kind} name {name!r} must be 1..50 letters, digits or underscores "
+        "(no '-' or '.'), e.g. formkiq_prod_restore_tests"
+    ]
+
+
+def validation_window_problems(hours: int) -> list[str]:
+    """How long a restored resource is kept for validation (ValidationWindowHours)."""
+    if 1 <= hours <= MAX_VALIDATION_WINDOW_HOURS:
+        return []
+    return [f"must be 1..{MAX_VALIDATION_WINDOW_HOURS} hours (restore testing's validation window)"]
+
+
+# --- Backup Audit Manager -------------------------------------------------------------------
+
+# "You can use up to 50 controls per account per Region. Using the same control in two
+# different frameworks counts as using two controls" (aws-backup/latest/devguide/
+# controls-and-remediation.html).
+MAX_AUDIT_CONTROLS = 50
+# BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED: "Up to 5 IAM roles that allow manual deletion
+# of recovery points" (choosing-controls.html).
+MAX_MANUAL_DELETION_PRINCIPALS = 5
+# BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK, requiredFrequencyValue: "Maximum of 24 for
+# hours, 31 for days" (AWS Config rule backup-plan-min-frequency-and-min-retention-check).
+MAX_FREQUENCY = {"hours": 24, "days": 31}
+# BACKUP_LAST_RECOVERY_POINT_CREATED: "Value in hours [1 to 744] or days [1 to 31]"
+# (choosing-controls.html).
+MAX_RECOVERY_POINT_AGE = {"hours": 744, "days": 31}
+_FRAMEWORK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,255}$")  # CreateFramework.FrameworkName
+
+
+def framework_name_problems(kind: str, name: str) -> list[str]:
+    """Framework and report plan names: a letter, then letters, digits and underscores."""
+    if _FRAMEWORK_NAME.match(name):
+        return []
+    return [f"{kind} name {name!r} must match {_FRAMEWORK_NAME.pattern}"]
+
+
+def backup_frequency(schedule: CronSchedule) -> tuple[str, int]:
+    """How often a backup schedule runs at worst, as the frequency control takes it.
+
+    Whole days are said in days (cron(0 5 * * ? *) is 1 day, a weekday schedule 3 days), the
+    rest in hours, rounded up; the longest gap decides, so the control never asks for more
+    than the schedule delivers.
+    """
+    gap = schedule.longest_gap
+    hours = -(-int(gap.total_seconds()) // 3600)
+    if hours % 24 == 0 or hours > MAX_FREQUENCY["hours"]:
+        return "days", min(-(-hours // 24), MAX_FREQUENCY["days"])
+    return "hours", hours

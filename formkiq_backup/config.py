@@ -20,12 +20,20 @@ from typing import Any, Final, Literal
 
 from formkiq_backup import aws_rules
 from formkiq_backup.aws_rules import CronSchedule, ExportSchedule, ScheduleError
-from tiers.definitions import SECOND_REGION_CAPABILITIES, TIERS, Capability, Tier
+from tiers.definitions import (
+    SECOND_REGION_CAPABILITIES,
+    SWITCHABLE_OFF,
+    TIERS,
+    Capability,
+    Tier,
+)
 
 NAMESPACE = "formkiq-backup"
 
-SettingKind = Literal["string", "integer", "boolean", "array"]
-Default = str | int | bool | list[str]
+ScalarKind = Literal["string", "integer", "boolean", "array"]
+SettingKind = Literal["string", "integer", "boolean", "array", "object"]
+ScalarDefault = str | int | bool | list[str]
+Default = ScalarDefault | dict[str, ScalarDefault]
 
 
 class _Marker:
@@ -91,6 +99,56 @@ def _keep(value: Any) -> Any:
     return value
 
 
+def snake_case(name: str) -> str:
+    """`validationWindowHours` -> `validation_window_hours`: a key as Python spells it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True)
+class SubSetting:
+    """One key inside an object-valued setting: `restoreTesting.schedule`, say.
+
+    Declared like a setting (type, default, rule, description), always optional: a stack that
+    gives the object without it gets the default.
+    """
+
+    key: str
+    kind: ScalarKind
+    description: str
+    rule: str
+    default: ScalarDefault
+    default_note: str = ""
+    parse: Callable[[Any], Any] = _keep
+    """Typed value to the field value; raises InvalidValueError."""
+
+    @property
+    def field_name(self) -> str:
+        """The key as Python spells it: the object's field, and the argument's nested key."""
+        return snake_case(self.key)
+
+    @property
+    def default_text(self) -> str:
+        if isinstance(self.default, str) and self.default:
+            return self.default
+        return json.dumps(self.default)
+
+
+def sub_key(
+    name: str, kind: ScalarKind, description: str, rule: str, default: ScalarDefault, **options: Any
+) -> SubSetting:
+    """A key inside an object-valued setting."""
+    return SubSetting(name, kind, description, rule, default, **options)
+
+
+_KIND_NAMES = {
+    "string": "string",
+    "integer": "int",
+    "boolean": "bool",
+    "array": "list of strings",
+    "object": "object",
+}
+
+
 @dataclass(frozen=True)
 class Setting:
     """One `formkiq-backup` key: how a stack spells it, checks it and what it means."""
@@ -111,18 +169,35 @@ class Setting:
     """Why a tier using this key must set it although it has a default (drRegion: the copies
     need a second region); empty: the default serves every tier."""
     parse: Callable[[Any], Any] = _keep
-    """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError."""
+    """Typed value (str, int, bool or list of str) to the field value; raises InvalidValueError.
+    For an object, it receives each sub-key's parsed value by its field name."""
     labels_only: bool = False
     """The value only names where something goes (an e-mail endpoint), so an offline render may
     stand in for an encrypted one; every other value shapes what is built."""
+    fields: tuple[SubSetting, ...] = ()
+    """An object's keys (`kind` "object"), each with its own type, default and rule."""
+    switches: Capability | None = None
+    """An object whose `enabled` key switches this capability on (where the tier has it as an
+    option) or off (where tiers.definitions.SWITCHABLE_OFF allows)."""
+
+    def __post_init__(self) -> None:
+        if (self.kind == "object") != bool(self.fields):
+            raise TypeError(f"{self.key}: an object setting, and only one, declares fields")
+        if self.kind == "object" and self.default is None:
+            # Defaults of an object are its keys' defaults: the object itself is never required.
+            object.__setattr__(self, "default", {f.key: f.default for f in self.fields})
 
     @property
     def required(self) -> bool:
         return self.default is None
 
+    @property
+    def fields_by_key(self) -> Mapping[str, SubSetting]:
+        return {sub.key: sub for sub in self.fields}
+
     def used_in(self, tier: Tier) -> bool:
         """Whether `tier` reads this key (a tier ignores the keys of capabilities it lacks)."""
-        return not self.used_by or bool(self.used_by & TIERS[tier].capabilities)
+        return not self.used_by or bool(self.used_by & TIERS[tier].possible_capabilities)
 
     def required_in(self, tier: Tier) -> bool:
         """Whether a stack (or a tier component) of `tier` must give this key a value."""
@@ -136,8 +211,15 @@ class Setting:
         return json.dumps(self.default)
 
     def pulumi_yaml(self) -> dict[str, object]:
-        """This key's entry in Pulumi.yaml's `config:` block."""
-        entry: dict[str, object] = {"type": self.kind}
+        """This key's entry in Pulumi.yaml's `config:` block.
+
+        Pulumi's project schema types a key as string, integer, boolean or array only
+        (sdk/go/common/workspace/project.json, SimpleConfigType), and `type` is optional: an
+        object-valued key is declared with its description and default and no type. The CLI
+        then checks nothing of it and hands the program the value as JSON, which
+        `parse_settings` checks key by key.
+        """
+        entry: dict[str, object] = {} if self.kind == "object" else {"type": self.kind}
         if self.kind == "array":
             entry["items"] = {"type": "string"}
         entry["description"] = self.description
@@ -145,23 +227,38 @@ class Setting:
             entry["default"] = self.default
         return entry
 
-    def readme_row(self) -> str:
-        """This key's row in the README's configuration table."""
-        kind = {"string": "string", "integer": "int", "boolean": "bool", "array": "list of strings"}
-        if self.required:
-            default = "required"
-        else:
-            default = f"`{self.default_text}`"
-            default += f" ({self.default_note})" if self.default_note else ""
-        return f"| `{self.key}` | {kind[self.kind]} | {default} | {self.tiers} | {self.rule} |"
+    def readme_rows(self) -> list[str]:
+        """This key's rows in the README's configuration table: an object's, one per key."""
+        if self.kind != "object":
+            default = "required" if self.required else _shown(self.default_text, self.default_note)
+            return [self._row(self.key, self.kind, default, self.rule)]
+        return [
+            self._row(
+                f"{self.key}.{sub.key}",
+                sub.kind,
+                _shown(sub.default_text, sub.default_note),
+                sub.rule,
+            )
+            for sub in self.fields
+        ]
+
+    def _row(self, name: str, kind: str, default: str, rule: str) -> str:
+        return f"| `{name}` | {_KIND_NAMES[kind]} | {default} | {self.tiers} | {rule} |"
 
     @property
     def tiers(self) -> str:
         """The tiers that use this key: `all`, or the first that does and `+`."""
         if not self.used_by:
             return "all"
-        first = next(tier for tier, spec in TIERS.items() if spec.capabilities & self.used_by)
+        first = next(
+            tier for tier, spec in TIERS.items() if spec.possible_capabilities & self.used_by
+        )
         return "all" if first is next(iter(TIERS)) else f"{first.value}+"
+
+
+def _shown(text: str, note: str) -> str:
+    """A default as the README shows it: `35`, or `""` (none)."""
+    return f"`{text}`" + (f" ({note})" if note else "")
 
 
 def key(
@@ -237,11 +334,17 @@ def _emails(addresses: list[str]) -> tuple[str, ...]:
     return tuple(addresses)
 
 
-def _schedule(text: str) -> CronSchedule:
+def _cron(text: str) -> CronSchedule:
+    """An AWS Backup cron expression (restore testing takes the same syntax)."""
     try:
-        schedule = aws_rules.parse_backup_schedule(text)
+        return aws_rules.parse_backup_schedule(text)
     except ScheduleError as error:
         raise InvalidValueError((text, str(error))) from None
+
+
+def _schedule(text: str) -> CronSchedule:
+    """The daily rule's schedule: a valid cron that leaves no day without a backup."""
+    schedule = _cron(text)
     problems = aws_rules.daily_rule_problems(schedule)
     if problems:
         raise InvalidValueError(*((text, rule) for rule in problems))
@@ -303,6 +406,50 @@ _AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
 _EXPORTS = frozenset({Capability.SYSTEM_EXPORTS})
 # The guide's retention policy asks for monthly exports: the 1st of each month, 06:00.
 DEFAULT_EXPORT_SCHEDULE = "cron(0 6 1 * ? *)"
+# The guide's checklist tests recovery quarterly: the 1st of January, April, July and October,
+# 08:00, after that day's daily and monthly backups (05:00, 3-hour completion window).
+DEFAULT_RESTORE_TEST_SCHEDULE = "cron(0 8 1 1,4,7,10 ? *)"
+MAX_SAMPLE_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class RestoreTestingSettings:
+    """`restoreTesting`: when AWS Backup restores the protected data, and how it is checked."""
+
+    enabled: bool
+    schedule: CronSchedule
+    validation_window_hours: int
+    sample_size: int
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """`audit`: the Backup Audit Manager framework, its reports and an optional recorder."""
+
+    enabled: bool
+    config_recorder: bool
+    report_retention_days: int
+
+
+def _validation_window(value: int) -> int:
+    problems = aws_rules.validation_window_problems(value)
+    if problems:
+        raise InvalidValueError(*((value, rule) for rule in problems))
+    return value
+
+
+def _sample_size(value: int) -> int:
+    if not 1 <= value <= MAX_SAMPLE_SIZE:
+        raise InvalidValueError((value, f"must be 1..{MAX_SAMPLE_SIZE} documents"))
+    return value
+
+
+def _restore_testing(values: Mapping[str, Any]) -> RestoreTestingSettings:
+    return RestoreTestingSettings(**values)
+
+
+def _audit(values: Mapping[str, Any]) -> AuditSettings:
+    return AuditSettings(**values)
 
 
 @dataclass(frozen=True)
@@ -475,8 +622,110 @@ class BackupSettings:
             parse=_export_retention,
         )
     )
+    restore_testing: RestoreTestingSettings = field(
+        metadata=key(
+            "restoreTesting",
+            "object",
+            "AWS Backup restore testing of the protected tables and documents bucket, each "
+            "restore checked against its source (enhanced and up).",
+            "",
+            used_by=frozenset({Capability.RESTORE_TESTING}),
+            switches=Capability.RESTORE_TESTING,
+            parse=_restore_testing,
+            fields=(
+                sub_key(
+                    "enabled",
+                    "boolean",
+                    "Run restore tests (each test is charged, see the README).",
+                    "`false`: no restore tests, no restore testing plan",
+                    True,
+                ),
+                sub_key(
+                    "schedule",
+                    "string",
+                    "AWS 6-field cron of the restore tests, in scheduleTimezone.",
+                    "AWS 6-field cron, as `backupSchedule` (but any frequency); quarterly by "
+                    "default (the guide's checklist)",
+                    DEFAULT_RESTORE_TEST_SCHEDULE,
+                    parse=_cron,
+                ),
+                sub_key(
+                    "validationWindowHours",
+                    "integer",
+                    "Hours a restored table or bucket is kept for its validation (1..168).",
+                    "1..168; AWS deletes the restored copy once the validation reports or the "
+                    "window ends",
+                    24,
+                    parse=_validation_window,
+                ),
+                sub_key(
+                    "sampleSize",
+                    "integer",
+                    "Documents (or objects) whose content a validation downloads and checks.",
+                    f"1..{MAX_SAMPLE_SIZE}",
+                    20,
+                    parse=_sample_size,
+                ),
+            ),
+        )
+    )
+    audit: AuditSettings = field(
+        metadata=key(
+            "audit",
+            "object",
+            "AWS Backup Audit Manager framework and reports (enterprise; enhanced with "
+            "audit.enabled).",
+            "",
+            used_by=frozenset({Capability.AUDIT}),
+            switches=Capability.AUDIT,
+            parse=_audit,
+            fields=(
+                sub_key(
+                    "enabled",
+                    "boolean",
+                    "Build the audit framework and reports in an enhanced stack.",
+                    "enhanced only: enterprise always builds them",
+                    False,
+                ),
+                sub_key(
+                    "configRecorder",
+                    "boolean",
+                    "Create an AWS Config recorder for the backup resource types.",
+                    "`true` only where the region has no recorder yet (one per account and "
+                    "region); see the Config prerequisite",
+                    False,
+                ),
+                sub_key(
+                    "reportRetentionDays",
+                    "integer",
+                    "Days each audit report is kept in the reports bucket (1..36500).",
+                    "1..36500",
+                    2555,
+                    parse=_days,
+                ),
+            ),
+        )
+    )
     warnings: tuple[ConfigProblem, ...] = ()
     """What is valid but probably not meant; the program logs each with pulumi.log.warn."""
+
+    @property
+    def switched_on(self) -> frozenset[Capability]:
+        """Capabilities an object's `enabled: true` asks for (audit in enhanced)."""
+        return frozenset(
+            spec.switches
+            for name, spec in _FIELDS.items()
+            if spec.switches is not None and getattr(self, name).enabled
+        )
+
+    @property
+    def switched_off(self) -> frozenset[Capability]:
+        """Capabilities an object's `enabled: false` turns off (restore testing)."""
+        return frozenset(
+            spec.switches
+            for name, spec in _FIELDS.items()
+            if spec.switches is not None and not getattr(self, name).enabled
+        )
 
 
 # Every key, in declaration order, keyed by the BackupSettings field it fills.
@@ -488,7 +737,15 @@ SETTINGS_BY_KEY: Mapping[str, Setting] = {spec.key: spec for spec in SETTINGS}
 
 
 # Each key's field name: also the name of the tier components' argument for it, in Python.
-FIELD_NAMES: Mapping[str, str] = {spec.key: name for name, spec in _FIELDS.items()}
+# An object's keys are there too, dotted: restoreTesting.sampleSize -> restore_testing.sample_size.
+FIELD_NAMES: Mapping[str, str] = {
+    **{spec.key: name for name, spec in _FIELDS.items()},
+    **{
+        f"{spec.key}.{sub.key}": f"{name}.{sub.field_name}"
+        for name, spec in _FIELDS.items()
+        for sub in spec.fields
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -507,7 +764,13 @@ class Spelling:
     """What the caller calls the primary region."""
 
     def name(self, key: str) -> str:
-        return self.region if key == "aws:region" else self.names.get(key, key)
+        """`key` as the caller spells it; an object's unknown key keeps the caller's spelling."""
+        if key == "aws:region":
+            return self.region
+        if key in self.names or "." not in key:
+            return self.names.get(key, key)
+        head, _, tail = key.partition(".")
+        return f"{self.names.get(head, head)}.{tail}"
 
     def spell(self, problem: ConfigProblem) -> ConfigProblem:
         return ConfigProblem(
@@ -601,11 +864,19 @@ def read_pulumi_config() -> StackConfiguration:
     for warning in settings.warnings:
         pulumi.log.warn(f"{NAMESPACE} configuration: {warning}")
     arguments = {
-        FIELD_NAMES[spec.key]: _convert(spec.kind, raw[spec.key])
+        FIELD_NAMES[spec.key]: _argument(spec, _convert(spec.kind, raw[spec.key]))
         for spec in argument_settings(settings.tier)
         if spec.key in raw
     }
     return StackConfiguration(settings, arguments)
+
+
+def _argument(spec: Setting, value: Default) -> Default:
+    """A stack's value as the tier component takes it: an object's keys in Python's names."""
+    if not isinstance(value, dict):
+        return value
+    names = {sub.key: sub.field_name for sub in spec.fields}
+    return {names.get(name, name): item for name, item in value.items()}
 
 
 def unknown_key_problems(raw: Iterable[str] | Mapping[str, object]) -> list[ConfigProblem]:
@@ -724,7 +995,7 @@ def _validated(
 ) -> BackupSettings:
     """Settings from typed values by key (or _INVALID where a value could not be typed)."""
     values: dict[str, Any] = {
-        name: _parse_one(spec, given, problems) for name, spec in _FIELDS.items()
+        name: _parse_one(spec, given, problems, spelling) for name, spec in _FIELDS.items()
     }
     values["primary_region"] = _primary_region(primary_region, problems)
     problems.extend(_cross_key_problems(values))
@@ -733,6 +1004,7 @@ def _validated(
         for warning in (
             *(_ignored_key_warnings(given, values) if warn_ignored else ()),
             *_value_warnings(values),
+            *_switch_warnings(given, values),
         )
     ]
     if problems:
@@ -744,7 +1016,9 @@ def _validated(
     return BackupSettings(**values, warnings=tuple(warnings))
 
 
-def _parse_one(spec: Setting, given: Mapping[str, Any], problems: list[ConfigProblem]) -> Any:
+def _parse_one(
+    spec: Setting, given: Mapping[str, Any], problems: list[ConfigProblem], spelling: Spelling
+) -> Any:
     """One key's field value, or _INVALID after recording why it has none."""
     if spec.key not in given:
         if spec.required:
@@ -755,11 +1029,59 @@ def _parse_one(spec: Setting, given: Mapping[str, Any], problems: list[ConfigPro
         typed = given[spec.key]
         if typed is _INVALID:
             return _INVALID
+    if spec.kind == "object":
+        typed = _parse_object(spec, typed, problems, spelling)
+        if typed is _INVALID:
+            return _INVALID
     try:
         return spec.parse(typed)
     except InvalidValueError as rejected:
         problems.extend(ConfigProblem(((spec.key, value),), rule) for value, rule in rejected.found)
         return _INVALID
+
+
+def _parse_object(
+    spec: Setting, given: Mapping[str, Any], problems: list[ConfigProblem], spelling: Spelling
+) -> Any:
+    """An object's keys, each typed and parsed by its own rule, by field name; or _INVALID.
+
+    A key the object does not have is an error naming it (`restoreTesting.foo`) and the
+    closest key it has; a key not given takes its default.
+    """
+    values: dict[str, Any] = {}
+    found = len(problems)
+    fields = spec.fields_by_key
+    for name, value in given.items():
+        if name not in fields:
+            problems.append(_unknown_sub_key(spec, name, value, spelling))
+    for sub in spec.fields:
+        dotted = f"{spec.key}.{sub.key}"
+        raw = given.get(sub.key, sub.default)
+        try:
+            values[sub.field_name] = sub.parse(_typed(sub.kind, raw))
+        except ValueError as error:
+            rules = error.found if isinstance(error, InvalidValueError) else ((raw, str(error)),)
+            problems.extend(ConfigProblem(((dotted, value),), rule) for value, rule in rules)
+    return _INVALID if len(problems) > found else values
+
+
+def _unknown_sub_key(spec: Setting, name: str, value: object, spelling: Spelling) -> ConfigProblem:
+    """A key an object does not have, with the closest one it has, as the caller spells it."""
+    keys = list(spec.fields_by_key)
+    by_lower = {candidate.lower(): candidate for candidate in keys}
+    guess = by_lower.get(name.lower().replace("_", "")) or next(
+        iter(difflib.get_close_matches(name, keys, n=1, cutoff=0.5)), None
+    )
+    spelled = [spelling.name(f"{spec.key}.{k}") for k in keys]
+    hint = (
+        f"did you mean {spelling.name(f'{spec.key}.{guess}')}?"
+        if guess
+        else "its keys are " + ", ".join(spelled)
+    )
+    return ConfigProblem(
+        ((f"{spec.key}.{name}", value),),
+        f"is not a key of {spelling.name(spec.key)}; {hint}",
+    )
 
 
 def _from_text(spec: Setting, text: str, problems: list[ConfigProblem]) -> Any:
@@ -783,14 +1105,24 @@ def _from_value(spec: Setting, value: object, problems: list[ConfigProblem]) -> 
         )
         return _INVALID
     try:
-        return _typed(spec.kind, value)
+        typed = _typed(spec.kind, value)
     except ValueError as error:
         problems.append(ConfigProblem(((spec.key, value),), str(error)))
         return _INVALID
+    if isinstance(typed, dict):
+        # Python's names (the provider host maps other languages' camelCase to them) back to
+        # the stack's keys; an unknown key stays as written, to be named in its problem.
+        keys = {sub.field_name: sub.key for sub in spec.fields}
+        return {keys.get(name, name): item for name, item in typed.items()}
+    return typed
 
 
 def _typed(kind: SettingKind, value: object) -> Default:
     """An argument's value checked against the key's type."""
+    if kind == "object":
+        if isinstance(value, Mapping) and all(isinstance(name, str) for name in value):
+            return dict(value)
+        raise ValueError("must be a mapping of keys to values, e.g. {enabled: false}")
     if kind == "string":
         if isinstance(value, str):
             return value
@@ -832,7 +1164,13 @@ def _unknown_argument(name: str, value: object, tier: Tier, spelling: Spelling) 
 
 
 def _convert(kind: SettingKind, text: str) -> Default:
-    """A value as Pulumi hands it to the program (a string; lists as JSON) to the key's type."""
+    """A value as Pulumi hands it to the program (a string; lists and mappings as JSON) to the
+    key's type; an object's keys are typed later, each by its own declaration."""
+    if kind == "object":
+        value = _structure(text)
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping of keys to values, e.g. {enabled: false}")
+        return value
     if kind == "string":
         if not isinstance(_structure(text), str):
             raise ValueError("must be one value, not a list or mapping")
@@ -962,7 +1300,25 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
             ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
             for rule in aws_rules.lifecycle_problems(monthly, cold)
         )
+    roles, audit = valid.get("break_glass_role_arns", ()), valid.get("audit")
+    limit = aws_rules.MAX_MANUAL_DELETION_PRINCIPALS
+    if tier is not None and audit is not None and _audits(tier, audit) and len(roles) > limit:
+        problems.append(
+            ConfigProblem(
+                (("breakGlassRoleArns", list(roles)),),
+                f"{len(roles)} roles; the audit framework's manual-deletion control exempts at "
+                f"most {limit} (its principalArnList): give at most {limit}",
+            )
+        )
     return problems
+
+
+def _audits(tier: Tier, audit: AuditSettings) -> bool:
+    """Whether a stack of `tier` with these audit settings builds the audit framework."""
+    spec = TIERS[tier]
+    return Capability.AUDIT in spec.capabilities or (
+        Capability.AUDIT in spec.optional_capabilities and audit.enabled
+    )
 
 
 def _ignored_key_warnings(
@@ -984,6 +1340,27 @@ def _ignored_key_warnings(
                 f"tier {tier.value} ignores it (only tiers {spec.tiers} use it)",
             )
         )
+    return warnings
+
+
+def _switch_warnings(given: Mapping[str, Any], values: Mapping[str, Any]) -> list[ConfigProblem]:
+    """`enabled: false` given for a capability the tier always builds: said, not obeyed."""
+    tier = values["tier"]
+    if not isinstance(tier, Tier):
+        return []
+    warnings = []
+    for spec in SETTINGS:
+        stated = given.get(spec.key)
+        if spec.switches is None or not isinstance(stated, Mapping):
+            continue
+        always = spec.switches in TIERS[tier].capabilities - SWITCHABLE_OFF
+        if stated.get("enabled") is False and always:
+            warnings.append(
+                ConfigProblem(
+                    ((f"{spec.key}.enabled", False),),
+                    f"tier {tier.value} always builds {spec.switches.value}: ignored",
+                )
+            )
     return warnings
 
 

@@ -8,14 +8,37 @@ sorts them. Binary values are base64 in the canonical form and decoded again on 
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 Item = dict[str, Any]
 _MASK_128 = (1 << 128) - 1
+
+
+def _stdlib_sorted_dumps(value: Any) -> bytes:
+    """orjson's compact, key-sorted UTF-8 JSON, from the standard library.
+
+    The restore-validation Lambda ships without orjson (a compiled wheel per platform): it
+    encodes with this, and its digests equal those `formkiq-dr drill` computes with orjson
+    (tests/test_restore_validation.py compares the two on every kind of DynamoDB value).
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_dumps_sorted: Callable[[Any], bytes]
+_loads: Callable[[bytes], Any]
+try:
+    import orjson
+except ImportError:  # the Lambda package: the standard library writes the same bytes
+    _dumps_sorted, _loads = _stdlib_sorted_dumps, json.loads
+else:
+
+    def _dumps_sorted(value: Any) -> bytes:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+    _loads = orjson.loads
 
 
 def _canonical_value(value: Mapping[str, Any]) -> Any:
@@ -33,7 +56,6 @@ def _canonical_value(value: Mapping[str, Any]) -> Any:
     return {kind: inner}
 
 
-_SORTED = orjson.OPT_SORT_KEYS
 # orjson writes compact JSON, where `S":[` appears only where a set's type ("SS", "NS", "BS")
 # opens its list: an attribute or map key name is always followed by `:{`, a list ("L") has no
 # S before its `:[`, and inside a string value the quote is escaped. One search of the bytes,
@@ -49,12 +71,12 @@ def canonical(item: Mapping[str, Any]) -> bytes:
     and only items with a set (or bytes, which JSON refuses) take the slower conversion.
     """
     try:
-        text = orjson.dumps(item, option=_SORTED)
+        text = _dumps_sorted(item)
     except TypeError:  # bytes: binary values are base64 in the canonical form
         text = None
     if text is None or _SET_MARKER in text:
         converted = {name: _canonical_value(value) for name, value in item.items()}
-        text = orjson.dumps(converted, option=_SORTED)
+        text = _dumps_sorted(converted)
     return text
 
 
@@ -73,7 +95,7 @@ def from_canonical(data: bytes) -> Item:
             return {"L": [restore(v) for v in inner]}
         return {kind: inner}
 
-    return {name: restore(value) for name, value in orjson.loads(data).items()}
+    return {name: restore(value) for name, value in _loads(data).items()}
 
 
 def key_of(item: Mapping[str, Any], key_attributes: Sequence[str]) -> Item:

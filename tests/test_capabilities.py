@@ -20,7 +20,7 @@ from formkiq_backup.offline.samples import sample_formkiq
 from tiers.builder import TierNotBuildableError, build_tier, ensure_buildable
 from tiers.capabilities import BUILDABLE, REGISTRY, BuildContext, CapabilityBuilder, Contribution
 from tiers.capabilities.base import Product
-from tiers.definitions import STANDARD, TIERS, Capability
+from tiers.definitions import STANDARD, TIERS, Capability, Tier
 from tiers.scope import Naming, ScopeRole
 
 DR_REGION = "us-west-2"
@@ -223,3 +223,25 @@ def test_the_preview_marks_what_lives_in_the_dr_region() -> None:
     )
     assert "in us-" not in primary_vault
     assert any("in us-east-1 unless marked 'in <region>'" in line for line in lines)
+
+
+class CopiesWithoutTheirVault:
+    """A copies builder that forgets the vault the plan's rules wait for."""
+
+    capability: ClassVar[Capability] = Capability.CROSS_REGION_COPIES
+    scopes: ClassVar[frozenset[ScopeRole]] = frozenset({ScopeRole.DR})
+    publishers: ClassVar[Mapping[ScopeRole, frozenset[str]]] = {}
+    needs: ClassVar[frozenset[Product]] = frozenset({Product.PRIMARY_VAULT})
+    makes: ClassVar[frozenset[Product]] = frozenset()
+
+    def build(self, context: BuildContext) -> Contribution:
+        return Contribution()
+
+
+def test_a_copies_builder_that_does_not_take_the_copy_destination_is_refused_before_building() -> (
+    None
+):
+    """The plan's rules carry a deferred DR vault ARN: left unresolved, `pulumi up` would wait
+    on it for ever, so the tier is refused before anything is registered."""
+    with pytest.raises(TierNotBuildableError, match="must complete the vault the primary plan"):
+        ensure_buildable(TIERS[Tier.ENHANCED], _registry(CopiesWithoutTheirVault()))

@@ -210,11 +210,14 @@ def test_dr_region_typo_suggests_a_real_region() -> None:
 def test_setting_table_has_unique_keys_and_typed_defaults() -> None:
     keys = [spec.key for spec in SETTINGS]
     assert len(keys) == len(set(keys))
-    expected_types = {"string": str, "integer": int, "boolean": bool, "array": list}
+    expected_types = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
     for spec in SETTINGS:
         assert spec.required or spec.default is not None, spec.key
         if spec.default is not None:
             assert isinstance(spec.default, expected_types[spec.kind]), spec.key
+        for sub in spec.fields:
+            assert isinstance(sub.default, expected_types[sub.kind]), f"{spec.key}.{sub.key}"
+            assert isinstance(spec.default, dict) and spec.default[sub.key] == sub.default
 
 
 # --- stack files as Pulumi reads them -------------------------------------------------------

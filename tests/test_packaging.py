@@ -21,6 +21,7 @@ from formkiq_backup.lambdas import (
     EXPORT_MONITOR,
     INFRASTRUCTURE_EXPORT,
     POSTURE_GUARD,
+    RESTORE_VALIDATION,
     USERS_EXPORT,
 )
 from tiers.component_base import VERSION
@@ -85,7 +86,13 @@ def test_the_wheel_holds_the_components_the_cli_and_every_lambda_source(
     wheel: zipfile.ZipFile,
 ) -> None:
     files = set(wheel.namelist())
-    for bundle in (POSTURE_GUARD, USERS_EXPORT, INFRASTRUCTURE_EXPORT, EXPORT_MONITOR):
+    for bundle in (
+        POSTURE_GUARD,
+        USERS_EXPORT,
+        INFRASTRUCTURE_EXPORT,
+        EXPORT_MONITOR,
+        RESTORE_VALIDATION,
+    ):
         # Bundles are read from the installed package, next to formkiq_backup (SOURCE_ROOT).
         assert set(bundle.files) <= files, bundle.handler
     assert {

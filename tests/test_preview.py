@@ -78,9 +78,11 @@ def test_render_puts_the_tiers_component_above_every_capability() -> None:
     assert "\n    │   ├── kms.Key formkiq-prod-alerts-key" in text
     # A component's components sit under it (the export monitor's scheduled job).
     assert (
-        "    └── ExportMonitor formkiq-prod-export-monitor\n"
-        "        ├── ScheduledFunction formkiq-prod-export-monitor-job\n"
+        "    ├── ExportMonitor formkiq-prod-export-monitor\n"
+        "    │   ├── ScheduledFunction formkiq-prod-export-monitor-job\n"
     ) in text
+    # The dashboard, built from what every capability contributed, comes last.
+    assert "    └── Dashboard formkiq-prod-dashboard\n" in text
 
 
 def test_render_shows_outputs_objectives_and_what_is_left_out() -> None:

@@ -33,6 +33,17 @@ from components import (
     ReplicationAlarmsArgs,
     Side,
 )
+from components.audit_controls import AuditControl
+from components.audit_framework import AuditFramework, AuditFrameworkArgs
+from components.config_recorder import ConfigRecorder, ConfigRecorderArgs
+from components.dashboard import Dashboard, DashboardArgs, MetricLine, Widget
+from components.reports_bucket import ReportsBucket, ReportsBucketArgs
+from components.restore_testing import RestoreSelection, RestoreTesting, RestoreTestingArgs
+from components.restore_validator import (
+    RestoreValidator,
+    RestoreValidatorArgs,
+    ValidatedResource,
+)
 from formkiq_backup.offline.program import ProgramRun
 from formkiq_backup.offline.samples import SampleFormKiQ
 
@@ -161,6 +172,88 @@ def _components(
                 region=region,
             ),
         ),
+        "RestoreTesting": lambda region: RestoreTesting(
+            "restore-testing",
+            RestoreTestingArgs(
+                plan_name="formkiq_prod_restore_tests",
+                schedule="cron(0 8 1 1,4,7,10 ? *)",
+                timezone="UTC",
+                vault_arns=["arn:aws:backup:us-west-2:111122223333:backup-vault:v"],
+                key_arns=[KEY],
+                selections=[RestoreSelection("dynamodb_tables", "DynamoDB", [tables[0].arn])],
+                role_name="formkiq-prod-restore-testing",
+                account_id="111122223333",
+                partition="aws",
+                region=region,
+            ),
+        ),
+        "RestoreValidator": lambda region: RestoreValidator(
+            "validator",
+            RestoreValidatorArgs(
+                app_environment="prod",
+                plan_arn="arn:aws:backup:us-west-2:111122223333:restore-testing-plan:p",
+                resources=[ValidatedResource(tables[0].name, tables[0].arn, "table", "documents")],
+                documents_bucket=buckets[0].name,
+                sample_size=20,
+                function_name="formkiq-prod-restore-validator",
+                rule_name="formkiq-prod-restore-test-completed",
+                account_id="111122223333",
+                partition="aws",
+                region_name=region or "us-east-1",
+                alarm_topic_arn=TOPIC,
+                alarm_name_prefix="formkiq-prod",
+                region=region,
+            ),
+        ),
+        "AuditFramework": lambda region: AuditFramework(
+            "audit",
+            AuditFrameworkArgs(
+                framework_name="formkiq_prod_backup_evidence",
+                description="what the tier promises",
+                controls=[AuditControl("BACKUP_RECOVERY_POINT_ENCRYPTED")],
+                report_bucket_name="formkiq-prod-reports-111122223333",
+                report_prefix="reports",
+                report_plan_prefix="formkiq_prod_backup",
+                region=region,
+            ),
+        ),
+        "ReportsBucket": lambda region: ReportsBucket(
+            "reports",
+            ReportsBucketArgs(
+                bucket_name="formkiq-prod-reports-111122223333",
+                key_alias="alias/reports",
+                account_id="111122223333",
+                partition="aws",
+                retention_days=2555,
+                region=region,
+            ),
+        ),
+        "ConfigRecorder": lambda region: ConfigRecorder(
+            "recorder",
+            ConfigRecorderArgs(
+                recorder_name="formkiq-prod-backup-resources",
+                role_name="formkiq-prod-config-recorder",
+                bucket_name="formkiq-prod-reports-111122223333",
+                bucket_arn="arn:aws:s3:::formkiq-prod-reports-111122223333",
+                key_arn=KEY,
+                account_id="111122223333",
+                partition="aws",
+                region=region,
+            ),
+        ),
+        "Dashboard": lambda region: Dashboard(
+            "dashboard",
+            DashboardArgs(
+                dashboard_name="formkiq-prod-backup",
+                title="FormKiQ prod",
+                region_name=region or "us-east-1",
+                account_id="111122223333",
+                partition="aws",
+                widgets=[Widget("s", "t", [MetricLine("AWS/Backup", "m", {}, "l")])],
+                alarms={"us-east-1": ["a"]},
+                region=region,
+            ),
+        ),
     }
 
 
@@ -203,6 +296,12 @@ COMPONENTS = [
     "BucketReplication",
     "ReplicationAlarms",
     "BackupVault with copy roles",
+    "RestoreTesting",
+    "RestoreValidator",
+    "AuditFramework",
+    "ReportsBucket",
+    "ConfigRecorder",
+    "Dashboard",
 ]
 
 

@@ -5,23 +5,24 @@ fixtures).
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from formkiq_backup.config import ConfigError
+from formkiq_backup.config import DEFERRED, ConfigError
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import ProgramRun, run_offline, run_program
 from formkiq_backup.offline.samples import sample_formkiq
 from tests.component_support import fingerprint
 from tiers.builder import TierNotBuildableError
-from tiers.component_base import TierComponent, type_token
+from tiers.component_base import TierComponent, _plain, type_token
 from tiers.components import (
     BasicBackup,
     BasicBackupArgs,
     EnhancedBackup,
+    EnhancedBackupArgs,
     EnterpriseBackup,
     StandardBackup,
     StandardBackupArgs,
@@ -242,7 +243,8 @@ def test_the_enhanced_component_builds_its_dr_side_and_declares_its_outputs() ->
     outputs: dict[str, object] = {}
 
     def program() -> None:
-        backup = EnhancedBackup("prod", {**PROD, "dr_region": "us-west-2"})
+        args = cast(EnhancedBackupArgs, {**PROD, "dr_region": "us-west-2"})
+        backup = EnhancedBackup("prod", args)
         backup.dr_backup_vault_arn.apply(lambda arn: outputs.update(vault=arn))
         backup.documents_replica_bucket.apply(lambda name: outputs.update(replica=name))
 
@@ -271,3 +273,15 @@ def test_every_read_and_resource_goes_through_the_aws_provider_the_component_is_
     built = [r for r in run.resources if r.custom and r is not provider]
     assert built
     assert {resource.provider for resource in built} == {reference}
+
+
+def test_an_output_inside_an_object_argument_defers_the_whole_object() -> None:
+    """restore_testing={"enabled": <Output>} is refused as an Output, naming restore_testing:
+    its value is unknown until the deployment, too late to check it."""
+
+    def body() -> None:
+        deferred = _plain({"enabled": pulumi.Output.from_input(True), "sample_size": 5})
+        assert deferred is DEFERRED
+        assert _plain({"enabled": True}) == {"enabled": True}
+
+    run_offline(body, sample=sample_formkiq())

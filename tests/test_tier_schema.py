@@ -29,7 +29,15 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import tiers.component_base
 import tiers.components
-from formkiq_backup.config import FIELD_NAMES, SETTINGS, argument_settings, parse_settings
+from formkiq_backup.config import (
+    FIELD_NAMES,
+    SETTINGS,
+    Setting,
+    Spelling,
+    argument_settings,
+    parse_arguments,
+    parse_settings,
+)
 from formkiq_backup.discovery import PulumiInvokeReader, discover
 from formkiq_backup.offline.program import run_offline
 from formkiq_backup.offline.samples import sample_formkiq
@@ -142,7 +150,12 @@ def test_schema_inputs_are_the_settings_with_their_types_and_descriptions(tier: 
     # The schema's camelCase names are the stack's keys: one spelling for YAML and stacks.
     assert list(inputs) == [spec.key for spec in settings]
     for spec in settings:
-        assert without_descriptions(inputs[spec.key]) == SETTING_TYPES[spec.kind], spec.key
+        expected = (
+            {"$ref": f"#/types/{PACKAGE}:index:{codegen.object_class_name(spec)}"}
+            if spec.kind == "object"
+            else SETTING_TYPES[spec.kind]
+        )
+        assert without_descriptions(inputs[spec.key]) == expected, spec.key
         assert inputs[spec.key]["description"] == codegen.argument_description(spec, tier)
         assert spec.description in inputs[spec.key]["description"]
     required = {spec.key for spec in settings if spec.required_in(tier)}
@@ -161,6 +174,22 @@ def test_schema_outputs_are_the_declared_outputs_with_their_types_and_descriptio
         assert without_descriptions(properties[spec.name]) == OUTPUT_TYPES[spec.type], spec.name
         assert properties[spec.name]["description"] == spec.description
     assert set(resource(tier)["required"]) == {s.name for s in declared if not s.optional}
+
+
+@pytest.mark.parametrize("spec", [s for s in SETTINGS if s.kind == "object"], ids=lambda s: s.key)
+def test_object_settings_are_nested_types_with_each_key_typed_and_described(
+    spec: Setting,
+) -> None:
+    """`restoreTesting: {validationWindowHours: 48}` in YAML, RestoreTestingOptionsArgs in the
+    generated SDKs: every key optional, typed and documented with its default."""
+    nested = SCHEMA["types"][f"{PACKAGE}:index:{codegen.object_class_name(spec)}"]
+    assert nested["type"] == "object"
+    assert list(nested["properties"]) == [sub.key for sub in spec.fields]
+    for sub in spec.fields:
+        described = nested["properties"][sub.key]
+        assert without_descriptions(described) == SETTING_TYPES[sub.kind], sub.key
+        assert described["description"] == codegen.sub_key_description(sub)
+    assert "required" not in nested
 
 
 def test_recovery_objectives_are_typed_down_to_each_field() -> None:
@@ -281,6 +310,27 @@ def test_the_provider_host_hands_camel_case_inputs_over_under_python_names(
     with pytest.raises(InputPropertyError) as missing:
         provider.map_inputs(wire({"dailyRetentionDays": 35}), definition)
     assert missing.value.reason == "Missing required input 'appEnvironment' on 'StandardBackup'"
+
+
+def test_the_provider_host_hands_an_objects_keys_over_under_python_names(
+    provider: ComponentProvider,
+) -> None:
+    """YAML writes `restoreTesting: {validationWindowHours: 48}`; the component receives
+    restore_testing={validation_window_hours: 48.0} and checks it by the stack key's rules."""
+    definition = provider._component_defs["EnhancedBackup"]
+    inputs = wire(
+        {
+            "appEnvironment": "prod",
+            "drRegion": "us-west-2",
+            "restoreTesting": {"validationWindowHours": 48, "enabled": True},
+        }
+    )
+
+    mapped = provider.map_inputs(inputs, definition)
+    settings = parse_arguments(Tier.ENHANCED, mapped, "us-east-1", Spelling("EnhancedBackup"))
+
+    assert mapped["restore_testing"] == {"validation_window_hours": 48.0, "enabled": True}
+    assert settings.restore_testing.validation_window_hours == 48
 
 
 def test_errors_through_the_provider_name_the_inputs_as_the_program_wrote_them(

@@ -21,7 +21,7 @@ from tiers.capabilities import (
     Contribution,
     Scope,
 )
-from tiers.capabilities.base import tier_child_opts
+from tiers.capabilities.base import DEFERRED_PRODUCTS, STACK_TAG, tier_child_opts
 from tiers.definitions import (
     EXPORT_SCHEDULE,
     Capability,
@@ -64,6 +64,13 @@ def ensure_buildable(
                 + ", which no capability before it in the registry makes"
             )
         built |= builder.makes
+    for product, capability in DEFERRED_PRODUCTS.items():
+        completer = registry.get(capability)
+        if capability in spec.capabilities and completer and product not in completer.needs:
+            raise TierNotBuildableError(
+                f"capability {capability.value!r} must complete {product.value}: other "
+                "resources wait for it, so its builder must declare it in `needs`"
+            )
 
 
 def selected_builders(
@@ -141,12 +148,16 @@ def build_tier(
 ) -> Deployment:
     """Register every component `spec` asks for, scope by scope, capability by capability.
 
+    The stack's settings switch optional capabilities on or off first (`audit.enabled`,
+    `restoreTesting.enabled`; TierSpec.switched).
+
     With `parent`, every component goes under it (the tier's own component resource), aliased
     to where it was before tiers were components (`tier_child_opts`).
     """
+    spec = spec.switched(settings.switched_on, settings.switched_off)
     ensure_buildable(spec, registry)
     builders = selected_builders(spec, registry)
-    tags = {"ManagedBy": "formkiq-backup", "FormKiQAppEnvironment": environment.app_environment}
+    tags = {"ManagedBy": "formkiq-backup", STACK_TAG: environment.app_environment}
 
     regions = {
         ScopeRole.PRIMARY: RegionScope.primary(
@@ -169,12 +180,17 @@ def build_tier(
         for role, where in regions.items()
     }
     context = BuildContext(spec, settings, environment, scopes, tags, parent=parent)
-    contributions = []
     for builder in builders:
         contribution = builder.build(context)
         context.products.update(contribution.products)
-        contributions.append(contribution)
-    return Deployment(spec, environment, scopes, contributions, recovery_objectives(spec, settings))
+        context.contributions.append(contribution)
+    return Deployment(
+        spec,
+        environment,
+        scopes,
+        list(context.contributions),
+        recovery_objectives(spec, settings),
+    )
 
 
 def recovery_objectives(

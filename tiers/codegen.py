@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from formkiq_backup.config import FIELD_NAMES, Setting, argument_settings
+from formkiq_backup.config import FIELD_NAMES, SETTINGS, Setting, SubSetting, argument_settings
 from tiers.builder import missing_capabilities
 from tiers.component_base import PACKAGE, VERSION, component_name
 from tiers.definitions import TIERS, Tier
@@ -55,8 +55,40 @@ def argument_description(spec: Setting, tier: Tier) -> str:
     """The setting's description, and its default where the argument may be left out."""
     if spec.required_in(tier):
         return spec.description
+    if spec.kind == "object":
+        return f"{spec.description} Each key left out takes its default."
     note = f" ({spec.default_note})" if spec.default_note else ""
     return f"{spec.description} Default: {spec.default_text}{note}."
+
+
+def sub_key_description(sub: SubSetting) -> str:
+    note = f" ({sub.default_note})" if sub.default_note else ""
+    return f"{sub.description} Default: {sub.default_text}{note}."
+
+
+def object_class_name(spec: Setting) -> str:
+    """`RestoreTestingOptions`: the nested arguments of an object-valued setting (other
+    languages' SDKs add their own suffix: RestoreTestingOptionsArgs)."""
+    return f"{spec.key[0].upper()}{spec.key[1:]}Options"
+
+
+def _annotation(spec: Setting) -> str:
+    if spec.kind == "object":
+        return f"pulumi.Input[{object_class_name(spec)}]"
+    return f"pulumi.Input[{_PYTHON_TYPES[spec.kind]}]"
+
+
+def _object_class(spec: Setting) -> list[str]:
+    """An object setting's keys as a TypedDict, each documented: the schema's nested type."""
+    lines = [
+        f"class {object_class_name(spec)}(TypedDict, total=False):",
+        _docstring(f"`{spec.key}`: {spec.description}"),
+        "",
+    ]
+    for sub in spec.fields:
+        lines.append(f"    {sub.field_name}: pulumi.Input[{_PYTHON_TYPES[sub.kind]}]")
+        lines.append(_docstring(sub_key_description(sub)))
+    return lines
 
 
 def _docstring(text: str) -> str:
@@ -75,7 +107,7 @@ def _arguments_class(tier: Tier) -> list[str]:
         "",
     ]
     for spec in argument_settings(tier):
-        annotation = f"pulumi.Input[{_PYTHON_TYPES[spec.kind]}]"
+        annotation = _annotation(spec)
         if spec.required_in(tier):
             annotation = f"Required[{annotation}]"
         lines.append(f"    {FIELD_NAMES[spec.key]}: {annotation}")
@@ -120,6 +152,7 @@ def _output_field(output: OutputSpec) -> str:
 def components_source() -> str:
     """The text of tiers/components.py."""
     blocks = [_HEADER]
+    blocks += ["\n".join(_object_class(spec)) for spec in SETTINGS if spec.kind == "object"]
     for tier in Tier:
         blocks.append("\n".join(_arguments_class(tier)))
         blocks.append("\n".join(_component_class(tier)))

@@ -168,6 +168,8 @@ def _plain(value: object) -> object:
     """The value, or DEFERRED where it is (or holds) an Output or another awaitable."""
     if isinstance(value, list | tuple):
         return DEFERRED if any(_plain(item) is DEFERRED for item in value) else value
+    if isinstance(value, Mapping):  # an object setting's keys
+        return DEFERRED if any(_plain(item) is DEFERRED for item in value.values()) else value
     if isinstance(value, pulumi.Output) or hasattr(value, "__await__"):
         return DEFERRED
     return value

@@ -16,6 +16,30 @@ from tiers.definitions import Tier
 from tiers.outputs import RecoveryTarget
 
 
+class RestoreTestingOptions(TypedDict, total=False):
+    """`restoreTesting`: AWS Backup restore testing of the protected tables and documents bucket, each restore checked against its source (enhanced and up)."""
+
+    enabled: pulumi.Input[bool]
+    """Run restore tests (each test is charged, see the README). Default: true."""
+    schedule: pulumi.Input[str]
+    """AWS 6-field cron of the restore tests, in scheduleTimezone. Default: cron(0 8 1 1,4,7,10 ? *)."""
+    validation_window_hours: pulumi.Input[int]
+    """Hours a restored table or bucket is kept for its validation (1..168). Default: 24."""
+    sample_size: pulumi.Input[int]
+    """Documents (or objects) whose content a validation downloads and checks. Default: 20."""
+
+
+class AuditOptions(TypedDict, total=False):
+    """`audit`: AWS Backup Audit Manager framework and reports (enterprise; enhanced with audit.enabled)."""
+
+    enabled: pulumi.Input[bool]
+    """Build the audit framework and reports in an enhanced stack. Default: false."""
+    config_recorder: pulumi.Input[bool]
+    """Create an AWS Config recorder for the backup resource types. Default: false."""
+    report_retention_days: pulumi.Input[int]
+    """Days each audit report is kept in the reports bucket (1..36500). Default: 2555."""
+
+
 class BasicBackupArgs(TypedDict, total=False):
     """The arguments of BasicBackup: the settings the basic tier reads from a stack
     (Pulumi.<stack>.yaml spells them as other languages do: camelCase).
@@ -48,6 +72,8 @@ class BasicBackup(TierComponent):
     """The FormKiQ S3 buckets under protection."""
     recovery_objectives: pulumi.Output[dict[str, RecoveryTarget]]
     """Per kind of data (`documentMetadata`, `documentContent`, `userDirectory`, `systemConfiguration`): the target RPO and RTO, and what protects it; `userDirectory` and `systemConfiguration` RPO is `exportSchedule`'s longest gap (31 days for the default monthly schedule); from enhanced, document content RPO is replication's 15-minute target."""
+    dashboard_url: pulumi.Output[str]
+    """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
     """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
@@ -115,6 +141,8 @@ class StandardBackup(TierComponent):
     """The bucket the scheduled exports of all system data land in."""
     export_schedule: pulumi.Output[str]
     """When the exports run: EventBridge Scheduler's cron() or rate(), in scheduleTimezone."""
+    dashboard_url: pulumi.Output[str]
+    """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
     """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
@@ -155,10 +183,14 @@ class EnhancedBackupArgs(TypedDict, total=False):
     """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
     """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    restore_testing: pulumi.Input[RestoreTestingOptions]
+    """AWS Backup restore testing of the protected tables and documents bucket, each restore checked against its source (enhanced and up). Each key left out takes its default."""
+    audit: pulumi.Input[AuditOptions]
+    """AWS Backup Audit Manager framework and reports (enterprise; enhanced with audit.enabled). Each key left out takes its default."""
 
 
 class EnhancedBackup(TierComponent):
-    """The enhanced tier of FormKiQ's backup guide: Standard + cross-region copies and S3 cross-region replication (RTO target 15-60 minutes)."""
+    """The enhanced tier of FormKiQ's backup guide: Standard + cross-region copies, S3 cross-region replication and restore testing (RTO target 15-60 minutes)."""
 
     tier: pulumi.Output[str]
     """The tier built: basic, standard, enhanced or enterprise."""
@@ -194,6 +226,14 @@ class EnhancedBackup(TierComponent):
     """The replica of the exports bucket in drRegion."""
     batch_replication_role_arn: pulumi.Output[str]
     """The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as."""
+    restore_testing_plan_arn: pulumi.Output[str | None]
+    """The AWS Backup restore testing plan; null when restoreTesting.enabled is false."""
+    audit_framework_arn: pulumi.Output[str | None]
+    """The Backup Audit Manager framework; null where the stack does not audit (enhanced without audit.enabled)."""
+    reports_bucket: pulumi.Output[str | None]
+    """The bucket the daily audit reports land in; null where the stack does not audit."""
+    dashboard_url: pulumi.Output[str]
+    """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
     """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 
@@ -234,10 +274,14 @@ class EnterpriseBackupArgs(TypedDict, total=False):
     """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
     """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    restore_testing: pulumi.Input[RestoreTestingOptions]
+    """AWS Backup restore testing of the protected tables and documents bucket, each restore checked against its source (enhanced and up). Each key left out takes its default."""
+    audit: pulumi.Input[AuditOptions]
+    """AWS Backup Audit Manager framework and reports (enterprise; enhanced with audit.enabled). Each key left out takes its default."""
 
 
 class EnterpriseBackup(TierComponent):
-    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, vault lock, restore testing and audit (RTO target < 15 minutes). Not built by this release yet: constructing it fails, naming the capabilities it still lacks."""
+    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, vault lock, yearly rule and audit evidence (RTO target < 15 minutes). Not built by this release yet: constructing it fails, naming the capabilities it still lacks."""
 
     tier: pulumi.Output[str]
     """The tier built: basic, standard, enhanced or enterprise."""
@@ -273,6 +317,14 @@ class EnterpriseBackup(TierComponent):
     """The replica of the exports bucket in drRegion."""
     batch_replication_role_arn: pulumi.Output[str]
     """The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as."""
+    restore_testing_plan_arn: pulumi.Output[str | None]
+    """The AWS Backup restore testing plan; null when restoreTesting.enabled is false."""
+    audit_framework_arn: pulumi.Output[str | None]
+    """The Backup Audit Manager framework; null where the stack does not audit (enhanced without audit.enabled)."""
+    reports_bucket: pulumi.Output[str | None]
+    """The bucket the daily audit reports land in; null where the stack does not audit."""
+    dashboard_url: pulumi.Output[str]
+    """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
     """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
 

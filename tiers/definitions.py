@@ -1,11 +1,11 @@
 """The four tiers of FormKiQ's backup guide, as data: each one is the previous one plus more.
 
-| tier       | adds                                                        | RTO target |
-|------------|-------------------------------------------------------------|------------|
-| basic      | PITR + S3 versioning, guarded and alarmed                   | 1-4 h      |
-| standard   | AWS Backup vault and plans, scheduled system exports        | 2-8 h      |
-| enhanced   | cross-region copies, S3 cross-region replication            | 15-60 min  |
-| enterprise | global table replicas, vault lock, restore testing, audit   | < 15 min   |
+| tier       | adds                                                              | RTO target |
+|------------|-------------------------------------------------------------------|------------|
+| basic      | PITR + S3 versioning, guarded and alarmed; one dashboard          | 1-4 h      |
+| standard   | AWS Backup vault and plans, scheduled system exports              | 2-8 h      |
+| enhanced   | cross-region copies, S3 replication, restore testing (audit: opt) | 15-60 min  |
+| enterprise | global table replicas, vault lock, yearly rule, audit             | < 15 min   |
 
 This module is plain data (no Pulumi import), so the recovery tools can read what a tier
 promises without loading the Pulumi SDK.
@@ -38,9 +38,14 @@ class Capability(StrEnum):
     GLOBAL_TABLE_REPLICAS = "DynamoDB global table replicas in drRegion"
     VAULT_LOCK = "vault lock"
     YEARLY_COLD_STORAGE = "yearly rule kept in cold storage"
-    RESTORE_TESTING = "AWS Backup restore testing"
+    RESTORE_TESTING = "AWS Backup restore testing, each restore validated against its source"
     AUDIT = "AWS Backup Audit Manager framework and reports"
+    DASHBOARD = "one CloudWatch dashboard of the stack's checks, jobs and alarms"
 
+
+# What a stack may switch off where its tier has it: restore tests cost money per test
+# (restoreTesting.enabled: false).
+SWITCHABLE_OFF = frozenset({Capability.RESTORE_TESTING})
 
 # What puts copies or replicas in a second region: a tier with any of these needs drRegion.
 SECOND_REGION_CAPABILITIES = frozenset(
@@ -126,11 +131,26 @@ class TierSpec:
     recovery_objectives: Mapping[DataClass, RecoveryObjective] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    optional_capabilities: frozenset[Capability] = frozenset()
+    """Built only where a stack switches them on (audit in enhanced: `audit.enabled`)."""
 
     @property
     def needs_dr_region(self) -> bool:
         """Whether something this tier builds lives in drRegion."""
         return bool(self.capabilities & SECOND_REGION_CAPABILITIES)
+
+    @property
+    def possible_capabilities(self) -> frozenset[Capability]:
+        """What a stack of this tier may build: its capabilities and the optional ones."""
+        return self.capabilities | self.optional_capabilities
+
+    def switched(self, on: frozenset[Capability], off: frozenset[Capability]) -> "TierSpec":
+        """The tier as a stack builds it: optional capabilities it switched on added, and those
+        of SWITCHABLE_OFF it switched off removed. Nothing else can be switched either way."""
+        capabilities = (self.capabilities | (self.optional_capabilities & on)) - (
+            off & SWITCHABLE_OFF
+        )
+        return replace(self, capabilities=capabilities, optional_capabilities=frozenset())
 
     def extended(
         self,
@@ -157,7 +177,8 @@ BASIC = TierSpec(
     tier=Tier.BASIC,
     summary="Point-in-time recovery + S3 versioning, guarded and alarmed",
     rto_target="1-4 hours",
-    capabilities=frozenset({Capability.POSTURE_GUARD}),
+    # One dashboard per stack, basic included: its posture checks and alarms are worth a page.
+    capabilities=frozenset({Capability.POSTURE_GUARD, Capability.DASHBOARD}),
     recovery_objectives=MappingProxyType(
         {
             DataClass.DOCUMENT_METADATA: RecoveryObjective(
@@ -235,9 +256,13 @@ def _also_replicated(spec: TierSpec, data_class: DataClass) -> RecoveryObjective
 
 ENHANCED = STANDARD.extended(
     Tier.ENHANCED,
-    summary="Standard + cross-region copies and S3 cross-region replication",
+    summary="Standard + cross-region copies, S3 cross-region replication and restore testing",
     rto_target="15-60 minutes",
-    adds=frozenset({Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION}),
+    adds=frozenset(
+        {Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION, Capability.RESTORE_TESTING}
+    ),
+    # The guide's Enterprise tier asks for audit evidence; an Enhanced stack may opt in.
+    optional_capabilities=frozenset({Capability.AUDIT}),
     objectives={
         # In the primary region nothing changes; these say what survives a regional outage.
         DataClass.DOCUMENT_METADATA: RecoveryObjective(
@@ -274,17 +299,17 @@ ENHANCED = STANDARD.extended(
 
 ENTERPRISE = ENHANCED.extended(
     Tier.ENTERPRISE,
-    summary="Enhanced + global table replicas, vault lock, restore testing and audit",
+    summary="Enhanced + global table replicas, vault lock, yearly rule and audit evidence",
     rto_target="< 15 minutes",
     adds=frozenset(
         {
             Capability.GLOBAL_TABLE_REPLICAS,
             Capability.VAULT_LOCK,
             Capability.YEARLY_COLD_STORAGE,
-            Capability.RESTORE_TESTING,
             Capability.AUDIT,
         }
     ),
+    optional_capabilities=frozenset(),
     objectives={
         DataClass.DOCUMENT_METADATA: RecoveryObjective(
             rpo_minutes=1,

@@ -67,7 +67,8 @@ class OutputSpec:
         return self.type.endswith(" | None")
 
     def in_tier(self, tier: Tier) -> bool:
-        return not self.capabilities or bool(self.capabilities & TIERS[tier].capabilities)
+        """Whether a component of `tier` can have it (optional capabilities included)."""
+        return not self.capabilities or bool(self.capabilities & TIERS[tier].possible_capabilities)
 
     @property
     def tiers(self) -> str:
@@ -83,6 +84,8 @@ _AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
 _EXPORTS = frozenset({Capability.SYSTEM_EXPORTS})
 _COPIES = frozenset({Capability.CROSS_REGION_COPIES})
 _REPLICATION = frozenset({Capability.S3_REPLICATION})
+_RESTORE_TESTING = frozenset({Capability.RESTORE_TESTING})
+_AUDIT = frozenset({Capability.AUDIT})
 
 # In the order the stack exports them: the tier's own outputs, then each capability's.
 OUTPUTS: tuple[OutputSpec, ...] = (
@@ -151,6 +154,32 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "str",
         "The role `formkiq-dr replicate-existing`'s S3 Batch Replication jobs run as.",
         _REPLICATION,
+    ),
+    OutputSpec(
+        "restoreTestingPlanArn",
+        "str | None",
+        "The AWS Backup restore testing plan; null when restoreTesting.enabled is false.",
+        _RESTORE_TESTING,
+    ),
+    OutputSpec(
+        "auditFrameworkArn",
+        "str | None",
+        "The Backup Audit Manager framework; null where the stack does not audit "
+        "(enhanced without audit.enabled).",
+        _AUDIT,
+    ),
+    OutputSpec(
+        "reportsBucket",
+        "str | None",
+        "The bucket the daily audit reports land in; null where the stack does not audit.",
+        _AUDIT,
+    ),
+    OutputSpec(
+        "dashboardUrl",
+        "str",
+        "The stack's CloudWatch dashboard (primary region): every alarm's state, then what "
+        "each capability watches.",
+        frozenset({Capability.DASHBOARD}),
     ),
     OutputSpec(
         "verifyExpectations",

@@ -78,6 +78,25 @@ class Naming:
         """An EventBridge rule name (64 characters at most)."""
         return self._checked("event rule", f"{self.prefix}-{purpose}")
 
+    def underscored(self, purpose: str) -> str:
+        """`formkiq_prod_restore_tests`: for names that take letters, digits and underscores
+        only (restore testing plans, audit frameworks and report plans); purposes are
+        underscored too."""
+        return f"{self.prefix}_{purpose}".replace("-", "_")
+
+    @staticmethod
+    def bucket(purpose: str, app_environment: str, account_id: str) -> str:
+        """`formkiq-<env>-<purpose>-<account>`: S3 names are global, lower case, <= 63.
+
+        FormKiQ's AppEnvironment may hold capitals, dots and underscores: lowered and dashed,
+        and cut (with a digest of the whole) like the prefix when longer than 27 characters.
+        """
+        slug = re.sub(r"[^a-z0-9-]+", "-", app_environment.lower()).strip("-") or "env"
+        limit = _MAX_SLUG[ScopeRole.PRIMARY]
+        if len(slug) > limit:
+            slug = f"{slug[: limit - 7]}-{hashlib.sha256(app_environment.encode()).hexdigest()[:6]}"
+        return f"formkiq-{slug}-{purpose}-{account_id}"
+
     @staticmethod
     def _checked(kind: str, name: str) -> str:
         """`name`, or an error naming AWS's rule it breaks, before anything is registered.

@@ -1,4 +1,5 @@
-"""Document content in S3: verify versions, restore to a point in time.
+"""Document content in S3: restore to a point in time (a version is verified by
+formkiq_backup.integrity, shared with the restore-validation Lambda).
 
 The documents bucket is versioned, so every overwrite and delete leaves the old version behind.
 Bringing an object back to time T means: if only delete markers came after T's version, remove
@@ -7,57 +8,12 @@ current version with the old content; history stays intact). Objects created aft
 alone: they may be legitimate new documents.
 """
 
-import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
-from formkiq_backup.items import text_of
-from formkiq_backup.sites import document_object_key
-
-_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class VersionCheck:
-    """A document version compared with the metadata FormKiQ keeps for it."""
-
-    key: str
-    version_id: str | None
-    ok: bool
-    detail: str
-
-
-def verify_document_version(s3: Any, bucket: str, item: Mapping[str, Any]) -> VersionCheck:
-    """Download the version a document item names and check its length and checksum."""
-    key = document_object_key(item) or "?"
-    version = text_of(item.get("s3version"))
-    expected_checksum = (text_of(item.get("checksum")) or "").strip('"').lower()
-    expected_length = text_of(item.get("contentLength"))
-    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if version:
-        request["VersionId"] = version
-    response = s3.get_object(**request)
-    md5, sha256, length = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
-    for chunk in response["Body"].iter_chunks(_CHUNK):
-        md5.update(chunk)
-        sha256.update(chunk)
-        length += len(chunk)
-    problems = []
-    if expected_length is not None and int(float(expected_length)) != length:
-        problems.append(f"length {length} != contentLength {expected_length}")
-    if expected_checksum:
-        # FormKiQ keeps the object's ETag (MD5 hex) or a SHA-256; multipart ETags have a '-'.
-        actual = {32: md5.hexdigest(), 64: sha256.hexdigest()}.get(
-            len(expected_checksum), str(response.get("ETag", "")).strip('"').lower()
-        )
-        if actual != expected_checksum:
-            problems.append(f"checksum {actual} != {expected_checksum}")
-    detail = "; ".join(problems) if problems else f"{length} bytes, checksum matches"
-    return VersionCheck(key, version, not problems, detail)
 
 
 class ObjectAction(StrEnum):

@@ -9,15 +9,13 @@ the way out, interrupted or not.
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error
-from formkiq_backup.dr.documents import verify_document_version
 from formkiq_backup.dr.repair import resolve_table
 from formkiq_backup.dr.report import Report, ResourceState, Status
 from formkiq_backup.dr.tables import (
@@ -42,46 +40,18 @@ from formkiq_backup.dr.tables import (
     worker_profile,
 )
 from formkiq_backup.formkiq import TableFacts, TableRole
+from formkiq_backup.integrity import (
+    DocumentSample,
+    Outcome,
+    table_verdict,
+    verify_document_version,
+)
 from formkiq_backup.items import Item, TableDigest, text_of
 from formkiq_backup.sites import document_object_key
 
-
-@dataclass
-class DocumentSample:
-    """A uniform random sample of document items (reservoir sampling, one pass)."""
-
-    size: int
-    rng: random.Random
-    seen: int = 0
-
-    def __post_init__(self) -> None:
-        self.items: list[Item] = []
-
-    def merge(self, parts: Sequence[tuple[list[Item], int]]) -> None:
-        """Fill this sample from samples of disjoint parts, each (its sample, items it saw).
-
-        Drawing a part in proportion to the items it has left, then one of its sampled items,
-        is uniform over all parts: the same as one sample of the whole.
-        """
-        pools = [list(items) for items, _ in parts]
-        left = [seen for _, seen in parts]
-        while len(self.items) < self.size and any(left):
-            part = self.rng.choices(range(len(pools)), weights=left)[0]
-            pool = pools[part]
-            self.items.append(pool.pop(self.rng.randrange(len(pool))))
-            left[part] -= 1
-        self.seen += sum(seen for _, seen in parts)
-
-    def offer(self, item: Mapping[str, Any]) -> None:
-        if text_of(item.get("SK")) != "document" or not text_of(item.get("documentId")):
-            return
-        self.seen += 1
-        if len(self.items) < self.size:
-            self.items.append(dict(item))
-        else:
-            slot = self.rng.randrange(self.seen)
-            if slot < self.size:
-                self.items[slot] = dict(item)
+# The checks are formkiq_backup.integrity's, shared with the restore-validation Lambda.
+__all__ = ["DocumentSample", "digest_tables", "reference_tables", "run_drill"]
+_STATUS = {Outcome.PASS: Status.PASS, Outcome.WARN: Status.WARN, Outcome.FAIL: Status.FAIL}
 
 
 def run_drill(
@@ -328,27 +298,8 @@ def _verify_integrity(
         "sourceDigest": source.hexdigest,
         "restoredDigest": restored.hexdigest,
     }
-    if source.count and not restored.count:
-        report.add("integrity", table.name, Status.FAIL, "restored table is empty", seconds, **data)
-    elif (source.count, source.hexdigest) == (restored.count, restored.hexdigest):
-        report.add(
-            "integrity",
-            table.name,
-            Status.PASS,
-            f"{restored.count} items, digest {restored.hexdigest[:16]}... identical",
-            seconds,
-            **data,
-        )
-    else:
-        report.add(
-            "integrity",
-            table.name,
-            Status.FAIL if strict else Status.WARN,
-            f"restored {restored.count} items vs {source.count} live, digests differ "
-            "(expected when the table changed after the recovery point)",
-            seconds,
-            **data,
-        )
+    verdict = table_verdict(source, restored, strict=strict)
+    report.add("integrity", table.name, _STATUS[verdict.outcome], verdict.detail, seconds, **data)
     return seconds
 
 

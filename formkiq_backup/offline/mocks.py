@@ -217,6 +217,23 @@ class FormKiQMocks(pulumi.runtime.Mocks):
                 "arn": base.format("backup") + f"backup-plan:{token}",
             },
             "aws:backup/selection:Selection": {"id": token},
+            "aws:backup/restoreTestingPlan:RestoreTestingPlan": {
+                "name": name,
+                "arn": base.format("backup") + f"restore-testing-plan:{name}-{token[:8]}",
+            },
+            "aws:backup/framework:Framework": {
+                "name": name,
+                "arn": base.format("backup") + f"framework:{name}-{token}",
+            },
+            "aws:backup/reportPlan:ReportPlan": {
+                "name": name,
+                "arn": base.format("backup") + f"report-plan:{name}-{token}",
+            },
+            "aws:cloudwatch/dashboard:Dashboard": {
+                "dashboardArn": f"arn:{partition}:cloudwatch::{account}:dashboard/"
+                + str(args.inputs.get("dashboardName")),
+            },
+            "aws:cfg/recorder:Recorder": {"name": name},
             "aws:iam/role:Role": {
                 "name": name,
                 "id": name,

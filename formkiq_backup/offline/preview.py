@@ -183,6 +183,15 @@ def _role(inputs: dict[str, Any], _: _Names) -> str:
 
 def _function(inputs: dict[str, Any], names: _Names) -> str:
     variables = inputs.get("environment", {}).get("variables", {})
+    if "RESTORE_TESTING_PLAN_ARN" in variables:
+        return (
+            f"{inputs.get('runtime')} {inputs.get('handler')}; validates each restore test of "
+            f"{names(variables['RESTORE_TESTING_PLAN_ARN'])}: tables "
+            f"{', '.join(json.loads(variables['PROTECTED_TABLES']))}; buckets "
+            f"{', '.join(json.loads(variables['PROTECTED_BUCKETS']))}; samples "
+            f"{variables['SAMPLE_SIZE']}; timeout {int(inputs.get('timeout', 3))} s; "
+            f"AWS_DATA_PATH={variables.get('AWS_DATA_PATH')}"
+        )
     if "PROTECTED_TABLES" not in variables:
         dead_letters = inputs.get("deadLetterConfig", {}).get("targetArn")
         return (
@@ -295,6 +304,61 @@ def _bucket_encryption(inputs: dict[str, Any], names: _Names) -> str:
     return f"{default['sseAlgorithm']} with {key}; {bucket_key}"
 
 
+def _restore_testing_plan(inputs: dict[str, Any], names: _Names) -> str:
+    selection = inputs.get("recoveryPointSelection", {})
+    vaults = ", ".join(names(v) for v in selection.get("includeVaults", []))
+    return (
+        f"{inputs.get('scheduleExpression')} {inputs.get('scheduleExpressionTimezone', 'UTC')}, "
+        f"start within {int(inputs.get('startWindowHours', 24))} h; {selection.get('algorithm')} "
+        f"of {int(selection.get('selectionWindowDays', 30))} d "
+        f"({', '.join(selection.get('recoveryPointTypes', []))}) from {vaults}"
+    )
+
+
+def _restore_testing_selection(inputs: dict[str, Any], names: _Names) -> str:
+    resources = [
+        str(arn).rsplit("/", 1)[-1].split(":")[-1]
+        for arn in inputs.get("protectedResourceArns", [])
+    ]
+    overrides = inputs.get("restoreMetadataOverrides") or "none"
+    return (
+        f"{inputs.get('protectedResourceType')}: {', '.join(resources)}; validation window "
+        f"{int(inputs.get('validationWindowHours', 0))} h; role {names(inputs.get('iamRoleArn'))}; "
+        f"metadata overrides {overrides}"
+    )
+
+
+def _framework(inputs: dict[str, Any], _: _Names) -> str:
+    lines = []
+    for control in inputs.get("controls", []):
+        parameters = ", ".join(
+            f"{p['name']}={p['value']}" for p in control.get("inputParameters", [])
+        )
+        scope = control.get("scope", {})
+        scoped = scope.get("complianceResourceTypes") or scope.get("tags") or "all"
+        lines.append(f"{control['name']}({parameters}) on {scoped}")
+    return "\n".join(lines)
+
+
+def _report_plan(inputs: dict[str, Any], names: _Names) -> str:
+    setting = inputs.get("reportSetting", {})
+    channel = inputs.get("reportDeliveryChannel", {})
+    frameworks = ", ".join(names(f) for f in setting.get("frameworkArns", []))
+    return (
+        f"{setting.get('reportTemplate')}"
+        + (f" of {frameworks}" if frameworks else "")
+        + f" to s3://{channel.get('s3BucketName')}/{channel.get('s3KeyPrefix')}/ "
+        f"({', '.join(channel.get('formats', []))})"
+    )
+
+
+def _dashboard(inputs: dict[str, Any], _: _Names) -> str:
+    widgets = json.loads(inputs["dashboardBody"])["widgets"]
+    alarms = sum(len(w["properties"]["alarms"]) for w in widgets if w["type"] == "alarm")
+    metrics = [w["properties"]["title"] for w in widgets if w["type"] == "metric"]
+    return f"{alarms} alarms with their state; {len(metrics)} metric widgets: " + "; ".join(metrics)
+
+
 SUMMARIES: Mapping[str, Summary] = {
     "aws:kms/key:Key": _key,
     "aws:kms/alias:Alias": lambda i, n: f"{i['name']} -> {n(i['targetKeyId'])}",
@@ -311,6 +375,18 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:backup/plan:Plan": _plan,
     "aws:backup/selection:Selection": _selection,
     "aws:backup/regionSettings:RegionSettings": _region_settings,
+    "aws:backup/restoreTestingPlan:RestoreTestingPlan": _restore_testing_plan,
+    "aws:backup/restoreTestingSelection:RestoreTestingSelection": _restore_testing_selection,
+    "aws:backup/framework:Framework": _framework,
+    "aws:backup/reportPlan:ReportPlan": _report_plan,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:cfg/recorder:Recorder": lambda i, _: (
+        "records " + ", ".join(i.get("recordingGroup", {}).get("resourceTypes", []))
+    ),
+    "aws:cfg/deliveryChannel:DeliveryChannel": lambda i, _: (
+        f"to s3://{i.get('s3BucketName')}/{i.get('s3KeyPrefix')}/"
+    ),
+    "aws:cfg/recorderStatus:RecorderStatus": lambda i, _: f"recording {i.get('isEnabled')}",
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda i, _: str(i["policyArn"]).split(
         "/"

@@ -2,12 +2,15 @@
 
 To add a capability: write its component(s) in `components/`, a builder module here, one line in
 `REGISTRY`, and add the capability to a tier in `tiers/definitions.py` (docs/architecture.md walks
-through an example). Registry order is build order: a builder comes after those it needs.
+through an example). Registry order is build order: a builder comes after those it needs, and
+every builder comes before AUDIT and DASHBOARD, which gather the audit controls, widgets and
+alarms of those before them.
 """
 
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from tiers.capabilities.audit import AuditBuilder
 from tiers.capabilities.aws_backup import AwsBackupBuilder
 from tiers.capabilities.base import (
     Alarm,
@@ -18,7 +21,9 @@ from tiers.capabilities.base import (
     Scope,
 )
 from tiers.capabilities.cross_region_copies import CrossRegionCopiesBuilder
+from tiers.capabilities.dashboard import DashboardBuilder
 from tiers.capabilities.posture_guard import PostureGuardBuilder
+from tiers.capabilities.restore_testing import RestoreTestingBuilder
 from tiers.capabilities.s3_replication import S3ReplicationBuilder
 from tiers.capabilities.system_exports import SystemExportsBuilder
 from tiers.definitions import Capability
@@ -30,14 +35,23 @@ REGISTRY: Mapping[Capability, CapabilityBuilder] = MappingProxyType(
         Capability.SYSTEM_EXPORTS: SystemExportsBuilder(),
         Capability.CROSS_REGION_COPIES: CrossRegionCopiesBuilder(),
         Capability.S3_REPLICATION: S3ReplicationBuilder(),
+        Capability.RESTORE_TESTING: RestoreTestingBuilder(),
+        # Gatherers, last: the audit framework holds every control contributed before it, the
+        # dashboard every widget and alarm (its own builder adds none).
+        Capability.AUDIT: AuditBuilder(),
+        Capability.DASHBOARD: DashboardBuilder(),
     }
 )
+
+# The builders that read what the others contributed: they must come after every other.
+GATHERERS = (Capability.AUDIT, Capability.DASHBOARD)
 
 # What this release can build; a tier needing more fails before anything is registered.
 BUILDABLE = frozenset(REGISTRY)
 
 __all__ = [
     "BUILDABLE",
+    "GATHERERS",
     "REGISTRY",
     "Alarm",
     "BuildContext",

@@ -1,6 +1,6 @@
 """Standard's AWS Backup: a deny-delete vault with its own key, daily and monthly rules, alerts."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,8 +17,10 @@ from components import (
     BackupVault,
     BackupVaultArgs,
 )
+from components import audit_controls as controls
+from formkiq_backup import aws_rules
 from formkiq_backup.config import BackupSettings
-from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
+from tiers.capabilities.base import STACK_TAG, Alarm, BuildContext, Contribution, Product
 from tiers.definitions import Capability, RuleKind
 from tiers.scope import ScopeRole
 
@@ -113,14 +115,16 @@ class AwsBackupBuilder:
         max_age_hours = (
             context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
         )
+        resource_types = (["DynamoDB"] if environment.protected_tables else []) + (
+            ["S3"] if environment.protected_buckets else []
+        )
         alerts = BackupJobAlerts(
             naming.resource("backup-alerts"),
             BackupJobAlertsArgs(
                 topic_arn=scope.alerts.topic_arn,
                 vault_name=vault.vault_name,
                 name_prefix=naming.prefix,
-                resource_types=(["DynamoDB"] if environment.protected_tables else [])
-                + (["S3"] if environment.protected_buckets else []),
+                resource_types=resource_types,
                 hours_without_completed_backup=max_age_hours,
                 region=scope.region,
                 tags=context.tags,
@@ -130,6 +134,8 @@ class AwsBackupBuilder:
         return Contribution(
             outputs={"backupVaultArn": vault.vault_arn, "backupPlanId": plan.plan_id},
             alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alerts.alarm_names],
+            widgets=alerts.widgets,
+            audit_controls=backup_controls(context, resource_types),
             verify={
                 "vaults": [
                     {
@@ -149,6 +155,36 @@ class AwsBackupBuilder:
                 else {}
             ),
         )
+
+
+def backup_controls(
+    context: BuildContext, resource_types: Sequence[str]
+) -> list[controls.AuditControl]:
+    """What this capability promises, as Backup Audit Manager checks it.
+
+    Every value comes from the stack's settings: the backup schedule's worst gap and the daily
+    rule's retention for the plan; the shortest rule's retention for every recovery point; the
+    break-glass roles as the only ones allowed to delete; the tier's maximum recovery point age
+    (what its alarms and `formkiq-dr verify` hold the newest point to). Plans and vaults are
+    scoped by the stack's own tag, resources by the types it protects.
+    """
+    settings = context.settings
+    unit, value = aws_rules.backup_frequency(settings.backup_schedule)
+    shortest = min(
+        backup_rule(kind, settings).delete_after_days for kind in context.spec.backup_rules
+    )
+    ours = {STACK_TAG: context.tags[STACK_TAG]}
+    return [
+        controls.protected_by_backup_plan(resource_types),
+        controls.plan_frequency_and_retention(unit, value, settings.daily_retention_days, ours),
+        controls.recovery_point_minimum_retention(shortest, resource_types),
+        controls.recovery_points_encrypted(resource_types),
+        controls.manual_deletion_disabled(settings.break_glass_role_arns, ours),
+        controls.last_recovery_point_created(
+            context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
+            resource_types,
+        ),
+    ]
 
 
 def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:

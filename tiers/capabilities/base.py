@@ -3,8 +3,10 @@
 A builder turns one `Capability` of a tier into components. It declares, as plain data, the
 services that must publish to each scope's alert topic (the topic policy is written before any
 builder runs) and the products it needs from builders before it (the vault, say). Its `build`
-returns a `Contribution`: stack outputs, the alarms it created (a dashboard will want them),
-what `formkiq-dr verify` should expect of it, and products for the builders after it.
+returns a `Contribution`: stack outputs, the alarms it created and the dashboard widgets of the
+metrics it watches (the dashboard shows both), the audit controls that evidence what it built
+(the audit framework gathers them), what `formkiq-dr verify` should expect of it, and products
+for the builders after it.
 """
 
 from collections.abc import Mapping, Sequence
@@ -15,10 +17,16 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import pulumi
 
 from components import NotificationTopic
+from components.audit_controls import AuditControl
+from components.dashboard import Widget
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
 from tiers.definitions import Capability, TierSpec
 from tiers.scope import Naming, RegionScope, ScopeRole
+
+# The tag every resource of a stack carries, valued with its FormKiQ environment: audit control
+# scopes name the stack's own plans and vaults by it.
+STACK_TAG = "FormKiQAppEnvironment"
 
 
 class Product(StrEnum):
@@ -28,6 +36,15 @@ class Product(StrEnum):
     COPY_DESTINATION = "the vault the primary plan's rules copy to, still to be built"
     DR_VAULT = "the DR region's backup vault"
     EXPORTS_BUCKET = "the system exports bucket"
+
+
+# Products handed over as deferred outputs: in a tier with the capability, a builder registers
+# resources that wait for a value the capability's builder must give later. Unresolved, the
+# deployment would wait for ever, so that builder must declare the product in `needs`
+# (tiers.builder.ensure_buildable refuses the tier before anything is registered otherwise).
+DEFERRED_PRODUCTS: Mapping[Product, Capability] = {
+    Product.COPY_DESTINATION: Capability.CROSS_REGION_COPIES,
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,13 @@ class Contribution:
     outputs: Mapping[str, object] = field(default_factory=dict)
     """Stack outputs; names are a contract for scripts and StackReferences."""
     alarms: Sequence[Alarm] = ()
+    """Every alarm it created: the dashboard shows each with its state."""
+    widgets: Sequence[Widget] = ()
+    """Dashboard widgets of the metrics it publishes or watches (a widget in another region
+    names it: `Widget(region=context.dr.region, ...)`)."""
+    audit_controls: Sequence[AuditControl] = ()
+    """Backup Audit Manager controls evidencing what it built, parameters from the settings
+    (components/audit_controls.py makes each); the audit framework holds them all."""
     verify: Mapping[str, object] = field(default_factory=dict)
     """Entries of the `verifyExpectations` output; lists from several builders are joined."""
     products: Mapping[Product, object] = field(default_factory=dict)
@@ -97,6 +121,9 @@ class BuildContext:
     products: dict[Product, object] = field(default_factory=dict)
     parent: pulumi.Resource | None = None
     """The resource every component a builder registers goes under (the tier's component)."""
+    contributions: list[Contribution] = field(default_factory=list)
+    """What the builders before this one contributed: the audit framework and the dashboard,
+    registered last, gather their controls, widgets and alarms from it."""
 
     def child_opts(self, **options: Any) -> pulumi.ResourceOptions:
         """Options for a component a builder registers: parented where the tier says."""

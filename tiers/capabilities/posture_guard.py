@@ -65,4 +65,7 @@ class PostureGuardBuilder:
             ),
             context.child_opts(),
         )
-        return Contribution(alarms=[Alarm(ScopeRole.PRIMARY, name) for name in guard.alarm_names])
+        return Contribution(
+            alarms=[Alarm(ScopeRole.PRIMARY, name) for name in guard.alarm_names],
+            widgets=guard.widgets,
+        )

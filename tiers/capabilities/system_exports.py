@@ -91,6 +91,7 @@ class SystemExportsBuilder:
                 "exportSchedule": context.settings.export_schedule.expression,
             },
             alarms=[Alarm(ScopeRole.PRIMARY, name) for name in alarm_names],
+            widgets=monitor.widgets,
             verify={"exports": expectations.descriptor()},
             products={Product.EXPORTS_BUCKET: bucket},
         )

@@ -48,7 +48,7 @@ _NO_DELIMITER = "chr(1)"
 
 def extension_directory() -> Path:
     """Where `duckdb-ext-httpfs` put its extension: `<site-packages>/duckdb_ext/extensions`."""
-    import duckdb_ext  # type: ignore[import-not-found]  # a namespace package, no stubs
+    import duckdb_ext  # type: ignore[import-untyped]  # a namespace package, no stubs
 
     return Path(next(iter(duckdb_ext.__path__))) / "extensions"
 

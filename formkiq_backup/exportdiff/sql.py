@@ -178,7 +178,7 @@ SELECT CASE WHEN NOT changes.in_scope THEN '{ACTION_PUT}'
             WHEN reference.k0 IS NULL THEN '{ACTION_DELETE}'
             ELSE '{ACTION_OVERWRITE}' END AS action,
        reference.line AS reference_line,
-       changes.line AS live_line
+       CASE WHEN changes.in_scope THEN changes.line END AS live_line
 FROM {changes} AS changes LEFT JOIN reference ON {_on(keys, "changes", "reference")}
 WHERE reference.k0 IS NOT NULL OR changes.in_scope"""
 

@@ -34,3 +34,7 @@ class Engine(Protocol):
     ) -> Candidates: ...
 
     def close(self) -> None: ...
+
+
+class EngineError(RuntimeError):
+    """The engine could not compute the diff (a query that failed or was cancelled)."""

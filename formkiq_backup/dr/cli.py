@@ -298,6 +298,54 @@ AT_HELP = (
 )
 
 
+MEMORY_LIMIT_SHAPE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def export_engine_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The engine that computes a diff of exports, and its settings."""
+    for option in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(["duckdb", "athena"]),
+                default="duckdb",
+                show_default=True,
+                help="duckdb: on this machine; athena: in the account (needs --workgroup).",
+            ),
+            click.option("--workgroup", default=None, help="Athena workgroup (--engine athena)."),
+            click.option(
+                "--athena-database",
+                default="default",
+                show_default=True,
+                help="Glue database for the temporary tables over the exports.",
+            ),
+            click.option(
+                "--athena-output",
+                default=None,
+                help="S3 URL for query results (default: the workgroup's).",
+            ),
+            click.option(
+                "--memory-limit",
+                default=None,
+                help="DuckDB's memory limit, e.g. 2GB (default 1GB); larger joins spill to disk.",
+            ),
+            click.option(
+                "--threads",
+                type=click.IntRange(1, 256),
+                default=None,
+                help="DuckDB's threads (default: one per core).",
+            ),
+            click.option(
+                "--direct-s3",
+                is_flag=True,
+                help="DuckDB reads the files in S3 (httpfs) instead of downloading them first.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
 @click.group(cls=DrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formkiq-backup", prog_name="formkiq-dr")
 def cli() -> None:
@@ -569,53 +617,6 @@ def drill(
 
 
 # --- exports ---------------------------------------------------------------------------------
-
-MEMORY_LIMIT_SHAPE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
-
-
-def export_engine_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The engine that computes a diff of exports, and its settings."""
-    for option in reversed(
-        [
-            click.option(
-                "--engine",
-                type=click.Choice(["duckdb", "athena"]),
-                default="duckdb",
-                show_default=True,
-                help="duckdb: on this machine; athena: in the account (needs --workgroup).",
-            ),
-            click.option("--workgroup", default=None, help="Athena workgroup (--engine athena)."),
-            click.option(
-                "--athena-database",
-                default="default",
-                show_default=True,
-                help="Glue database for the temporary tables over the exports.",
-            ),
-            click.option(
-                "--athena-output",
-                default=None,
-                help="S3 URL for query results (default: the workgroup's).",
-            ),
-            click.option(
-                "--memory-limit",
-                default=None,
-                help="DuckDB's memory limit, e.g. 2GB (default 1GB); larger joins spill to disk.",
-            ),
-            click.option(
-                "--threads",
-                type=click.IntRange(1, 256),
-                default=None,
-                help="DuckDB's threads (default: one per core).",
-            ),
-            click.option(
-                "--direct-s3",
-                is_flag=True,
-                help="DuckDB reads the files in S3 (httpfs) instead of downloading them first.",
-            ),
-        ]
-    ):
-        function = option(function)
-    return function
 
 
 def _engine_options(options: dict[str, Any], *, exports_given: bool) -> Any:

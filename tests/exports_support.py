@@ -284,9 +284,14 @@ def add_manifests(s3: Any, described: dict[str, Any], export_time: datetime) -> 
     """The manifests DynamoDB writes beside an export's data, for an export moto made (moto
     writes the data file only); returns the export's folder URL."""
     bucket, prefix = described["S3Bucket"], described["S3Prefix"]
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
-    data = [entry["Key"] for entry in listed if "/data/" in entry["Key"]]
-    root = data[0].split("data/")[0]
+    listed = [
+        entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    ]
+    finished = {key.removesuffix("manifest-summary.json") for key in listed}
+    root = next(
+        k.split("data/")[0] for k in listed if "/data/" in k and k.split("data/")[0] not in finished
+    )
+    data = [key for key in listed if key.startswith(f"{root}data/")]
     entries = []
     for key in data:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

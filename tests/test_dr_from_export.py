@@ -1,0 +1,342 @@
+"""`formkiq-dr export-now`, `diff-exports`, `repair --from-export` and `drill --from-export`
+against a FormKiQ in moto, in-process. moto's ExportTableToPointInTime writes the table's items
+(one data file, S3Prefix mandatory, an incremental window ignored: it exports the whole table)
+and no manifests, so each export here gets the manifests DynamoDB writes
+(tests/exports_support.add_manifests) before it is read."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from formkiq_backup.items import TableDigest
+from formkiq_backup.offline.incident import break_site
+from formkiq_backup.sites import belongs_to_site
+from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, World, hook_clients, no_aws_session, run_cli
+from tests.exports_support import add_manifests, create_exports_bucket
+
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def site_digest(world: World, site: str) -> TableDigest:
+    pages = world.client("dynamodb").get_paginator("scan").paginate(TableName=DOCUMENTS)
+    return TableDigest().add_all(
+        item for page in pages for item in page["Items"] if belongs_to_site(item, site)
+    )
+
+
+def export_now(world: World, table: str, when: datetime) -> str:
+    """`formkiq-dr export-now TABLE`, then the manifests DynamoDB would have written."""
+    outcome = world.run("export-now", table)
+    assert outcome.exit_code == 0, outcome.report
+    arn = outcome.report["summary"]["exportArn"]
+    described = world.client("dynamodb").describe_export(ExportArn=arn)["ExportDescription"]
+    return add_manifests(world.client("s3"), described, when)
+
+
+@pytest.fixture
+def exported(world: World) -> World:
+    create_exports_bucket(world.session, world.sample.account_id)
+    return world
+
+
+def test_export_now_exports_into_the_exports_bucket_and_follows_it(
+    exported: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    hook_clients(
+        monkeypatch,
+        "before-parameter-build.dynamodb.ExportTableToPointInTime",
+        lambda params, **_: sent.append(params),
+    )
+    outcome = exported.run("export-now", "documents")
+
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.statuses("export") == {DOCUMENTS: "pass"}
+    assert sent[0]["S3Bucket"] == f"formkiq-prod-exports-{exported.sample.account_id}"
+    assert sent[0]["S3Prefix"] == f"dynamodb/{DOCUMENTS}/"
+    assert (sent[0]["ExportType"], sent[0]["ExportFormat"]) == ("FULL_EXPORT", "DYNAMODB_JSON")
+    assert outcome.report["summary"]["itemCount"] > 0
+
+
+def test_an_incremental_export_now_asks_for_the_window_since_the_time_given(
+    exported: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto accepts the incremental request and exports the whole table (its window is
+    ignored), so only the request is asserted here."""
+    sent: list[dict[str, Any]] = []
+    hook_clients(
+        monkeypatch,
+        "before-parameter-build.dynamodb.ExportTableToPointInTime",
+        lambda params, **_: sent.append(params),
+    )
+    since = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    outcome = exported.run("export-now", "documents", "--incremental-since", since.isoformat())
+
+    assert outcome.exit_code == 0, outcome.report
+    assert sent[0]["ExportType"] == "INCREMENTAL_EXPORT"
+    specification = sent[0]["IncrementalExportSpecification"]
+    assert specification["ExportViewType"] == "NEW_AND_OLD_IMAGES"
+    assert specification["ExportFromTime"] == since
+
+
+@pytest.mark.parametrize("hours_ago", [0.1, 30])
+def test_an_incremental_window_outside_15_minutes_to_24_hours_is_refused(
+    exported: World, hours_ago: float
+) -> None:
+    since = datetime.now(UTC) - timedelta(hours=hours_ago)
+    outcome = exported.run("export-now", "documents", "--incremental-since", since.isoformat())
+    assert outcome.exit_code == 2
+    assert "15 minutes to 24 hours" in outcome.report["summary"]["error"]
+
+
+def test_repair_from_the_latest_export_puts_the_site_back_without_a_restore(
+    exported: World,
+) -> None:
+    world = exported
+    export_now(world, "documents", T0)
+    before = site_digest(world, "finance")
+    damage = break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+
+    plan = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-export", "latest:documents"
+    )
+    assert plan.exit_code == 0, plan.report
+    assert plan.report["summary"]["plan"] == {
+        "put": len(damage.deleted_items),
+        "overwrite": len(damage.overwritten_items),
+        "delete": 0,
+        "keep": len(damage.created_items),
+    }
+    assert site_digest(world, "finance").hexdigest != before.hexdigest  # a dry run writes nothing
+
+    applied = world.run(
+        "repair",
+        "--table",
+        "documents",
+        "--site",
+        "finance",
+        "--from-export",
+        "latest:documents",
+        "--apply",
+        "--delete-new",
+    )
+    assert applied.exit_code == 0, applied.report
+    assert applied.report["summary"]["applied"]["conflicts"] == 0
+    assert site_digest(world, "finance").hexdigest == before.hexdigest
+    assert not [t for t in world.tables() if "-repair-" in t]  # nothing restored
+
+
+def test_repair_between_two_exports_reads_no_table_and_plans_like_the_scan(exported: World) -> None:
+    world = exported
+    reference = export_now(world, "documents", T0)
+    damage = break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    live = export_now(world, "documents", T0 + timedelta(hours=2))
+
+    scanned = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-export", reference
+    )
+    exported_only = world.run(
+        "repair",
+        "--table",
+        "documents",
+        "--site",
+        "finance",
+        "--from-export",
+        reference,
+        "--live-export",
+        live,
+    )
+    assert exported_only.exit_code == scanned.exit_code == 0, exported_only.report
+    assert exported_only.report["summary"]["plan"] == scanned.report["summary"]["plan"]
+    assert exported_only.report["summary"]["changes"] == scanned.report["summary"]["changes"]
+    assert len(exported_only.report["summary"]["changes"]) == (
+        len(damage.deleted_items) + len(damage.overwritten_items) + len(damage.created_items)
+    )
+    assert exported_only.report["summary"]["engine"]["engine"] == "duckdb"
+
+
+def test_diff_exports_reports_the_repair_plan_per_site_in_repairs_shape(exported: World) -> None:
+    world = exported
+    reference = export_now(world, "documents", T0)
+    damage = break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    live = export_now(world, "documents", T0 + timedelta(hours=1))
+
+    outcome = world.run("diff-exports", "--from", reference, "--to", live)
+
+    assert outcome.exit_code == 0, outcome.report
+    summary = outcome.report["summary"]
+    assert set(summary["plan"]) == {"put", "overwrite", "delete", "keep"}
+    assert summary["plan"]["put"] == len(damage.deleted_items)
+    assert summary["plan"]["keep"] == len(damage.created_items)
+    assert {change["action"] for change in summary["changes"]} <= {"put", "overwrite", "keep"}
+    assert set(summary["sites"]) >= {"finance"}
+    assert "default" not in summary["sites"]  # the incident touched finance only
+    against_table = world.run("diff-exports", "--from", reference, "--to", "documents")
+    assert against_table.report["summary"]["plan"] == summary["plan"]
+
+
+def test_drill_from_an_export_compares_every_item_with_the_reference(exported: World) -> None:
+    world = exported
+    reference = export_now(world, "documents", T0)
+    same = export_now(world, "documents", T0 + timedelta(minutes=5))
+    passed = world.run("drill", "--from-export", same, "--reference-export", reference, "--strict")
+    assert passed.exit_code == 0, passed.report
+    assert passed.statuses("integrity") == {DOCUMENTS: "pass"}
+
+    break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    changed = export_now(world, "documents", T0 + timedelta(minutes=10))
+    warned = world.run("drill", "--from-export", changed, "--reference-export", reference)
+    failed = world.run(
+        "drill", "--from-export", changed, "--reference-export", reference, "--strict"
+    )
+    assert (warned.exit_code, failed.exit_code) == (0, 1)
+    assert warned.statuses("integrity") == {DOCUMENTS: "warn"}
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_an_export_of_another_table_is_refused(exported: World) -> None:
+    syncs = export_now(exported, "documentsyncs", T0)
+    outcome = exported.run(
+        "repair", "--table", "documents", "--whole-table", "--from-export", syncs
+    )
+    assert outcome.exit_code == 2
+    assert f"is an export of another table than {DOCUMENTS}" in outcome.report["summary"]["error"]
+    assert SYNCS in outcome.report["summary"]["error"]
+
+
+def test_an_export_older_than_the_reference_is_refused(exported: World) -> None:
+    earlier = export_now(exported, "documents", T0)
+    later = export_now(exported, "documents", T0 + timedelta(hours=1))
+    outcome = exported.run("diff-exports", "--from", later, "--to", earlier)
+    assert outcome.exit_code == 2
+    assert "older than the reference" in outcome.report["summary"]["error"]
+
+
+def test_a_site_that_does_not_exist_is_refused_before_any_export_is_read(
+    exported: World,
+) -> None:
+    reference = export_now(exported, "documents", T0)
+    outcome = exported.run(
+        "repair", "--table", "documents", "--site", "financ", "--from-export", reference
+    )
+    assert outcome.exit_code == 2
+    assert "has no such site" in outcome.report["summary"]["error"]
+
+
+def test_a_corrupt_manifest_fails_the_check_with_exit_1(exported: World) -> None:
+    reference = export_now(exported, "documents", T0)
+    bucket, root = reference.removeprefix("s3://").split("/", 1)
+    exported.client("s3").put_object(Bucket=bucket, Key=f"{root}manifest-files.json", Body=b"{")
+    outcome = exported.run("diff-exports", "--from", reference, "--to", "documents")
+    assert outcome.exit_code == 1
+    assert outcome.report["ok"] is False
+    assert "manifest-files.json line 1" in outcome.report["summary"]["error"]
+    assert outcome.statuses("export") == {"check": "fail"}
+
+
+def test_no_finished_export_of_the_table_is_a_usage_error_saying_how_to_make_one(
+    exported: World,
+) -> None:
+    outcome = exported.run("diff-exports", "--from", "latest:documents", "--to", "documents")
+    assert outcome.exit_code == 2
+    assert "formkiq-dr export-now" in outcome.report["summary"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["diff-exports", "--from", "s3://bucket/x/", "--to", "documents"], "AWSDynamoDB/<id>/"),
+        (
+            [
+                "diff-exports",
+                "--from",
+                "latest:documents",
+                "--to",
+                "documents",
+                "--engine",
+                "athena",
+            ],
+            "needs --workgroup",
+        ),
+        (
+            [
+                "diff-exports",
+                "--from",
+                "latest:documents",
+                "--to",
+                "documents",
+                "--memory-limit",
+                "lots",
+            ],
+            "a size such as 512MB",
+        ),
+        (
+            [
+                "diff-exports",
+                "--from",
+                "latest:documents",
+                "--to",
+                "documents",
+                "--engine",
+                "athena",
+                "--workgroup",
+                "w",
+                "--threads",
+                "2",
+            ],
+            "DuckDB settings",
+        ),
+        (
+            [
+                "repair",
+                "--table",
+                "documents",
+                "--site",
+                "finance",
+                "--from-export",
+                "latest:documents",
+                "--at",
+                "2026-11-30T09:00:00Z",
+            ],
+            "give one state to go back to",
+        ),
+        (
+            [
+                "repair",
+                "--table",
+                "documents",
+                "--site",
+                "finance",
+                "--live-export",
+                "latest:documents",
+            ],
+            "only with --from-export",
+        ),
+        (
+            [
+                "repair",
+                "--table",
+                "documents",
+                "--site",
+                "finance",
+                "--at",
+                "2026-11-30T09:00:00Z",
+                "--memory-limit",
+                "2GB",
+            ],
+            "only with exports to diff",
+        ),
+        (["drill", "--from-export", "latest:documents"], "go together"),
+    ],
+)
+def test_export_options_that_do_not_fit_are_refused_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    opened = no_aws_session(monkeypatch)
+    outcome = run_cli(*args, "--app-env", "prod", "--json")
+    assert outcome.exit_code == 2, outcome.stdout
+    assert message in outcome.report["summary"]["error"]
+    assert opened == []

@@ -687,7 +687,7 @@ def _repair_from_export(
     engine: Any,
     options: dict[str, Any],
 ) -> NoReturn:
-    from formkiq_backup.dr.from_export import DEFAULT_WRITERS, run_repair_from_export
+    from formkiq_backup.dr.from_export import RepairFromExport, run_repair_from_export
 
     if from_export is None:
         refuse("--live-export: only with --from-export (the export to go back to)")
@@ -704,13 +704,7 @@ def _repair_from_export(
         lambda ctx, report, feedback: run_repair_from_export(
             ctx,
             report,
-            table_name=table_name,
-            site=site,
-            reference_text=from_export,
-            live_export_text=live_export,
-            apply=apply,
-            delete_new=delete_new,
-            writers=DEFAULT_WRITERS,
+            RepairFromExport(table_name, site, from_export, live_export, apply, delete_new),
             engine_options=engine,
             on_scan=feedback.scanned,
             on_step=feedback.step,
@@ -845,7 +839,7 @@ def export_now(
     *, table_name: str, incremental_since: datetime | None, no_wait: bool, **options: Any
 ) -> None:
     """Export TABLE (documents, documentsyncs or its name) into the exports bucket now."""
-    from formkiq_backup.dr.from_export import run_export_now
+    from formkiq_backup.dr.export_now import run_export_now
 
     if incremental_since is not None and incremental_since > datetime.now(UTC):
         refuse(f"--incremental-since {utc_text(incremental_since)} is in the future")

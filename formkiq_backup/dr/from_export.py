@@ -15,15 +15,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.repair import (
     KEEP,
     KEPT_DETAIL,
@@ -37,7 +36,13 @@ from formkiq_backup.dr.repair import (
 )
 from formkiq_backup.dr.report import EXIT_FAILED, Report, Status
 from formkiq_backup.dr.scope import require_site
-from formkiq_backup.dr.tables import ScanProgress, SourceGuard, page_counter, scan
+from formkiq_backup.dr.tables import (
+    ScanProgress,
+    SourceGuard,
+    page_counter,
+    scan,
+    table_key_attributes,
+)
 from formkiq_backup.exportdiff.diff import ExportMismatchError, diff_exports, export_items
 from formkiq_backup.exportdiff.engine import Engine, EngineError
 from formkiq_backup.exportdiff.manifest import (
@@ -61,11 +66,6 @@ LATEST = "latest:"
 ENGINES = ("duckdb", "athena")
 # Writers of repair --from-export: each sends one conditional write at a time.
 DEFAULT_WRITERS = 8
-EXPORT_TIMEOUT_SECONDS = 24 * 3600
-# ExportTableToPointInTime's incremental window (DynamoDB developer guide, "Exporting
-# incremental data"): at least 15 minutes, at most 24 hours.
-INCREMENTAL_MIN = timedelta(minutes=15)
-INCREMENTAL_MAX = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -169,14 +169,14 @@ def _diff(
 ) -> tuple[TableDiff, dict[str, object]]:
     """The diff of `reference` against a later export of its table, or against the live table
     itself (a scan, compared in this process: the reference still needs no restore)."""
-    keys = _key_attributes(dynamodb, reference.table_name)
+    keys = table_key_attributes(dynamodb, reference.table_name)
     if isinstance(live, str):
         on_step(f"comparing {reference.describe()} with table {live}")
         diff = TableDiff(keys)
         try:
-            with _scratch() as directory:
+            with TemporaryDirectory(prefix="formkiq-dr-export-") as directory:
                 diff.collect(
-                    export_items(s3, reference, site, directory=directory),
+                    export_items(s3, reference, site, directory=Path(directory)),
                     scan(
                         dynamodb,
                         live,
@@ -197,28 +197,9 @@ def _diff(
         engine.close()
 
 
-class _scratch:  # noqa: N801  # a context manager read like a function
-    """A temporary folder for an export's files, removed on the way out."""
-
-    def __enter__(self) -> Path:
-        import tempfile
-
-        self._folder = tempfile.TemporaryDirectory(prefix="formkiq-dr-export-")
-        return Path(self._folder.name)
-
-    def __exit__(self, *_: object) -> None:
-        self._folder.cleanup()
-
-
-def _key_attributes(dynamodb: Any, table: str) -> tuple[str, ...]:
-    from formkiq_backup.dr.tables import table_key_attributes
-
-    return table_key_attributes(dynamodb, table)
-
-
 def _plan(report: Report, diff: TableDiff, delete_new: bool) -> dict[str, int]:
     """The plan in `repair`'s words and shape (summary `plan`, `changes`, `sites`), and its
-    first lines in the summary."""
+    first lines among the entries."""
     counts = diff.counts()
     plan = {
         Action.PUT.value: counts[Action.PUT],
@@ -235,23 +216,26 @@ def _plan(report: Report, diff: TableDiff, delete_new: bool) -> dict[str, int]:
     if planned > PLAN_LISTED:
         report.summary["changesNotListed"] = planned - PLAN_LISTED
     report.summary["sites"] = _per_site(diff.changes(), delete_new)
+    _preview(report, diff, {"plan": planned - plan[KEEP], "kept": plan[KEEP]}, delete_new)
+    return plan
+
+
+def _preview(report: Report, diff: TableDiff, totals: dict[str, int], delete_new: bool) -> None:
+    """The first PLAN_PREVIEW writes under `plan` and kept items under `kept`, and a count of
+    the rest (repair's summary)."""
     shown: Counter[str] = Counter()
     for change in diff.changes():
+        if all(shown[section] >= min(total, PLAN_PREVIEW) for section, total in totals.items()):
+            break
         action = planned_action(change, delete_new)
         section = "kept" if action == KEEP else "plan"
         if shown[section] < PLAN_PREVIEW:
             shown[section] += 1
-            report.add(
-                section,
-                _key_text(change.key),
-                Status.INFO,
-                KEPT_DETAIL if action == KEEP else action,
-            )
-    totals = {"plan": planned - plan[KEEP], "kept": plan[KEEP]}
+            detail = KEPT_DETAIL if action == KEEP else action
+            report.add(section, _key_text(change.key), Status.INFO, detail)
     for section, total in totals.items():
         if total > shown[section]:
             report.add(section, "...", Status.INFO, f"and {total - shown[section]} more")
-    return plan
 
 
 def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str, int]]:
@@ -264,6 +248,32 @@ def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str
         for site in sites:
             found.setdefault(site, Counter())[planned_action(change, delete_new)] += 1
     return {site: dict(counts) for site, counts in sorted(found.items())}
+
+
+def _report_diff(
+    report: Report, subject: str, diff: TableDiff, plan: dict[str, int], started: float
+) -> None:
+    report.add(
+        "diff",
+        subject,
+        Status.INFO,
+        f"{diff.reference_count} items then, {diff.live_count} now: "
+        + ", ".join(f"{count} to {action}" for action, count in plan.items()),
+        time.monotonic() - started,
+    )
+
+
+def _live_side(ctx: DrContext, s3: Any, text: str, reference: Export) -> Export | str:
+    """`--to`: an export (`s3://...`, `latest:...`), or the table the reference is of."""
+    if text.startswith(("s3://", LATEST)):
+        return resolve_export(ctx, s3, text, "--to")
+    table = resolve_table(ctx, text)
+    if table != reference.table_name:
+        raise SetupError(
+            f"--to {text}: table {table}, while --from is {reference.describe()}: give the "
+            "table the export is of"
+        )
+    return table
 
 
 def _describe_live(live: Export | str) -> str:
@@ -284,30 +294,22 @@ def run_diff_exports(
     """What `repair` would put back, overwrite and keep between an export and a later export
     of the same table (or the live table), per site; nothing is written."""
     s3 = _read_only_s3(ctx)
-    guard = SourceGuard([t.name for t in ctx.environment.protected_tables], [])
-    dynamodb = guard.attach(ctx.client("dynamodb"))
+    dynamodb = SourceGuard([t.name for t in ctx.environment.protected_tables], []).attach(
+        ctx.client("dynamodb")
+    )
     if site is not None:
         require_site(ctx, site)
 
     def body() -> None:
         reference = resolve_export(ctx, s3, reference_text, "--from")
         _protected_export(ctx, reference, "--from")
-        live: Export | str
-        if live_text.startswith(("s3://", LATEST)):
-            live = resolve_export(ctx, s3, live_text, "--to")
-        else:
-            live = resolve_table(ctx, live_text)
-            if live != reference.table_name:
-                raise SetupError(
-                    f"--to {live_text}: table {live}, while --from is {reference.describe()}: "
-                    "give the table the export is of"
-                )
+        live = _live_side(ctx, s3, live_text, reference)
         report.summary.update(
+            table=reference.table_name,
+            scope=f"site {site}" if site else "whole table",
             reference=reference.describe(),
             referenceExport=reference.location.url,
             live=_describe_live(live),
-            scope=f"site {site}" if site else "whole table",
-            table=reference.table_name,
         )
         started = time.monotonic()
         diff, details = _diff(
@@ -322,31 +324,30 @@ def run_diff_exports(
             on_step=on_step,
         )
         with diff:
-            plan = _plan(report, diff, delete_new=False)
             report.summary["engine"] = details
-            report.add(
-                "diff",
-                reference.table_name,
-                Status.INFO,
-                f"{diff.reference_count} items then, {diff.live_count} now: "
-                + ", ".join(f"{count} to {action}" for action, count in plan.items()),
-                time.monotonic() - started,
-            )
+            _report_diff(report, reference.table_name, diff, _plan(report, diff, False), started)
 
     _checked(report, body)
+
+
+@dataclass(frozen=True)
+class RepairFromExport:
+    """What `repair --from-export` was asked to do."""
+
+    table: str
+    site: str | None
+    reference_text: str
+    live_export_text: str | None
+    apply: bool
+    delete_new: bool
+    writers: int = DEFAULT_WRITERS
 
 
 def run_repair_from_export(
     ctx: DrContext,
     report: Report,
+    request: RepairFromExport,
     *,
-    table_name: str,
-    site: str | None,
-    reference_text: str,
-    live_export_text: str | None,
-    apply: bool,
-    delete_new: bool,
-    writers: int,
     engine_options: EngineOptions,
     on_scan: ScanProgress,
     on_step: Callable[[str], None],
@@ -354,114 +355,127 @@ def run_repair_from_export(
     """`repair --from-export`: the export is the reference; the live side is the table (read by
     a scan) or, with `--live-export`, a later export of it (the table is not read at all).
     Writes are conditional either way, so anything that changed since is a conflict."""
-    live = resolve_table(ctx, table_name)
-    if site is not None:
-        require_site(ctx, site)
+    live = resolve_table(ctx, request.table)
+    if request.site is not None:
+        require_site(ctx, request.site)
     s3 = _read_only_s3(ctx)
     protected = {t.name for t in ctx.environment.protected_tables}
-    writable = {live} if apply else set()
+    # Only the repaired table may be written, and only with --apply.
+    writable = {live} if request.apply else set()
     dynamodb = SourceGuard(protected - writable, []).attach(ctx.client("dynamodb"))
 
     def body() -> None:
-        reference = resolve_export(ctx, s3, reference_text, "--from-export")
+        reference = resolve_export(ctx, s3, request.reference_text, "--from-export")
         if reference.table_name != live:
             raise SetupError(
                 f"--from-export: {reference.describe()} is an export of another table than "
                 f"{live}, the table being repaired"
             )
         live_side: Export | str = live
-        if live_export_text is not None:
-            live_side = resolve_export(ctx, s3, live_export_text, "--live-export")
-        report.summary.update(
-            table=live,
-            scope=f"site {site}" if site else "whole table",
-            source=f"{reference.describe()}: no restore",
-            referenceExport=reference.location.url,
-            live=_describe_live(live_side),
-            mode="apply" if apply else "dry-run",
-            newItems="deleted (--delete-new)" if delete_new else "kept",
-        )
+        if request.live_export_text is not None:
+            live_side = resolve_export(ctx, s3, request.live_export_text, "--live-export")
+        _summarise_repair(report, request, live, reference, live_side)
         started = time.monotonic()
         diff, details = _diff(
             ctx,
             s3,
             reference,
             live_side,
-            site=site,
+            site=request.site,
             engine_options=engine_options,
             dynamodb=dynamodb,
             on_scan=on_scan,
             on_step=on_step,
         )
         with diff:
-            plan = _plan(report, diff, delete_new)
             report.summary["engine"] = details
-            report.add(
-                "diff",
-                live,
-                Status.INFO,
-                f"{diff.reference_count} items then, {diff.live_count} now: "
-                + ", ".join(f"{count} to {action}" for action, count in plan.items()),
-                time.monotonic() - started,
-            )
-            if apply:
+            plan = _plan(report, diff, request.delete_new)
+            _report_diff(report, live, diff, plan, started)
+            if request.apply:
                 on_step(f"writing {sum(plan.values()) - plan[KEEP]} changes to {live}")
-                apply_in_parallel(dynamodb, live, diff, delete_new, report, writers=writers)
+                apply_in_parallel(
+                    dynamodb, live, diff, request.delete_new, report, writers=request.writers
+                )
 
     _checked(report, body)
+
+
+def _summarise_repair(
+    report: Report, request: RepairFromExport, live: str, reference: Export, side: Export | str
+) -> None:
+    report.summary.update(
+        table=live,
+        scope=f"site {request.site}" if request.site else "whole table",
+        source=f"{reference.describe()}: no restore",
+        referenceExport=reference.location.url,
+        live=_describe_live(side),
+        mode="apply" if request.apply else "dry-run",
+        newItems="deleted (--delete-new)" if request.delete_new else "kept",
+    )
+
+
+class _Writers:
+    """Repair's conditional writes, from several threads; counts what became of each.
+
+    A botocore client is safe to share between threads (boto3's guide, "Multithreading or
+    multiprocessing with clients").
+    """
+
+    def __init__(self, dynamodb: Any, table: str, report: Report) -> None:
+        self.dynamodb, self.table, self.report = dynamodb, table, report
+        self.outcome: Counter[str] = Counter({"written": 0, "conflicts": 0, "kept": 0})
+        self.outcome["unguarded"] = 0
+        self._lock = threading.Lock()
+
+    def write(self, change: Change) -> None:
+        """One write, conditional on the live item the plan saw: a conflict or an item too
+        large to guard is reported, never forced."""
+        try:
+            _write(self.dynamodb, self.table, change)
+            self._count("written")
+        except UnguardedItemError as error:
+            self._count("unguarded", f"not written: {error}", change)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            self._count(
+                "conflicts",
+                f"changed since the plan was made: {change.action.value} not applied",
+                change,
+            )
+
+    def _count(self, what: str, problem: str = "", change: Change | None = None) -> None:
+        with self._lock:
+            self.outcome[what] += 1
+            if change is not None:
+                section = "unguarded" if what == "unguarded" else "conflict"
+                self.report.add(section, _key_text(change.key), Status.FAIL, problem)
 
 
 def apply_in_parallel(
     dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report, *, writers: int
 ) -> None:
-    """Every planned write, `writers` at a time, each conditional on the live item the plan saw
-    (repair's own write): a conflict or an item too large to guard is reported, not forced.
-
-    A botocore client is safe to share between threads (boto3's guide, "Multithreading or
-    multiprocessing with clients"). At most twice `writers` writes are queued, so the plan is
-    streamed from disk, never held. Stopped part-way, it says how many writes were made.
-    """
-    outcome = Counter({"written": 0, "conflicts": 0, "kept": 0, "unguarded": 0})
-    lock = threading.Lock()
+    """Every planned write, `writers` at a time. At most twice `writers` writes wait in the
+    queue, so the plan is streamed from disk, never held. Stopped part-way, it says how many
+    writes were made, so the operator knows where the table stands."""
+    sink = _Writers(dynamodb, table, report)
     started = time.monotonic()
-
-    def write(change: Change) -> None:
-        try:
-            _write(dynamodb, table, change)
-            counted = "written"
-        except UnguardedItemError as error:
-            counted = "unguarded"
-            with lock:
-                report.add("unguarded", _key_text(change.key), Status.FAIL, f"not written: {error}")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            counted = "conflicts"
-            with lock:
-                report.add(
-                    "conflict",
-                    _key_text(change.key),
-                    Status.FAIL,
-                    f"changed since the plan was made: {change.action.value} not applied",
-                )
-        with lock:
-            outcome[counted] += 1
-
     try:
         with ThreadPoolExecutor(max_workers=writers) as pool:
             pending: set[Future[None]] = set()
             for change in diff.changes():
                 if change.action is Action.DELETE and not delete_new:
-                    outcome["kept"] += 1
+                    sink.outcome["kept"] += 1
                     continue
                 if len(pending) >= 2 * writers:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         future.result()
-                pending.add(pool.submit(write, change))
+                pending.add(pool.submit(sink.write, change))
             for future in pending:
                 future.result()
     except BaseException:
+        outcome = sink.outcome
         report.summary["applied"] = dict(outcome) | {"stoppedPartWay": True}
         report.add(
             "apply",
@@ -471,6 +485,7 @@ def apply_in_parallel(
             time.monotonic() - started,
         )
         raise
+    outcome = sink.outcome
     report.summary["applied"] = dict(outcome) | {"writers": writers}
     report.add(
         "apply",
@@ -507,8 +522,8 @@ def run_drill_from_export(
         table = _protected_export(ctx, reference, "--reference-export")
         if restored.incremental:
             raise SetupError(f"--from-export: {restored.describe()}: give a full export")
-        # A restored table has a name (and ARN) of its own: only its key must be the source's.
-        restored_as_reference = replace(
+        # A restored table has a name (and ARN) of its own: it stands in for the reference's.
+        standing_in = replace(
             restored,
             table_arn=reference.table_arn,
             export_time=max(restored.export_time, reference.export_time),
@@ -521,7 +536,7 @@ def run_drill_from_export(
             ctx,
             s3,
             reference,
-            restored_as_reference,
+            standing_in,
             site=None,
             engine_options=engine_options,
             dynamodb=dynamodb,
@@ -529,117 +544,47 @@ def run_drill_from_export(
             on_step=on_step,
         )
         with diff:
-            counts = diff.counts()
-            seconds = time.monotonic() - started
-            data = {
-                "sourceItems": diff.reference_count,
-                "restoredItems": diff.live_count,
-                "missing": counts[Action.PUT],
-                "different": counts[Action.OVERWRITE],
-                "extra": counts[Action.DELETE],
-                "engine": details,
-            }
-            if not any(counts.values()):
-                report.add(
-                    "integrity",
-                    table,
-                    Status.PASS,
-                    f"{diff.live_count} items, every one identical to the reference",
-                    seconds,
-                    **data,
-                )
-            else:
-                report.add(
-                    "integrity",
-                    table,
-                    Status.FAIL if strict else Status.WARN,
-                    f"restored {diff.live_count} items vs {diff.reference_count}: "
-                    f"{counts[Action.PUT]} missing, {counts[Action.OVERWRITE]} different, "
-                    f"{counts[Action.DELETE]} extra",
-                    seconds,
-                    **data,
-                )
-            report.summary["measuredRecoverySeconds"] = round(seconds, 3)
+            _integrity(
+                report,
+                table,
+                diff,
+                strict=strict,
+                seconds=time.monotonic() - started,
+                details=details,
+            )
 
     _checked(report, body)
 
 
-def run_export_now(
-    ctx: DrContext,
+def _integrity(
     report: Report,
+    table: str,
+    diff: TableDiff,
     *,
-    table_name: str,
-    incremental_since: datetime | None,
-    wait_for_it: bool,
-    on_step: Callable[[str], None],
-    now: datetime | None = None,
+    strict: bool,
+    seconds: float,
+    details: dict[str, object],
 ) -> None:
-    """Start an ExportTableToPointInTime of the table into the exports bucket (full, or
-    incremental from `incremental_since` to the latest time) and follow it to the end."""
-    table = resolve_table(ctx, table_name)
-    facts = next(t for t in ctx.environment.protected_tables if t.name == table)
-    environment = ctx.environment
-    bucket = exports_bucket_name(environment.app_environment, environment.account_id)
-    request: dict[str, Any] = {
-        "TableArn": facts.arn,
-        "S3Bucket": bucket,
-        "S3Prefix": table_prefix(table),
-        "ExportFormat": "DYNAMODB_JSON",
-        "ExportType": "FULL_EXPORT",
+    """The drill's integrity entry: PASS when every item is the reference's."""
+    counts = diff.counts()
+    data = {
+        "sourceItems": diff.reference_count,
+        "restoredItems": diff.live_count,
+        "missing": counts[Action.PUT],
+        "different": counts[Action.OVERWRITE],
+        "extra": counts[Action.DELETE],
+        "engine": details,
     }
-    if incremental_since is not None:
-        window = (now or datetime.now(UTC)) - incremental_since
-        if not INCREMENTAL_MIN <= window <= INCREMENTAL_MAX:
-            raise SetupError(
-                f"--incremental-since {incremental_since:%Y-%m-%d %H:%M:%S} UTC: an incremental "
-                f"export covers 15 minutes to 24 hours up to now ({window} here); use a full "
-                "export"
-            )
-        request.update(
-            ExportType="INCREMENTAL_EXPORT",
-            IncrementalExportSpecification={
-                "ExportFromTime": incremental_since,
-                "ExportViewType": "NEW_AND_OLD_IMAGES",
-            },
-        )
-    guard = SourceGuard([t.name for t in environment.protected_tables], [])
-    dynamodb = guard.attach(ctx.client("dynamodb"))
-    on_step(f"starting {request['ExportType'].lower().replace('_', ' ')} of {table}")
-    started = time.monotonic()
-    described = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]
-    arn = str(described["ExportArn"])
-    report.summary.update(
-        table=table,
-        exportArn=arn,
-        exportType=request["ExportType"],
-        bucket=bucket,
-        prefix=request["S3Prefix"],
-    )
-    if not wait_for_it:
-        report.add("export", table, Status.INFO, f"started: {arn} ({described['ExportStatus']})")
-        return
-
-    final: dict[str, Any] = dict(described)
-
-    def state() -> str:
-        final.update(dynamodb.describe_export(ExportArn=arn)["ExportDescription"])
-        on_step(f"export of {table}: {final['ExportStatus']}")
-        return str(final["ExportStatus"])
-
-    status = poll_until(
-        state, lambda s: s != "IN_PROGRESS", timeout_seconds=EXPORT_TIMEOUT_SECONDS, what=arn
-    )
-    seconds = time.monotonic() - started
-    if status == "COMPLETED":
-        report.summary["itemCount"] = final.get("ItemCount")
-        report.add(
-            "export",
-            table,
-            Status.PASS,
-            f"COMPLETED: {final.get('ItemCount')} items into s3://{bucket}/{table_prefix(table)}"
-            f" (use latest:{table_name})",
-            seconds,
-        )
+    if not any(counts.values()):
+        detail = f"{diff.live_count} items, every one identical to the reference"
+        report.add("integrity", table, Status.PASS, detail, seconds, **data)
     else:
-        why = final.get("FailureMessage") or final.get("FailureCode") or "no reason given"
-        report.add("export", table, Status.FAIL, f"{status}: {why}", seconds)
+        detail = (
+            f"restored {diff.live_count} items vs {diff.reference_count}: "
+            f"{counts[Action.PUT]} missing, {counts[Action.OVERWRITE]} different, "
+            f"{counts[Action.DELETE]} extra"
+        )
+        report.add(
+            "integrity", table, Status.FAIL if strict else Status.WARN, detail, seconds, **data
+        )
+    report.summary["measuredRecoverySeconds"] = round(seconds, 3)

@@ -340,3 +340,37 @@ def test_export_options_that_do_not_fit_are_refused_before_any_aws_call(
     assert outcome.exit_code == 2, outcome.stdout
     assert message in outcome.report["summary"]["error"]
     assert opened == []
+
+
+def test_an_item_changed_after_the_live_export_is_a_conflict_not_overwritten(
+    exported: World,
+) -> None:
+    """With --live-export the table is not read: the writes' conditions are what catch a
+    change made since that export."""
+    world = exported
+    reference = export_now(world, "documents", T0)
+    damage = break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    live = export_now(world, "documents", T0 + timedelta(hours=1))
+    pk, sk = damage.overwritten_items[0]
+    changed = world.item(DOCUMENTS, pk, sk)
+    assert changed is not None
+    changed["tagValue"] = {"S": "a user's edit after the export"}
+    world.client("dynamodb").put_item(TableName=DOCUMENTS, Item=changed)
+
+    outcome = world.run(
+        "repair",
+        "--table",
+        "documents",
+        "--site",
+        "finance",
+        "--from-export",
+        reference,
+        "--live-export",
+        live,
+        "--apply",
+    )
+
+    assert outcome.exit_code == 1
+    assert outcome.report["summary"]["applied"]["conflicts"] == 1
+    assert outcome.statuses("conflict") == {f"{pk} / {sk}": "fail"}
+    assert world.item(DOCUMENTS, pk, sk) == changed  # the user's edit stands

@@ -12,7 +12,16 @@ import pytest
 from formkiq_backup.items import TableDigest
 from formkiq_backup.offline.incident import break_site
 from formkiq_backup.sites import belongs_to_site
-from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, World, hook_clients, no_aws_session, run_cli
+from tests.dr_support import (
+    BUCKET,
+    DOCUMENTS,
+    SYNCS,
+    World,
+    hook_clients,
+    no_aws_session,
+    pitr_window,
+    run_cli,
+)
 from tests.exports_support import add_manifests, create_exports_bucket
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -374,3 +383,68 @@ def test_an_item_changed_after_the_live_export_is_a_conflict_not_overwritten(
     assert outcome.report["summary"]["applied"]["conflicts"] == 1
     assert outcome.statuses("conflict") == {f"{pk} / {sk}": "fail"}
     assert world.item(DOCUMENTS, pk, sk) == changed  # the user's edit stands
+
+
+def test_export_now_at_a_time_exports_the_table_as_it_was_then(
+    exported: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    hook_clients(
+        monkeypatch,
+        "before-parameter-build.dynamodb.ExportTableToPointInTime",
+        lambda params, **_: sent.append(params),
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    pitr_window(monkeypatch, now - timedelta(days=35), now - timedelta(minutes=5))
+    at = now - timedelta(days=2)
+
+    outcome = exported.run("export-now", "documents", "--at", at.isoformat())
+    too_old = exported.run(
+        "export-now", "documents", "--at", (now - timedelta(days=40)).isoformat()
+    )
+
+    assert outcome.exit_code == 0, outcome.report
+    assert sent[0]["ExportTime"] == at and sent[0]["ExportType"] == "FULL_EXPORT"
+    assert too_old.exit_code == 2
+    assert "outside the restorable window" in too_old.report["summary"]["error"]
+    assert len(sent) == 1  # refused before the request
+
+
+def test_latest_as_a_reference_is_the_newest_full_export_not_an_incremental_one(
+    exported: World,
+) -> None:
+    """An incremental export (written as DynamoDB writes one) newer than the full export does
+    not become the reference: it holds only changed items."""
+    from tests.exports_support import incremental_record, write_export
+
+    world = exported
+    full = export_now(world, "documents", T0)
+    bucket = full.removeprefix("s3://").split("/", 1)[0]
+    arn = world.sample.table_arn(DOCUMENTS)
+    item = {"PK": {"S": "finance/docs#x"}, "SK": {"S": "document"}}
+    write_export(
+        world.client("s3"),
+        bucket,
+        f"dynamodb/{DOCUMENTS}/",
+        arn,
+        [incremental_record(item, None, item)],
+        export_time=T0 + timedelta(hours=1),
+        incremental_from=T0,
+    )
+    outcome = world.run("diff-exports", "--from", "latest:documents", "--to", "latest:documents")
+    assert outcome.exit_code == 0, outcome.report
+    assert outcome.report["summary"]["referenceExport"] == full
+    assert outcome.report["summary"]["live"].startswith("incremental export")
+    assert outcome.report["summary"]["plan"]["keep"] == 1  # the item the incremental created
+
+
+def test_export_now_of_a_table_without_pitr_is_refused_before_any_export(
+    exported: World,
+) -> None:
+    exported.client("dynamodb").update_continuous_backups(
+        TableName=DOCUMENTS,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    outcome = exported.run("export-now", "documents")
+    assert outcome.exit_code == 2
+    assert "DynamoDB exports read PITR data" in outcome.report["summary"]["error"]

@@ -834,15 +834,29 @@ def diff_exports(*, reference_text: str, live_text: str, site: str | None, **opt
     help="An incremental export of the changes since this time (15 minutes to 24 hours ago), "
     "with its zone; default: a full export.",
 )
+@click.option(
+    "--at",
+    type=Timestamp(),
+    default=None,
+    help=f"Export the table as it was at this time (default: now), {AT_HELP}",
+)
 @click.option("--no-wait", is_flag=True, help="Start the export and return.")
 def export_now(
-    *, table_name: str, incremental_since: datetime | None, no_wait: bool, **options: Any
+    *,
+    table_name: str,
+    incremental_since: datetime | None,
+    at: datetime | None,
+    no_wait: bool,
+    **options: Any,
 ) -> None:
     """Export TABLE (documents, documentsyncs or its name) into the exports bucket now."""
     from formkiq_backup.dr.export_now import run_export_now
 
-    if incremental_since is not None and incremental_since > datetime.now(UTC):
-        refuse(f"--incremental-since {utc_text(incremental_since)} is in the future")
+    for option, moment in (("--incremental-since", incremental_since), ("--at", at)):
+        if moment is not None and moment > datetime.now(UTC):
+            refuse(f"{option} {utc_text(moment)} is in the future")
+    if at is not None and incremental_since is not None:
+        refuse("--at and --incremental-since: a full export at a time, or the changes since one")
     execute(
         "export-now",
         options,
@@ -852,6 +866,7 @@ def export_now(
             table_name=table_name,
             incremental_since=incremental_since,
             wait_for_it=not no_wait,
+            at=at,
             on_step=feedback.step,
         ),
     )

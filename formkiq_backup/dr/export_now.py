@@ -15,7 +15,7 @@ from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.polling import poll_until
 from formkiq_backup.dr.repair import resolve_table
 from formkiq_backup.dr.report import Report, Status
-from formkiq_backup.dr.tables import SourceGuard
+from formkiq_backup.dr.tables import SourceGuard, check_restorable
 from formkiq_backup.exports import exports_bucket_name, table_prefix
 
 EXPORT_TIMEOUT_SECONDS = 24 * 3600
@@ -26,10 +26,17 @@ INCREMENTAL_MAX = timedelta(hours=24)
 
 
 def export_request(
-    table_arn: str, bucket: str, prefix: str, since: datetime | None, now: datetime
+    table_arn: str,
+    bucket: str,
+    prefix: str,
+    *,
+    since: datetime | None,
+    at: datetime | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """ExportTableToPointInTime's request (API Reference: S3Prefix is optional for AWS and
-    always sent here: the exports bucket's layout is `dynamodb/<table>/`)."""
+    always sent here: the exports bucket's layout is `dynamodb/<table>/`). `at` exports the
+    table as it was then (ExportTime, inside the PITR window); `since` an incremental export."""
     request: dict[str, Any] = {
         "TableArn": table_arn,
         "S3Bucket": bucket,
@@ -37,6 +44,8 @@ def export_request(
         "ExportFormat": "DYNAMODB_JSON",
         "ExportType": "FULL_EXPORT",
     }
+    if at is not None:
+        request["ExportTime"] = at
     if since is None:
         return request
     window = now - since
@@ -62,6 +71,7 @@ def run_export_now(
     table_name: str,
     incremental_since: datetime | None,
     wait_for_it: bool,
+    at: datetime | None = None,
     on_step: Callable[[str], None],
     now: datetime | None = None,
 ) -> None:
@@ -72,10 +82,16 @@ def run_export_now(
     environment = ctx.environment
     bucket = exports_bucket_name(environment.app_environment, environment.account_id)
     request = export_request(
-        facts.arn, bucket, table_prefix(table), incremental_since, now or datetime.now(UTC)
+        facts.arn,
+        bucket,
+        table_prefix(table),
+        since=incremental_since,
+        at=at,
+        now=now or datetime.now(UTC),
     )
     guard = SourceGuard([t.name for t in environment.protected_tables], [])
     dynamodb = guard.attach(ctx.client("dynamodb"))
+    _check_exportable(dynamodb, table, at)
     on_step(f"starting {request['ExportType'].lower().replace('_', ' ')} of {table}")
     started = time.monotonic()
     described = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]
@@ -105,6 +121,22 @@ def run_export_now(
     else:
         why = final.get("FailureMessage") or final.get("FailureCode") or "no reason given"
         report.add("export", table, Status.FAIL, f"{final['ExportStatus']}: {why}", seconds)
+
+
+def _check_exportable(dynamodb: Any, table: str, at: datetime | None) -> None:
+    """An export reads the table's PITR data: without PITR DynamoDB answers
+    PointInTimeRecoveryUnavailableException, and an ExportTime outside the restorable window
+    InvalidExportTimeException (API Reference, ExportTableToPointInTime). Refused first."""
+    described = dynamodb.describe_continuous_backups(TableName=table)
+    pitr = described["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+    status = str(pitr.get("PointInTimeRecoveryStatus", "off"))
+    if status != "ENABLED":
+        raise SetupError(
+            f"table {table} has PITR {status.lower()}: DynamoDB exports read PITR data, so "
+            "there is nothing to export until PITR is on"
+        )
+    if at is not None:
+        check_restorable(dynamodb, table, at)  # the same window as a restore's
 
 
 def _follow(

@@ -112,14 +112,17 @@ def _read_only_s3(ctx: DrContext) -> Any:
     return SourceGuard([], buckets).attach(ctx.client("s3"))
 
 
-def resolve_export(ctx: DrContext, s3: Any, text: str, option: str) -> Export:
+def resolve_export(
+    ctx: DrContext, s3: Any, text: str, option: str, *, full_only: bool = False
+) -> Export:
     """`s3://.../AWSDynamoDB/<id>/` or `latest:<table>` (documents, documentsyncs or a
-    protected table's name: its newest finished export in the exports bucket)."""
+    protected table's name: its newest finished export in the exports bucket; the newest full
+    one with `full_only`, for a reference)."""
     if text.startswith(LATEST):
         table = resolve_table(ctx, text.removeprefix(LATEST))
         environment = ctx.environment
         bucket = exports_bucket_name(environment.app_environment, environment.account_id)
-        location = newest_export(s3, bucket, table_prefix(table))
+        location = newest_export(s3, bucket, table_prefix(table), full_only=full_only)
         if location is None:
             raise SetupError(
                 f"{option} {text}: no finished export of {table} in s3://{bucket}/"
@@ -301,7 +304,7 @@ def run_diff_exports(
         require_site(ctx, site)
 
     def body() -> None:
-        reference = resolve_export(ctx, s3, reference_text, "--from")
+        reference = resolve_export(ctx, s3, reference_text, "--from", full_only=True)
         _protected_export(ctx, reference, "--from")
         live = _live_side(ctx, s3, live_text, reference)
         report.summary.update(
@@ -365,7 +368,7 @@ def run_repair_from_export(
     dynamodb = SourceGuard(protected - writable, []).attach(ctx.client("dynamodb"))
 
     def body() -> None:
-        reference = resolve_export(ctx, s3, request.reference_text, "--from-export")
+        reference = resolve_export(ctx, s3, request.reference_text, "--from-export", full_only=True)
         if reference.table_name != live:
             raise SetupError(
                 f"--from-export: {reference.describe()} is an export of another table than "
@@ -517,8 +520,8 @@ def run_drill_from_export(
     )
 
     def body() -> None:
-        reference = resolve_export(ctx, s3, reference_text, "--reference-export")
-        restored = resolve_export(ctx, s3, restored_text, "--from-export")
+        reference = resolve_export(ctx, s3, reference_text, "--reference-export", full_only=True)
+        restored = resolve_export(ctx, s3, restored_text, "--from-export", full_only=True)
         table = _protected_export(ctx, reference, "--reference-export")
         if restored.incremental:
             raise SetupError(f"--from-export: {restored.describe()}: give a full export")

@@ -231,8 +231,11 @@ def _read_json(s3: Any, location: ExportLocation, name: str) -> Any:
         raise ExportCheckError(f"{location.url}{name}: not JSON ({error})") from error
 
 
-def newest_export(s3: Any, bucket: str, prefix: str) -> ExportLocation | None:
-    """The finished export under `prefix` whose table state is newest, else None.
+def newest_export(
+    s3: Any, bucket: str, prefix: str, *, full_only: bool = False
+) -> ExportLocation | None:
+    """The finished export under `prefix` whose table state is newest (of full exports only,
+    with `full_only`), else None.
 
     Found from the bucket, not from ListExports (which answers for 90 days only): each export
     folder under `<prefix>AWSDynamoDB/` with a manifest-summary.json is finished. DynamoDB
@@ -244,6 +247,8 @@ def newest_export(s3: Any, bucket: str, prefix: str) -> ExportLocation | None:
         try:
             summary = _read_json(s3, location, SUMMARY_NAME)
             when = _time(summary.get("exportToTime") or summary["exportTime"])
+            if full_only and summary.get("exportType", ExportType.FULL) != ExportType.FULL:
+                continue
         except (ExportCheckError, KeyError, ValueError, TypeError, AttributeError):
             continue  # unfinished or unreadable: not a candidate for the newest
         if best is None or when > best[0]:

@@ -23,13 +23,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError
+
+# Repair's own plan, preview and conditional write: a plan from exports reads and writes
+# exactly like one from a restored table.
 from formkiq_backup.dr.repair import (
     KEEP,
-    KEPT_DETAIL,
     PLAN_LISTED,
-    PLAN_PREVIEW,
     UnguardedItemError,
+    _describe,
     _key_text,
+    _preview,
     _write,
     planned_action,
     resolve_table,
@@ -213,32 +216,13 @@ def _plan(report: Report, diff: TableDiff, delete_new: bool) -> dict[str, int]:
     report.summary["plan"] = plan
     planned = sum(counts.values())
     report.summary["changes"] = [
-        {"action": planned_action(change, delete_new), "key": _key_text(change.key)}
-        for change in islice(diff.changes(), PLAN_LISTED)
+        _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
     ]
     if planned > PLAN_LISTED:
         report.summary["changesNotListed"] = planned - PLAN_LISTED
     report.summary["sites"] = _per_site(diff.changes(), delete_new)
-    _preview(report, diff, {"plan": planned - plan[KEEP], "kept": plan[KEEP]}, delete_new)
+    _preview(report, diff, plan, delete_new)
     return plan
-
-
-def _preview(report: Report, diff: TableDiff, totals: dict[str, int], delete_new: bool) -> None:
-    """The first PLAN_PREVIEW writes under `plan` and kept items under `kept`, and a count of
-    the rest (repair's summary)."""
-    shown: Counter[str] = Counter()
-    for change in diff.changes():
-        if all(shown[section] >= min(total, PLAN_PREVIEW) for section, total in totals.items()):
-            break
-        action = planned_action(change, delete_new)
-        section = "kept" if action == KEEP else "plan"
-        if shown[section] < PLAN_PREVIEW:
-            shown[section] += 1
-            detail = KEPT_DETAIL if action == KEEP else action
-            report.add(section, _key_text(change.key), Status.INFO, detail)
-    for section, total in totals.items():
-        if total > shown[section]:
-            report.add(section, "...", Status.INFO, f"and {total - shown[section]} more")
 
 
 def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str, int]]:

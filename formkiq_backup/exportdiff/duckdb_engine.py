@@ -15,6 +15,7 @@ Memory: `memory_limit` caps DuckDB's buffer pool; joins and sorts larger than it
 `temp_directory` (out-of-core), so peak memory follows the limit, not the table.
 """
 
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -139,6 +140,8 @@ class DuckDbEngine:
         )
         self._direct = direct_s3
         self._workers = download_workers
+        self.timings: dict[str, float] = {}
+        """Seconds of each step of the last diff."""
         if direct_s3:
             if credentials is None:
                 raise ValueError("direct_s3 needs the credentials to give httpfs")
@@ -151,8 +154,6 @@ class DuckDbEngine:
         self.close()
 
     def close(self) -> None:
-        import shutil
-
         self._db.close()
         shutil.rmtree(self._work, ignore_errors=True)
 
@@ -183,13 +184,15 @@ class DuckDbEngine:
             ).fetchall()
         }
         check_line_counts(export, counted)
+        if not self._direct:  # in the table now (spilled to disk if need be): free the disk
+            shutil.rmtree(self._work / side, ignore_errors=True)
         self.timings[f"read {side}"] = round(time.monotonic() - started, 3)
         return table
 
     def diff(
         self, reference: Export, live: Export, keys: tuple[str, ...], scope: Scope
     ) -> Candidates:
-        self.timings: dict[str, float] = {}
+        self.timings = {}
         reference_side = self.side(reference, "reference", keys, scope)
         live_side = self.side(live, "live", keys, scope)
         started = time.monotonic()
@@ -212,10 +215,6 @@ class DuckDbEngine:
     def _count(self, table: str) -> int:
         found = self._db.execute(count_query(table)).fetchone()
         return int(found[0]) if found else 0
-
-    def execute(self, query: str) -> list[tuple[Any, ...]]:
-        """Run a query on this engine's connection (tests run Athena's SQL here)."""
-        return self._db.execute(query).fetchall()
 
 
 def _fetched(result: duckdb.DuckDBPyConnection) -> Iterator[Candidate]:

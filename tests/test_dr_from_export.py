@@ -448,3 +448,48 @@ def test_export_now_of_a_table_without_pitr_is_refused_before_any_export(
     outcome = exported.run("export-now", "documents")
     assert outcome.exit_code == 2
     assert "DynamoDB exports read PITR data" in outcome.report["summary"]["error"]
+
+
+# --- the exit-code contract (tests/test_dr_cli_contract.py) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code"),
+    [("AccessDenied", 403, 2), ("InternalError", 500, 1)],
+    ids=["access-denied", "server-error"],
+)
+@pytest.mark.parametrize(
+    ("command", "failing"),
+    [
+        (
+            ("diff-exports", "--from", "latest:documents", "--to", "latest:documents"),
+            ("s3", "GetObject"),
+        ),
+        (("export-now", "documents"), ("dynamodb", "ExportTableToPointInTime")),
+    ],
+    ids=["diff-exports", "export-now"],
+)
+def test_an_error_mid_command_is_the_same_failure_in_report_json_and_exit_code(  # noqa: PLR0917
+    exported: World,
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+    failing: tuple[str, str],
+    code: str,
+    status: int,
+    exit_code: int,
+) -> None:
+    from tests.dr_support import aws_error
+
+    if command[0] == "diff-exports":
+        export_now(exported, "documents", T0)
+    answered = aws_error(monkeypatch, *failing, code=code, status=status)
+
+    outcome = exported.run(*command)
+
+    assert answered, f"{failing[1]} was never called"
+    assert (outcome.exit_code, outcome.report["ok"], outcome.report["exitCode"]) == (
+        exit_code,
+        False,
+        exit_code,
+    )
+    assert f"{failing[1]}: {code}" in outcome.report["summary"]["error"]

@@ -651,7 +651,10 @@ def _engine_options(options: dict[str, Any], *, exports_given: bool) -> Any:
         if settings[name]
     ]
     if not exports_given and (duckdb_only or athena_only or engine != "duckdb"):
-        refuse(f"{', '.join(duckdb_only + athena_only) or '--engine'}: only with exports to diff")
+        refuse(
+            f"{', '.join(duckdb_only + athena_only) or '--engine'}: only with two exports to "
+            "diff (with a table as the live side, the compare runs in this process)"
+        )
     if engine == "athena" and duckdb_only:
         refuse(f"{', '.join(duckdb_only)}: DuckDB settings; --engine athena runs in Athena")
     if engine == "duckdb" and athena_only:
@@ -807,7 +810,7 @@ def diff_exports(*, reference_text: str, live_text: str, site: str | None, **opt
         _check_export_text("--to", live_text)
     if site is not None and not is_site_id(site):
         refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
-    engine = _engine_options(options, exports_given=True)
+    engine = _engine_options(options, exports_given=live_text.startswith(("s3://", "latest:")))
     execute(
         "diff-exports",
         options,
@@ -941,7 +944,7 @@ def repair(
     """
     from formkiq_backup.dr.repair import run_repair
 
-    engine = _engine_options(options, exports_given=from_export is not None)
+    engine = _engine_options(options, exports_given=live_export is not None)
     if from_export is not None or live_export is not None:
         _repair_from_export(
             table_name=table_name,

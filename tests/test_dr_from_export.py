@@ -235,14 +235,38 @@ def test_a_site_that_does_not_exist_is_refused_before_any_export_is_read(
     assert "has no such site" in outcome.report["summary"]["error"]
 
 
-def test_a_corrupt_manifest_fails_the_check_with_exit_1(exported: World) -> None:
+def _data_key(world: World, export: str) -> tuple[str, str]:
+    bucket, root = export.removeprefix("s3://").split("/", 1)
+    listed = world.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{root}data/")
+    return bucket, listed["Contents"][0]["Key"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("manifest", "manifest-files.json line 1"),
+        ("missing file", "is missing, yet manifest-files.json lists it"),
+        ("changed file", "is not the manifest's"),
+    ],
+)
+def test_a_damaged_export_fails_the_check_with_exit_1_naming_the_file(
+    exported: World, damage: str, message: str
+) -> None:
     reference = export_now(exported, "documents", T0)
     bucket, root = reference.removeprefix("s3://").split("/", 1)
-    exported.client("s3").put_object(Bucket=bucket, Key=f"{root}manifest-files.json", Body=b"{")
+    s3 = exported.client("s3")
+    if damage == "manifest":
+        s3.put_object(Bucket=bucket, Key=f"{root}manifest-files.json", Body=b"{")
+    elif damage == "missing file":
+        s3.delete_object(Bucket=bucket, Key=_data_key(exported, reference)[1])
+    else:
+        s3.put_object(Bucket=bucket, Key=_data_key(exported, reference)[1], Body=b"\x1f\x8b")
+
     outcome = exported.run("diff-exports", "--from", reference, "--to", "documents")
+
     assert outcome.exit_code == 1
-    assert outcome.report["ok"] is False
-    assert "manifest-files.json line 1" in outcome.report["summary"]["error"]
+    assert (outcome.report["ok"], outcome.report["exitCode"]) == (False, 1)
+    assert message in outcome.report["summary"]["error"]
     assert outcome.statuses("export") == {"check": "fail"}
 
 

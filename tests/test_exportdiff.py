@@ -20,6 +20,7 @@ from formkiq_backup.exportdiff.duckdb_engine import DuckDbEngine
 from formkiq_backup.exportdiff.manifest import (
     ExportCheckError,
     ExportLocation,
+    manifest_entry,
     newest_export,
     read_export,
 )
@@ -310,8 +311,6 @@ def test_a_data_file_with_fewer_lines_than_its_manifest_says_is_a_failed_check(
 ) -> None:
     import gzip
 
-    from formkiq_backup.exportdiff.manifest import manifest_entry
-
     location = ExportLocation.parse(one_export(s3, files=1))
     export = read_export(s3, location)
     body = gzip.compress(b'{"Item": {"PK": {"S": "a"}, "SK": {"S": "b"}}}\n')
@@ -378,3 +377,46 @@ def test_the_newest_finished_export_is_found_in_the_bucket_not_from_list_exports
     found = newest_export(s3, BUCKET, PREFIX)
     assert found is not None and found.url == newest
     assert newest_export(s3, BUCKET, "dynamodb/nothing/") is None
+
+
+def test_an_empty_partitions_file_and_an_empty_table_export_diff_cleanly(
+    s3: Any, tmp_path: Path
+) -> None:
+    """DynamoDB writes an empty file for an empty partition ("DynamoDB table export output
+    format"); an empty table's export is only such files."""
+    reference, _ = tables()
+    url = one_export(s3)
+    location = ExportLocation.parse(url)
+    entries = s3.get_object(Bucket=BUCKET, Key=location.key("manifest-files.json"))["Body"].read()
+    empty_key = location.key("data/empty-partition.json.gz")
+    s3.put_object(Bucket=BUCKET, Key=empty_key, Body=b"")
+    extra = _json(manifest_entry(empty_key, b"", 0))
+    s3.put_object(
+        Bucket=BUCKET, Key=location.key("manifest-files.json"), Body=entries + extra.encode()
+    )
+    export = read_export(s3, location)
+    empty_url = write_export(s3, BUCKET, PREFIX, TABLE_ARN, [], export_time=T1, files=1)
+    nothing = read_export(s3, ExportLocation.parse(empty_url))
+
+    with DuckDbEngine(s3, directory=tmp_path) as engine:
+        diff, _ = diff_exports(engine, export, nothing, KEYS, site=None, directory=tmp_path)
+        with diff:
+            assert diff.counts()[Action.DELETE] == 0
+            assert diff.counts()[Action.PUT] == len(reference)
+            assert (diff.reference_count, diff.live_count) == (len(reference), 0)
+
+
+def test_a_data_file_that_is_not_json_lines_is_a_failed_check(s3: Any, tmp_path: Path) -> None:
+    import gzip
+
+    location = ExportLocation.parse(one_export(s3, files=1))
+    export = read_export(s3, location)
+    body = gzip.compress(b"not json\n" * export.item_count)
+    s3.put_object(Bucket=BUCKET, Key=export.files[0].key, Body=body)
+    entry = manifest_entry(export.files[0].key, body, export.item_count)
+    s3.put_object(Bucket=BUCKET, Key=location.key("manifest-files.json"), Body=_json(entry))
+    with (
+        DuckDbEngine(s3, directory=tmp_path) as engine,
+        pytest.raises(ExportCheckError, match="not gzipped DynamoDB JSON lines"),
+    ):
+        diff_exports(engine, read_export(s3, location), export, KEYS, site=None)

@@ -27,6 +27,7 @@ import duckdb
 from formkiq_backup.exportdiff.engine import Candidate, Candidates
 from formkiq_backup.exportdiff.manifest import (
     Export,
+    ExportCheckError,
     check_etags,
     check_line_counts,
     download,
@@ -109,7 +110,9 @@ def _quote(text: str) -> str:
 
 def lines_source(paths: Sequence[str]) -> str:
     """The export's data files as a relation of lines (`line`, `filename`)."""
-    listed = ", ".join(f"'{_quote(path)}'" for path in paths) or "''"
+    if not paths:  # an empty table's export
+        return "(SELECT NULL::VARCHAR AS line, NULL::VARCHAR AS filename WHERE FALSE)"
+    listed = ", ".join(f"'{_quote(path)}'" for path in paths)
     return (
         f"read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, delim = {_NO_DELIMITER}, "
         "quote = '', escape = '', header = false, auto_detect = false, compression = 'gzip', "
@@ -161,12 +164,7 @@ class DuckDbEngine:
         """Check `export`'s files and read them into a table `<side>_side` (`side_query`'s
         columns and the file), whose per-file line counts are checked against the manifest."""
         started = time.monotonic()
-        if self._direct:
-            check_etags(self._s3, export)
-            paths = {f"s3://{export.location.bucket}/{file.key}": file.key for file in export.files}
-        else:
-            fetched = download(self._s3, export, self._work / side, workers=self._workers)
-            paths = {str(path): file.key for path, file in fetched}
+        paths = self._files(export, side)
         table = f"{side}_side"
         rows = side_query(
             DUCKDB,
@@ -176,7 +174,13 @@ class DuckDbEngine:
             incremental=export.incremental,
             extra=("filename",),
         )
-        self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}")
+        try:
+            self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}")
+        except (duckdb.InvalidInputException, duckdb.IOException) as error:
+            raise ExportCheckError(
+                f"{export.location.url}: a data file is not gzipped DynamoDB JSON lines "
+                f"({str(error).splitlines()[0]})"
+            ) from error
         counted = {
             paths[filename]: int(count)
             for filename, count in self._db.execute(
@@ -188,6 +192,19 @@ class DuckDbEngine:
             shutil.rmtree(self._work / side, ignore_errors=True)
         self.timings[f"read {side}"] = round(time.monotonic() - started, 3)
         return table
+
+    def _files(self, export: Export, side: str) -> dict[str, str]:
+        """The export's data files to read (path or URL: file key), each checked; an empty
+        partition's file (DynamoDB writes one, empty) holds nothing to read."""
+        if self._direct:
+            check_etags(self._s3, export)
+            return {
+                f"s3://{export.location.bucket}/{file.key}": file.key
+                for file in export.files
+                if file.item_count
+            }
+        fetched = download(self._s3, export, self._work / side, workers=self._workers)
+        return {str(path): file.key for path, file in fetched if path.stat().st_size}
 
     def diff(
         self, reference: Export, live: Export, keys: tuple[str, ...], scope: Scope

@@ -40,6 +40,7 @@ from formkiq_backup.dr.repair import (
 from formkiq_backup.dr.report import EXIT_FAILED, Report, Status
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
+    READ_SEGMENTS,
     ScanProgress,
     SourceGuard,
     page_counter,
@@ -189,6 +190,7 @@ def _diff(
                         filter_expression=site_filter_expression(site) if site else None,
                         keep=site_member(site) if site else None,
                         on_page=page_counter(on_scan, live),
+                        segments=READ_SEGMENTS,
                     ),
                 )
         except BaseException:

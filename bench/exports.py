@@ -353,12 +353,14 @@ def _probe_process(endpoint: str, case: str, pair: dict[str, Any], limit: str) -
             "--memory-limit",
             limit,
         ],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
         env=offline_environment(),
     )
+    if completed.returncode != 0:  # say why, not only that it failed
+        raise RuntimeError(f"{case} at {limit} failed:\n{completed.stderr[-3000:]}")
     return dict(json.loads(completed.stdout))
 
 

@@ -42,6 +42,9 @@ from formkiq_backup.exportdiff.sql import (
 )
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+# read_csv's buffer per reading thread (DuckDB's default is 32 MB, which alone overran a
+# 128 MB limit with two threads); a line (an item of at most 400 KB, as JSON) fits many times.
+READ_BUFFER = 4 * 1024 * 1024
 FETCH_ROWS = 1_000
 # A byte no JSON line holds unescaped (JSON escapes control characters): read_csv's delimiter,
 # so each line arrives whole in one column.
@@ -56,23 +59,28 @@ def extension_directory() -> Path:
 
 
 def connect(
-    *, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None, temp_directory: Path
+    *, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None, directory: Path
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory database with a memory limit, spilling to `temp_directory`.
+    """A database in a file of `directory`, with a memory limit, spilling to `directory`.
 
-    Extensions are never installed or loaded on their own (no download at run time).
+    A file, not an in-memory database: an export's rows are stored there (compressed) and
+    only cached in memory, so a table far larger than the limit fits; an in-memory database
+    ran out of memory loading 1,000,000 items at 128 MB (docs/benchmarks.md). Extensions are
+    never installed or loaded on their own (no download at run time).
     """
     config: dict[str, Any] = {
         "memory_limit": memory_limit,
-        "temp_directory": str(temp_directory),
+        "temp_directory": str(directory / "spill"),
         "preserve_insertion_order": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
+        # Hand freed memory back to the system soon, so RSS follows the limit.
+        "allocator_flush_threshold": "16MB",
         "extension_directory": str(extension_directory()),
     }
     if threads is not None:
         config["threads"] = threads
-    return duckdb.connect(config=config)
+    return duckdb.connect(str(directory / "diff.duckdb"), config=config)
 
 
 def load_s3(db: duckdb.DuckDBPyConnection, s3: Any, credentials: Any) -> None:
@@ -116,7 +124,7 @@ def lines_source(paths: Sequence[str]) -> str:
     return (
         f"read_csv([{listed}], columns = {{'line': 'VARCHAR'}}, delim = {_NO_DELIMITER}, "
         "quote = '', escape = '', header = false, auto_detect = false, compression = 'gzip', "
-        "filename = true, null_padding = false, parallel = true)"
+        f"filename = true, null_padding = false, parallel = true, buffer_size = {READ_BUFFER})"
     )
 
 
@@ -138,9 +146,7 @@ class DuckDbEngine:
     ) -> None:
         self._s3 = s3
         self._work = Path(tempfile.mkdtemp(prefix="formkiq-dr-exports-", dir=directory))
-        self._db = connect(
-            memory_limit=memory_limit, threads=threads, temp_directory=self._work / "spill"
-        )
+        self._db = connect(memory_limit=memory_limit, threads=threads, directory=self._work)
         self._direct = direct_s3
         self._workers = download_workers
         self.timings: dict[str, float] = {}
@@ -175,7 +181,7 @@ class DuckDbEngine:
             extra=("filename",),
         )
         try:
-            self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}")
+            self._db.execute(f"CREATE OR REPLACE TABLE {table} AS {rows}")
         except (duckdb.InvalidInputException, duckdb.IOException) as error:
             raise ExportCheckError(
                 f"{export.location.url}: a data file is not gzipped DynamoDB JSON lines "

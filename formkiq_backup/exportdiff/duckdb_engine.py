@@ -11,8 +11,10 @@ cannot refresh them, so a query longer than a session's credentials fails), and 
 checked by their ETag (HeadObject) instead of their content. Either way each file's line count
 is checked against the manifest.
 
-Memory: `memory_limit` caps DuckDB's buffer pool; joins and sorts larger than it spill to
-`temp_directory` (out-of-core), so peak memory follows the limit, not the table.
+Memory: each export's rows go into a DuckDB database file in the run's temporary folder
+(stored compressed, cached in memory up to `memory_limit`), and joins larger than the limit
+spill beside it, so memory follows the limit (plus DuckDB's own allocations outside its buffer
+pool, measured in docs/benchmarks.md), not the table; the folder needs disk instead.
 """
 
 import shutil

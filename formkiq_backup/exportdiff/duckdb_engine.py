@@ -37,8 +37,9 @@ from formkiq_backup.exportdiff.manifest import (
 from formkiq_backup.exportdiff.sql import (
     DUCKDB,
     Scope,
+    candidate_lines_query,
     count_query,
-    full_join_query,
+    digest_join_query,
     incremental_join_query,
     side_query,
 )
@@ -222,11 +223,15 @@ class DuckDbEngine:
         live_side = self.side(live, "live", keys, scope)
         started = time.monotonic()
         reference_count = self._count(reference_side)
-        if live.incremental:
+        if live.incremental:  # the changed keys are few: their side is the join's small one
             query = incremental_join_query(reference_side, live_side, keys)
             live_count = None
         else:
-            query = full_join_query(reference_side, live_side, keys)
+            self._db.execute(
+                "CREATE OR REPLACE TABLE candidates AS "
+                + digest_join_query(reference_side, live_side, keys)
+            )
+            query = candidate_lines_query("candidates", reference_side, live_side, keys)
             live_count = self._count(live_side)
         result = self._db.execute(query)
         self.timings["join"] = round(time.monotonic() - started, 3)

@@ -165,6 +165,35 @@ FROM reference FULL OUTER JOIN live ON {_on(keys, "reference", "live")}
 WHERE reference.line IS DISTINCT FROM live.line"""
 
 
+def digest_join_query(reference: str, live: str, keys: Sequence[str]) -> str:
+    """`full_join_query` for DuckDB on one machine, in two steps: the join carries each side's
+    keys and the SHA-256 of its line (not the line), so its hash table stays small enough to
+    spill within a small memory limit; `candidate_lines_query` then fetches the lines of the
+    few keys whose digests differ. Same candidates: equal lines, equal digests; a collision of
+    SHA-256 between two versions of one item is not a practical concern."""
+    columns = ", ".join(f"k{n}" for n in range(len(keys)))
+    coalesced = ", ".join(f"coalesce(reference.k{n}, live.k{n}) AS k{n}" for n in range(len(keys)))
+    return f"""WITH
+reference AS (SELECT {columns}, sha256(line) AS digest FROM {reference} AS side WHERE in_scope),
+live AS (SELECT {columns}, sha256(line) AS digest FROM {live} AS side WHERE in_scope)
+SELECT CASE WHEN live.k0 IS NULL THEN '{ACTION_PUT}'
+            WHEN reference.k0 IS NULL THEN '{ACTION_DELETE}'
+            ELSE '{ACTION_OVERWRITE}' END AS action,
+       {coalesced}
+FROM reference FULL OUTER JOIN live ON {_on(keys, "reference", "live")}
+WHERE reference.digest IS DISTINCT FROM live.digest"""
+
+
+def candidate_lines_query(candidates: str, reference: str, live: str, keys: Sequence[str]) -> str:
+    """The lines of `digest_join_query`'s candidates: (action, reference line, live line)."""
+    return f"""SELECT candidates.action, reference.line AS reference_line, live.line AS live_line
+FROM {candidates} AS candidates
+LEFT JOIN (SELECT * FROM {reference} AS side WHERE in_scope) AS reference
+  ON {_on(keys, "candidates", "reference")}
+LEFT JOIN (SELECT * FROM {live} AS side WHERE in_scope) AS live
+  ON {_on(keys, "candidates", "live")}"""
+
+
 def incremental_join_query(reference: str, changes: str, keys: Sequence[str]) -> str:
     """Candidates between a full export's side and an incremental export's that continues it.
 

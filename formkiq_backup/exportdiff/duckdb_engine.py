@@ -228,7 +228,7 @@ class DuckDbEngine:
             live_count = None
         else:
             self._db.execute(
-                "CREATE OR REPLACE TABLE candidates AS "
+                "CREATE OR REPLACE TEMP TABLE candidates AS "
                 + digest_join_query(reference_side, live_side, keys)
             )
             query = candidate_lines_query("candidates", reference_side, live_side, keys)

@@ -167,15 +167,19 @@ WHERE reference.line IS DISTINCT FROM live.line"""
 
 def digest_join_query(reference: str, live: str, keys: Sequence[str]) -> str:
     """`full_join_query` for DuckDB on one machine, in two steps: the join carries each side's
-    keys and the SHA-256 of its line (not the line), so its hash table stays small enough to
-    spill within a small memory limit; `candidate_lines_query` then fetches the lines of the
-    few keys whose digests differ. Same candidates: equal lines, equal digests; a collision of
-    SHA-256 between two versions of one item is not a practical concern."""
+    keys and the 128-bit MD5 of its line (not the line), so its hash table stays small enough
+    to spill within a small memory limit; `candidate_lines_query` then fetches the lines of
+    the few keys whose digests differ. Equal lines have equal digests; for a changed item to
+    hide, its new line would need the reference line's MD5, a second preimage, which no known
+    attack on MD5 finds (its collisions need both lines chosen, and the reference was written
+    before the incident)."""
     columns = ", ".join(f"k{n}" for n in range(len(keys)))
     coalesced = ", ".join(f"coalesce(reference.k{n}, live.k{n}) AS k{n}" for n in range(len(keys)))
     return f"""WITH
-reference AS (SELECT {columns}, sha256(line) AS digest FROM {reference} AS side WHERE in_scope),
-live AS (SELECT {columns}, sha256(line) AS digest FROM {live} AS side WHERE in_scope)
+reference AS (
+  SELECT {columns}, md5_number(line) AS digest FROM {reference} AS side WHERE in_scope
+),
+live AS (SELECT {columns}, md5_number(line) AS digest FROM {live} AS side WHERE in_scope)
 SELECT CASE WHEN live.k0 IS NULL THEN '{ACTION_PUT}'
             WHEN reference.k0 IS NULL THEN '{ACTION_DELETE}'
             ELSE '{ACTION_OVERWRITE}' END AS action,

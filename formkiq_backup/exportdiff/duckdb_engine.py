@@ -184,7 +184,7 @@ class DuckDbEngine:
             extra=("filename",),
         )
         try:
-            self._db.execute(f"CREATE OR REPLACE TABLE {table} AS {rows}")
+            self._db.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {rows}")
         except (duckdb.InvalidInputException, duckdb.IOException) as error:
             raise ExportCheckError(
                 f"{export.location.url}: a data file is not gzipped DynamoDB JSON lines "

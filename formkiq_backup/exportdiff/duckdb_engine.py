@@ -11,10 +11,12 @@ cannot refresh them, so a query longer than a session's credentials fails), and 
 checked by their ETag (HeadObject) instead of their content. Either way each file's line count
 is checked against the manifest.
 
-Memory: each export's rows go into a DuckDB database file in the run's temporary folder
-(stored compressed, cached in memory up to `memory_limit`), and joins larger than the limit
-spill beside it, so memory follows the limit (plus DuckDB's own allocations outside its buffer
-pool, measured in docs/benchmarks.md), not the table; the folder needs disk instead.
+Memory: each export's rows (key columns, scope, line) go into a temporary table, held in
+memory up to `memory_limit` and spilled to the run's temporary folder past it, and the join
+compares keys and MD5s of lines only (sql.digest_join_query), so memory follows the limit
+(plus DuckDB's own allocations outside its buffer pool, measured in docs/benchmarks.md), not
+the table; the folder needs disk instead. (A compressed table in the database file took 2.8
+times as long at 1,000,000 items; joining whole lines ran out of memory at 256 MB.)
 """
 
 import shutil
@@ -64,12 +66,9 @@ def extension_directory() -> Path:
 def connect(
     *, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None, directory: Path
 ) -> duckdb.DuckDBPyConnection:
-    """A database in a file of `directory`, with a memory limit, spilling to `directory`.
+    """A database in `directory`, with a memory limit, spilling to `directory/spill`.
 
-    A file, not an in-memory database: an export's rows are stored there (compressed) and
-    only cached in memory, so a table far larger than the limit fits; an in-memory database
-    ran out of memory loading 1,000,000 items at 128 MB (docs/benchmarks.md). Extensions are
-    never installed or loaded on their own (no download at run time).
+    Extensions are never installed or loaded on their own (no download at run time).
     """
     config: dict[str, Any] = {
         "memory_limit": memory_limit,

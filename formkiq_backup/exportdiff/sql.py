@@ -189,13 +189,27 @@ WHERE reference.digest IS DISTINCT FROM live.digest"""
 
 
 def candidate_lines_query(candidates: str, reference: str, live: str, keys: Sequence[str]) -> str:
-    """The lines of `digest_join_query`'s candidates: (action, reference line, live line)."""
-    return f"""SELECT candidates.action, reference.line AS reference_line, live.line AS live_line
+    """The lines of `digest_join_query`'s candidates: (action, reference line, live line).
+
+    Each side is joined to the candidates by an inner join, whose hash table is built on the
+    smaller input (the candidates), so the sides' lines stream past it; a LEFT JOIN from the
+    candidates would build it on a whole side, lines and all."""
+    columns = ", ".join(f"candidates.k{n}" for n in range(len(keys)))
+
+    def lines_of(side: str) -> str:
+        return (
+            f"SELECT {columns}, side.line FROM {side} AS side "
+            f"JOIN {candidates} AS candidates ON {_on(keys, 'side', 'candidates')} "
+            "WHERE side.in_scope"
+        )
+
+    return f"""WITH
+reference AS ({lines_of(reference)}),
+live AS ({lines_of(live)})
+SELECT candidates.action, reference.line AS reference_line, live.line AS live_line
 FROM {candidates} AS candidates
-LEFT JOIN (SELECT * FROM {reference} AS side WHERE in_scope) AS reference
-  ON {_on(keys, "candidates", "reference")}
-LEFT JOIN (SELECT * FROM {live} AS side WHERE in_scope) AS live
-  ON {_on(keys, "candidates", "live")}"""
+LEFT JOIN reference ON {_on(keys, "candidates", "reference")}
+LEFT JOIN live ON {_on(keys, "candidates", "live")}"""
 
 
 def incremental_join_query(reference: str, changes: str, keys: Sequence[str]) -> str:

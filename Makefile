@@ -55,7 +55,8 @@ demo: setup
 	$(BIN)/python -m formkiq_backup.dr.demo reports
 
 ## make bench: repair and drill against raw scans and a jq pipeline, in moto_server and in
-## dynalite (see docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help".
+## dynalite, then the export path (DuckDB against the in-process compare, 1,000,000 items; see
+## docs/benchmarks.md); figures to reports/benchmarks.json. BENCH_ARGS="--help".
 bench: setup dynalite
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

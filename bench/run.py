@@ -66,6 +66,8 @@ from bench.cases import (
     site_filter,
 )
 from bench.data import SITE, Incident, TablePair, seed_pair
+from bench.exports import markdown as export_markdown
+from bench.exports import run_export_bench
 from bench.report import (
     CaseFigures,
     MemoryFigures,
@@ -524,8 +526,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=list(ENGINES),
         help="DynamoDB engines to measure on, in this order",
     )
+    parser.add_argument(
+        "--export-items",
+        type=int,
+        nargs="+",
+        default=[1_000_000],
+        metavar="ITEMS",
+        help="items per export of the export path (bench/exports.py); 5000000 where time allows",
+    )
+    parser.add_argument(
+        "--export-memory-limit", default="1GB", help="DuckDB's memory limit in the export path"
+    )
+    parser.add_argument("--skip-exports", action="store_true", help="the scan path only")
+    parser.add_argument(
+        "--only-exports", action="store_true", help="the export path only (no DynamoDB engine)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "benchmarks.json")
     args = parser.parse_args(argv)
+    if args.skip_exports and args.only_exports:
+        parser.error("--skip-exports and --only-exports: give one")
     if len(args.memory_sizes) < 2 or list(args.memory_sizes) != sorted(set(args.memory_sizes)):
         parser.error("--memory-sizes: two or more sizes, ascending")
     return args
@@ -618,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     incident = Incident()
     runs: list[EngineRun] = []
     skipped: dict[str, str] = {}
-    for engine in args.engines:
+    for engine in [] if args.only_exports else args.engines:
         log_path = args.output.parent / f"{engine}.log"
         starting = dynalite_server(log_path) if engine == "dynalite" else moto_server(log_path)
         try:
@@ -631,11 +650,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DynaliteUnavailableError as missing:
             log(f"dynalite skipped: {missing}")
             skipped[engine] = str(missing)
-    if not runs:
+    if not runs and not args.only_exports:
         raise SystemExit("no engine could run: " + "; ".join(skipped.values()))
+    exports = None
+    if not args.skip_exports:
+        exports = run_export_bench(
+            args.export_items, args.export_memory_limit, args.output.parent / "moto-exports.log"
+        )
+        print("## The export path: DuckDB against the in-process compare of the same items\n")
+        print(export_markdown(exports) + "\n")
     total = time.perf_counter() - started
-    print("## Targets, engines side by side\n")
-    print(side_by_side_table({run.engine: targets(run.cases) for run in runs}) + "\n")
+    if runs:
+        print("## Targets, engines side by side\n")
+        print(side_by_side_table({run.engine: targets(run.cases) for run in runs}) + "\n")
     if jq is None:
         print("Hand-made pipeline (b) skipped: jq not found.\n")
     for engine, reason in skipped.items():
@@ -651,6 +678,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "skippedEngines": skipped,
         "handmadeSkipped": jq is None,
+        "exports": exports,
+        "loadAverageAtEnd": os.getloadavg(),
         "totalSeconds": round(total, 1),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

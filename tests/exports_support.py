@@ -1,14 +1,19 @@
 """A deployed exports bucket in moto, and exports in it, as the scheduled jobs leave them."""
 
+import gzip
 import hashlib
 import json
+import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import orjson
 
 from formkiq_backup.aws_rules import parse_export_schedule
 from formkiq_backup.config import DEFAULT_EXPORT_SCHEDULE
+from formkiq_backup.exportdiff.manifest import manifest_entry
 from formkiq_backup.exports import (
     DESCRIPTOR_KEY,
     ExportExpectations,
@@ -234,3 +239,144 @@ def record_export_times(session: boto3.session.Session, monkeypatch: Any) -> dic
 
     monkeypatch.setattr(dr_context.DrContext, "client", client)
     return started
+
+
+# --- DynamoDB exports as DynamoDB writes them ---------------------------------------------------
+# moto's ExportTableToPointInTime writes one data file and no manifests, so tests write the
+# layout of "DynamoDB table export output format" (Amazon DynamoDB developer guide) themselves.
+
+
+def export_json(item: dict[str, Any], rng: random.Random | None = None) -> dict[str, Any]:
+    """An item as an export writes it: binary as base64; attributes (and map keys) in the
+    order `rng` shuffles them to, since an export keeps no order."""
+    from formkiq_backup.items import canonical
+
+    def shuffled(value: Any) -> Any:
+        if isinstance(value, dict):
+            names = list(value)
+            if rng is not None:
+                rng.shuffle(names)
+            return {name: shuffled(value[name]) for name in names}
+        if isinstance(value, list):
+            return [shuffled(inner) for inner in value]
+        return value
+
+    return dict(shuffled(orjson.loads(canonical(item))))
+
+
+def write_export(
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    table_arn: str,
+    lines: Sequence[dict[str, Any]],
+    *,
+    export_time: datetime,
+    files: int = 2,
+    incremental_from: datetime | None = None,
+    export_id: str | None = None,
+) -> str:
+    """An export of `lines` (`{"Item": ...}` or incremental records) in `files` data files, with
+    both manifests; returns its folder's S3 URL."""
+    export_id = export_id or f"{int(export_time.timestamp() * 1000):014d}-{len(lines):08x}"
+    root = f"{prefix}AWSDynamoDB/{export_id}/"
+    entries = []
+    for number in range(files):
+        part = lines[number::files]
+        body = gzip.compress(b"".join(orjson.dumps(line) + b"\n" for line in part))
+        key = f"{root}data/{number:04d}{export_id[-6:]}.json.gz"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        entries.append(manifest_entry(key, body, len(part)))
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{root}manifest-files.json",
+        Body="".join(json.dumps(entry) + "\n" for entry in entries),
+    )
+    summary: dict[str, Any] = {
+        "version": "2023-08-01" if incremental_from else "2020-06-30",
+        "exportArn": f"{table_arn}/export/{export_id}",
+        "startTime": _iso_z(export_time),
+        "endTime": _iso_z(export_time),
+        "tableArn": table_arn,
+        "tableId": "12345a12-abcd-123a-ab12-1234abc12345",
+        "exportTime": _iso_z(export_time),
+        "s3Bucket": bucket,
+        "s3Prefix": prefix,
+        "s3SseAlgorithm": "AES256",
+        "s3SseKmsKeyId": None,
+        "manifestFilesS3Key": f"{root}manifest-files.json",
+        "billedSizeBytes": sum(len(json.dumps(line)) for line in lines),
+        "itemCount": len(lines),
+        "outputFormat": "DYNAMODB_JSON",
+    }
+    if incremental_from is not None:
+        summary.update(
+            exportType="INCREMENTAL_EXPORT",
+            exportFromTime=_iso_z(incremental_from),
+            exportToTime=_iso_z(export_time),
+            outputView="NEW_AND_OLD_IMAGES",
+        )
+    s3.put_object(Bucket=bucket, Key=f"{root}manifest-summary.json", Body=json.dumps(summary))
+    return f"s3://{bucket}/{root}"
+
+
+def full_lines(items: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [{"Item": export_json(item, rng)} for item in items]
+
+
+def incremental_record(
+    keys: dict[str, Any], old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One line of an incremental export (NEW_AND_OLD_IMAGES): an insert has no OldImage, a
+    delete no NewImage."""
+    record: dict[str, Any] = {
+        "Metadata": {"WriteTimestampMicros": {"N": "1700000000000000"}},
+        "Keys": export_json(keys),
+    }
+    if old is not None:
+        record["OldImage"] = export_json(old)
+    if new is not None:
+        record["NewImage"] = export_json(new)
+    return record
+
+
+def add_manifests(s3: Any, described: dict[str, Any], export_time: datetime) -> str:
+    """The manifests DynamoDB writes beside an export's data, for an export moto made (moto
+    writes the data file only); returns the export's folder URL."""
+    bucket, prefix = described["S3Bucket"], described["S3Prefix"]
+    listed = [
+        entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    ]
+    finished = {key.removesuffix("manifest-summary.json") for key in listed}
+    root = next(
+        k.split("data/")[0] for k in listed if "/data/" in k and k.split("data/")[0] not in finished
+    )
+    data = [key for key in listed if key.startswith(f"{root}data/")]
+    entries = []
+    for key in data:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        count = sum(1 for line in gzip.decompress(body).splitlines() if line.strip())
+        entries.append(manifest_entry(key, body, count))
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{root}manifest-files.json",
+        Body="".join(json.dumps(entry) + "\n" for entry in entries),
+    )
+    summary = {
+        "version": "2020-06-30",
+        "exportArn": described["ExportArn"],
+        "tableArn": described["TableArn"],
+        "exportTime": _iso_z(export_time),
+        "s3Bucket": bucket,
+        "s3Prefix": prefix,
+        "manifestFilesS3Key": f"{root}manifest-files.json",
+        "itemCount": sum(entry["itemCount"] for entry in entries),
+        "outputFormat": "DYNAMODB_JSON",
+    }
+    s3.put_object(Bucket=bucket, Key=f"{root}manifest-summary.json", Body=json.dumps(summary))
+    return f"s3://{bucket}/{root}"
+
+
+def _iso_z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

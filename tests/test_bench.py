@@ -28,6 +28,8 @@ def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None
             "--memory-sizes",
             "200",
             "400",
+            "--export-items",
+            "2000",
             "--output",
             str(output),
         ],
@@ -83,6 +85,13 @@ def test_bench_runs_every_case_and_probe_on_small_tables(tmp_path: Path) -> None
         assert all(entry["items"] == [200, 400] for entry in memory.values())
         assert all(len(entry["growthKiB"]) == 2 for entry in memory.values())
     assert "## Targets, engines side by side" in result.stdout
+    exports = figures["exports"]["sizes"]["2000"]
+    assert set(exports["cases"]) == {"duckdb", "duckdb-small", "in-process"}
+    pair = exports["pair"]  # the harness checked every case found exactly the incident
+    assert (pair["puts"], pair["overwrites"], pair["deletes"]) == (10, 10, 5)
+    assert exports["readCapacity"]["exportReadUnits"] == 0
+    assert exports["readCapacity"]["scanReadUnits"] > 0
+    assert "## The export path" in result.stdout
 
 
 def test_a_stopped_run_leaves_no_pipeline_process_behind(tmp_path: Path) -> None:

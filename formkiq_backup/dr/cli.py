@@ -340,6 +340,54 @@ AT_HELP = (
 )
 
 
+MEMORY_LIMIT_SHAPE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def export_engine_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The engine that computes a diff of exports, and its settings."""
+    for option in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(["duckdb", "athena"]),
+                default="duckdb",
+                show_default=True,
+                help="duckdb: on this machine; athena: in the account (needs --workgroup).",
+            ),
+            click.option("--workgroup", default=None, help="Athena workgroup (--engine athena)."),
+            click.option(
+                "--athena-database",
+                default="default",
+                show_default=True,
+                help="Glue database for the temporary tables over the exports.",
+            ),
+            click.option(
+                "--athena-output",
+                default=None,
+                help="S3 URL for query results (default: the workgroup's).",
+            ),
+            click.option(
+                "--memory-limit",
+                default=None,
+                help="DuckDB's memory limit, e.g. 2GB (default 1GB); larger joins spill to disk.",
+            ),
+            click.option(
+                "--threads",
+                type=click.IntRange(1, 256),
+                default=None,
+                help="DuckDB's threads (default: one per core).",
+            ),
+            click.option(
+                "--direct-s3",
+                is_flag=True,
+                help="DuckDB reads the files in S3 (httpfs) instead of downloading them first.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
 @click.group(cls=DrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formkiq-backup", prog_name="formkiq-dr")
 def cli() -> None:
@@ -540,6 +588,21 @@ def _check_backup_arns(arns: Sequence[str]) -> None:
     default=None,
     help="Write PATH.md and PATH.json (checked before anything starts; the folder must exist).",
 )
+@click.option(
+    "--from-export",
+    "restored_export",
+    default=None,
+    metavar="EXPORT",
+    help="Check this export of a restored table against --reference-export instead of "
+    "restoring (s3://.../AWSDynamoDB/<id>/ or latest:<table>).",
+)
+@click.option(
+    "--reference-export",
+    default=None,
+    metavar="EXPORT",
+    help="With --from-export: the export it must equal (e.g. the source's at the recovery point).",
+)
+@export_engine_options
 def drill(
     *,
     at: datetime | None,
@@ -550,10 +613,25 @@ def drill(
     seed: int | None,
     strict: bool,
     report_path: str | None,
+    restored_export: str | None,
+    reference_export: str | None,
     **options: Any,
 ) -> None:
     """Restore every protected table into a temporary one, verify, measure, clean up."""
     from formkiq_backup.dr.drill import run_drill
+
+    engine = _engine_options(options, exports_given=restored_export is not None)
+    report_stem = None if report_path is None else file_path(report_path, "--report")
+    if restored_export is not None or reference_export is not None:
+        _drill_from_export(
+            restored_export,
+            reference_export,
+            restore_options={"--at": at, "--from-backup": backup_arns, "--from-table": from_tables},
+            strict=strict,
+            engine=engine,
+            options=options,
+            report_path=report_stem,
+        )
 
     _refuse_mixed_references(
         from_table=bool(from_tables), from_region=from_region, at=at, backups=bool(backup_arns)
@@ -564,9 +642,7 @@ def drill(
             "or --from-backup (backups), not both"
         )
     _check_backup_arns(backup_arns)
-    report_stem = None
-    if report_path is not None:
-        report_stem = file_path(report_path, "--report")
+    if report_stem is not None:
         for path in (report_stem, *report_files(report_stem)):
             check_writable(path, "--report")
 
@@ -587,6 +663,265 @@ def drill(
             from_region=from_region,
         ),
         report_path=report_stem,
+    )
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def _engine_options(options: dict[str, Any], *, exports_given: bool) -> Any:
+    """EngineOptions from the options (removed from `options`); refuses settings that do
+    not fit the engine, or engine settings without exports to diff."""
+    from formkiq_backup.dr.from_export import EngineOptions
+
+    engine = options.pop("engine")
+    settings = {
+        name: options.pop(name)
+        for name in (
+            "workgroup",
+            "athena_database",
+            "athena_output",
+            "memory_limit",
+            "threads",
+            "direct_s3",
+        )
+    }
+    duckdb_only = [
+        flag
+        for flag, name in (
+            ("--memory-limit", "memory_limit"),
+            ("--threads", "threads"),
+            ("--direct-s3", "direct_s3"),
+        )
+        if settings[name]
+    ]
+    athena_only = [
+        flag
+        for flag, name in (("--workgroup", "workgroup"), ("--athena-output", "athena_output"))
+        if settings[name]
+    ]
+    if not exports_given and (duckdb_only or athena_only or engine != "duckdb"):
+        refuse(
+            f"{', '.join(duckdb_only + athena_only) or '--engine'}: only with two exports to "
+            "diff (with a table as the live side, the compare runs in this process)"
+        )
+    if engine == "athena" and duckdb_only:
+        refuse(f"{', '.join(duckdb_only)}: DuckDB settings; --engine athena runs in Athena")
+    if engine == "duckdb" and athena_only:
+        refuse(f"{', '.join(athena_only)}: Athena settings; give --engine athena too")
+    if engine == "athena" and not settings["workgroup"]:
+        refuse("--engine athena needs --workgroup WORKGROUP (the Athena workgroup to run in)")
+    limit = settings["memory_limit"]
+    if limit is not None and not MEMORY_LIMIT_SHAPE.match(limit):
+        refuse(f"--memory-limit {limit!r}: a size such as 512MB or 2GB")
+    if settings["athena_output"] and not str(settings["athena_output"]).startswith("s3://"):
+        refuse(f"--athena-output {settings['athena_output']!r}: an S3 URL (s3://bucket/prefix/)")
+    return EngineOptions(
+        engine=engine,
+        memory_limit=limit or "1GB",
+        threads=settings["threads"],
+        direct_s3=settings["direct_s3"],
+        workgroup=settings["workgroup"],
+        athena_database=settings["athena_database"],
+        athena_output=settings["athena_output"],
+    )
+
+
+def _repair_from_export(
+    *,
+    table_name: str,
+    site: str | None,
+    whole_table: bool,
+    restore_options: dict[str, Any],
+    from_export: str | None,
+    live_export: str | None,
+    apply: bool,
+    delete_new: bool,
+    engine: Any,
+    options: dict[str, Any],
+) -> NoReturn:
+    from formkiq_backup.dr.from_export import RepairFromExport, run_repair_from_export
+
+    if from_export is None:
+        refuse("--live-export: only with --from-export (the export to go back to)")
+    given = [name for name, value in restore_options.items() if value is not None]
+    if given:
+        refuse(f"--from-export and {' and '.join(given)}: give one state to go back to")
+    _check_export_text("--from-export", from_export)
+    if live_export is not None:
+        _check_export_text("--live-export", live_export)
+    _check_scope(site, whole_table)
+    execute(
+        "repair",
+        options,
+        lambda ctx, report, feedback: run_repair_from_export(
+            ctx,
+            report,
+            RepairFromExport(table_name, site, from_export, live_export, apply, delete_new),
+            engine_options=engine,
+            on_scan=feedback.scanned,
+            on_step=feedback.step,
+        ),
+    )
+
+
+def _drill_from_export(
+    restored_export: str | None,
+    reference_export: str | None,
+    *,
+    restore_options: dict[str, Any],
+    strict: bool,
+    engine: Any,
+    options: dict[str, Any],
+    report_path: Path | None,
+) -> NoReturn:
+    from formkiq_backup.dr.from_export import run_drill_from_export
+
+    if restored_export is None or reference_export is None:
+        refuse(
+            "--from-export and --reference-export go together: the export to check, and "
+            "the export it must equal"
+        )
+    given = [name for name, value in restore_options.items() if value]
+    if given:
+        refuse(f"--from-export and {' and '.join(given)}: give one thing to check")
+    _check_export_text("--from-export", restored_export)
+    _check_export_text("--reference-export", reference_export)
+    if report_path is not None:
+        for path in (report_path, *report_files(report_path)):
+            check_writable(path, "--report")
+    execute(
+        "drill",
+        options,
+        lambda ctx, report, feedback: run_drill_from_export(
+            ctx,
+            report,
+            restored_text=restored_export,
+            reference_text=reference_export,
+            strict=strict,
+            engine_options=engine,
+            on_step=feedback.step,
+        ),
+        report_path=report_path,
+    )
+
+
+def _check_scope(site: str | None, whole_table: bool) -> None:
+    if site is not None and whole_table:
+        refuse("--site and --whole-table: give one (one site, or every site)")
+    if site is None and not whole_table:
+        refuse("give --site SITE to repair one site, or --whole-table to repair every site")
+    if site is not None and not is_site_id(site):
+        refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+
+
+def _check_export_text(option: str, text: str) -> None:
+    from formkiq_backup.dr.from_export import LATEST
+    from formkiq_backup.exportdiff.manifest import ExportLocation
+
+    if text.startswith(LATEST):
+        if not text.removeprefix(LATEST):
+            refuse(f"{option} {text}: name the table (latest:documents)")
+        return
+    try:
+        ExportLocation.parse(text)
+    except ValueError as error:
+        refuse(f"{option} {error}")
+
+
+@cli.command("diff-exports")
+@common_options
+@click.option(
+    "--from",
+    "reference_text",
+    required=True,
+    metavar="EXPORT",
+    help="The earlier state: s3://<bucket>/<prefix>/AWSDynamoDB/<id>/ or latest:<table>.",
+)
+@click.option(
+    "--to",
+    "live_text",
+    required=True,
+    metavar="EXPORT|TABLE",
+    help="The later state: an export of the same table (full, or incremental from --from's "
+    "time), or the table itself (documents, documentsyncs or its name; scanned).",
+)
+@click.option("--site", default=None, help="Only this FormKiQ site's items.")
+@export_engine_options
+def diff_exports(*, reference_text: str, live_text: str, site: str | None, **options: Any) -> None:
+    """What repair would put back, overwrite and keep between two exports (per site).
+
+    Manifests are checked (item counts, file checksums); nothing is written.
+    """
+    from formkiq_backup.dr.from_export import run_diff_exports
+
+    _check_export_text("--from", reference_text)
+    if live_text.startswith(("s3://", "latest:")):
+        _check_export_text("--to", live_text)
+    if site is not None and not is_site_id(site):
+        refuse(f"--site {site!r}: a FormKiQ site id has letters, digits, '-' and '_'")
+    engine = _engine_options(options, exports_given=live_text.startswith(("s3://", "latest:")))
+    execute(
+        "diff-exports",
+        options,
+        lambda ctx, report, feedback: run_diff_exports(
+            ctx,
+            report,
+            reference_text=reference_text,
+            live_text=live_text,
+            site=site,
+            engine_options=engine,
+            on_scan=feedback.scanned,
+            on_step=feedback.step,
+        ),
+    )
+
+
+@cli.command("export-now")
+@common_options
+@click.argument("table_name", metavar="TABLE")
+@click.option(
+    "--incremental-since",
+    type=Timestamp(),
+    default=None,
+    help="An incremental export of the changes since this time (15 minutes to 24 hours ago), "
+    "with its zone; default: a full export.",
+)
+@click.option(
+    "--at",
+    type=Timestamp(),
+    default=None,
+    help=f"Export the table as it was at this time (default: now), {AT_HELP}",
+)
+@click.option("--no-wait", is_flag=True, help="Start the export and return.")
+def export_now(
+    *,
+    table_name: str,
+    incremental_since: datetime | None,
+    at: datetime | None,
+    no_wait: bool,
+    **options: Any,
+) -> None:
+    """Export TABLE (documents, documentsyncs or its name) into the exports bucket now."""
+    from formkiq_backup.dr.export_now import run_export_now
+
+    for option, moment in (("--incremental-since", incremental_since), ("--at", at)):
+        if moment is not None and moment > datetime.now(UTC):
+            refuse(f"{option} {utc_text(moment)} is in the future")
+    if at is not None and incremental_since is not None:
+        refuse("--at and --incremental-since: a full export at a time, or the changes since one")
+    execute(
+        "export-now",
+        options,
+        lambda ctx, report, feedback: run_export_now(
+            ctx,
+            report,
+            table_name=table_name,
+            incremental_since=incremental_since,
+            wait_for_it=not no_wait,
+            at=at,
+            on_step=feedback.step,
+        ),
     )
 
 
@@ -616,6 +951,19 @@ def write_reports(report: Report, path: Path) -> None:
     help="A table already restored to go back to, instead of a restore; never written.",
 )
 @click.option("--from-region", default=None, help="Region of the --from-table table.")
+@click.option(
+    "--from-export",
+    default=None,
+    metavar="EXPORT",
+    help="A DynamoDB export to go back to (s3://.../AWSDynamoDB/<id>/ or latest:<table>): no "
+    "restore; see diff-exports.",
+)
+@click.option(
+    "--live-export",
+    default=None,
+    metavar="EXPORT",
+    help="With --from-export: compare with this later export instead of scanning the table.",
+)
 @click.option("--apply", is_flag=True, help="Write the changes (default: dry-run).")
 @click.option(
     "--delete-new",
@@ -623,6 +971,7 @@ def write_reports(report: Report, path: Path) -> None:
     help="Also delete items created after the recovery point (default: kept and listed).",
 )
 @click.option("--keep-new", is_flag=True, hidden=True, help="Deprecated: keeping is the default.")
+@export_engine_options
 def repair(
     *,
     table_name: str,
@@ -635,6 +984,8 @@ def repair(
     apply: bool,
     delete_new: bool,
     keep_new: bool,
+    from_export: str | None,
+    live_export: str | None,
     **options: Any,
 ) -> None:
     """Restore to a temporary table, diff against live, write back only what differs.
@@ -642,6 +993,21 @@ def repair(
     Items created after the recovery point are kept unless --delete-new is given.
     """
     from formkiq_backup.dr.repair import run_repair
+
+    engine = _engine_options(options, exports_given=live_export is not None)
+    if from_export is not None or live_export is not None:
+        _repair_from_export(
+            table_name=table_name,
+            site=site,
+            whole_table=whole_table,
+            restore_options={"--at": at, "--from-backup": backup_arn, "--from-table": from_table},
+            from_export=from_export,
+            live_export=live_export,
+            apply=apply,
+            delete_new=delete_new,
+            engine=engine,
+            options=options,
+        )
 
     _refuse_mixed_references(
         from_table=from_table is not None, from_region=from_region, at=at, backups=bool(backup_arn)

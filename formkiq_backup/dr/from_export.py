@@ -1,0 +1,579 @@
+"""`formkiq-dr diff-exports`, `repair --from-export`, `drill --from-export` and `export-now`:
+recovery from DynamoDB exports, without a restore and without reading the table's capacity.
+
+An export reads the table's PITR data on AWS's side (no read capacity, at any point in the
+recovery window), so the reference state of a repair needs no restored table: it is the export
+at the recovery point. The diff is computed by a query engine (formkiq_backup.exportdiff),
+DuckDB on this machine or Athena in the account, into the same `TableDiff` a scan-based repair
+makes, and written back with the same safety rules: a plan first, items created since kept
+unless `--delete-new`, every write conditional on the live item the plan saw.
+"""
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from itertools import islice
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from formkiq_backup.dr.context import DrContext, SetupError
+
+# Repair's own plan, preview and conditional write: a plan from exports reads and writes
+# exactly like one from a restored table.
+from formkiq_backup.dr.repair import (
+    KEEP,
+    PLAN_LISTED,
+    UnguardedItemError,
+    _describe,
+    _key_text,
+    _preview,
+    _write,
+    planned_action,
+    resolve_table,
+)
+from formkiq_backup.dr.report import EXIT_FAILED, Report, Status
+from formkiq_backup.dr.scope import require_site
+from formkiq_backup.dr.tables import (
+    READ_SEGMENTS,
+    ScanProgress,
+    SourceGuard,
+    page_counter,
+    scan,
+    table_key_attributes,
+)
+from formkiq_backup.exportdiff.diff import ExportMismatchError, diff_exports, export_items
+from formkiq_backup.exportdiff.engine import Engine, EngineError
+from formkiq_backup.exportdiff.manifest import (
+    Export,
+    ExportCheckError,
+    ExportLocation,
+    newest_export,
+    read_export,
+)
+from formkiq_backup.exports import exports_bucket_name, table_prefix
+from formkiq_backup.sites import (
+    DEFAULT_SITE,
+    is_global,
+    item_sites,
+    site_filter_expression,
+    site_member,
+)
+from formkiq_backup.tablediff import Action, Change, TableDiff
+
+LATEST = "latest:"
+ENGINES = ("duckdb", "athena")
+# Writers of repair --from-export: each sends one conditional write at a time.
+DEFAULT_WRITERS = 8
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Which engine computes the diff, and its settings."""
+
+    engine: str = "duckdb"
+    memory_limit: str = "1GB"
+    threads: int | None = None
+    direct_s3: bool = False
+    workgroup: str | None = None
+    athena_database: str = "default"
+    athena_output: str | None = None
+
+    def open(self, ctx: DrContext, s3: Any) -> Engine:
+        if self.engine == "athena":
+            from formkiq_backup.exportdiff.athena_engine import AthenaEngine
+
+            if not self.workgroup:
+                raise SetupError("--engine athena needs --workgroup")
+            return AthenaEngine(
+                ctx.client("athena"),
+                s3,
+                workgroup=self.workgroup,
+                database=self.athena_database,
+                output_location=self.athena_output,
+            )
+        from formkiq_backup.exportdiff.duckdb_engine import DuckDbEngine
+
+        return DuckDbEngine(
+            s3,
+            credentials=ctx.session.get_credentials() if self.direct_s3 else None,
+            memory_limit=self.memory_limit,
+            threads=self.threads,
+            direct_s3=self.direct_s3,
+        )
+
+
+def _read_only_s3(ctx: DrContext) -> Any:
+    """An S3 client for which every FormKiQ bucket and the exports bucket are read-only."""
+    environment = ctx.environment
+    exports = exports_bucket_name(environment.app_environment, environment.account_id)
+    buckets = [b.name for b in environment.protected_buckets] + [exports]
+    return SourceGuard([], buckets).attach(ctx.client("s3"))
+
+
+def resolve_export(
+    ctx: DrContext, s3: Any, text: str, option: str, *, full_only: bool = False
+) -> Export:
+    """`s3://.../AWSDynamoDB/<id>/` or `latest:<table>` (documents, documentsyncs or a
+    protected table's name: its newest finished export in the exports bucket; the newest full
+    one with `full_only`, for a reference)."""
+    if text.startswith(LATEST):
+        table = resolve_table(ctx, text.removeprefix(LATEST))
+        environment = ctx.environment
+        bucket = exports_bucket_name(environment.app_environment, environment.account_id)
+        location = newest_export(s3, bucket, table_prefix(table), full_only=full_only)
+        if location is None:
+            raise SetupError(
+                f"{option} {text}: no finished export of {table} in s3://{bucket}/"
+                f"{table_prefix(table)} (formkiq-dr export-now {table} makes one)"
+            )
+    else:
+        try:
+            location = ExportLocation.parse(text)
+        except ValueError as error:
+            raise SetupError(f"{option} {error}") from error
+    return read_export(s3, location)
+
+
+def _protected_export(ctx: DrContext, export: Export, option: str) -> str:
+    protected = {t.name for t in ctx.environment.protected_tables}
+    if export.table_name not in protected:
+        raise SetupError(
+            f"{option}: {export.describe()} is not of a table FormKiQ {ctx.app_environment} "
+            f"protects ({', '.join(sorted(protected))})"
+        )
+    return export.table_name
+
+
+def _checked(report: Report, body: Callable[[], None]) -> None:
+    """A failed export check (a corrupt manifest, a missing or changed file) fails the command
+    (exit 1) with its reason; exports that cannot be compared are a usage error (exit 2)."""
+    try:
+        body()
+    except (ExportCheckError, EngineError) as error:
+        report.add("export", "check", Status.FAIL, str(error))
+        report.stop(str(error), EXIT_FAILED)
+    except ExportMismatchError as error:
+        raise SetupError(str(error)) from error
+
+
+def _diff(
+    ctx: DrContext,
+    s3: Any,
+    reference: Export,
+    live: Export | str,
+    *,
+    site: str | None,
+    engine_options: EngineOptions,
+    dynamodb: Any,
+    on_scan: ScanProgress | None,
+    on_step: Callable[[str], None],
+) -> tuple[TableDiff, dict[str, object]]:
+    """The diff of `reference` against a later export of its table, or against the live table
+    itself (a scan, compared in this process: the reference still needs no restore)."""
+    keys = table_key_attributes(dynamodb, reference.table_name)
+    if isinstance(live, str):
+        on_step(f"comparing {reference.describe()} with table {live}")
+        diff = TableDiff(keys)
+        try:
+            with TemporaryDirectory(prefix="formkiq-dr-export-") as directory:
+                diff.collect(
+                    export_items(s3, reference, site, directory=Path(directory)),
+                    scan(
+                        dynamodb,
+                        live,
+                        filter_expression=site_filter_expression(site) if site else None,
+                        keep=site_member(site) if site else None,
+                        on_page=page_counter(on_scan, live),
+                        segments=READ_SEGMENTS,
+                    ),
+                )
+        except BaseException:
+            diff.close()
+            raise
+        return diff, {"engine": "in-process", "live": f"table {live} (scanned)"}
+    on_step(f"comparing {reference.describe()} with {live.describe()} ({engine_options.engine})")
+    engine = engine_options.open(ctx, s3)
+    try:
+        return diff_exports(engine, reference, live, keys, site=site)
+    finally:
+        engine.close()
+
+
+def _plan(report: Report, diff: TableDiff, delete_new: bool) -> dict[str, int]:
+    """The plan in `repair`'s words and shape (summary `plan`, `changes`, `sites`), and its
+    first lines among the entries."""
+    counts = diff.counts()
+    plan = {
+        Action.PUT.value: counts[Action.PUT],
+        Action.OVERWRITE.value: counts[Action.OVERWRITE],
+        Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
+        KEEP: 0 if delete_new else counts[Action.DELETE],
+    }
+    report.summary["plan"] = plan
+    planned = sum(counts.values())
+    report.summary["changes"] = [
+        _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
+    ]
+    if planned > PLAN_LISTED:
+        report.summary["changesNotListed"] = planned - PLAN_LISTED
+    report.summary["sites"] = _per_site(diff.changes(), delete_new)
+    _preview(report, diff, plan, delete_new)
+    return plan
+
+
+def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str, int]]:
+    """Planned actions per site (an item of several sites counts in each; the site registry
+    under `(no site)`)."""
+    found: dict[str, Counter[str]] = {}
+    for change in changes:
+        item = change.wanted or change.found or change.key
+        sites = ["(no site)"] if is_global(item) else sorted(item_sites(item)) or [DEFAULT_SITE]
+        for site in sites:
+            found.setdefault(site, Counter())[planned_action(change, delete_new)] += 1
+    return {site: dict(counts) for site, counts in sorted(found.items())}
+
+
+def _report_diff(
+    report: Report, subject: str, diff: TableDiff, plan: dict[str, int], started: float
+) -> None:
+    report.add(
+        "diff",
+        subject,
+        Status.INFO,
+        f"{diff.reference_count} items then, {diff.live_count} now: "
+        + ", ".join(f"{count} to {action}" for action, count in plan.items()),
+        time.monotonic() - started,
+    )
+
+
+def _live_side(ctx: DrContext, s3: Any, text: str, reference: Export) -> Export | str:
+    """`--to`: an export (`s3://...`, `latest:...`), or the table the reference is of."""
+    if text.startswith(("s3://", LATEST)):
+        return resolve_export(ctx, s3, text, "--to")
+    table = resolve_table(ctx, text)
+    if table != reference.table_name:
+        raise SetupError(
+            f"--to {text}: table {table}, while --from is {reference.describe()}: give the "
+            "table the export is of"
+        )
+    return table
+
+
+def _describe_live(live: Export | str) -> str:
+    return f"table {live} (scanned)" if isinstance(live, str) else live.describe()
+
+
+def run_diff_exports(
+    ctx: DrContext,
+    report: Report,
+    *,
+    reference_text: str,
+    live_text: str,
+    site: str | None,
+    engine_options: EngineOptions,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """What `repair` would put back, overwrite and keep between an export and a later export
+    of the same table (or the live table), per site; nothing is written."""
+    s3 = _read_only_s3(ctx)
+    dynamodb = SourceGuard([t.name for t in ctx.environment.protected_tables], []).attach(
+        ctx.client("dynamodb")
+    )
+    if site is not None:
+        require_site(ctx, site)
+
+    def body() -> None:
+        reference = resolve_export(ctx, s3, reference_text, "--from", full_only=True)
+        _protected_export(ctx, reference, "--from")
+        live = _live_side(ctx, s3, live_text, reference)
+        report.summary.update(
+            table=reference.table_name,
+            scope=f"site {site}" if site else "whole table",
+            reference=reference.describe(),
+            referenceExport=reference.location.url,
+            live=_describe_live(live),
+        )
+        started = time.monotonic()
+        diff, details = _diff(
+            ctx,
+            s3,
+            reference,
+            live,
+            site=site,
+            engine_options=engine_options,
+            dynamodb=dynamodb,
+            on_scan=on_scan,
+            on_step=on_step,
+        )
+        with diff:
+            report.summary["engine"] = details
+            _report_diff(report, reference.table_name, diff, _plan(report, diff, False), started)
+
+    _checked(report, body)
+
+
+@dataclass(frozen=True)
+class RepairFromExport:
+    """What `repair --from-export` was asked to do."""
+
+    table: str
+    site: str | None
+    reference_text: str
+    live_export_text: str | None
+    apply: bool
+    delete_new: bool
+    writers: int = DEFAULT_WRITERS
+
+
+def run_repair_from_export(
+    ctx: DrContext,
+    report: Report,
+    request: RepairFromExport,
+    *,
+    engine_options: EngineOptions,
+    on_scan: ScanProgress,
+    on_step: Callable[[str], None],
+) -> None:
+    """`repair --from-export`: the export is the reference; the live side is the table (read by
+    a scan) or, with `--live-export`, a later export of it (the table is not read at all).
+    Writes are conditional either way, so anything that changed since is a conflict."""
+    live = resolve_table(ctx, request.table)
+    if request.site is not None:
+        require_site(ctx, request.site)
+    s3 = _read_only_s3(ctx)
+    protected = {t.name for t in ctx.environment.protected_tables}
+    # Only the repaired table may be written, and only with --apply.
+    writable = {live} if request.apply else set()
+    dynamodb = SourceGuard(protected - writable, []).attach(ctx.client("dynamodb"))
+
+    def body() -> None:
+        reference = resolve_export(ctx, s3, request.reference_text, "--from-export", full_only=True)
+        if reference.table_name != live:
+            raise SetupError(
+                f"--from-export: {reference.describe()} is an export of another table than "
+                f"{live}, the table being repaired"
+            )
+        live_side: Export | str = live
+        if request.live_export_text is not None:
+            live_side = resolve_export(ctx, s3, request.live_export_text, "--live-export")
+        _summarise_repair(report, request, live, reference, live_side)
+        started = time.monotonic()
+        diff, details = _diff(
+            ctx,
+            s3,
+            reference,
+            live_side,
+            site=request.site,
+            engine_options=engine_options,
+            dynamodb=dynamodb,
+            on_scan=on_scan,
+            on_step=on_step,
+        )
+        with diff:
+            report.summary["engine"] = details
+            plan = _plan(report, diff, request.delete_new)
+            _report_diff(report, live, diff, plan, started)
+            if request.apply:
+                on_step(f"writing {sum(plan.values()) - plan[KEEP]} changes to {live}")
+                apply_in_parallel(
+                    dynamodb, live, diff, request.delete_new, report, writers=request.writers
+                )
+
+    _checked(report, body)
+
+
+def _summarise_repair(
+    report: Report, request: RepairFromExport, live: str, reference: Export, side: Export | str
+) -> None:
+    report.summary.update(
+        table=live,
+        scope=f"site {request.site}" if request.site else "whole table",
+        source=f"{reference.describe()}: no restore",
+        referenceExport=reference.location.url,
+        live=_describe_live(side),
+        mode="apply" if request.apply else "dry-run",
+        newItems="deleted (--delete-new)" if request.delete_new else "kept",
+    )
+
+
+class _Writers:
+    """Repair's conditional writes, from several threads; counts what became of each.
+
+    A botocore client is safe to share between threads (boto3's guide, "Multithreading or
+    multiprocessing with clients").
+    """
+
+    def __init__(self, dynamodb: Any, table: str, report: Report) -> None:
+        self.dynamodb, self.table, self.report = dynamodb, table, report
+        self.outcome: Counter[str] = Counter({"written": 0, "conflicts": 0, "kept": 0})
+        self.outcome["unguarded"] = 0
+        self._lock = threading.Lock()
+
+    def write(self, change: Change) -> None:
+        """One write, conditional on the live item the plan saw: a conflict or an item too
+        large to guard is reported, never forced."""
+        try:
+            _write(self.dynamodb, self.table, change)
+            self._count("written")
+        except UnguardedItemError as error:
+            self._count("unguarded", f"not written: {error}", change)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            self._count(
+                "conflicts",
+                f"changed since the plan was made: {change.action.value} not applied",
+                change,
+            )
+
+    def _count(self, what: str, problem: str = "", change: Change | None = None) -> None:
+        with self._lock:
+            self.outcome[what] += 1
+            if change is not None:
+                section = "unguarded" if what == "unguarded" else "conflict"
+                self.report.add(section, _key_text(change.key), Status.FAIL, problem)
+
+
+def apply_in_parallel(
+    dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report, *, writers: int
+) -> None:
+    """Every planned write, `writers` at a time. At most twice `writers` writes wait in the
+    queue, so the plan is streamed from disk, never held. Stopped part-way, it says how many
+    writes were made, so the operator knows where the table stands."""
+    sink = _Writers(dynamodb, table, report)
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            pending: set[Future[None]] = set()
+            for change in diff.changes():
+                if change.action is Action.DELETE and not delete_new:
+                    sink.outcome["kept"] += 1
+                    continue
+                if len(pending) >= 2 * writers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+                pending.add(pool.submit(sink.write, change))
+            for future in pending:
+                future.result()
+    except BaseException:
+        outcome = sink.outcome
+        report.summary["applied"] = dict(outcome) | {"stoppedPartWay": True}
+        report.add(
+            "apply",
+            table,
+            Status.FAIL,
+            f"stopped part-way: {outcome['written']} written before it stopped",
+            time.monotonic() - started,
+        )
+        raise
+    outcome = sink.outcome
+    report.summary["applied"] = dict(outcome) | {"writers": writers}
+    report.add(
+        "apply",
+        table,
+        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
+        f"{outcome['written']} written by {writers} writers, {outcome['conflicts']} conflicts, "
+        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
+        "recovery point kept",
+        time.monotonic() - started,
+    )
+
+
+def run_drill_from_export(
+    ctx: DrContext,
+    report: Report,
+    *,
+    restored_text: str,
+    reference_text: str,
+    strict: bool,
+    engine_options: EngineOptions,
+    on_step: Callable[[str], None],
+) -> None:
+    """`drill --from-export`: a restored table's export against a reference export of the same
+    table (e.g. the source's, at the recovery point): item counts, and every item compared.
+    Nothing is restored, written or deleted."""
+    s3 = _read_only_s3(ctx)
+    dynamodb = SourceGuard([t.name for t in ctx.environment.protected_tables], []).attach(
+        ctx.client("dynamodb")
+    )
+
+    def body() -> None:
+        reference = resolve_export(ctx, s3, reference_text, "--reference-export", full_only=True)
+        restored = resolve_export(ctx, s3, restored_text, "--from-export", full_only=True)
+        table = _protected_export(ctx, reference, "--reference-export")
+        if restored.incremental:
+            raise SetupError(f"--from-export: {restored.describe()}: give a full export")
+        # A restored table has a name (and ARN) of its own: it stands in for the reference's.
+        standing_in = replace(
+            restored,
+            table_arn=reference.table_arn,
+            export_time=max(restored.export_time, reference.export_time),
+        )
+        report.summary.update(
+            table=table, reference=reference.describe(), restored=restored.describe(), strict=strict
+        )
+        started = time.monotonic()
+        diff, details = _diff(
+            ctx,
+            s3,
+            reference,
+            standing_in,
+            site=None,
+            engine_options=engine_options,
+            dynamodb=dynamodb,
+            on_scan=None,
+            on_step=on_step,
+        )
+        with diff:
+            _integrity(
+                report,
+                table,
+                diff,
+                strict=strict,
+                seconds=time.monotonic() - started,
+                details=details,
+            )
+
+    _checked(report, body)
+
+
+def _integrity(
+    report: Report,
+    table: str,
+    diff: TableDiff,
+    *,
+    strict: bool,
+    seconds: float,
+    details: dict[str, object],
+) -> None:
+    """The drill's integrity entry: PASS when every item is the reference's."""
+    counts = diff.counts()
+    data = {
+        "sourceItems": diff.reference_count,
+        "restoredItems": diff.live_count,
+        "missing": counts[Action.PUT],
+        "different": counts[Action.OVERWRITE],
+        "extra": counts[Action.DELETE],
+        "engine": details,
+    }
+    if not any(counts.values()):
+        detail = f"{diff.live_count} items, every one identical to the reference"
+        report.add("integrity", table, Status.PASS, detail, seconds, **data)
+    else:
+        detail = (
+            f"restored {diff.live_count} items vs {diff.reference_count}: "
+            f"{counts[Action.PUT]} missing, {counts[Action.OVERWRITE]} different, "
+            f"{counts[Action.DELETE]} extra"
+        )
+        report.add(
+            "integrity", table, Status.FAIL if strict else Status.WARN, detail, seconds, **data
+        )
+    report.summary["measuredRecoverySeconds"] = round(seconds, 3)

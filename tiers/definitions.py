@@ -504,12 +504,18 @@ def incident_objectives(
         if not have:
             objectives[incident] = replace(_NOT_PROTECTED, note=_UNPROTECTED_NOTES[incident])
             continue
-        best = have[0]
+        best, *fall_backs = have
         objectives[incident] = RecoveryObjective(
             rpo_minutes=best.rpo_minutes,
             rto_minutes=best.rto_minutes,
-            protected_by=tuple(remedy.recovers_with for remedy in have),
-            note="; ".join(remedy.note for remedy in have if remedy.note),
+            protected_by=(
+                best.recovers_with,
+                *(
+                    f"{remedy.recovers_with} ({remedy.note})" if remedy.note else remedy.recovers_with
+                    for remedy in fall_backs
+                ),
+            ),
+            note=best.note,
             rpo_follows=best.rpo_follows,
         ).following(gaps)
     return objectives

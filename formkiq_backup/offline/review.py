@@ -518,8 +518,10 @@ def _lifecycle_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tup
     "Managing the lifecycle of objects"): a shorter expiry deletes what is now older."""
     risks: list[tuple[str, str]] = []
     rules = {rule.get("id"): rule for rule in new.get("rules", [])}
+    # Rule ids may carry their retention (keep-dynamodb-365-days): else the same prefix.
+    by_prefix = {json.dumps(rule.get("filter"), sort_keys=True): rule for rule in new.get("rules", [])}
     for rule in old.get("rules", []):
-        match = rules.get(rule.get("id"))
+        match = rules.get(rule.get("id")) or by_prefix.get(json.dumps(rule.get("filter"), sort_keys=True))
         if match is None or match.get("status") != "Enabled":
             continue
         prefix = (rule.get("filter") or {}).get("prefix") or "(whole bucket)"

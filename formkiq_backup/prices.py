@@ -44,7 +44,9 @@ PRICES = MappingProxyType(
             0.10, "alarm-month", "a standard-resolution CloudWatch alarm on one metric", _CLOUDWATCH
         ),
         "dashboard": Price(
-            3.00, "dashboard-month", "a CloudWatch dashboard (the first 3 per account are free)",
+            3.00,
+            "dashboard-month",
+            "a CloudWatch dashboard (the first 3 per account are free)",
             _CLOUDWATCH,
         ),
         "lambdaArmGbSecond": Price(0.0000133334, "GB-second", "Lambda compute on arm64", _LAMBDA),
@@ -65,7 +67,9 @@ PRICES = MappingProxyType(
             "minimum)",
             _BACKUP,
         ),
-        "backupWarmS3": Price(0.05, "GB-month", "AWS Backup storage of S3 recovery points", _BACKUP),
+        "backupWarmS3": Price(
+            0.05, "GB-month", "AWS Backup storage of S3 recovery points", _BACKUP
+        ),
         "backupCrossRegionTransfer": Price(
             0.02, "GB", "AWS Backup data copied to another region", _BACKUP
         ),

@@ -13,15 +13,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import (  # noqa: E402
+from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError  # noqa: E402
+from pulumi_policy.proxy import UnknownValueError
 
-from policy.rules import (  # noqa: E402
+from policy.rules import (
     RESOURCE_RULES,
     STACK_RULES,
     UNKNOWN,

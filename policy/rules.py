@@ -163,11 +163,15 @@ def vault_encrypted_with_cmk(resource: Resource) -> list[str]:
     if not _known(key):
         return []
     if not key:
-        return ["backup vault has no kmsKeyArn: its recovery points use the AWS managed key "
-                "aws/backup; give it a customer managed KMS key"]
+        return [
+            "backup vault has no kmsKeyArn: its recovery points use the AWS managed key "
+            "aws/backup; give it a customer managed KMS key"
+        ]
     if str(key).endswith("alias/aws/backup"):
-        return [f"backup vault is encrypted with the AWS managed key ({key}); give it a "
-                "customer managed KMS key"]
+        return [
+            f"backup vault is encrypted with the AWS managed key ({key}); give it a "
+            "customer managed KMS key"
+        ]
     return []
 
 
@@ -189,7 +193,7 @@ def vault_policy_denies_recovery_point_deletion(resource: Resource) -> list[str]
             statement.get("Effect") == "Deny"
             and everyone
             and "*" in _listed(statement.get("Resource"))
-            and DENY_DELETE_ACTIONS <= set(_listed(statement.get("Action")))
+            and set(_listed(statement.get("Action"))) >= DENY_DELETE_ACTIONS
         ):
             return []
     return [
@@ -294,7 +298,9 @@ def replication_has_delete_markers_and_rtc(resource: Resource) -> list[str]:
             if _known(destination.get("replicationTime")) and not _enabled(
                 destination.get("replicationTime")
             ):
-                problems.append(f"{name}: Replication Time Control (replicationTime) is not Enabled")
+                problems.append(
+                    f"{name}: Replication Time Control (replicationTime) is not Enabled"
+                )
             if _known(destination.get("metrics")) and not _enabled(destination.get("metrics")):
                 problems.append(f"{name}: replication metrics are not Enabled (RTC needs them)")
     return problems
@@ -327,11 +333,8 @@ def no_iam_star_on_star(resource: Resource) -> list[str]:
     for document in documents:
         for statement in _statements(_document(document)):
             if _allows_everything(statement):
-                problems.append(
-                    f"statement {statement.get('Sid', '(no Sid)')} allows "
-                    f"{'all but ' + str(statement.get('NotAction')) if 'NotAction' in statement else '*'}"
-                    " on *"
-                )
+                what = f"all but {statement.get('NotAction')}" if "NotAction" in statement else "*"
+                problems.append(f"statement {statement.get('Sid', '(no Sid)')} allows {what} on *")
     return problems
 
 

@@ -11,7 +11,9 @@ import pytest
 from formkiq_backup.offline.document import preview_document
 from formkiq_backup.offline.program import ProgramRun, run_program
 
-ENTERPRISE_NOT_BUILT = "tier enterprise does not build yet (run_program('dr', tier=enterprise) fails)"
+ENTERPRISE_NOT_BUILT = (
+    "tier enterprise does not build yet (run_program('dr', tier=enterprise) fails)"
+)
 
 
 @cache
@@ -36,7 +38,8 @@ def document(stack: str, tier: str | None = None, **overrides: object) -> dict[s
     """A fresh copy of the stack's preview document (tests may change it)."""
     import json
 
-    return json.loads(_document(stack, tier, tuple(sorted(overrides.items()))))
+    parsed: dict[str, Any] = json.loads(_document(stack, tier, tuple(sorted(overrides.items()))))
+    return parsed
 
 
 def enterprise_run() -> ProgramRun:
@@ -80,7 +83,9 @@ LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
 AIR_GAPPED = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
 
 
-def replica(table: str = "formkiq-core-prod-documents", region: str = "us-west-2") -> dict[str, Any]:
+def replica(
+    table: str = "formkiq-core-prod-documents", region: str = "us-west-2"
+) -> dict[str, Any]:
     return entry(
         TABLE_REPLICA,
         f"formkiq-prod-dr-{table}-replica",
@@ -94,7 +99,9 @@ def replica(table: str = "formkiq-core-prod-documents", region: str = "us-west-2
     )
 
 
-def lock(vault: str, *, changeable: int | None = 3, minimum: int = 7, maximum: int = 2555) -> dict[str, Any]:
+def lock(
+    vault: str, *, changeable: int | None = 3, minimum: int = 7, maximum: int = 2555
+) -> dict[str, Any]:
     inputs: dict[str, Any] = {
         "backupVaultName": vault,
         "minRetentionDays": minimum,

@@ -55,7 +55,9 @@ def failing(found: dict[str, list[tuple[str, str]]]) -> dict[str, list[str]]:
         ("dr", {"audit": json.dumps({"enabled": True})}),
     ],
 )
-def test_every_stack_our_tiers_build_passes_every_rule(stack: str, overrides: dict[str, str]) -> None:
+def test_every_stack_our_tiers_build_passes_every_rule(
+    stack: str, overrides: dict[str, str]
+) -> None:
     run = render(stack, **overrides)
     assert run.error is None
     assert failing(violations(resources(run))) == {}
@@ -71,7 +73,10 @@ def dr_resources() -> list[Resource]:
 
 
 def changed(
-    stack: list[Resource], name: str, change: Callable[[dict[str, Any]], None] | None = None, **options: Any
+    stack: list[Resource],
+    name: str,
+    change: Callable[[dict[str, Any]], None] | None = None,
+    **options: Any,
 ) -> list[Resource]:
     """The stack with one resource's props changed (or options, or removed with change None
     and no options)."""
@@ -110,12 +115,20 @@ def _no_delete_markers(props: dict[str, Any]) -> None:
 
 def _star_on_star(props: dict[str, Any]) -> None:
     props["policy"] = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
     )
 
 
 BROKEN = [
-    ("vault-encrypted-with-cmk", "formkiq-prod-dr-backup-vault-vault", lambda p: p.pop("kmsKeyArn"), {}),
+    (
+        "vault-encrypted-with-cmk",
+        "formkiq-prod-dr-backup-vault-vault",
+        lambda p: p.pop("kmsKeyArn"),
+        {},
+    ),
     (
         "vault-policy-denies-recovery-point-deletion",
         "formkiq-prod-backup-vault-access-policy",
@@ -147,7 +160,9 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "name", "change", "options"), BROKEN, ids=[b[0] + ":" + b[1] for b in BROKEN])
+@pytest.mark.parametrize(
+    ("rule", "name", "change", "options"), BROKEN, ids=[b[0] + ":" + b[1] for b in BROKEN]
+)
 def test_a_stack_broken_on_one_rule_fails_that_rule_alone(
     dr_resources: list[Resource],
     rule: str,
@@ -159,18 +174,28 @@ def test_a_stack_broken_on_one_rule_fails_that_rule_alone(
     assert list(failing(violations(broken))) == [rule]
 
 
-def test_a_stack_with_a_plan_and_no_failure_alerts_fails_the_alarm_rule(dr_resources: list[Resource]) -> None:
+def test_a_stack_with_a_plan_and_no_failure_alerts_fails_the_alarm_rule(
+    dr_resources: list[Resource],
+) -> None:
     silent = [
-        r for r in dr_resources if not (r.type.endswith("eventRule:EventRule") and "FAILED" in str(r.props.get("eventPattern")))
+        r
+        for r in dr_resources
+        if not (
+            r.type.endswith("eventRule:EventRule") and "FAILED" in str(r.props.get("eventPattern"))
+        )
     ]
     found = failing(violations(silent))
     assert list(found) == ["backup-failures-alarmed"]
     assert "nothing alarms on failed backup jobs" in found["backup-failures-alarmed"][0]
 
 
-def test_the_rules_judge_only_what_they_can_see_during_a_preview(dr_resources: list[Resource]) -> None:
+def test_the_rules_judge_only_what_they_can_see_during_a_preview(
+    dr_resources: list[Resource],
+) -> None:
     """A value not known yet (a key created in the same update) never fails a rule."""
-    unknown = changed(dr_resources, "formkiq-prod-dr-backup-vault-vault", lambda p: p.update(kmsKeyArn=UNKNOWN))
+    unknown = changed(
+        dr_resources, "formkiq-prod-dr-backup-vault-vault", lambda p: p.update(kmsKeyArn=UNKNOWN)
+    )
     assert failing(violations(unknown)) == {}
 
 
@@ -207,7 +232,9 @@ def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     recorded: dict[str, Any] = {}
 
     class Policy:
-        def __init__(self, name: str, description: str, validate: Any, enforcement_level: Any) -> None:
+        def __init__(
+            self, name: str, description: str, validate: Any, enforcement_level: Any
+        ) -> None:
             self.name, self.description, self.validate = name, description, validate
             self.enforcement_level = enforcement_level
 
@@ -241,9 +268,13 @@ def test_the_wiring_turns_unknown_props_into_unknown_and_reports_each_violation(
     reports: list[tuple[Any, ...]] = []
 
     def args(props: dict[str, Any], resource_type: str = "aws:backup/vault:Vault") -> Any:
-        return types.SimpleNamespace(resource_type=resource_type, name="v", urn="urn:v", opts=opts, props=_Props(props))
+        return types.SimpleNamespace(
+            resource_type=resource_type, name="v", urn="urn:v", opts=opts, props=_Props(props)
+        )
 
-    policies["vault-encrypted-with-cmk"].validate(args({"kmsKeyArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}), lambda *a: reports.append(a))
+    policies["vault-encrypted-with-cmk"].validate(
+        args({"kmsKeyArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}), lambda *a: reports.append(a)
+    )
     assert reports == []
     policies["vault-encrypted-with-cmk"].validate(args({"name": "v"}), lambda *a: reports.append(a))
     assert len(reports) == 1 and "no kmsKeyArn" in reports[0][0]

@@ -34,7 +34,15 @@ def test_the_document_is_byte_identical_across_processes_so_renders_diff_cleanly
     outputs = []
     for seed in ("1", "2"):
         result = subprocess.run(
-            [sys.executable, "-m", "formkiq_backup.offline.preview", "--stack", "dr", "--format", "json"],
+            [
+                sys.executable,
+                "-m",
+                "formkiq_backup.offline.preview",
+                "--stack",
+                "dr",
+                "--format",
+                "json",
+            ],
             cwd=PROJECT_DIR,
             capture_output=True,
             text=True,
@@ -64,7 +72,9 @@ def test_resources_carry_region_protect_retain_and_parsed_policies() -> None:
     assert policy["Statement"][0]["Effect"] == "Deny"
     plan = by_name["formkiq-prod-backup-plan-plan"]["inputs"]
     assert plan["rules"][0]["lifecycle"]["deleteAfter"] == 35  # an integer, not 35.0
-    assert by_name["formkiq-prod-users-export-function"]["inputs"]["code"] == {"asset": "AssetArchive"}
+    assert by_name["formkiq-prod-users-export-function"]["inputs"]["code"] == {
+        "asset": "AssetArchive"
+    }
     assert doc["counts"]["byType"]["aws:backup/vault:Vault"] == {
         "total": 2,
         "byRegion": {"us-east-1": 1, "us-west-2": 1},
@@ -74,11 +84,17 @@ def test_resources_carry_region_protect_retain_and_parsed_policies() -> None:
 def test_effective_settings_merge_defaults_and_mark_what_the_tier_ignores() -> None:
     settings = {entry["key"]: entry for entry in document("dev")["settings"]}
     assert settings["remediatePosture"] == {
-        "key": "remediatePosture", "value": True, "source": "stack", "ignored": None
+        "key": "remediatePosture",
+        "value": True,
+        "source": "stack",
+        "ignored": None,
     }
     assert settings["dailyRetentionDays"]["value"] == 35
     assert settings["dailyRetentionDays"]["source"] == "default"
-    assert settings["dailyRetentionDays"]["ignored"] == "tier basic does not use it (tiers standard+ do)"
+    assert (
+        settings["dailyRetentionDays"]["ignored"]
+        == "tier basic does not use it (tiers standard+ do)"
+    )
     assert settings["restoreTesting.schedule"]["ignored"].startswith("tier basic does not use it")
     enhanced = {entry["key"]: entry for entry in document("dr")["settings"]}
     assert enhanced["audit.reportRetentionDays"]["ignored"] == "audit.enabled is false"
@@ -120,7 +136,9 @@ def test_costs_count_fixed_items_from_the_render_and_cite_dated_list_prices() ->
     rates = {line["item"]: line for line in costs["perGB"]}
     assert "35 daily" in rates["DynamoDB recovery points, warm"]["per"]
     assert "S3 Replication Time Control" in rates
-    assert "S3 Replication Time Control" not in {line["item"] for line in document("prod")["costs"]["perGB"]}
+    assert "S3 Replication Time Control" not in {
+        line["item"] for line in document("prod")["costs"]["perGB"]
+    }
 
 
 def test_main_prints_the_document_as_json(capsys: pytest.CaptureFixture[str]) -> None:

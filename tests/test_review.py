@@ -75,24 +75,46 @@ def test_enhanced_to_standard_lists_every_dr_data_holder_and_what_stops(downgrad
         message = risk_of(downgrade, name)
         assert "`pulumi up` stops here: the resource is protected" in message
         assert "then it stays in AWS, unmanaged" in message
-    assert "every recovery point in it, billed" in risk_of(downgrade, "formkiq-prod-dr-backup-vault-vault")
-    assert not any(risk.resource.endswith(" formkiq-prod-dr-alerts-key") for risk in downgrade.risks)
+    assert "every recovery point in it, billed" in risk_of(
+        downgrade, "formkiq-prod-dr-backup-vault-vault"
+    )
+    assert not any(
+        risk.resource.endswith(" formkiq-prod-dr-alerts-key") for risk in downgrade.risks
+    )
     messages = " ".join(risk.message for risk in downgrade.risks)
     assert "replication of formkiq-core-prod-documents-111122223333 stops" in messages
     assert "rule daily: copies to arn:aws:backup:us-west-2:111122223333:backup-vault:" in messages
     assert "no DR region any more" in messages
     assert "alarms" in kinds(downgrade)
     # Data loss first: the blocked removals before replication, copies and alarms.
-    assert kinds(downgrade) == sorted(kinds(downgrade), key=[
-        "deleted", "replaced", "expires", "unmanaged", "blocked", "lock", "drRegion",
-        "replication", "copies", "backups", "retention", "alarms", "protection"].index)
+    assert kinds(downgrade) == sorted(
+        kinds(downgrade),
+        key=[
+            "deleted",
+            "replaced",
+            "expires",
+            "unmanaged",
+            "blocked",
+            "lock",
+            "drRegion",
+            "replication",
+            "copies",
+            "backups",
+            "retention",
+            "alarms",
+            "protection",
+        ].index,
+    )
 
 
 def test_a_shortened_retention_says_it_applies_to_new_recovery_points_only() -> None:
     result = review(document("dr"), document("dr", dailyRetentionDays=14, monthlyRetentionDays=200))
     retention = [risk.message for risk in result.risks if risk.kind == "retention"]
     assert any("rule daily: recovery points kept 35 days -> 14 days" in m for m in retention)
-    assert any("rule monthly: copies in arn:aws:backup:us-west-2" in m and "400 days -> 200" in m for m in retention)
+    assert any(
+        "rule monthly: copies in arn:aws:backup:us-west-2" in m and "400 days -> 200" in m
+        for m in retention
+    )
     assert all("applies to new recovery points only" in m for m in retention)
     changed = {change.name: change for change in result.changes if change.action == "changed"}
     plan = changed["formkiq-prod-backup-plan-plan"].settings
@@ -174,7 +196,9 @@ def test_a_removed_lock_and_a_removed_air_gapped_vault_are_both_listed() -> None
     lock_risk = next(risk for risk in result.risks if risk.kind == "lock")
     assert lock_risk.resource == f"{LOCK} formkiq-prod-dr-backup-vault-lock"
     assert "(compliance) removed" in lock_risk.message
-    assert "the air-gapped vault and its recovery points" in risk_of(result, "formkiq-prod-air-gapped-vault")
+    assert "the air-gapped vault and its recovery points" in risk_of(
+        result, "formkiq-prod-air-gapped-vault"
+    )
 
 
 def test_an_air_gapped_vault_with_new_bounds_is_replaced() -> None:
@@ -182,7 +206,9 @@ def test_an_air_gapped_vault_with_new_bounds_is_replaced() -> None:
         with_resources(document("dr"), air_gapped(maximum=2555)),
         with_resources(document("dr"), air_gapped(maximum=3650)),
     )
-    assert "REPLACED (maxRetentionDays 2555 -> 3650)" in risk_of(result, "formkiq-prod-air-gapped-vault")
+    assert "REPLACED (maxRetentionDays 2555 -> 3650)" in risk_of(
+        result, "formkiq-prod-air-gapped-vault"
+    )
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -190,7 +216,9 @@ def test_an_air_gapped_vault_with_new_bounds_is_replaced() -> None:
 
 def test_markdown_puts_risks_first_and_draws_the_dr_topology(downgrade: Review) -> None:
     text = markdown_report(downgrade)
-    assert text.index("data-loss risk") < text.index("### DR topology") < text.index("### Resources")
+    assert (
+        text.index("data-loss risk") < text.index("### DR topology") < text.index("### Resources")
+    )
     assert "```mermaid\nflowchart LR" in text
     assert 'subgraph region1["us-west-2 (DR)"]' in text
     assert re.search(r'-- "copy: daily_kept_35_days" -->', text)
@@ -223,7 +251,12 @@ def test_make_review_reports_risks_as_the_commands_exit_1() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     result = subprocess.run(
         ["make", "review", "FROM=dr", "TO=dr:standard", "FORMAT=markdown"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 2  # make's own code for any failure
     assert re.search(r"make: \*\*\* \[Makefile:\d+: review\] Error 1", result.stderr)

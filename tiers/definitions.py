@@ -511,7 +511,9 @@ def incident_objectives(
             protected_by=(
                 best.recovers_with,
                 *(
-                    f"{remedy.recovers_with} ({remedy.note})" if remedy.note else remedy.recovers_with
+                    f"{remedy.recovers_with} ({remedy.note})"
+                    if remedy.note
+                    else remedy.recovers_with
                     for remedy in fall_backs
                 ),
             ),

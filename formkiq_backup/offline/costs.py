@@ -95,7 +95,9 @@ def _fixed(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         )
     )
     schedules = _of_type(resources, ":scheduler/schedule:Schedule")
-    invocations = sum(_runs_a_month(entry["inputs"].get("scheduleExpression")) for entry in schedules)
+    invocations = sum(
+        _runs_a_month(entry["inputs"].get("scheduleExpression")) for entry in schedules
+    )
     billed = max(0, invocations - _FREE_SCHEDULER_INVOCATIONS)
     lines.append(
         _line(
@@ -179,11 +181,18 @@ def _growing(
         )
     if _of_type(resources, "/bucketReplicationConfig:BucketReplicationConfig"):
         rates += [
-            _rate("S3 replication to drRegion", "s3InterRegionTransfer", "GB written to "
-                  "each replicated bucket (new objects and versions)"),
+            _rate(
+                "S3 replication to drRegion",
+                "s3InterRegionTransfer",
+                "GB written to each replicated bucket (new objects and versions)",
+            ),
             _rate("S3 Replication Time Control", "s3ReplicationTimeControl", "GB replicated"),
-            _rate("replica buckets' storage", "s3Standard", "GB of every replicated version "
-                  "kept, until the replica's lifecycle removes old versions"),
+            _rate(
+                "replica buckets' storage",
+                "s3Standard",
+                "GB of every replicated version "
+                "kept, until the replica's lifecycle removes old versions",
+            ),
         ]
     exports = [
         entry
@@ -194,18 +203,30 @@ def _growing(
         runs = _runs_a_month(settings.get("exportSchedule"))
         kept = int(settings.get("exportRetentionDays", 365))
         rates += [
-            _rate("DynamoDB exports", "dynamodbExport", f"GB of table size x {runs} export(s) a "
-                  f"month x {len(exports)} tables"),
+            _rate(
+                "DynamoDB exports",
+                "dynamodbExport",
+                f"GB of table size x {runs} export(s) a month x {len(exports)} tables",
+            ),
             _rate("exports, first 60 days", "s3Standard", "GB of every export kept"),
-            _rate("exports, day 60 on", "s3GlacierInstantRetrieval", f"GB of every export "
-                  f"kept, until day {kept}"),
+            _rate(
+                "exports, day 60 on",
+                "s3GlacierInstantRetrieval",
+                f"GB of every export kept, until day {kept}",
+            ),
         ]
     if _of_type(resources, ":dynamodb/tableReplica:TableReplica"):
         rates += [
-            _rate("table replicas' storage", "dynamodbStorage", "GB of table size, in each "
-                  "replica's region"),
-            _rate("replicated writes", "dynamodbReplicatedWrite", "million writes to the "
-                  "replicated tables, once per replica"),
+            _rate(
+                "table replicas' storage",
+                "dynamodbStorage",
+                "GB of table size, in each replica's region",
+            ),
+            _rate(
+                "replicated writes",
+                "dynamodbReplicatedWrite",
+                "million writes to the replicated tables, once per replica",
+            ),
         ]
     return rates
 

@@ -67,7 +67,9 @@ def preview_document(run: ProgramRun) -> dict[str, Any]:
             "sample": True,
         },
         "settings": settings,
-        "warnings": sorted(message for severity, message in run.diagnostics if severity == "warning"),
+        "warnings": sorted(
+            message for severity, message in run.diagnostics if severity == "warning"
+        ),
         "resources": resources,
         "counts": resource_counts(resources),
         "outputs": normalized(outputs),
@@ -173,7 +175,10 @@ def resource_counts(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "total": sum(sum(regions.values()) for regions in by_type.values()),
         "byType": {
-            resource_type: {"total": sum(regions.values()), "byRegion": dict(sorted(regions.items()))}
+            resource_type: {
+                "total": sum(regions.values()),
+                "byRegion": dict(sorted(regions.items())),
+            }
             for resource_type, regions in sorted(by_type.items())
         },
     }
@@ -182,14 +187,8 @@ def resource_counts(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def normalized(value: Any, *, json_inputs: bool = False, key: str = "") -> Any:
     """A value as the document writes it: whole floats as ints, JSON strings parsed (inputs
     only), assets and archives as a marker, mappings with string keys."""
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if isinstance(value, str):
-        if json_inputs and key in _JSON_INPUTS and value[:1] in ("{", "["):
-            return _parsed(value, key)
-        return value
+    if value is None or isinstance(value, bool | int | float | str):
+        return _scalar(value, json_inputs=json_inputs, key=key)
     if isinstance(value, Mapping):
         return {
             str(k): normalized(v, json_inputs=json_inputs, key=str(k)) for k, v in value.items()
@@ -199,6 +198,14 @@ def normalized(value: Any, *, json_inputs: bool = False, key: str = "") -> Any:
     if isinstance(value, pulumi.Archive | pulumi.Asset):
         return {"asset": type(value).__name__}
     return str(value)
+
+
+def _scalar(value: Any, *, json_inputs: bool, key: str) -> Any:
+    if isinstance(value, float) and not isinstance(value, bool):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str) and json_inputs and key in _JSON_INPUTS and value[:1] in "{[":
+        return _parsed(value, key)
+    return value
 
 
 def _parsed(text: str, key: str) -> Any:

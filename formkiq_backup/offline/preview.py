@@ -420,7 +420,9 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda i, _: str(i["policyArn"]).split(
         "/"
     )[-1],
-    "aws:iam/rolePolicy:RolePolicy": lambda i, n: f"statements:{_policy_statements(i['policy'], n)}",
+    "aws:iam/rolePolicy:RolePolicy": lambda i, n: (
+        f"statements:{_policy_statements(i['policy'], n)}"
+    ),
     "aws:lambda/function:Function": _function,
     "aws:lambda/permission:Permission": lambda i, n: (
         f"{i['principal']} may invoke, from {n(i.get('sourceArn'))}"
@@ -604,9 +606,7 @@ def _render_costs(document: Mapping[str, Any], console: Console) -> None:
     for line in costs["perGB"]:
         growing.add_row(line["item"], f"${line['unitPrice']:g} / {line['unit']}", line["per"])
     console.print(growing)
-    console.print(
-        Text("Not priced here: " + "; ".join(costs["notPriced"]), style="dim"), "\n"
-    )
+    console.print(Text("Not priced here: " + "; ".join(costs["notPriced"]), style="dim"), "\n")
 
 
 _COMPONENT_ORDER = (

@@ -185,13 +185,13 @@ def review(before: Mapping[str, Any], after: Mapping[str, Any]) -> Review:
     order = ("added", "changed", "removed")
     result.changes = sorted(
         [
-        *(_change("added", entry, ()) for entry in added if entry["custom"]),
-        *(
-            _change("changed", new, diffs)
-            for old, new in pairs
-            if new["custom"] and (diffs := _differences(old, new))
-        ),
-        *(_change("removed", entry, ()) for entry in removed),
+            *(_change("added", entry, ()) for entry in added if entry["custom"]),
+            *(
+                _change("changed", new, diffs)
+                for old, new in pairs
+                if new["custom"] and (diffs := _differences(old, new))
+            ),
+            *(_change("removed", entry, ()) for entry in removed),
         ],
         key=lambda change: (order.index(change.action), change.type, change.name),
     )
@@ -352,7 +352,8 @@ def _pair_risks(old: Entry, new: Entry, data_keys: set[str]) -> list[Risk]:
     }.get(old["type"])
     if inspect is not None:
         risks += [
-            Risk(kind, message, label, region) for kind, message in inspect(old["inputs"], new["inputs"])
+            Risk(kind, message, label, region)
+            for kind, message in inspect(old["inputs"], new["inputs"])
         ]
     return risks
 
@@ -365,10 +366,17 @@ def _removed_function_risks(removed: Sequence[Entry]) -> list[Risk]:
         label, region = _label(entry), entry["region"]
         inputs = entry["inputs"]
         if entry["type"] == PLAN:
-            risks.append(Risk("backups", "backup plan removed: no new recovery points", label, region))
+            risks.append(
+                Risk("backups", "backup plan removed: no new recovery points", label, region)
+            )
         elif entry["type"] == SELECTION:
             risks.append(
-                Risk("backups", f"no longer backed up: {_names(inputs.get('resources'))}", label, region)
+                Risk(
+                    "backups",
+                    f"no longer backed up: {_names(inputs.get('resources'))}",
+                    label,
+                    region,
+                )
             )
         elif entry["type"] == REPLICATION:
             risks.append(
@@ -387,7 +395,9 @@ def _removed_function_risks(removed: Sequence[Entry]) -> list[Risk]:
                 Risk("replication", f"table replica in {region} no longer managed", label, region)
             )
         elif entry["type"] in ALARMS:
-            risks.append(Risk("alarms", "alarm removed: nobody is told of what it watched", label, region))
+            risks.append(
+                Risk("alarms", "alarm removed: nobody is told of what it watched", label, region)
+            )
         elif entry["type"] == EVENT_RULE and "aws.backup" in json.dumps(inputs.get("eventPattern")):
             risks.append(Risk("alarms", "AWS Backup alert rule removed", label, region))
     return risks
@@ -433,7 +443,7 @@ _FOR_NEW_POINTS = (
 def _rule_kind(name: str) -> str:
     """A rule's kind, so a rule renamed with its retention (daily_kept_35_days ->
     daily_kept_14_days) is compared with itself."""
-    return name.split("_kept_")[0]
+    return name.split("_kept_", maxsplit=1)[0]
 
 
 def _days(lifecycle: Any) -> float:
@@ -453,7 +463,9 @@ def _plan_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[st
         kind = _rule_kind(rule["ruleName"])
         match = new_rules.get(kind)
         if match is None:
-            risks.append(("backups", f"rule {rule['ruleName']} removed: it makes no more recovery points"))
+            risks.append(
+                ("backups", f"rule {rule['ruleName']} removed: it makes no more recovery points")
+            )
             continue
         before, after = _days(rule.get("lifecycle")), _days(match.get("lifecycle"))
         if after < before:
@@ -470,7 +482,10 @@ def _plan_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[st
             if destination not in copies:
                 risks.append(("copies", f"rule {kind}: copies to {destination} stop"))
                 continue
-            before, after = _days(copy.get("lifecycle")), _days(copies[destination].get("lifecycle"))
+            before, after = (
+                _days(copy.get("lifecycle")),
+                _days(copies[destination].get("lifecycle")),
+            )
             if after < before:
                 risks.append(
                     (
@@ -519,9 +534,13 @@ def _lifecycle_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tup
     risks: list[tuple[str, str]] = []
     rules = {rule.get("id"): rule for rule in new.get("rules", [])}
     # Rule ids may carry their retention (keep-dynamodb-365-days): else the same prefix.
-    by_prefix = {json.dumps(rule.get("filter"), sort_keys=True): rule for rule in new.get("rules", [])}
+    by_prefix = {
+        json.dumps(rule.get("filter"), sort_keys=True): rule for rule in new.get("rules", [])
+    }
     for rule in old.get("rules", []):
-        match = rules.get(rule.get("id")) or by_prefix.get(json.dumps(rule.get("filter"), sort_keys=True))
+        match = rules.get(rule.get("id")) or by_prefix.get(
+            json.dumps(rule.get("filter"), sort_keys=True)
+        )
         if match is None or match.get("status") != "Enabled":
             continue
         prefix = (rule.get("filter") or {}).get("prefix") or "(whole bucket)"
@@ -610,7 +629,10 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 def _differences(old: Entry, new: Entry) -> tuple[tuple[str, Any, Any], ...]:
     before = {**flatten(old["inputs"]), "(protect)": old["protect"]}
     after = {**flatten(new["inputs"]), "(protect)": new["protect"]}
-    before["(retainOnDelete)"], after["(retainOnDelete)"] = old["retainOnDelete"], new["retainOnDelete"]
+    before["(retainOnDelete)"], after["(retainOnDelete)"] = (
+        old["retainOnDelete"],
+        new["retainOnDelete"],
+    )
     return tuple(
         (path, before.get(path), after.get(path))
         for path in sorted(before.keys() | after.keys())
@@ -655,7 +677,8 @@ def _objective_differences(
 def _objective_text(objective: Mapping[str, Any] | None) -> str:
     if objective is None:
         return "-"
-    return f"RPO {objective['rpo']}; RTO {objective['rto']}; by {', '.join(objective['protectedBy']) or '-'}"
+    by = ", ".join(objective["protectedBy"]) or "-"
+    return f"RPO {objective['rpo']}; RTO {objective['rto']}; by {by}"
 
 
 # --- loading each side ----------------------------------------------------------------------
@@ -712,7 +735,9 @@ def text_report(result: Review) -> str:
         "",
     ]
     if result.risks:
-        lines.append(f"!!! {len(result.risks)} DATA-LOSS RISK{'S' if len(result.risks) != 1 else ''}")
+        lines.append(
+            f"!!! {len(result.risks)} DATA-LOSS RISK{'S' if len(result.risks) != 1 else ''}"
+        )
         lines += [
             f"  [{risk.kind}] {risk.resource + ' ' if risk.resource else ''}"
             f"{'(' + risk.region + ') ' if risk.region else ''}: {risk.message}"
@@ -737,7 +762,7 @@ def text_report(result: Review) -> str:
 
 
 def _counts(result: Review) -> str:
-    counted = {action: 0 for action in ("added", "changed", "removed")}
+    counted = dict.fromkeys(("added", "changed", "removed"), 0)
     for change in result.changes:
         counted[change.action] += 1
     return "Resources: " + ", ".join(f"{count} {action}" for action, count in counted.items())
@@ -752,7 +777,10 @@ def markdown_report(result: Review) -> str:
         "",
     ]
     if result.risks:
-        lines += [f"### ⚠️ {len(result.risks)} data-loss risk{'s' if len(result.risks) != 1 else ''}", ""]
+        lines += [
+            f"### ⚠️ {len(result.risks)} data-loss risk{'s' if len(result.risks) != 1 else ''}",
+            "",
+        ]
         lines += [
             f"- **{risk.kind}**{' `' + risk.resource + '`' if risk.resource else ''}"
             f"{' (' + risk.region + ')' if risk.region else ''}: {risk.message}"
@@ -762,11 +790,18 @@ def markdown_report(result: Review) -> str:
         lines.append("### ✅ No data-loss risk found")
     lines += ["", "### DR topology", ""]
     for title, document in (("before", result.before), ("after", result.after)):
-        lines += [f"**{title}** ({_side(document)})", "", "```mermaid", mermaid(document), "```", ""]
+        lines += [
+            f"**{title}** ({_side(document)})",
+            "",
+            "```mermaid",
+            mermaid(document),
+            "```",
+            "",
+        ]
     lines += [f"### {_counts(result)}", ""]
     if result.changes:
         lines += ["| | resource | region | settings that change |", "|---|---|---|---|"]
-        symbols = {"added": "➕", "changed": "✏️", "removed": "➖"}
+        symbols = {"added": "added", "changed": "changed", "removed": "removed"}
         for change in result.changes:
             settings = "<br>".join(
                 f"`{path}`: {_cell(before)} → {_cell(after)}"
@@ -817,8 +852,12 @@ def json_report(result: Review) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 no risk, 1 risks found, 2 error."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--from", dest="source", required=True, help="<stack>[:<tier>] or a .json render")
-    parser.add_argument("--to", dest="target", required=True, help="<stack>[:<tier>] or a .json render")
+    parser.add_argument(
+        "--from", dest="source", required=True, help="<stack>[:<tier>] or a .json render"
+    )
+    parser.add_argument(
+        "--to", dest="target", required=True, help="<stack>[:<tier>] or a .json render"
+    )
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR)
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STACK  ?= prod
 
-.PHONY: setup lint typecheck dynalite unit test preview schema demo bench clean
+.PHONY: setup lint typecheck dynalite unit test preview review schema demo bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,19 @@ unit: setup dynalite
 ## make test: virtualenv, install, lint, type check, tests.
 test: lint typecheck unit
 
-## make preview STACK=prod: the real program against a bundled sample FormKiQ, offline.
-## Only the render goes to stdout (`> review.txt`): setup's output and make's echo go elsewhere.
+## make preview STACK=prod [FORMAT=json]: the real program against a bundled sample FormKiQ,
+## offline. Only the render goes to stdout (`> review.txt`): setup's output and make's echo go
+## elsewhere. FORMAT=json: the render as the document docs/preview.schema.json describes.
 preview:
 	@$(MAKE) --no-print-directory -s setup >&2
-	@$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION))
+	@$(BIN)/python -m formkiq_backup.offline.preview --stack $(STACK) $(if $(FORMKIQ_VERSION),--formkiq-version $(FORMKIQ_VERSION)) $(if $(FORMAT),--format $(FORMAT))
+
+## make review FROM=prod TO=prod:enhanced [FORMAT=markdown|json]: what changing FROM's config to
+## TO's does to the backups, data-loss risks first. The command exits 0 (no risk), 1 (risks) or
+## 2 (error); make reports any non-zero as its own exit 2 ("Error 1" = risks found).
+review:
+	@$(MAKE) --no-print-directory -s setup >&2
+	@$(BIN)/python -m formkiq_backup.offline.review --from $(FROM) --to $(TO) $(if $(FORMAT),--format $(FORMAT))
 
 ## make schema: rewrite tiers/components.py and schema.json (the tier components' arguments and
 ## outputs, and the schema other Pulumi languages use) from formkiq_backup/config.py and

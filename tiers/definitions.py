@@ -343,3 +343,181 @@ def _duration(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+# --- recovery objectives by incident ---------------------------------------------------------
+# The data-class objectives above answer "how well is this data kept"; a reviewer's question is
+# "what happens when X goes wrong". Each incident lists the ways a tier can recover from it,
+# best first; a tier's answer is the first whose capabilities it has (the others follow it as
+# fall-backs), so a tier that adds a capability never reads slower than the tier below it.
+
+# The setting whose longest gap between two daily backups is an RPO (a stack key).
+BACKUP_SCHEDULE = "backupSchedule"
+
+
+class Incident(StrEnum):
+    """What goes wrong, as a runbook names it (the keys of `objectives.byIncident`)."""
+
+    ACCIDENTAL_CHANGE = "accidentalChange"
+    DELETED_TABLE = "deletedTable"
+    PURGED_DOCUMENT = "purgedDocument"
+    PRIMARY_REGION_LOSS = "primaryRegionLoss"
+    COMPROMISED_ACCOUNT = "compromisedAccount"
+
+    @property
+    def heading(self) -> str:
+        """The incident in words, as the preview's table names it."""
+        return _INCIDENT_HEADINGS[self]
+
+
+_INCIDENT_HEADINGS = {
+    Incident.ACCIDENTAL_CHANGE: "accidental change or deletion of documents, within the PITR "
+    "window (35 days)",
+    Incident.DELETED_TABLE: "a FormKiQ table deleted",
+    Incident.PURGED_DOCUMENT: "a document purged in FormKiQ (every version deleted)",
+    Incident.PRIMARY_REGION_LOSS: "the primary region lost",
+    Incident.COMPROMISED_ACCOUNT: "the account compromised (an administrator deletes data)",
+}
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One way to recover from an incident, available to a tier having `needs`."""
+
+    needs: frozenset[Capability]
+    recovers_with: str
+    rpo_minutes: int
+    rto_minutes: tuple[int, int]
+    rpo_follows: str | None = None
+    """The schedule setting whose longest gap is the RPO (BACKUP_SCHEDULE); rpo_minutes is
+    then its default's."""
+    note: str = ""
+
+
+_ALWAYS: frozenset[Capability] = frozenset()
+_DAY = 1440
+# FormKiQ's backup guide: PITR restores to any second of the window, typically up to 5 minutes
+# behind now (LatestRestorableDateTime), into a new table.
+_PITR = Remedy(
+    _ALWAYS,
+    "DynamoDB PITR: restore the table to the second before, into a new table, and repair "
+    "from it (formkiq-dr repair); S3 versions for the content",
+    rpo_minutes=5,
+    rto_minutes=(60, 240),
+)
+_RECOVERY_POINTS = Remedy(
+    frozenset({Capability.AWS_BACKUP}),
+    "the newest AWS Backup recovery point (daily), restored and repaired from",
+    rpo_minutes=_DAY,
+    rpo_follows=BACKUP_SCHEDULE,
+    rto_minutes=(120, 480),
+)
+
+INCIDENT_REMEDIES: Mapping[Incident, tuple[Remedy, ...]] = MappingProxyType(
+    {
+        Incident.ACCIDENTAL_CHANGE: (_PITR,),
+        Incident.DELETED_TABLE: (
+            # "If you delete a table with point-in-time recovery enabled, a system backup is
+            # automatically created and retained for 35 days" (DynamoDB developer guide,
+            # Point-in-time recovery for DynamoDB).
+            Remedy(
+                _ALWAYS,
+                "the system backup DynamoDB keeps 35 days for a table deleted with PITR on "
+                "(its state at deletion)",
+                rpo_minutes=5,
+                rto_minutes=(60, 240),
+            ),
+            replace(
+                _RECOVERY_POINTS,
+                note="after 35 days, or where PITR was off when the table was deleted",
+            ),
+        ),
+        Incident.PURGED_DOCUMENT: (
+            # Deletes by version id are not replicated (AmazonS3 user guide, "What does Amazon
+            # S3 replicate?"): a purge leaves the replica's versions in place.
+            Remedy(
+                frozenset({Capability.S3_REPLICATION}),
+                "the replica bucket in drRegion (a purge is not replicated), with the "
+                "metadata from PITR",
+                rpo_minutes=15,
+                rto_minutes=(15, 60),
+            ),
+            replace(
+                _RECOVERY_POINTS,
+                recovers_with="the newest AWS Backup recovery point of the documents bucket "
+                "(daily), with the metadata from PITR",
+            ),
+        ),
+        Incident.PRIMARY_REGION_LOSS: (
+            Remedy(
+                frozenset({Capability.GLOBAL_TABLE_REPLICAS, Capability.S3_REPLICATION}),
+                "the table replicas and the replica buckets in drRegion",
+                rpo_minutes=15,
+                rto_minutes=(1, 15),
+                note="the data is in drRegion already; FormKiQ must run there too "
+                "(docs/failover.md)",
+            ),
+            Remedy(
+                frozenset({Capability.CROSS_REGION_COPIES, Capability.S3_REPLICATION}),
+                "the newest copy in the DR vault (tables) and the replica buckets (documents)",
+                rpo_minutes=_DAY,
+                rpo_follows=BACKUP_SCHEDULE,
+                rto_minutes=(120, 480),
+                note="documents lose up to 15 minutes, tables up to a day: docs/failover.md",
+            ),
+        ),
+        Incident.COMPROMISED_ACCOUNT: (
+            Remedy(
+                frozenset({Capability.VAULT_LOCK}),
+                "recovery points in compliance-locked vaults, which nobody can delete before "
+                "they expire",
+                rpo_minutes=_DAY,
+                rpo_follows=BACKUP_SCHEDULE,
+                rto_minutes=(120, 480),
+            ),
+            replace(
+                _RECOVERY_POINTS,
+                recovers_with="recovery points in a vault whose policy denies deletion to all "
+                "but break-glass roles",
+                note="an attacker holding a break-glass role can still delete them",
+            ),
+        ),
+    }
+)
+
+_UNPROTECTED_NOTES = {
+    Incident.PURGED_DOCUMENT: "a purge deletes every version: not recoverable at this tier",
+    Incident.PRIMARY_REGION_LOSS: "nothing is kept outside the primary region at this tier",
+    Incident.COMPROMISED_ACCOUNT: "an administrator can turn PITR off (dropping its history) "
+    "and delete tables and versions: nothing at this tier survives that",
+}
+
+
+def incident_objectives(
+    capabilities: frozenset[Capability], gaps: Mapping[str, timedelta]
+) -> dict[Incident, RecoveryObjective]:
+    """What recovers each incident with these capabilities: the best remedy's RPO and RTO, and
+    every remedy the tier has, best first, as `protected_by`. `gaps`: setting -> longest gap."""
+    objectives = {}
+    for incident, remedies in INCIDENT_REMEDIES.items():
+        have = [remedy for remedy in remedies if remedy.needs <= capabilities]
+        if not have:
+            objectives[incident] = replace(_NOT_PROTECTED, note=_UNPROTECTED_NOTES[incident])
+            continue
+        best, *fall_backs = have
+        objectives[incident] = RecoveryObjective(
+            rpo_minutes=best.rpo_minutes,
+            rto_minutes=best.rto_minutes,
+            protected_by=(
+                best.recovers_with,
+                *(
+                    f"{remedy.recovers_with} ({remedy.note})"
+                    if remedy.note
+                    else remedy.recovers_with
+                    for remedy in fall_backs
+                ),
+            ),
+            note=best.note,
+            rpo_follows=best.rpo_follows,
+        ).following(gaps)
+    return objectives

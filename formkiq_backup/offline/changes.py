@@ -9,6 +9,7 @@ unprotects them), resources with retain_on_delete leave the state but stay in AW
 everything else is deleted.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from formkiq_backup.offline.mocks import RegisteredResource
@@ -53,12 +54,47 @@ def removal_plan(before: ProgramRun, after: ProgramRun | None) -> RemovalPlan:
 # `region` ("Changing it replaces the resource": pulumi-aws enhanced region support), and the
 # names S3 buckets and backup vaults are created under.
 REPLACING_INPUTS = ("region", "bucket", "name")
+# And, by type, the inputs the provider cannot change in place (pulumi-aws, from the Terraform
+# provider's ForceNew arguments): a vault's key; a table replica's table, key and class (a
+# replacement "deletes the replica and all of its items", DynamoDB global tables guide); a vault
+# lock's vault and bounds; an air-gapped vault's bounds and key.
+REPLACING_INPUTS_BY_TYPE: Mapping[str, tuple[str, ...]] = {
+    "aws:backup/vault:Vault": ("kmsKeyArn",),
+    "aws:dynamodb/tableReplica:TableReplica": ("globalTableArn", "kmsKeyArn", "tableClassOverride"),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
+        "backupVaultName",
+        "changeableForDays",
+        "maxRetentionDays",
+        "minRetentionDays",
+    ),
+    "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": (
+        "maxRetentionDays",
+        "minRetentionDays",
+        "encryptionKeyArn",
+    ),
+}
+
+
+def replacing_inputs(resource_type: str) -> tuple[str, ...]:
+    """The inputs whose change replaces a resource of `resource_type`."""
+    return REPLACING_INPUTS + REPLACING_INPUTS_BY_TYPE.get(resource_type, ())
+
+
+def replaced_by(before: RegisteredResource, after: RegisteredResource) -> tuple[str, ...]:
+    """The inputs that differ between two registrations of one resource and replace it."""
+    return tuple(
+        key
+        for key in replacing_inputs(before.type)
+        if (key in before.inputs or key in after.inputs)
+        and before.inputs.get(key) != after.inputs.get(key)
+    )
 
 
 def replacement_plan(
-    before: ProgramRun, after: ProgramRun, replacing: tuple[str, ...] = REPLACING_INPUTS
+    before: ProgramRun, after: ProgramRun, replacing: tuple[str, ...] | None = None
 ) -> RemovalPlan:
-    """The resources a change from one run to another replaces, by the old one's fate.
+    """The resources a change from one run to another replaces, by the old one's fate
+    (`replacing`: the inputs that replace a resource; default, `replacing_inputs` by type).
 
     A replaced resource's old self meets the rules of a removed one: protected, the update
     stops; retained, it stays in AWS ("Pulumi will not call through to the resource provider's
@@ -66,16 +102,22 @@ def replacement_plan(
     otherwise it is deleted once its replacement exists.
     """
     kept = {(r.type, r.name): r for r in after.resources if r.custom}
+
+    def replaces(resource: RegisteredResource, other: RegisteredResource) -> bool:
+        if replacing is None:
+            return bool(replaced_by(resource, other))
+        return any(
+            resource.inputs.get(key) != other.inputs.get(key)
+            for key in replacing
+            if key in resource.inputs or key in other.inputs
+        )
+
     replaced = [
         resource
         for resource in before.resources
         if resource.custom
         and (resource.type, resource.name) in kept
-        and any(
-            resource.inputs.get(key) != kept[(resource.type, resource.name)].inputs.get(key)
-            for key in replacing
-            if key in resource.inputs or key in kept[(resource.type, resource.name)].inputs
-        )
+        and replaces(resource, kept[(resource.type, resource.name)])
     ]
     return RemovalPlan(
         blocked=tuple(r for r in replaced if r.protect),

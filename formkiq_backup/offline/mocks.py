@@ -61,6 +61,9 @@ class RegisteredResource:
     """Mocks resolve no alias: formkiq_backup.offline.urns does, as the engine would."""
     provider: str = ""
     """The explicit provider reference (`<urn>::<id>`) it was sent; "" for the default one."""
+    property_dependencies: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(input, URNs its value comes from), as the engine receives them: what links a vault to
+    its key while the key's ARN is still unknown."""
 
 
 @dataclass
@@ -316,6 +319,12 @@ class RecordingMonitor(MockMonitor):
                     replace_on_changes=tuple(request.replaceOnChanges),
                     aliases=tuple(AliasSpec.from_request(alias) for alias in request.aliases),
                     provider=request.provider,
+                    property_dependencies=tuple(
+                        sorted(
+                            (key, tuple(value.urns))
+                            for key, value in request.propertyDependencies.items()
+                        )
+                    ),
                 )
             )
         return found

@@ -23,6 +23,7 @@ from rich.tree import Tree
 
 from formkiq_backup.console import output_console
 from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
+from formkiq_backup.offline.document import GLOBAL, dumps, preview_document
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, StackFileError, run_program
 from formkiq_backup.offline.samples import DEFAULT_VERSION, SAMPLE_VERSIONS
@@ -50,16 +51,44 @@ def _days(value: object) -> str:
     return f"{int(float(str(value)))} d"
 
 
-def _policy_sids(document: object) -> str:
+def _policy_statements(document: object, names: "_Names") -> str:
+    """Each statement by effect, action and resource (and who, and on what condition): what a
+    reviewer checks, not only its name."""
     statements = json.loads(str(document)).get("Statement", [])
-    return ", ".join(statement.get("Sid", "?") for statement in statements)
+    return "".join(f"\n  {_statement(statement, names)}" for statement in statements)
 
 
-def _key(inputs: dict[str, Any], _: _Names) -> str:
+def _listed(value: object, names: "_Names") -> str:
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(names(item) for item in items)
+
+
+def _statement(statement: Mapping[str, Any], names: "_Names") -> str:
+    actions = statement.get("Action") or statement.get("NotAction")
+    text = (
+        f"{statement.get('Sid', '(no Sid)')}: {statement.get('Effect')} "
+        f"{'all but ' if 'NotAction' in statement else ''}{_listed(actions, names)} "
+        f"on {_listed(statement.get('Resource') or statement.get('NotResource'), names)}"
+    )
+    principal = statement.get("Principal")
+    if principal is not None:
+        who = (
+            principal
+            if isinstance(principal, str)
+            else "; ".join(f"{kind} {_listed(value, names)}" for kind, value in principal.items())
+        )
+        text += f" to {who}"
+    for operator, tests in statement.get("Condition", {}).items():
+        for key, value in tests.items():
+            text += f" if {key} {operator} {_listed(value, names)}"
+    return text
+
+
+def _key(inputs: dict[str, Any], names: _Names) -> str:
     rotation = "rotation on" if inputs.get("enableKeyRotation") else "ROTATION OFF"
     return (
         f"{rotation}; deletion window {_days(inputs.get('deletionWindowInDays', 30))}; "
-        f"policy: {_policy_sids(inputs['policy'])}"
+        f"policy:{_policy_statements(inputs['policy'], names)}"
     )
 
 
@@ -391,7 +420,9 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda i, _: str(i["policyArn"]).split(
         "/"
     )[-1],
-    "aws:iam/rolePolicy:RolePolicy": lambda i, _: f"statements: {_policy_sids(i['policy'])}",
+    "aws:iam/rolePolicy:RolePolicy": lambda i, n: (
+        f"statements:{_policy_statements(i['policy'], n)}"
+    ),
     "aws:lambda/function:Function": _function,
     "aws:lambda/permission:Permission": lambda i, n: (
         f"{i['principal']} may invoke, from {n(i.get('sourceArn'))}"
@@ -490,9 +521,92 @@ def render(run: ProgramRun, console: Console) -> None:
         "'in <region>' (IAM is global); protect = Pulumi refuses to delete it; "
         "retain = removing it from the program leaves it in AWS.[/]\n"
     )
+    document = preview_document(run)
+    _render_counts(document, console)
+    _render_settings(document, console)
     _render_outside_changes(run, console)
     _render_outputs(run, console)
+    _render_incidents(document, console)
     _render_objectives(run, console)
+    _render_costs(document, console)
+
+
+def _render_counts(document: Mapping[str, Any], console: Console) -> None:
+    """AWS resources per type, with a column per region: what lands where, at a glance."""
+    counts = document["counts"]
+    regions = sorted(
+        {region for entry in counts["byType"].values() for region in entry["byRegion"]},
+        key=lambda region: (region == GLOBAL, region != document["regions"]["primary"], region),
+    )
+    table = Table(title=f"{counts['total']} AWS resources by type and region")
+    table.add_column("type", no_wrap=True)
+    for region in regions:
+        table.add_column(region, justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    for resource_type, entry in counts["byType"].items():
+        module, kind = resource_type.split(":")[1].split("/")[0], resource_type.split(":")[-1]
+        table.add_row(
+            f"{module}.{kind}",
+            *(str(entry["byRegion"].get(region, "")) for region in regions),
+            str(entry["total"]),
+        )
+    console.print(table)
+
+
+def _render_settings(document: Mapping[str, Any], console: Console) -> None:
+    """Every key with the value used (defaults merged in); keys the tier ignores marked."""
+    table = Table(title=f"Effective settings of tier {document['tier']!r}")
+    for column in ("key", "value", "from", "ignored"):
+        table.add_column(column, overflow="fold")
+    for entry in document["settings"]:
+        value = entry["value"]
+        shown = value if isinstance(value, str) else json.dumps(value)
+        table.add_row(
+            entry["key"],
+            escape(shown),
+            "stack file" if entry["source"] == "stack" else "default",
+            f"IGNORED: {entry['ignored']}" if entry["ignored"] else "",
+        )
+    console.print(table)
+
+
+def _render_incidents(document: Mapping[str, Any], console: Console) -> None:
+    table = Table(title=f"Recovery objectives of tier {document['tier']!r}, by incident")
+    for column in ("incident", "what recovers it", "RPO", "RTO", "note"):
+        table.add_column(column, overflow="fold")
+    for objective in document["objectives"]["byIncident"].values():
+        table.add_row(
+            objective["incident"],
+            "\n".join(objective["protectedBy"]) or "nothing at this tier",
+            objective["rpo"],
+            objective["rto"],
+            objective["note"],
+        )
+    console.print(table)
+
+
+def _render_costs(document: Mapping[str, Any], console: Console) -> None:
+    costs = document["costs"]
+    fixed = Table(title=f"Monthly cost drivers: {costs['label']}")
+    for column in ("fixed item", "quantity", "unit price", "a month", "note"):
+        fixed.add_column(column, overflow="fold")
+    for line in costs["fixed"]:
+        fixed.add_row(
+            line["item"],
+            f"{line['quantity']:g}",
+            f"${line['unitPrice']:g} / {line['unit']}",
+            f"${line['monthly']:.2f}",
+            line["note"],
+        )
+    fixed.add_row("fixed items in all", "", "", f"${costs['fixedMonthlyTotal']:.2f}", "")
+    console.print(fixed)
+    growing = Table(title="What grows with FormKiQ's data: per-GB rates and what multiplies them")
+    for column in ("item", "rate", "per"):
+        growing.add_column(column, overflow="fold")
+    for line in costs["perGB"]:
+        growing.add_row(line["item"], f"${line['unitPrice']:g} / {line['unit']}", line["per"])
+    console.print(growing)
+    console.print(Text("Not priced here: " + "; ".join(costs["notPriced"]), style="dim"), "\n")
 
 
 _COMPONENT_ORDER = (
@@ -686,6 +800,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=PROJECT_DIR,
         help="directory holding Pulumi.yaml, the stack files and __main__.py",
     )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: the document docs/preview.schema.json describes",
+    )
     args = parser.parse_args(argv)
     # The render alone goes to stdout (`make preview > review.txt` saves it); every reason not
     # to render goes to stderr, where the terminal shows it.
@@ -711,7 +831,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 1
-    render(run, output_console(highlight=False))
+    if args.format == "json":
+        sys.stdout.write(dumps(preview_document(run)))
+    else:
+        render(run, output_console(highlight=False))
     return 0
 
 

@@ -70,6 +70,8 @@ class StackConfig:
     """What the render shows other than as written (encrypted values it cannot decrypt)."""
     shadowed: frozenset[str] = frozenset()
     """Full keys the file gives only where nothing reads them: reported once, not as missing."""
+    stack_keys: frozenset[str] = frozenset()
+    """Full keys the stack file (or an override) sets; the rest come from Pulumi.yaml."""
 
     @classmethod
     def load(
@@ -103,12 +105,15 @@ class StackConfig:
         stack_values = _mapping(settings.get("config"), stack_file.name, "config")
         offline = _OfflineValues.of(stack_values, name)
         values.update((key, _cli_string(value)) for key, value in offline.values.items())
+        stack_keys = set(offline.values)
         for key, value in (overrides or {}).items():
             full_key = key if ":" in key else f"{name}:{key}"
             if value is None:
                 values.pop(full_key, None)
+                stack_keys.discard(full_key)
             else:
                 values[full_key] = _cli_string(value)
+                stack_keys.add(full_key)
         return cls(
             project=name,
             stack=stack,
@@ -116,6 +121,7 @@ class StackConfig:
             problems=(*misplaced, *offline.problems, *stack_key_problems(values)),
             notices=offline.notices,
             shadowed=shadowed,
+            stack_keys=frozenset(stack_keys),
         )
 
     def get(self, key: str) -> str | None:

@@ -20,6 +20,9 @@ MOTO_ACCOUNT = "123456789012"
 DOCUMENTS = "formkiq-core-prod-documents"
 SYNCS = "formkiq-core-prod-documentsyncs"
 BUCKET = f"formkiq-core-prod-documents-{MOTO_ACCOUNT}"
+# The calls repair writes items with: an item deleted since is put, one changed since updated,
+# one created since deleted (--delete-new); formkiq_backup/dr/writes.py.
+ITEM_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 
 
 @dataclass

@@ -39,7 +39,7 @@ from formkiq_backup.dr.tables import (
 )
 from formkiq_backup.dr.writes import apply_plan
 from formkiq_backup.exportdiff.diff import ExportMismatchError, diff_exports, export_items
-from formkiq_backup.exportdiff.engine import Engine, EngineError
+from formkiq_backup.exportdiff.engine import Engine, EngineError, Made
 from formkiq_backup.exportdiff.manifest import (
     Export,
     ExportCheckError,
@@ -75,18 +75,33 @@ class EngineOptions:
     athena_database: str = "default"
     athena_output: str | None = None
 
-    def open(self, ctx: DrContext, s3: Any) -> Engine:
+    def open(self, ctx: DrContext, s3: Any, report: Report) -> Engine:
+        """The engine; what it makes in AWS (Athena's tables) goes in the report's ledger."""
         if self.engine == "athena":
             from formkiq_backup.exportdiff.athena_engine import AthenaEngine
 
             if not self.workgroup:
                 raise SetupError("--engine athena needs --workgroup")
+            workgroup = self.workgroup
+
+            def track(name: str, drop: Callable[[], bool]) -> Made:
+                return report.ledger.ask(
+                    "athena",
+                    "athena table",
+                    name,
+                    "CREATE EXTERNAL TABLE sent, no answer yet",
+                    remove=drop,
+                    by_hand=f"aws athena start-query-execution --work-group {workgroup} "
+                    f"--query-string 'DROP TABLE IF EXISTS {name}'",
+                )
+
             return AthenaEngine(
                 ctx.client("athena"),
                 s3,
-                workgroup=self.workgroup,
+                workgroup=workgroup,
                 database=self.athena_database,
                 output_location=self.athena_output,
+                track=track,
             )
         from formkiq_backup.exportdiff.duckdb_engine import DuckDbEngine
 
@@ -164,6 +179,7 @@ def _diff(
     dynamodb: Any,
     on_scan: ScanProgress | None,
     on_step: Callable[[str], None],
+    report: Report,
 ) -> tuple[TableDiff, dict[str, object]]:
     """The diff of `reference` against a later export of its table, or against the live table
     itself (a scan, compared in this process: the reference still needs no restore)."""
@@ -189,7 +205,7 @@ def _diff(
             raise
         return diff, {"engine": "in-process", "live": f"table {live} (scanned)"}
     on_step(f"comparing {reference.describe()} with {live.describe()} ({engine_options.engine})")
-    engine = engine_options.open(ctx, s3)
+    engine = engine_options.open(ctx, s3, report)
     try:
         return diff_exports(engine, reference, live, keys, site=site)
     finally:
@@ -275,6 +291,7 @@ def run_diff_exports(
             dynamodb=dynamodb,
             on_scan=on_scan,
             on_step=on_step,
+            report=report,
         )
         with diff:
             report.summary["engine"] = details
@@ -342,6 +359,7 @@ def run_repair_from_export(
             dynamodb=dynamodb,
             on_scan=on_scan,
             on_step=on_step,
+            report=report,
         )
         with diff:
             report.summary["engine"] = details
@@ -415,6 +433,7 @@ def run_drill_from_export(
             dynamodb=dynamodb,
             on_scan=None,
             on_step=on_step,
+            report=report,
         )
         with diff:
             _integrity(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.exports_bucket import PROTECTED_BUCKET_ACTIONS
+from components.private_bucket import PROTECTED_BUCKET_ACTIONS
 from formkiq_backup.aws_rules import SUPPORTED_VAULT_EVENTS
 from formkiq_backup.offline.changes import removal_plan, replacement_plan
 from formkiq_backup.offline.mocks import RegisteredResource

@@ -1,18 +1,18 @@
 """ExportsBucket: the versioned, KMS-encrypted bucket the scheduled system exports land in."""
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import (
+    BucketSettings,
     PrivateBucket,
     PrivateBucketArgs,
     bucket_policy_statements,
-    bucket_problems,
 )
 from formkiq_backup import aws_rules
 from formkiq_backup.exports import (
@@ -37,31 +37,19 @@ ABORT_MULTIPART_DAYS = 7
 TRANSITION_MINIMUM_OBJECT_SIZE = "all_storage_classes_128K"
 
 
-@dataclass(frozen=True)
-class ExportsBucketArgs:
-    """Where exports go, who may still delete them, and how long they are kept."""
+@dataclass(frozen=True, kw_only=True)
+class ExportsBucketArgs(BucketSettings):
+    """Where exports go, who may still delete them (the break-glass roles: the only ones allowed
+    PROTECTED_BUCKET_ACTIONS), and how long they are kept."""
 
-    bucket_name: str
-    key_alias: str
-    account_id: str
-    partition: str
     retention_days: int
-    break_glass_role_arns: Sequence[str] = ()
-    """The only principals allowed PROTECTED_BUCKET_ACTIONS (components/private_bucket.py), and
-    to delete, disable or (when there are any) re-policy the key."""
     descriptor: Mapping[str, Any] | None = None
     """Written to `exports.json`: what the exports promise (read by the monitor and verify)."""
     transition_days: int = aws_rules.GLACIER_IR_TRANSITION_DAYS
-    protect: bool = True
-    """Pulumi refuses to delete the bucket, its key and its policies while this is on."""
-    region: str | None = None
-    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
-    A plain string: changing it replaces the resources."""
-    tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        found = bucket_problems(self.bucket_name, self.break_glass_role_arns)
+        found = self.bucket_problems()
         if self.transition_days != aws_rules.GLACIER_IR_TRANSITION_DAYS:
             found.append(
                 f"transition_days={self.transition_days}: FormKiQ's guide moves exports to "
@@ -103,12 +91,9 @@ class ExportsBucket(pulumi.ComponentResource):
         super().__init__("formkiq-backup:index:ExportsBucket", name, None, opts)
         private = PrivateBucket(
             name,
+            args,
             PrivateBucketArgs(
-                bucket_name=args.bucket_name,
-                key_alias=args.key_alias,
                 key_description=f"Encrypts the system exports in s3://{args.bucket_name}",
-                account_id=args.account_id,
-                partition=args.partition,
                 lifecycle_rules=lifecycle_rules(args.retention_days, args.transition_days),
                 transition_default_minimum_object_size=TRANSITION_MINIMUM_OBJECT_SIZE,
                 policy_statements=lambda arn: bucket_policy_statements(
@@ -116,21 +101,14 @@ class ExportsBucket(pulumi.ComponentResource):
                     args.break_glass_role_arns,
                     sid="OnlyBreakGlassDeletesExportsOrLiftsThisProtection",
                 ),
-                break_glass_role_arns=args.break_glass_role_arns,
-                protect=args.protect,
-                region=args.region,
-                tags=args.tags,
             ),
             parent=self,
         )
         self.descriptor = self._add_descriptor(name, args, private)
-
         self.bucket_name = private.bucket.bucket
         self.bucket_arn = private.bucket.arn
         self.key_arn = private.key.arn
-        self.register_outputs(
-            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "keyArn": self.key_arn}
-        )
+        self.register_outputs(private.outputs)
 
     def _add_descriptor(
         self, name: str, args: ExportsBucketArgs, private: PrivateBucket

@@ -92,46 +92,54 @@ def objects_of(bucket_arn: pulumi.Output[str], prefix: str = "") -> pulumi.Outpu
     return bucket_arn.apply(lambda arn: f"{arn}/{prefix}*")
 
 
-def bucket_problems(bucket_name: str, break_glass_role_arns: Sequence[str]) -> list[str]:
-    """What S3 or IAM would refuse in a private bucket's name and break-glass roles."""
-    found = []
-    name = bucket_name
-    if not (3 <= len(name) <= _MAX_BUCKET_NAME) or name != name.lower() or "_" in name:
-        found.append(
-            f"bucket name {name!r} must be 3..63 lower-case letters, digits, dots or hyphens"
-        )
-    found += [
-        f"break-glass principal {arn!r} is not an IAM role ARN"
-        for arn in break_glass_role_arns
-        if not aws_rules.is_iam_role_arn(arn)
-    ]
-    return found
-
-
-@dataclass(frozen=True)
-class PrivateBucketArgs:
-    """The bucket, its key, and what its owner adds: lifecycle rules and policy statements."""
+@dataclass(frozen=True, kw_only=True)
+class BucketSettings:
+    """What every owner of a private bucket is given about it (ExportsBucketArgs,
+    ReportsBucketArgs and ReplicaBucketArgs extend it)."""
 
     bucket_name: str
     key_alias: str
-    key_description: str
-    """What the key encrypts, for whoever finds it in the KMS console."""
     account_id: str
     partition: str
-    lifecycle_rules: Sequence[LifecycleRule]
-    policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]]
-    """The bucket policy's statements, given the bucket's ARN."""
     break_glass_role_arns: Sequence[str] = ()
-    """The only principals allowed to delete, disable or (when there are any) re-policy the key."""
-    key_statements: Sequence[Statement] = ()
-    """Statements granting the key's use to a writer the account's IAM cannot (a service)."""
-    transition_default_minimum_object_size: str | None = None
-    """PutBucketLifecycleConfiguration's TransitionDefaultMinimumObjectSize; None: not sent."""
+    """The only principals allowed to delete, disable or (when there are any) re-policy the key,
+    and what the owner's policy denies to everyone else."""
     protect: bool = True
+    """Pulumi refuses to delete the bucket, its key and its settings while this is on."""
     region: str | None = None
     """Region of every resource (pulumi-aws 7 `region`); None: the provider's region. A plain
     string: changing it replaces the resources."""
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    def bucket_problems(self) -> list[str]:
+        """What S3 or IAM would refuse in the bucket's name and the break-glass roles."""
+        found = []
+        name = self.bucket_name
+        if not (3 <= len(name) <= _MAX_BUCKET_NAME) or name != name.lower() or "_" in name:
+            found.append(
+                f"bucket name {name!r} must be 3..63 lower-case letters, digits, dots or hyphens"
+            )
+        found += [
+            f"break-glass principal {arn!r} is not an IAM role ARN"
+            for arn in self.break_glass_role_arns
+            if not aws_rules.is_iam_role_arn(arn)
+        ]
+        return found
+
+
+@dataclass(frozen=True)
+class PrivateBucketArgs:
+    """What the owner keeps in the bucket: its key's description, lifecycle and policy."""
+
+    key_description: str
+    """What the key encrypts, for whoever finds it in the KMS console."""
+    lifecycle_rules: Sequence[LifecycleRule]
+    policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]]
+    """The bucket policy's statements, given the bucket's ARN."""
+    key_statements: Sequence[Statement] = ()
+    """Statements granting the key's use to a writer the account's IAM cannot (a service)."""
+    transition_default_minimum_object_size: str | None = None
+    """PutBucketLifecycleConfiguration's TransitionDefaultMinimumObjectSize; None: not sent."""
 
 
 class PrivateBucket:
@@ -144,22 +152,28 @@ class PrivateBucket:
     encryption: aws.s3.BucketServerSideEncryptionConfiguration
     """Objects written by the program itself wait for it, to be encrypted with the key."""
 
-    def __init__(self, name: str, args: PrivateBucketArgs, parent: pulumi.Resource) -> None:
-        self._name, self._args, self._parent = name, args, parent
+    def __init__(
+        self,
+        name: str,
+        settings: BucketSettings,
+        args: PrivateBucketArgs,
+        parent: pulumi.ComponentResource,
+    ) -> None:
+        self._name, self._settings, self._args, self._parent = name, settings, args, parent
         self.key = self._add_key()
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=args.bucket_name,
+            bucket=settings.bucket_name,
             force_destroy=False,
-            tags=dict(args.tags),
-            region=args.region,
+            tags=dict(settings.tags),
+            region=settings.region,
             opts=self._kept(),
         )
         self.versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
             versioning_configuration={"status": "Enabled"},
-            region=args.region,
+            region=settings.region,
             opts=self._kept(),
         )
         self.encryption = self._add_private_settings()
@@ -168,7 +182,7 @@ class PrivateBucket:
             bucket=self.bucket.id,
             rules=list(args.lifecycle_rules),
             transition_default_minimum_object_size=args.transition_default_minimum_object_size,
-            region=args.region,
+            region=settings.region,
             # Lifecycle rules act on the objects already in the bucket: a shorter retention
             # would delete older data. Every change of the rules is a replacement of a
             # protected resource, so with protectBackups on `pulumi up` stops and asks; retained,
@@ -180,37 +194,46 @@ class PrivateBucket:
             f"{name}-policy",
             bucket=self.bucket.id,
             policy=policy_document(args.policy_statements(self.bucket.arn)),
-            region=args.region,
+            region=settings.region,
             # The policy may deny PutBucketVersioning and PutLifecycleConfiguration to all but
             # the break-glass roles: it goes on last, so the first deploy can still set them.
             opts=self._kept(depends_on=[self.versioning, lifecycle]),
         )
 
+    @property
+    def outputs(self) -> dict[str, pulumi.Output[str]]:
+        """The owner's registered outputs: bucket name and ARN, key ARN."""
+        return {
+            "bucketName": self.bucket.bucket,
+            "bucketArn": self.bucket.arn,
+            "keyArn": self.key.arn,
+        }
+
     def _kept(self, **options: Any) -> pulumi.ResourceOptions:
         """Retained when removed from the program; protected while `protect` is on."""
         return pulumi.ResourceOptions(
-            parent=self._parent, protect=self._args.protect, retain_on_delete=True, **options
+            parent=self._parent, protect=self._settings.protect, retain_on_delete=True, **options
         )
 
     def _add_key(self) -> aws.kms.Key:
         """The bucket's own key, guarded as the vault key is, and its alias."""
-        args = self._args
+        settings = self._settings
         key = guarded_key(
             f"{self._name}-key",
-            description=args.key_description,
-            partition=args.partition,
-            account_id=args.account_id,
-            break_glass_role_arns=args.break_glass_role_arns,
-            extra_statements=args.key_statements,
-            tags=args.tags,
-            region=args.region,
+            description=self._args.key_description,
+            partition=settings.partition,
+            account_id=settings.account_id,
+            break_glass_role_arns=settings.break_glass_role_arns,
+            extra_statements=self._args.key_statements,
+            tags=settings.tags,
+            region=settings.region,
             opts=self._kept(),
         )
         aws.kms.Alias(
             f"{self._name}-key-alias",
-            name=args.key_alias,
+            name=settings.key_alias,
             target_key_id=key.key_id,
-            region=args.region,
+            region=settings.region,
             # Kept with the key it names: whoever restores later finds the key by it.
             opts=self._kept(),
         )
@@ -218,7 +241,7 @@ class PrivateBucket:
 
     def _add_private_settings(self) -> aws.s3.BucketServerSideEncryptionConfiguration:
         """Default encryption with the bucket's key, no public access, no ACLs."""
-        name, args, bucket = self._name, self._args, self.bucket
+        name, region, bucket = self._name, self._settings.region, self.bucket
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,
@@ -233,7 +256,7 @@ class PrivateBucket:
                     "bucket_key_enabled": True,
                 }
             ],
-            region=args.region,
+            region=region,
             opts=self._kept(),
         )
         aws.s3.BucketPublicAccessBlock(
@@ -243,7 +266,7 @@ class PrivateBucket:
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            region=args.region,
+            region=region,
             opts=self._kept(),
         )
         aws.s3.BucketOwnershipControls(
@@ -253,7 +276,7 @@ class PrivateBucket:
             # bucket-owner-full-control is the one ACL still accepted: AmazonS3 userguide,
             # about-object-ownership).
             rule={"object_ownership": "BucketOwnerEnforced"},
-            region=args.region,
+            region=region,
             opts=self._kept(),
         )
         return encryption

@@ -1,16 +1,16 @@
 """ReplicaBucket: the versioned bucket in the DR region that S3 replication copies into."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.private_bucket import (
+    BucketSettings,
     PrivateBucket,
     PrivateBucketArgs,
     bucket_policy_statements,
-    bucket_problems,
 )
 
 # Older versions of replicated objects (overwritten or deleted in the source, and so here) move
@@ -19,31 +19,19 @@ from components.private_bucket import (
 NONCURRENT_TO_GLACIER_IR_DAYS = 30
 
 
-@dataclass(frozen=True)
-class ReplicaBucketArgs:
-    """Where replicas land and who may still delete their versions."""
+@dataclass(frozen=True, kw_only=True)
+class ReplicaBucketArgs(BucketSettings):
+    """Where replicas land and who may still delete their versions (the break-glass roles: the
+    only ones allowed PROTECTED_BUCKET_ACTIONS)."""
 
-    bucket_name: str
-    key_alias: str
-    account_id: str
-    partition: str
-    break_glass_role_arns: Sequence[str] = ()
-    """The only principals allowed PROTECTED_BUCKET_ACTIONS (deleting replica versions among
-    them), and to delete, disable or (when there are any) re-policy the key."""
     lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = ()
     """Default: noncurrent versions to GLACIER_IR, nothing ever expires. S3 does not replicate
     lifecycle actions (AmazonS3 userguide, replication-what-is-isnot-replicated.html), so a
     replica that should expire like its source needs the source's rules here."""
-    protect: bool = True
-    """Pulumi refuses to delete the bucket, its key and policies while this is on."""
-    region: str | None = None
-    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
-    A plain string: changing it replaces the resources."""
-    tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        return bucket_problems(self.bucket_name, self.break_glass_role_arns)
+        return self.bucket_problems()
 
     @property
     def rules(self) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
@@ -92,12 +80,9 @@ class ReplicaBucket(pulumi.ComponentResource):
         super().__init__("formkiq-backup:index:ReplicaBucket", name, None, opts)
         private = PrivateBucket(
             name,
+            args,
             PrivateBucketArgs(
-                bucket_name=args.bucket_name,
-                key_alias=args.key_alias,
                 key_description=f"Encrypts the replicas in s3://{args.bucket_name}",
-                account_id=args.account_id,
-                partition=args.partition,
                 lifecycle_rules=args.rules,
                 policy_statements=lambda arn: bucket_policy_statements(
                     arn,
@@ -107,10 +92,6 @@ class ReplicaBucket(pulumi.ComponentResource):
                     # a break-glass role.
                     sid="OnlyBreakGlassDeletesReplicasOrLiftsThisProtection",
                 ),
-                break_glass_role_arns=args.break_glass_role_arns,
-                protect=args.protect,
-                region=args.region,
-                tags=args.tags,
             ),
             parent=self,
         )
@@ -118,6 +99,4 @@ class ReplicaBucket(pulumi.ComponentResource):
         self.bucket_name = private.bucket.bucket
         self.bucket_arn = private.bucket.arn
         self.key_arn = private.key.arn
-        self.register_outputs(
-            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "keyArn": self.key_arn}
-        )
+        self.register_outputs(private.outputs)

@@ -141,12 +141,9 @@ class ReplicationAlarms(pulumi.ComponentResource):
                 ),
                 namespace="AWS/S3",
                 metric_name=metric.name,
-                # The rule's own series: the rule id is a dimension (repl-metrics.html).
-                dimensions={
-                    "SourceBucket": args.source_bucket,
-                    "DestinationBucket": args.destination_bucket,
-                    "RuleId": args.rule_id,
-                },
+                dimensions=rule_dimensions(
+                    args.source_bucket, args.destination_bucket, args.rule_id
+                ),
                 statistic=metric.statistic,
                 period=PERIOD_SECONDS,
                 evaluation_periods=metric.periods,
@@ -193,11 +190,7 @@ def replication_widgets(
                 MetricLine(
                     "AWS/S3",
                     metric.name,
-                    {
-                        "SourceBucket": rule.source_bucket,
-                        "DestinationBucket": rule.destination_bucket,
-                        "RuleId": rule.rule_id,
-                    },
+                    rule_dimensions(rule.source_bucket, rule.destination_bucket, rule.rule_id),
                     rule.label,
                     stat=metric.statistic,
                 )
@@ -208,6 +201,17 @@ def replication_widgets(
         )
         for metric in METRICS
     ]
+
+
+def rule_dimensions(
+    source_bucket: str, destination_bucket: pulumi.Input[str], rule_id: str
+) -> dict[str, pulumi.Input[str]]:
+    """One rule's own series: the rule id is a dimension (repl-metrics.html)."""
+    return {
+        "SourceBucket": source_bucket,
+        "DestinationBucket": destination_bucket,
+        "RuleId": rule_id,
+    }
 
 
 def _words(metric_name: str) -> str:

@@ -7,17 +7,17 @@ Its policy lets only break-glass roles delete object versions; beside them, the 
 AWS Backup's reports service-linked role.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.policies import Statement, deny_all_but, service_linked_role_arn
 from components.private_bucket import (
+    BucketSettings,
     PrivateBucket,
     PrivateBucketArgs,
-    bucket_problems,
     insecure_transport_denied,
     objects_of,
 )
@@ -31,28 +31,19 @@ NONCURRENT_DAYS = 30
 ABORT_MULTIPART_DAYS = 7
 
 
-@dataclass(frozen=True)
-class ReportsBucketArgs:
-    """Where reports go, how long they are kept, and who may still delete their versions."""
+@dataclass(frozen=True, kw_only=True)
+class ReportsBucketArgs(BucketSettings):
+    """Where reports go, how long they are kept, and who may still delete their versions (the
+    break-glass roles)."""
 
-    bucket_name: str
-    key_alias: str
-    account_id: str
-    partition: str
     retention_days: int
     report_prefix: str = "reports"
     other_prefixes: Sequence[str] = ()
     """Other writers' prefixes (AWS Config's delivery), kept as long as the reports."""
-    break_glass_role_arns: Sequence[str] = ()
-    protect: bool = True
-    """Pulumi refuses to delete the bucket, its key and its policy while this is on."""
-    region: str | None = None
-    """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region."""
-    tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        found = bucket_problems(self.bucket_name, self.break_glass_role_arns)
+        found = self.bucket_problems()
         found += [
             f"retention_days={self.retention_days}: {rule}"
             for rule in aws_rules.lifecycle_problems(self.retention_days, None)
@@ -85,12 +76,9 @@ class ReportsBucket(pulumi.ComponentResource):
         super().__init__("formkiq-backup:index:ReportsBucket", name, None, opts)
         private = PrivateBucket(
             name,
+            args,
             PrivateBucketArgs(
-                bucket_name=args.bucket_name,
-                key_alias=args.key_alias,
                 key_description=f"Encrypts the audit reports in s3://{args.bucket_name}",
-                account_id=args.account_id,
-                partition=args.partition,
                 lifecycle_rules=[
                     *(
                         _kept(prefix, args.retention_days)
@@ -109,18 +97,14 @@ class ReportsBucket(pulumi.ComponentResource):
                     },
                 ],
                 policy_statements=lambda arn: _policy_statements(arn, args),
-                break_glass_role_arns=args.break_glass_role_arns,
                 key_statements=[_reports_encrypt(args)],
-                protect=args.protect,
-                region=args.region,
-                tags=args.tags,
             ),
             parent=self,
         )
         self.bucket_name = private.bucket.bucket
         self.bucket_arn = private.bucket.arn
         self.key_arn = private.key.arn
-        self.register_outputs({"bucketName": self.bucket_name, "keyArn": self.key_arn})
+        self.register_outputs(private.outputs)
 
 
 def _reports_encrypt(args: ReportsBucketArgs) -> Statement:

@@ -19,7 +19,14 @@ from botocore.stub import ANY, Stubber
 
 from formkiq_backup.dr import context as dr_context
 from formkiq_backup.exports import exports_bucket_name
-from tests.dr_support import BUCKET, MOTO_ACCOUNT, FaithfulReplication, World, our_replication
+from tests.dr_support import (
+    BUCKET,
+    MOTO_ACCOUNT,
+    FaithfulReplication,
+    World,
+    our_replication,
+    replicas_in,
+)
 
 DR: Final = "us-west-2"
 EXPORTS = exports_bucket_name("prod", MOTO_ACCOUNT)
@@ -49,12 +56,7 @@ def replicate(world: World, monkeypatch: pytest.MonkeyPatch) -> FaithfulReplicat
     s3 = world.client("s3")
     s3.create_bucket(Bucket=EXPORTS)
     s3.put_bucket_versioning(Bucket=EXPORTS, VersioningConfiguration={"Status": "Enabled"})
-    dr_s3 = world.session.client("s3", region_name=DR)
-    for replica in (DOCUMENTS_REPLICA, EXPORTS_REPLICA):
-        dr_s3.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": DR})
-        dr_s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-    faithful = FaithfulReplication()
-    faithful.attach_to_dr_clients(monkeypatch)
+    faithful = replicas_in(world, monkeypatch, DR, (DOCUMENTS_REPLICA, EXPORTS_REPLICA))
     role = f"arn:aws:iam::{MOTO_ACCOUNT}:role/formkiq-prod-documents-replication"
     faithful.put(s3, BUCKET, our_replication(DOCUMENTS_REPLICA, role))
     faithful.put(s3, EXPORTS, our_replication(EXPORTS_REPLICA, role))

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.expectations import StackExpectations
-from formkiq_backup.dr.report import Outcome, Report, Status
+from formkiq_backup.dr.report import Report, Status, scope_outcome
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
 from formkiq_backup.replication import RULE_ID, Replicated
@@ -145,12 +145,7 @@ def run_purge_replica(
         since = min(v.oldest for v in purges.values() if v.oldest is not None)
         regions = [None] if replica.region == ctx.region else [None, replica.region]
         name_recovery_points(ctx, report, environment.documents_bucket.arn, since, regions)
-    if not matched:
-        report.conclude(Outcome.NOTHING_MATCHED)
-    elif not purges:
-        report.conclude(Outcome.UNCHANGED)
-    else:
-        report.conclude(Outcome.DONE if apply else Outcome.PLANNED)
+    report.conclude(scope_outcome(matched=bool(matched), changes=bool(purges), apply=apply))
 
 
 @dataclass(frozen=True)

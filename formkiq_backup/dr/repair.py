@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.report import Outcome, Report, Status
+from formkiq_backup.dr.report import Outcome, Report, Status, scope_outcome
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
     READ_SEGMENTS,
@@ -201,17 +201,15 @@ def plan_outcome(
 ) -> Outcome:
     """Nothing in the scope, then or now, is nothing matched; nothing to write is unchanged;
     otherwise planned (a dry run) or done. Every plan of repair's shape ends so."""
-    if not diff.reference_count and not diff.live_count:
+    matched = bool(diff.reference_count or diff.live_count)
+    if not matched:
         report.add(
             "scope",
             scope,
             Status.WARN,
             "no item in this scope, neither at the recovery point nor now: nothing matched",
         )
-        return Outcome.NOTHING_MATCHED
-    if not writes:
-        return Outcome.UNCHANGED
-    return Outcome.DONE if apply else Outcome.PLANNED
+    return scope_outcome(matched=matched, changes=bool(writes), apply=apply)
 
 
 def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_new: bool) -> None:

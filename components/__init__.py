@@ -23,6 +23,10 @@
 | ConfigRecorder         | AWS Config recorder of the backup resource types (opt-in)     |
 | Dashboard              | one CloudWatch dashboard from contributed widgets and alarms  |
 
+ExportsBucket, ReportsBucket and ReplicaBucket each register one `PrivateBucket`
+(components/private_bucket.py): the private, versioned, KMS-encrypted, kept bucket they share,
+its resources under their own component so deployed URNs stay as they were.
+
 Beside them, plain data the builders pass around: `Widget`/`MetricLine` (components/dashboard.py)
 and `AuditControl` with one maker per control (components/audit_controls.py).
 """

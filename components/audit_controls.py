@@ -232,6 +232,11 @@ def restore_time_meets_target(minutes: int, resource_types: Sequence[str]) -> Au
 
 
 def protected_cross_region(regions: Sequence[str], resource_types: Sequence[str]) -> AuditControl:
+    """The control "Cross-Region backup copy is scheduled": each resource's backups are copied
+    to the regions of `crossRegionList` (AWS Backup developer guide, "Choosing your controls";
+    the parameter as the AWS Config rules behind it name it, a comma-separated list of
+    destination regions: config/latest/developerguide,
+    dynamodb-resources-protected-by-backup-plan)."""
     return AuditControl(
         "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION",
         {"crossRegionList": ",".join(regions)},

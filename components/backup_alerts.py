@@ -89,6 +89,9 @@ def alert_template(summary: str) -> str:
     return '{"alert": ' + json.dumps(summary) + ', "statusMessage": <message>}'
 
 
+JOBS_SECTION = "Backup and restore jobs"
+
+
 class BackupJobAlerts(pulumi.ComponentResource):
     """EventBridge rules for failed jobs, alarms on their delivery, and on a vault gone quiet."""
 
@@ -166,21 +169,13 @@ class BackupJobAlerts(pulumi.ComponentResource):
     def _jobs_widget(args: BackupJobAlertsArgs, kind: str, outcomes: Sequence[str]) -> Widget:
         """Jobs of one kind by outcome and resource type, hourly: the silence alarm's metric
         (NumberOfBackupJobsCompleted) among them. Restores include the restore tests'."""
-        return Widget(
-            section="Backup and restore jobs",
+        return jobs_widget(
             title=f"{kind} jobs into or from the vault, per hour",
-            metrics=[
-                MetricLine(
-                    "AWS/Backup",
-                    f"NumberOf{kind}Jobs{outcome}",
-                    {"BackupVaultName": args.vault_name, "ResourceType": resource_type},
-                    f"{resource_type} {outcome.lower()}",
-                )
-                for resource_type in args.resource_types
-                for outcome in outcomes
-            ],
+            kind=kind,
+            outcomes=outcomes,
+            vault_name=args.vault_name,
+            resource_types=args.resource_types,
             region=args.region,
-            period_seconds=3_600,
         )
 
     @staticmethod
@@ -220,3 +215,59 @@ class BackupJobAlerts(pulumi.ComponentResource):
             region=args.region,
             opts=opts,
         )
+
+
+def jobs_widget(
+    *,
+    title: str,
+    kind: str,
+    outcomes: Sequence[str],
+    vault_name: pulumi.Input[str],
+    resource_types: Sequence[str],
+    region: str | None,
+) -> Widget:
+    """AWS Backup's `NumberOf<kind>Jobs<outcome>` of one vault by resource type, hourly (the
+    metrics' dimensions are BackupVaultName and ResourceType: AWS Backup developer guide,
+    "AWS Backup metrics with Amazon CloudWatch", cloudwatch.html)."""
+    return Widget(
+        section=JOBS_SECTION,
+        title=title,
+        metrics=[
+            MetricLine(
+                "AWS/Backup",
+                f"NumberOf{kind}Jobs{outcome}",
+                {"BackupVaultName": vault_name, "ResourceType": resource_type},
+                f"{resource_type} {outcome.lower()}",
+            )
+            for resource_type in resource_types
+            for outcome in outcomes
+        ],
+        region=region,
+        period_seconds=3_600,
+    )
+
+
+def copy_jobs_widgets(
+    vault_name: pulumi.Input[str],
+    resource_types: Sequence[str],
+    regions: Mapping[str | None, str],
+) -> list[Widget]:
+    """Copy jobs into the vault `vault_name`, once per region of `regions` (the `region`
+    argument, and the region's name for the title).
+
+    A copy job's series is named by its destination vault ("The vault name of copy jobs is that
+    of their destination vault": cloudwatch.html). No AWS page says which region publishes a
+    cross-region copy job's metrics, as none says which emits its events (the alerts watch both
+    for that reason): both are shown, and the one AWS does not publish in stays empty.
+    """
+    return [
+        jobs_widget(
+            title=f"Copy jobs into the DR vault, per hour (as published in {name})",
+            kind="Copy",
+            outcomes=("Completed", "Failed"),
+            vault_name=vault_name,
+            resource_types=resource_types,
+            region=region,
+        )
+        for region, name in regions.items()
+    ]

@@ -16,6 +16,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 
+from components.dashboard import MetricLine, Widget
 from formkiq_backup import aws_rules
 
 
@@ -37,6 +38,8 @@ class ReplicationMetric:
     periods: int
     """Consecutive 5-minute periods above the threshold before it alarms."""
     meaning: str
+    title: str
+    """Its dashboard widget's title."""
 
 
 # Statistics as AWS lists them for each metric (AmazonS3 userguide, metrics-dimensions.html,
@@ -52,6 +55,7 @@ METRICS = (
         0,
         1,
         "object operations failed to replicate (permissions, keys, or a missing replica)",
+        "Operations failed to replicate",
     ),
     ReplicationMetric(
         "ReplicationLatency",
@@ -60,6 +64,7 @@ METRICS = (
         900,
         3,
         "the replica is more than 15 minutes behind (RTC's target)",
+        "Replication latency (seconds)",
     ),
     ReplicationMetric(
         "BytesPendingReplication",
@@ -68,6 +73,7 @@ METRICS = (
         0,
         3,
         "bytes have waited to replicate for 15 minutes",
+        "Bytes pending replication",
     ),
     ReplicationMetric(
         "OperationsPendingReplication",
@@ -76,6 +82,7 @@ METRICS = (
         0,
         3,
         "operations have waited to replicate for 15 minutes",
+        "Operations pending replication",
     ),
 )
 PERIOD_SECONDS = 300
@@ -134,12 +141,9 @@ class ReplicationAlarms(pulumi.ComponentResource):
                 ),
                 namespace="AWS/S3",
                 metric_name=metric.name,
-                # The rule's own series: the rule id is a dimension (repl-metrics.html).
-                dimensions={
-                    "SourceBucket": args.source_bucket,
-                    "DestinationBucket": args.destination_bucket,
-                    "RuleId": args.rule_id,
-                },
+                dimensions=rule_dimensions(
+                    args.source_bucket, args.destination_bucket, args.rule_id
+                ),
                 statistic=metric.statistic,
                 period=PERIOD_SECONDS,
                 evaluation_periods=metric.periods,
@@ -160,6 +164,54 @@ class ReplicationAlarms(pulumi.ComponentResource):
         ]
         self.alarm_names = [alarm.name for alarm in alarms]
         self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class WatchedRule:
+    """One replication rule's series: its source, its destination, its id (the dimensions)."""
+
+    label: str
+    source_bucket: str
+    destination_bucket: pulumi.Input[str]
+    rule_id: str
+
+
+def replication_widgets(
+    rules: Sequence[WatchedRule], regions: Mapping[Side, tuple[str | None, str]]
+) -> list[Widget]:
+    """The alarmed metrics as dashboard widgets: one per metric, a line per rule, each read in
+    the region S3 publishes it in (`regions`: the `region` argument and the region's name, per
+    side), as the alarms are."""
+    return [
+        Widget(
+            section="Replication",
+            title=f"{metric.title} (published in {regions[metric.side][1]})",
+            metrics=[
+                MetricLine(
+                    "AWS/S3",
+                    metric.name,
+                    rule_dimensions(rule.source_bucket, rule.destination_bucket, rule.rule_id),
+                    rule.label,
+                    stat=metric.statistic,
+                )
+                for rule in rules
+            ],
+            region=regions[metric.side][0],
+            period_seconds=PERIOD_SECONDS,
+        )
+        for metric in METRICS
+    ]
+
+
+def rule_dimensions(
+    source_bucket: str, destination_bucket: pulumi.Input[str], rule_id: str
+) -> dict[str, pulumi.Input[str]]:
+    """One rule's own series: the rule id is a dimension (repl-metrics.html)."""
+    return {
+        "SourceBucket": source_bucket,
+        "DestinationBucket": destination_bucket,
+        "RuleId": rule_id,
+    }
 
 
 def _words(metric_name: str) -> str:

@@ -1,9 +1,10 @@
 """A seeded FormKiQ in moto and a way to run `formkiq-dr` against it, for the CLI tests."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -16,10 +17,16 @@ from formkiq_backup.dr.tables import MUTATING_CALLS
 from formkiq_backup.offline.samples import SampleFormKiQ
 from formkiq_backup.offline.seed import SeededDocument
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+
 MOTO_ACCOUNT = "123456789012"
 DOCUMENTS = "formkiq-core-prod-documents"
 SYNCS = "formkiq-core-prod-documentsyncs"
 BUCKET = f"formkiq-core-prod-documents-{MOTO_ACCOUNT}"
+# The calls repair writes items with: an item deleted since is put, one changed since updated,
+# one created since deleted (--delete-new); formkiq_backup/dr/writes.py.
+ITEM_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 
 
 @dataclass
@@ -242,3 +249,22 @@ class FaithfulReplication:
         stored = self.configurations.get(str(context.get("replication_bucket")))
         if stored is not None and "ReplicationConfiguration" in parsed:
             parsed["ReplicationConfiguration"] = json.loads(json.dumps(stored))
+
+
+def replicas_in(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    region: "BucketLocationConstraintType",
+    replicas: Sequence[str],
+) -> FaithfulReplication:
+    """Versioned replica buckets in `region` (as the Enhanced tier builds them), and S3's
+    replication configurations handed back as put, on every client the command makes."""
+    dr_s3 = world.session.client("s3", region_name=region)
+    for replica in replicas:
+        dr_s3.create_bucket(
+            Bucket=replica, CreateBucketConfiguration={"LocationConstraint": region}
+        )
+        dr_s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    faithful = FaithfulReplication()
+    faithful.attach_to_dr_clients(monkeypatch)
+    return faithful

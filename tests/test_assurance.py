@@ -1,8 +1,9 @@
 """Restore testing, audit evidence and the dashboard, as AWS would receive them.
 
-Enhanced and enterprise cannot be built whole until their cross-region capabilities land, so
-each is built through build_tier with every capability this release has (as a stack of that
-tier would build them); the requests are those such a stack sends. Runs are module-scoped.
+Enterprise cannot be built whole until its own capabilities (vault lock, table replicas) land,
+so each tier is built through build_tier with every capability this release has (as a stack of
+that tier would build them); the requests are those such a stack sends. Runs are
+module-scoped.
 """
 
 import json
@@ -347,6 +348,11 @@ def test_the_audit_controls_are_what_the_tier_promises_with_the_stacks_settings(
             "parameters": {"maxRestoreTime": "60"},
             "scope": types,
         },
+        # Contributed by the cross-region copies builder: every recovery point copied there.
+        "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION": {
+            "parameters": {"crossRegionList": DR_REGION},
+            "scope": types,
+        },
     }
 
 
@@ -357,6 +363,7 @@ def test_the_controls_follow_the_config_not_constants() -> None:
         audit='{"enabled": true}',
         dailyRetentionDays="90",
         backupSchedule="cron(0 */6 * * ? *)",
+        drRegion="eu-central-1",
     )
     found = controls(run)
 
@@ -374,6 +381,26 @@ def test_the_controls_follow_the_config_not_constants() -> None:
     }
     # No break-glass role: nobody may delete, so the control lists no exception.
     assert found["BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"]["parameters"] == {}
+    # Copies go to drRegion: the control checks for exactly that region.
+    assert found["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"]["parameters"] == {
+        "crossRegionList": "eu-central-1"
+    }
+
+
+def test_without_cross_region_copies_the_framework_and_dashboard_claim_none() -> None:
+    """The control (and the copy-job widgets) come from the copies builder: a stack that copies
+    nothing is never audited for copies it does not make."""
+    registry: dict[Capability, Any] = {
+        c: b for c, b in REGISTRY.items() if c is not Capability.CROSS_REGION_COPIES
+    }
+    run = tier_run("enhanced", registry, audit='{"enabled": true}')
+
+    found = controls(run)
+    assert "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION" not in found
+    assert "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN" in found
+    titles = [w["properties"]["title"] for w in dashboard(run) if w["type"] == "metric"]
+    assert [t for t in titles if t.startswith("Copy jobs")] == []
+    assert "Backup jobs into or from the vault, per hour" in titles
 
 
 def test_enhanced_audits_only_when_audit_is_enabled(enhanced: ProgramRun) -> None:
@@ -601,8 +628,8 @@ def test_a_framework_holds_each_control_once_and_at_most_fifty() -> None:
 
 
 class LockedDrVaultBuilder:
-    """Stands in for the Enhanced and Enterprise builders: a DR-region metric widget, a
-    cross-region control and a vault lock control, contributed like any builder's."""
+    """Stands in for an Enterprise builder still to come: a DR-region metric widget and a vault
+    lock control, contributed like any builder's."""
 
     # A capability this release does not build yet: the real copies builder stays registered.
     capability: ClassVar[Capability] = Capability.VAULT_LOCK
@@ -612,24 +639,23 @@ class LockedDrVaultBuilder:
     makes: ClassVar[frozenset[Product]] = frozenset()
 
     def build(self, context: BuildContext) -> Contribution:
-        dr = context.dr
         return Contribution(
             widgets=[
                 Widget(
-                    section="Replication",
-                    title="Replication latency",
+                    section="Vault lock",
+                    title="Recovery points in the locked vault",
                     metrics=[
                         MetricLine(
-                            "AWS/S3", "ReplicationLatency", {"SourceBucket": BUCKET}, "documents"
+                            "AWS/Backup",
+                            "NumberOfRecoveryPointsCompleted",
+                            {"BackupVaultName": "formkiq-prod-dr-locked-vault"},
+                            "completed",
                         )
                     ],
-                    region=dr.region,
+                    region=context.dr.region,
                 )
             ],
-            audit_controls=[
-                protected_cross_region([dr.where.region_name], ["DynamoDB", "S3"]),
-                protected_by_vault_lock(35, 2555, ["DynamoDB", "S3"]),
-            ],
+            audit_controls=[protected_by_vault_lock(35, 2555, ["DynamoDB", "S3"])],
         )
 
 
@@ -647,9 +673,6 @@ def test_a_later_capability_adds_its_controls_without_the_audit_module_changing(
 ) -> None:
     found = controls(with_dr_builder)
 
-    assert found["BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"]["parameters"] == {
-        "crossRegionList": DR_REGION
-    }
     assert found["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"]["parameters"] == {
         "minRetentionDays": "35",
         "maxRetentionDays": "2555",
@@ -699,6 +722,7 @@ def test_the_dashboard_is_built_from_what_the_capabilities_contributed(
         "## Posture checks",
         "## Backup and restore jobs",
         "## Exports",
+        "## Replication",
         "## Restore tests",
     ]
     validations = metrics["Restore test validations (1 = passed, 0 = failed)"]
@@ -729,7 +753,7 @@ def test_a_widget_whose_metrics_live_in_the_dr_region_names_it(with_dr_builder: 
     (replication,) = [
         w
         for w in dashboard(with_dr_builder)
-        if w["properties"].get("title") == "Replication latency"
+        if w["properties"].get("title") == "Recovery points in the locked vault"
     ]
     dashboard_resource = with_dr_builder.one("aws:cloudwatch/dashboard:Dashboard")
 

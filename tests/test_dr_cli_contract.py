@@ -7,7 +7,10 @@ the command sees exactly the ClientError a real call would raise.
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from formkiq_backup.dr.cli import cli
 from tests.dr_support import (
     BUCKET,
     DOCUMENTS,
+    ITEM_WRITES,
+    MOTO_ACCOUNT,
     SYNCS,
     World,
     aws_error,
@@ -631,13 +636,15 @@ def test_a_repair_stopped_part_way_says_how_far_it_got(
     puts: list[str] = []
 
     def denied_after_two(model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if model.name not in ITEM_WRITES:
+            return None
         puts.append(model.name)
         if len(puts) <= 2:
             return None
         error = {"Code": "AccessDeniedException", "Message": "not allowed"}
         return AWSResponse("https://dynamodb", 400, HTTPHeaders(), None), {"Error": error}
 
-    hook_clients(monkeypatch, "before-call.dynamodb.PutItem", denied_after_two)
+    hook_clients(monkeypatch, "before-call.dynamodb", denied_after_two)
     outcome = world.run(
         "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
     )
@@ -716,6 +723,165 @@ def test_the_exit_code_the_json_outcome_and_the_heading_always_agree(
     as_text = world.run(*argv, as_json=False)
 
     assert (as_json.exit_code, as_text.exit_code) == (exit_code, exit_code)
+    assert as_json.report["outcome"] == outcome
+    assert as_json.report["exitCode"] == exit_code
+    assert as_json.report["ok"] is (exit_code == 0)
+    assert as_text.stdout.splitlines()[0] == f"formkiq-dr {argv[0]} for FormKiQ prod: {heading}"
+
+
+# The commands from exports and for the DR region end by the same rules: each case sets the
+# world up and yields the command, run twice (JSON, then text), so it must not change anything
+# a second run would see differently.
+Case = Callable[[World, pytest.MonkeyPatch], AbstractContextManager[tuple[str, ...]]]
+
+
+def _exports(world: World) -> str:
+    from tests.exports_support import create_exports_bucket
+    from tests.test_dr_from_export import T0, export_now
+
+    create_exports_bucket(world.session, world.sample.account_id)
+    return export_now(world, "documents", T0)
+
+
+def _two_exports(world: World, *, damage: bool) -> tuple[str, str]:
+    from formkiq_backup.offline.incident import break_site
+    from tests.test_dr_from_export import T0, export_now
+
+    reference = _exports(world)
+    if damage:
+        break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    return reference, export_now(world, "documents", T0 + timedelta(hours=1))
+
+
+@contextmanager
+def diff_exports_case(
+    world: World, _: pytest.MonkeyPatch, damage: bool, site: str = "finance"
+) -> Iterator[tuple[str, ...]]:
+    reference, live = _two_exports(world, damage=damage)
+    yield ("diff-exports", "--from", reference, "--to", live, "--site", site)
+
+
+@contextmanager
+def repair_from_export_case(
+    world: World, _: pytest.MonkeyPatch, damage: bool, site: str = "finance"
+) -> Iterator[tuple[str, ...]]:
+    reference = _exports(world)
+    if damage:
+        from formkiq_backup.offline.incident import break_site
+
+        break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    yield ("repair", "--table", "documents", "--site", site, "--from-export", reference)
+
+
+@contextmanager
+def drill_from_export_case(world: World, _: pytest.MonkeyPatch) -> Iterator[tuple[str, ...]]:
+    reference, restored = _two_exports(world, damage=False)
+    yield ("drill", "--from-export", restored, "--reference-export", reference, "--strict")
+
+
+@contextmanager
+def export_now_case(world: World, _: pytest.MonkeyPatch) -> Iterator[tuple[str, ...]]:
+    from tests.exports_support import create_exports_bucket
+
+    create_exports_bucket(world.session, world.sample.account_id)
+    yield ("export-now", "documents")
+
+
+@contextmanager
+def replicate_case(
+    world: World, monkeypatch: pytest.MonkeyPatch, tasks: int | None
+) -> Iterator[tuple[str, ...]]:
+    """`tasks` None: no bucket has our rule; else a job that finds that many objects."""
+    from tests.replication_support import create_job_request, job, replicate, stubbed
+
+    if tasks is not None:
+        replicate(world, monkeypatch)
+    with stubbed(monkeypatch, "s3control") as control:
+        for _ in range(2 if tasks is not None else 0):
+            control.add_response("create_job", {"JobId": "job-1"}, create_job_request(BUCKET))
+            follow = {"AccountId": MOTO_ACCOUNT, "JobId": "job-1"}
+            control.add_response("describe_job", job("Complete", tasks or 0, 0, tasks), follow)
+        yield ("replicate-existing", "--bucket", "documents", "--wait")
+
+
+@contextmanager
+def purge_case(
+    world: World, monkeypatch: pytest.MonkeyPatch, purged: bool, exists: bool = True
+) -> Iterator[tuple[str, ...]]:
+    """A dry run for a document FormKiQ purged (or still holds, or never had)."""
+    from tests.replication_support import (
+        no_recovery_points,
+        purge_in_formkiq,
+        replicate,
+        replicate_everything,
+        stubbed,
+    )
+
+    replicate(world, monkeypatch)
+    replicate_everything(world)
+    document = world.finance()[0]
+    if purged:
+        purge_in_formkiq(world, document.object_key)
+    with stubbed(monkeypatch, "backup") as backup:
+        no_recovery_points(backup, runs=2 if purged else 0)
+        yield (
+            "purge-replica",
+            "--document",
+            document.document_id if exists else "no-such-document",
+            "--site",
+            "finance",
+        )
+
+
+LATER_OUTCOMES: list[tuple[str, Case, str]] = [
+    ("diff-exports-planned", partial(diff_exports_case, damage=True), "planned"),
+    ("diff-exports-unchanged", partial(diff_exports_case, damage=False), "unchanged"),
+    (
+        "diff-exports-nothing-matched",
+        partial(diff_exports_case, damage=True, site="archive"),
+        "nothing-matched",
+    ),
+    ("repair-from-export-planned", partial(repair_from_export_case, damage=True), "planned"),
+    ("repair-from-export-unchanged", partial(repair_from_export_case, damage=False), "unchanged"),
+    (
+        "repair-from-export-nothing-matched",
+        partial(repair_from_export_case, damage=False, site="archive"),
+        "nothing-matched",
+    ),
+    ("drill-from-export-done", drill_from_export_case, "done"),
+    ("export-now-done", export_now_case, "done"),
+    ("replicate-existing-done", partial(replicate_case, tasks=5), "done"),
+    ("replicate-existing-unchanged", partial(replicate_case, tasks=0), "unchanged"),
+    ("replicate-existing-nothing-matched", partial(replicate_case, tasks=None), "nothing-matched"),
+    ("purge-replica-planned", partial(purge_case, purged=True), "planned"),
+    ("purge-replica-unchanged", partial(purge_case, purged=False), "unchanged"),
+    (
+        "purge-replica-nothing-matched",
+        partial(purge_case, purged=False, exists=False),
+        "nothing-matched",
+    ),
+]
+HEADINGS = {
+    "done": (0, "OK"),
+    "planned": (0, "OK (dry run: nothing written)"),
+    "unchanged": (0, "OK (nothing to change)"),
+    "nothing-matched": (3, "NOTHING MATCHED"),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "outcome"), [c[1:] for c in LATER_OUTCOMES], ids=[c[0] for c in LATER_OUTCOMES]
+)
+def test_the_commands_from_exports_and_for_the_dr_region_end_by_the_same_rules(
+    world: World, monkeypatch: pytest.MonkeyPatch, case: Case, outcome: str
+) -> None:
+    add_site_without_documents(world)
+    exit_code, heading = HEADINGS[outcome]
+    with case(world, monkeypatch) as argv:
+        as_json = world.run(*argv)
+        as_text = world.run(*argv, as_json=False)
+
+    assert (as_json.exit_code, as_text.exit_code) == (exit_code, exit_code), as_json.report
     assert as_json.report["outcome"] == outcome
     assert as_json.report["exitCode"] == exit_code
     assert as_json.report["ok"] is (exit_code == 0)

@@ -15,6 +15,7 @@ from formkiq_backup.sites import belongs_to_site
 from tests.dr_support import (
     BUCKET,
     DOCUMENTS,
+    ITEM_WRITES,
     SYNCS,
     World,
     hook_clients,
@@ -130,8 +131,11 @@ def test_repair_from_the_latest_export_puts_the_site_back_without_a_restore(
         "--apply",
         "--delete-new",
     )
-    assert applied.exit_code == 0, applied.report
+    assert (applied.exit_code, applied.report["outcome"]) == (0, "done"), applied.report
     assert applied.report["summary"]["applied"]["conflicts"] == 0
+    (writes,) = applied.report["resources"]
+    assert (writes["kind"], writes["name"], writes["state"]) == ("item writes", DOCUMENTS, "done")
+    assert writes["detail"].startswith(f"{applied.report['summary']['applied']['written']} written")
     assert site_digest(world, "finance").hexdigest == before.hexdigest
     assert not [t for t in world.tables() if "-repair-" in t]  # nothing restored
 
@@ -423,6 +427,70 @@ def test_an_item_changed_after_the_live_export_is_a_conflict_not_overwritten(
     assert outcome.report["summary"]["applied"]["conflicts"] == 1
     assert outcome.statuses("conflict") == {f"{pk} / {sk}": "fail"}
     assert world.item(DOCUMENTS, pk, sk) == changed  # the user's edit stands
+
+
+def test_repair_from_an_export_stopped_mid_write_names_the_writes_in_flight(
+    exported: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `repair --apply` does: the writes are one ledger record, and a write sent without an
+    answer (here: interrupted as its answer arrives, in one of the writer threads) is named."""
+    world = exported
+    reference = export_now(world, "documents", T0)
+    break_site(world.session, DOCUMENTS, BUCKET, world.documents, "finance")
+    answered: list[dict[str, Any]] = []
+
+    def remember(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if model.name in ITEM_WRITES:
+            context["written"] = params.get("Key") or params["Item"]
+
+    def interrupt_third(model: Any, context: dict[str, Any], **_: Any) -> None:
+        if model.name in ITEM_WRITES:
+            answered.append(context["written"])
+            if len(answered) == 3:
+                raise KeyboardInterrupt
+
+    hook_clients(monkeypatch, "before-parameter-build.dynamodb", remember)
+    hook_clients(monkeypatch, "after-call.dynamodb", interrupt_third)
+    outcome = world.run(
+        *("repair", "--table", "documents", "--site", "finance", "--from-export", reference),
+        "--apply",
+    )
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (1, "failed")
+    applied = outcome.report["summary"]["applied"]
+    assert applied["stoppedPartWay"] is True
+    third = answered[2]
+    assert applied["inFlight"] == [f"{third['PK']['S']} / {third['SK']['S']}"]
+    (writes,) = [r for r in outcome.report["resources"] if r["kind"] == "item writes"]
+    assert writes["state"] == "requested"
+    assert "was sent without an answer: it may have been made" in writes["detail"]
+
+
+def test_export_now_records_the_export_before_asking_for_it(
+    exported: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted as the request goes out: DynamoDB may have started the export, so it is
+    listed as asked for, with how to find it."""
+
+    def interrupted(**_: Any) -> None:
+        raise KeyboardInterrupt
+
+    hook_clients(monkeypatch, "before-send.dynamodb.ExportTableToPointInTime", interrupted)
+    outcome = exported.run("export-now", "documents")
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (1, "failed")
+    (export,) = outcome.report["resources"]
+    assert (export["kind"], export["name"], export["state"]) == ("export", DOCUMENTS, "requested")
+    assert "aws dynamodb list-exports --table-arn" in export["detail"]
+
+
+def test_export_now_lists_the_export_it_started(exported: World) -> None:
+    outcome = exported.run("export-now", "documents", "--no-wait")
+
+    assert (outcome.exit_code, outcome.report["outcome"]) == (0, "done")
+    (export,) = outcome.report["resources"]
+    assert (export["kind"], export["state"]) == ("export", "done")
+    assert export["arn"] == outcome.report["summary"]["exportArn"]
 
 
 def test_export_now_at_a_time_exports_the_table_as_it_was_then(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from formkiq_backup.dr import from_export
+from formkiq_backup.dr import writes
 from formkiq_backup.dr.tables import scan
 from formkiq_backup.exports import exports_bucket_name, table_prefix
 from formkiq_backup.items import TableDigest
@@ -49,13 +49,13 @@ def test_repair_from_an_export_writes_with_conditions_from_several_threads(
     reference = export_of(split, split.documents_table)
     damage = break_site(split.session, split.documents_table, split.bucket, split.seeded, "finance")
     threads: set[str] = set()
-    original = from_export._write  # type: ignore[attr-defined]  # repair's own write
+    original = writes.write_change  # repair's own write
 
-    def write(dynamodb: Any, table: str, change: Any) -> None:
+    def write(dynamodb: Any, table: str, change: Any) -> Any:
         threads.add(threading.current_thread().name)
-        original(dynamodb, table, change)
+        return original(dynamodb, table, change)
 
-    monkeypatch.setattr(from_export, "_write", write)
+    monkeypatch.setattr(writes, "write_change", write)
 
     code, applied = split.run(
         "repair",

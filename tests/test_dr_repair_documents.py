@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from formkiq_backup.dr import repair as dr_repair
+from formkiq_backup.dr import writes as dr_writes
 from formkiq_backup.items import TableDigest
 from formkiq_backup.offline.incident import Incident, break_site
 from formkiq_backup.offline.samples import sample_formkiq
@@ -135,9 +136,12 @@ def test_apply_restores_exactly_the_site_and_nothing_else(
     assert default_after_user_edit.hexdigest != default_before.hexdigest
     assert world.tables() == tables_before
     # The witness saw the repair's writes: all to the repaired table, none anywhere else, and
-    # not one delete.
+    # not one delete: items deleted since are put back, items changed since updated.
     assert len(writes) == total
-    assert set(writes) == {"dynamodb:PutItem"}
+    assert sorted(writes) == sorted(
+        ["dynamodb:PutItem"] * len(damage.deleted_items)
+        + ["dynamodb:UpdateItem"] * len(damage.overwritten_items)
+    )
 
 
 def test_delete_new_also_deletes_items_created_after_the_backup(
@@ -178,6 +182,30 @@ def test_keep_new_still_works_but_says_it_is_the_default(
     assert world.item(DOCUMENTS, *damage.deleted_items[0]) is not None
 
 
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def user_edits_during_the_write(
+    world: World, monkeypatch: pytest.MonkeyPatch, key: tuple[str, str], update: str
+) -> None:
+    """A user's `update` of the item `key`, made between the plan and the repair's write of it."""
+    pk, sk = key
+    original_write = dr_writes.write_change
+
+    def user_edits_first(dynamodb: Any, table: str, change: Any) -> Any:
+        if change.key == {"PK": {"S": pk}, "SK": {"S": sk}}:
+            world.client("dynamodb").update_item(
+                TableName=DOCUMENTS,
+                Key=change.key,
+                UpdateExpression=update,
+                ExpressionAttributeValues={":v": {"S": "fixed-by-hand"}},
+            )
+        return original_write(dynamodb, table, change)
+
+    monkeypatch.setattr(dr_writes, "write_change", user_edits_first)
+
+
 def test_a_concurrent_change_is_never_clobbered(
     world: World,
     incident: tuple[str, Incident, TableDigest, TableDigest],
@@ -186,19 +214,8 @@ def test_a_concurrent_change_is_never_clobbered(
     """A user edits an item between the plan and its write: the write is refused and reported."""
     backup, damage, _, _ = incident
     pk, sk = damage.overwritten_items[0]
-    original_write = dr_repair._write
+    user_edits_during_the_write(world, monkeypatch, (pk, sk), "SET tagValue = :v")
 
-    def user_edits_first(dynamodb: Any, table: str, change: Any) -> None:
-        if change.key == {"PK": {"S": pk}, "SK": {"S": sk}}:
-            world.client("dynamodb").update_item(
-                TableName=DOCUMENTS,
-                Key=change.key,
-                UpdateExpression="SET tagValue = :v",
-                ExpressionAttributeValues={":v": {"S": "fixed-by-hand"}},
-            )
-        original_write(dynamodb, table, change)
-
-    monkeypatch.setattr(dr_repair, "_write", user_edits_first)
     outcome = world.run(
         "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
     )
@@ -208,6 +225,60 @@ def test_a_concurrent_change_is_never_clobbered(
     assert outcome.report["summary"]["applied"]["conflicts"] == 1
     item = world.item(DOCUMENTS, pk, sk)
     assert item is not None and item["tagValue"] == {"S": "fixed-by-hand"}
+
+
+def test_an_attribute_a_user_adds_after_the_plan_is_kept_and_reported_as_a_conflict(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No condition can see an attribute the plan never saw; a put would drop it silently.
+    The write is an update of the plan's attributes: the user's attribute stays, and is named."""
+    backup, damage, finance_before, _ = incident
+    pk, sk = damage.overwritten_items[0]
+    user_edits_during_the_write(world, monkeypatch, (pk, sk), "SET note = :v")
+
+    outcome = world.run(
+        "repair", "--table", "documents", "--site", "finance", "--from-backup", backup, "--apply"
+    )
+
+    assert outcome.exit_code == 1
+    (conflict,) = outcome.entries("conflict")
+    assert (conflict["subject"], conflict["status"]) == (f"{pk} / {sk}", "fail")
+    assert conflict["detail"] == (
+        "changed since the plan was made: note added; the plan's attributes were written and "
+        "note kept: check the item"
+    )
+    item = world.item(DOCUMENTS, pk, sk)
+    assert item is not None and item["note"] == {"S": "fixed-by-hand"}
+    # Without the user's attribute and the user's new document, the site is as it was.
+    dynamodb = world.client("dynamodb")
+    dynamodb.update_item(TableName=DOCUMENTS, Key=key(pk, sk), UpdateExpression="REMOVE note")
+    dynamodb.delete_item(TableName=DOCUMENTS, Key=key(*damage.created_items[0]))
+    assert site_digest(world, "finance").hexdigest == finance_before.hexdigest
+
+
+def test_an_item_created_since_that_a_user_changes_after_the_plan_is_put_back_not_deleted(
+    world: World,
+    incident: tuple[str, Incident, TableDigest, TableDigest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backup, damage, _, _ = incident
+    pk, sk = damage.created_items[0]
+    before = world.item(DOCUMENTS, pk, sk)
+    user_edits_during_the_write(world, monkeypatch, (pk, sk), "SET note = :v")
+
+    outcome = world.run(
+        *("repair", "--table", "documents", "--site", "finance", "--from-backup", backup),
+        *("--apply", "--delete-new"),
+    )
+
+    assert outcome.exit_code == 1
+    assert {e["subject"]: e["detail"] for e in outcome.entries("conflict")} == {
+        f"{pk} / {sk}": "changed since the plan was made (note added): put back, not deleted"
+    }
+    assert before is not None
+    assert world.item(DOCUMENTS, pk, sk) == before | {"note": {"S": "fixed-by-hand"}}
 
 
 def test_an_item_too_large_to_guard_is_reported_not_written_blind(world: World) -> None:

@@ -27,6 +27,7 @@ from tests.dr_support import (
     World,
     hook_clients,
     our_replication,
+    replicas_in,
     run_cli,
 )
 from tests.exports_support import good_exports, record_export_times
@@ -103,12 +104,7 @@ def enhanced(world: World, monkeypatch: pytest.MonkeyPatch) -> Enhanced:
     """The seeded FormKiQ as an enhanced stack leaves it: exports, replicas, our rules."""
     record_export_times(world.session, monkeypatch)
     good_exports(world.session, world.sample, world.pool_id)
-    dr_s3 = world.session.client("s3", region_name=DR)
-    for replica in (DOCUMENTS_REPLICA, EXPORTS_REPLICA):
-        dr_s3.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": DR})
-        dr_s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
-    faithful = FaithfulReplication()
-    faithful.attach_to_dr_clients(monkeypatch)
+    faithful = replicas_in(world, monkeypatch, DR, (DOCUMENTS_REPLICA, EXPORTS_REPLICA))
     s3 = world.client("s3")
     faithful.put(s3, BUCKET, our_replication(DOCUMENTS_REPLICA, role("documents")))
     faithful.put(s3, EXPORTS, our_replication(EXPORTS_REPLICA, role("exports")))

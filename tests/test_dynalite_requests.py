@@ -29,8 +29,9 @@ from formkiq_backup.dr import repair, tables
 from formkiq_backup.dr.cli import cli
 from formkiq_backup.dr.context import DrContext
 from formkiq_backup.dr.drill import DocumentSample, digest_tables
-from formkiq_backup.dr.repair import compare_tables, unchanged_condition
+from formkiq_backup.dr.repair import compare_tables
 from formkiq_backup.dr.tables import lean_scans, scan
+from formkiq_backup.dr.writes import unchanged_condition, write_change
 from formkiq_backup.items import TableDigest
 from formkiq_backup.offline.incident import break_site
 from formkiq_backup.offline.samples import SampleFormKiQ, sample_formkiq
@@ -42,7 +43,7 @@ from formkiq_backup.offline.seed import (
     write_items,
 )
 from formkiq_backup.sites import belongs_to_site, site_filter_expression
-from formkiq_backup.tablediff import Action
+from formkiq_backup.tablediff import Action, Change
 
 
 class Split:
@@ -241,6 +242,60 @@ def test_a_stale_condition_is_a_conditional_check_failure(split: Split) -> None:
             TableName=split.documents_table, Item=item, **unchanged_condition(item)
         )
     assert stale.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_an_attribute_added_after_the_plan_is_never_lost_by_a_write(split: Split) -> None:
+    """No condition expression can refuse an item for an attribute it does not name, so the
+    writes are built to keep one: an overwrite is an UpdateItem (a PutItem would replace the
+    item and drop it), a delete that finds one puts the item back. Each is reported."""
+    table = split.documents_table
+    found = {
+        "PK": {"S": "finance/docs#added"},
+        "SK": {"S": "document"},
+        "contentLength": {"N": "42"},
+        "tags": {"SS": ["a", "b"]},
+        "stale": {"S": "only in the live item"},
+    }
+    wanted = {
+        "PK": found["PK"],
+        "SK": found["SK"],
+        "contentLength": {"N": "41"},
+        "tags": {"SS": ["a"]},
+        "path": {"S": "restored.txt"},
+    }
+    key = {"PK": found["PK"], "SK": found["SK"]}
+    note = {"note": {"S": "added by a user after the plan"}}
+    split.dynamodb.put_item(TableName=table, Item=found | note)
+
+    overwrite = write_change(
+        split.dynamodb, table, Change(Action.OVERWRITE, key, wanted=wanted, found=found)
+    )
+
+    assert overwrite is not None and "note added" in overwrite.detail
+    assert split.dynamodb.get_item(TableName=table, Key=key)["Item"] == wanted | note
+
+    deleted = write_change(
+        split.dynamodb, table, Change(Action.DELETE, key, wanted=None, found=wanted)
+    )
+
+    assert deleted is not None and deleted.detail.endswith("put back, not deleted")
+    assert split.dynamodb.get_item(TableName=table, Key=key)["Item"] == wanted | note
+    split.dynamodb.delete_item(TableName=table, Key=key)
+
+
+def test_an_overwrite_of_an_unchanged_item_writes_exactly_the_reference(split: Split) -> None:
+    table = split.documents_table
+    key = {"PK": {"S": "finance/docs#plain"}, "SK": {"S": "document"}}
+    found = key | {"contentLength": {"N": "42"}, "stale": {"S": "x"}}
+    wanted = key | {"contentLength": {"N": "41"}}
+    split.dynamodb.put_item(TableName=table, Item=found)
+
+    assert write_change(split.dynamodb, table, Change(Action.OVERWRITE, key, wanted, found)) is None
+    assert split.dynamodb.get_item(TableName=table, Key=key)["Item"] == wanted
+    with pytest.raises(ClientError) as stale:  # the plan saw `found`, which is gone now
+        write_change(split.dynamodb, table, Change(Action.OVERWRITE, key, wanted, found))
+    assert stale.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    split.dynamodb.delete_item(TableName=table, Key=key)
 
 
 def test_the_site_filter_is_a_valid_expression(split: Split) -> None:

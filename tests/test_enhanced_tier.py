@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.exports_bucket import PROTECTED_BUCKET_ACTIONS
+from components.private_bucket import PROTECTED_BUCKET_ACTIONS
 from formkiq_backup.aws_rules import SUPPORTED_VAULT_EVENTS
 from formkiq_backup.offline.changes import removal_plan, replacement_plan
 from formkiq_backup.offline.mocks import RegisteredResource
@@ -366,6 +366,63 @@ def test_replication_alarms_live_where_s3_publishes_each_metric(enhanced: Progra
             }
             assert alarm.inputs["treatMissingData"] == "ignore"
     assert len(alarms) == 8
+
+
+def _metric_widgets(run: ProgramRun) -> list[dict[str, Any]]:
+    body = json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    return [w["properties"] for w in body["widgets"] if w["type"] == "metric"]
+
+
+def test_the_dashboard_reads_each_replication_metric_where_its_alarm_watches_it(
+    enhanced: ProgramRun,
+) -> None:
+    """The same series as the alarm (metric, dimensions, statistic), in the alarm's region."""
+    shown = {
+        (
+            row[1],
+            tuple(sorted(zip(row[2:-1:2], row[3:-1:2], strict=True))),
+            row[-1]["stat"],
+            widget["region"],
+        )
+        for widget in _metric_widgets(enhanced)
+        for row in widget["metrics"]
+        if row[0] == "AWS/S3"
+    }
+    alarmed = {
+        (
+            a.inputs["metricName"],
+            tuple(sorted(a.inputs["dimensions"].items())),
+            a.inputs["statistic"],
+            a.inputs.get("region", "us-east-1"),
+        )
+        for a in enhanced.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["namespace"] == "AWS/S3"
+    }
+
+    assert shown == alarmed
+    assert len(shown) == 8
+    titles = [w["title"] for w in _metric_widgets(enhanced) if w["metrics"][0][0] == "AWS/S3"]
+    assert "Replication latency (seconds) (published in us-west-2)" in titles
+    assert "Operations failed to replicate (published in us-east-1)" in titles
+
+
+def test_the_dashboard_shows_copy_jobs_into_the_dr_vault_in_both_regions(
+    enhanced: ProgramRun,
+) -> None:
+    """No AWS page says which region publishes a cross-region copy's metrics: both are read."""
+    copies = [w for w in _metric_widgets(enhanced) if w["title"].startswith("Copy jobs")]
+    # A copy job's series is named by its destination vault (AWS Backup, cloudwatch.html).
+    dr_vault = enhanced.named("formkiq-prod-dr-backup-vault-vault").inputs["name"]
+
+    assert sorted(w["region"] for w in copies) == ["us-east-1", DR_REGION]
+    for widget in copies:
+        assert sorted(tuple(row[:6]) for row in widget["metrics"]) == sorted(
+            ("AWS/Backup", f"NumberOfCopyJobs{outcome}", "BackupVaultName", dr_vault, *kind)
+            for outcome in ("Completed", "Failed")
+            for kind in (("ResourceType", "DynamoDB"), ("ResourceType", "S3"))
+        )
+        assert {row[-1]["stat"] for row in widget["metrics"]} == {"Sum"}
+        assert widget["period"] == 3_600
 
 
 def test_the_guard_checks_our_rule_on_each_source_every_15_minutes(enhanced: ProgramRun) -> None:

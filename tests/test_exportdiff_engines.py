@@ -279,6 +279,62 @@ def test_a_failed_athena_query_is_an_engine_error_naming_athenas_reason(
         stub.assert_no_pending_responses()
 
 
+class Ledger:
+    """Stands in for formkiq-dr's ledger: what the engine hands over, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def track(self, name: str, drop: Any) -> Any:
+        self.events.append(f"recorded {name}")
+        events = self.events
+
+        class Made:
+            def done(self, detail: str) -> None:
+                events.append(f"done {name}")
+
+            def refused(self, detail: str) -> None:
+                events.append(f"refused {name}: {detail}")
+
+            def remove(self) -> None:
+                events.append(f"removing {name}")
+                drop()
+
+        return Made()
+
+
+def test_each_athena_table_is_recorded_before_its_create_is_sent_and_removed_through_the_record(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables Athena makes over the exports are resources the command created: formkiq-dr
+    lists them (and drops them however it ends) through its ledger."""
+    monkeypatch.setattr(athena_engine, "POLL_SECONDS", 0.0)
+    reference, _ = tables()
+    url = write_export(s3, BUCKET, PREFIX, TABLE_ARN, full_lines(reference), export_time=T0)
+    export = read_export(s3, ExportLocation.parse(url))
+    athena = boto3.client("athena", region_name="us-east-1")
+    ledger = Ledger()
+    athena.meta.events.register_first(
+        "before-parameter-build.athena.StartQueryExecution",
+        lambda params, **_: ledger.events.append(f"sent {params['QueryString'].split()[0]}"),
+    )
+    name = f"formkiq_dr.{table_name('reference', export)}"
+    with Stubber(athena) as stub:
+        _expect_query(stub, "create", None, ("FAILED",))
+        engine = AthenaEngine(
+            athena, s3, workgroup="recovery", database="formkiq_dr", track=ledger.track
+        )
+        with pytest.raises(EngineError):
+            engine.diff(export, export, KEYS, Scope(None))
+        _expect_query(stub, "drop", None)
+        engine.close()
+        stub.assert_no_pending_responses()
+
+    assert ledger.events[:2] == [f"recorded {name}", "sent CREATE"]
+    assert ledger.events[2].startswith(f"refused {name}: refused: Athena query create FAILED")
+    assert ledger.events[3:] == [f"removing {name}", "sent DROP"]
+
+
 def test_the_athena_and_duckdb_spellings_find_the_same_candidates(s3: Any) -> None:
     """Where the dialects differ (reading a line's fields, the regular-expression test), each
     spelling runs on DuckDB over the same lines and finds the same rows."""

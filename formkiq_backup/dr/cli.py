@@ -393,8 +393,9 @@ def export_engine_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def cli() -> None:
     """Prove and perform recovery of a FormKiQ deployment on AWS.
 
-    Exit codes: 0 healthy or done, 1 a check failed (or a repair met conflicts, or the work
-    stopped on an error), 2 usage or access error.
+    Exit codes: 0 healthy or done (or a dry run's plan, or nothing to change), 1 a check
+    failed (or a repair met conflicts, or the work stopped on an error), 2 usage or access
+    error, 3 the scope or input matched nothing.
     """
 
 

@@ -92,9 +92,19 @@ def run_export_now(
     guard = SourceGuard([t.name for t in environment.protected_tables], [])
     dynamodb = guard.attach(ctx.client("dynamodb"))
     _check_exportable(dynamodb, table, at)
-    on_step(f"starting {request['ExportType'].lower().replace('_', ' ')} of {table}")
+    kind = request["ExportType"].lower().replace("_", " ")
+    on_step(f"starting {kind} of {table}")
     started = time.monotonic()
-    described = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]
+    # Recorded before it is asked for: an answer that never comes may still have started one.
+    record = report.ledger.ask(
+        "export",
+        "export",
+        table,
+        f"{kind} asked for, no answer yet: it may have started; `aws dynamodb list-exports "
+        f"--table-arn {facts.arn}` lists it",
+    )
+    with record.sending():
+        described = dynamodb.export_table_to_point_in_time(**request)["ExportDescription"]
     arn = str(described["ExportArn"])
     report.summary.update(
         table=table,
@@ -103,24 +113,21 @@ def run_export_now(
         bucket=bucket,
         prefix=request["S3Prefix"],
     )
+    record.done(f"started: {arn} ({described['ExportStatus']})", arn=arn)
     if not wait_for_it:
-        report.add("export", table, Status.INFO, f"started: {arn} ({described['ExportStatus']})")
         return
     final = _follow(dynamodb, dict(described), on_step=lambda s: on_step(f"export of {table}: {s}"))
-    seconds = time.monotonic() - started
+    record.entry.seconds = round(time.monotonic() - started, 3)
     if final["ExportStatus"] == "COMPLETED":
         report.summary["itemCount"] = final.get("ItemCount")
-        report.add(
-            "export",
-            table,
-            Status.PASS,
+        record.done(
             f"COMPLETED: {final.get('ItemCount')} items into s3://{bucket}/{table_prefix(table)}"
             f" (latest:{table_name} names it)",
-            seconds,
+            arn=arn,
         )
     else:
         why = final.get("FailureMessage") or final.get("FailureCode") or "no reason given"
-        report.add("export", table, Status.FAIL, f"{final['ExportStatus']}: {why}", seconds)
+        record.done(f"{final['ExportStatus']}: {why}", status=Status.FAIL, arn=arn)
 
 
 def _check_exportable(dynamodb: Any, table: str, at: datetime | None) -> None:

@@ -9,32 +9,22 @@ makes, and written back with the same safety rules: a plan first, items created 
 unless `--delete-new`, every write conditional on the live item the plan saw.
 """
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from itertools import islice
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from formkiq_backup.dr.context import DrContext, SetupError
 
-# Repair's own plan, preview and conditional write: a plan from exports reads and writes
+# Repair's own plan, outcome and conditional writes: a plan from exports reads, ends and writes
 # exactly like one from a restored table.
 from formkiq_backup.dr.repair import (
-    KEEP,
-    PLAN_LISTED,
-    UnguardedItemError,
-    _describe,
-    _key_text,
-    _preview,
-    _write,
+    plan_outcome,
     planned_action,
+    report_plan,
     resolve_table,
 )
 from formkiq_backup.dr.report import EXIT_FAILED, Report, Status
@@ -47,8 +37,9 @@ from formkiq_backup.dr.tables import (
     scan,
     table_key_attributes,
 )
+from formkiq_backup.dr.writes import apply_plan
 from formkiq_backup.exportdiff.diff import ExportMismatchError, diff_exports, export_items
-from formkiq_backup.exportdiff.engine import Engine, EngineError
+from formkiq_backup.exportdiff.engine import Engine, EngineError, Made
 from formkiq_backup.exportdiff.manifest import (
     Export,
     ExportCheckError,
@@ -84,18 +75,33 @@ class EngineOptions:
     athena_database: str = "default"
     athena_output: str | None = None
 
-    def open(self, ctx: DrContext, s3: Any) -> Engine:
+    def open(self, ctx: DrContext, s3: Any, report: Report) -> Engine:
+        """The engine; what it makes in AWS (Athena's tables) goes in the report's ledger."""
         if self.engine == "athena":
             from formkiq_backup.exportdiff.athena_engine import AthenaEngine
 
             if not self.workgroup:
                 raise SetupError("--engine athena needs --workgroup")
+            workgroup = self.workgroup
+
+            def track(name: str, drop: Callable[[], bool]) -> Made:
+                return report.ledger.ask(
+                    "athena",
+                    "athena table",
+                    name,
+                    "CREATE EXTERNAL TABLE sent, no answer yet",
+                    remove=drop,
+                    by_hand=f"aws athena start-query-execution --work-group {workgroup} "
+                    f"--query-string 'DROP TABLE IF EXISTS {name}'",
+                )
+
             return AthenaEngine(
                 ctx.client("athena"),
                 s3,
-                workgroup=self.workgroup,
+                workgroup=workgroup,
                 database=self.athena_database,
                 output_location=self.athena_output,
+                track=track,
             )
         from formkiq_backup.exportdiff.duckdb_engine import DuckDbEngine
 
@@ -173,6 +179,7 @@ def _diff(
     dynamodb: Any,
     on_scan: ScanProgress | None,
     on_step: Callable[[str], None],
+    report: Report,
 ) -> tuple[TableDiff, dict[str, object]]:
     """The diff of `reference` against a later export of its table, or against the live table
     itself (a scan, compared in this process: the reference still needs no restore)."""
@@ -198,33 +205,19 @@ def _diff(
             raise
         return diff, {"engine": "in-process", "live": f"table {live} (scanned)"}
     on_step(f"comparing {reference.describe()} with {live.describe()} ({engine_options.engine})")
-    engine = engine_options.open(ctx, s3)
+    engine = engine_options.open(ctx, s3, report)
     try:
         return diff_exports(engine, reference, live, keys, site=site)
     finally:
         engine.close()
 
 
-def _plan(report: Report, diff: TableDiff, delete_new: bool) -> dict[str, int]:
-    """The plan in `repair`'s words and shape (summary `plan`, `changes`, `sites`), and its
-    first lines among the entries."""
-    counts = diff.counts()
-    plan = {
-        Action.PUT.value: counts[Action.PUT],
-        Action.OVERWRITE.value: counts[Action.OVERWRITE],
-        Action.DELETE.value: counts[Action.DELETE] if delete_new else 0,
-        KEEP: 0 if delete_new else counts[Action.DELETE],
-    }
-    report.summary["plan"] = plan
-    planned = sum(counts.values())
-    report.summary["changes"] = [
-        _describe(change, delete_new) for change in islice(diff.changes(), PLAN_LISTED)
-    ]
-    if planned > PLAN_LISTED:
-        report.summary["changesNotListed"] = planned - PLAN_LISTED
+def _plan(report: Report, diff: TableDiff, subject: str, delete_new: bool, started: float) -> int:
+    """The plan in `repair`'s words and shape (summary `plan`, `changes`, the `diff` entry and
+    its first lines), and per site (`sites`); returns how many writes it has."""
+    writes = report_plan(report, diff, subject, delete_new, time.monotonic() - started)
     report.summary["sites"] = _per_site(diff.changes(), delete_new)
-    _preview(report, diff, plan, delete_new)
-    return plan
+    return writes
 
 
 def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str, int]]:
@@ -237,19 +230,6 @@ def _per_site(changes: Iterator[Change], delete_new: bool) -> dict[str, dict[str
         for site in sites:
             found.setdefault(site, Counter())[planned_action(change, delete_new)] += 1
     return {site: dict(counts) for site, counts in sorted(found.items())}
-
-
-def _report_diff(
-    report: Report, subject: str, diff: TableDiff, plan: dict[str, int], started: float
-) -> None:
-    report.add(
-        "diff",
-        subject,
-        Status.INFO,
-        f"{diff.reference_count} items then, {diff.live_count} now: "
-        + ", ".join(f"{count} to {action}" for action, count in plan.items()),
-        time.monotonic() - started,
-    )
 
 
 def _live_side(ctx: DrContext, s3: Any, text: str, reference: Export) -> Export | str:
@@ -311,10 +291,14 @@ def run_diff_exports(
             dynamodb=dynamodb,
             on_scan=on_scan,
             on_step=on_step,
+            report=report,
         )
         with diff:
             report.summary["engine"] = details
-            _report_diff(report, reference.table_name, diff, _plan(report, diff, False), started)
+            writes = _plan(report, diff, reference.table_name, False, started)
+            # Read as repair's dry run would be: no write to make is unchanged.
+            scope = str(report.summary["scope"])
+            report.conclude(plan_outcome(diff, scope, writes, apply=False, report=report))
 
     _checked(report, body)
 
@@ -375,14 +359,16 @@ def run_repair_from_export(
             dynamodb=dynamodb,
             on_scan=on_scan,
             on_step=on_step,
+            report=report,
         )
         with diff:
             report.summary["engine"] = details
-            plan = _plan(report, diff, request.delete_new)
-            _report_diff(report, live, diff, plan, started)
-            if request.apply:
-                on_step(f"writing {sum(plan.values()) - plan[KEEP]} changes to {live}")
-                apply_in_parallel(
+            writes = _plan(report, diff, live, request.delete_new, started)
+            scope = str(report.summary["scope"])
+            report.conclude(plan_outcome(diff, scope, writes, apply=request.apply, report=report))
+            if request.apply and writes:
+                on_step(f"writing {writes} changes to {live}")
+                apply_plan(
                     dynamodb, live, diff, request.delete_new, report, writers=request.writers
                 )
 
@@ -400,90 +386,6 @@ def _summarise_repair(
         live=_describe_live(side),
         mode="apply" if request.apply else "dry-run",
         newItems="deleted (--delete-new)" if request.delete_new else "kept",
-    )
-
-
-class _Writers:
-    """Repair's conditional writes, from several threads; counts what became of each.
-
-    A botocore client is safe to share between threads (boto3's guide, "Multithreading or
-    multiprocessing with clients").
-    """
-
-    def __init__(self, dynamodb: Any, table: str, report: Report) -> None:
-        self.dynamodb, self.table, self.report = dynamodb, table, report
-        self.outcome: Counter[str] = Counter({"written": 0, "conflicts": 0, "kept": 0})
-        self.outcome["unguarded"] = 0
-        self._lock = threading.Lock()
-
-    def write(self, change: Change) -> None:
-        """One write, conditional on the live item the plan saw: a conflict or an item too
-        large to guard is reported, never forced."""
-        try:
-            _write(self.dynamodb, self.table, change)
-            self._count("written")
-        except UnguardedItemError as error:
-            self._count("unguarded", f"not written: {error}", change)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            self._count(
-                "conflicts",
-                f"changed since the plan was made: {change.action.value} not applied",
-                change,
-            )
-
-    def _count(self, what: str, problem: str = "", change: Change | None = None) -> None:
-        with self._lock:
-            self.outcome[what] += 1
-            if change is not None:
-                section = "unguarded" if what == "unguarded" else "conflict"
-                self.report.add(section, _key_text(change.key), Status.FAIL, problem)
-
-
-def apply_in_parallel(
-    dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report, *, writers: int
-) -> None:
-    """Every planned write, `writers` at a time. At most twice `writers` writes wait in the
-    queue, so the plan is streamed from disk, never held. Stopped part-way, it says how many
-    writes were made, so the operator knows where the table stands."""
-    sink = _Writers(dynamodb, table, report)
-    started = time.monotonic()
-    try:
-        with ThreadPoolExecutor(max_workers=writers) as pool:
-            pending: set[Future[None]] = set()
-            for change in diff.changes():
-                if change.action is Action.DELETE and not delete_new:
-                    sink.outcome["kept"] += 1
-                    continue
-                if len(pending) >= 2 * writers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-                pending.add(pool.submit(sink.write, change))
-            for future in pending:
-                future.result()
-    except BaseException:
-        outcome = sink.outcome
-        report.summary["applied"] = dict(outcome) | {"stoppedPartWay": True}
-        report.add(
-            "apply",
-            table,
-            Status.FAIL,
-            f"stopped part-way: {outcome['written']} written before it stopped",
-            time.monotonic() - started,
-        )
-        raise
-    outcome = sink.outcome
-    report.summary["applied"] = dict(outcome) | {"writers": writers}
-    report.add(
-        "apply",
-        table,
-        Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
-        f"{outcome['written']} written by {writers} writers, {outcome['conflicts']} conflicts, "
-        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
-        "recovery point kept",
-        time.monotonic() - started,
     )
 
 
@@ -531,6 +433,7 @@ def run_drill_from_export(
             dynamodb=dynamodb,
             on_scan=None,
             on_step=on_step,
+            report=report,
         )
         with diff:
             _integrity(

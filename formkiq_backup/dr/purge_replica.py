@@ -20,9 +20,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from formkiq_backup.dr.context import DrContext, SetupError, is_access_error
+from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.expectations import StackExpectations
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.report import Report, Status, scope_outcome
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
 from formkiq_backup.replication import RULE_ID, Replicated
@@ -110,7 +110,12 @@ def run_purge_replica(
     expected: StackExpectations | None,
     apply: bool,
 ) -> None:
-    """Plan, and with `apply` carry out, the removal of purged documents from the replica."""
+    """Plan, and with `apply` carry out, the removal of purged documents from the replica.
+
+    Every version deleted is in the report's ledger before DeleteObjects is sent. A document
+    in neither bucket is nothing matched; documents FormKiQ still holds, or already gone from
+    the replica, are unchanged; a dry run with versions to delete is planned.
+    """
     environment = ctx.environment
     if site is not None:
         require_site(ctx, site)
@@ -126,66 +131,109 @@ def run_purge_replica(
         replicaRegion=replica.region,
         mode="apply" if apply else "dry-run",
     )
-    oldest: list[datetime] = []
+    purges: dict[str, Versions] = {}
+    matched = 0
     for document in documents:
-        key = document_keys(site, document)
-        # Content FormKiQ still holds (any version; a delete marker alone holds none).
-        kept = versions_of(source_s3, source, key, markers=False)
-        for name in sorted(kept):
-            report.add(
-                "purge",
-                name,
-                Status.INFO,
-                "still in FormKiQ's bucket, not purged: left alone in the replica",
-            )
-        copies = versions_of(replica_s3, replica.bucket, key)
-        purged = {name: versions for name, versions in copies.items() if name not in kept}
-        if not purged and not kept:
-            report.add("purge", key, Status.INFO, f"not in {replica.bucket}: nothing to do")
-        for name, versions in sorted(purged.items()):
-            oldest += [versions.oldest] if versions.oldest else []
-            _purge(replica_s3, report, replica.bucket, name, versions.ids, apply=apply)
-    if oldest:
+        found = _find(source_s3, replica_s3, source, replica.bucket, document_keys(site, document))
+        matched += bool(found.kept or found.purged)
+        _report_found(report, replica.bucket, found, apply=apply)
+        purges |= found.purged
+    report.summary["matched"] = matched
+    if apply and purges:
+        _purge(replica_s3, report, replica.bucket, purges)
+    if purges:
+        since = min(v.oldest for v in purges.values() if v.oldest is not None)
         regions = [None] if replica.region == ctx.region else [None, replica.region]
-        name_recovery_points(ctx, report, environment.documents_bucket.arn, min(oldest), regions)
+        name_recovery_points(ctx, report, environment.documents_bucket.arn, since, regions)
+    report.conclude(scope_outcome(matched=bool(matched), changes=bool(purges), apply=apply))
 
 
-def _purge(
-    s3: Any, report: Report, bucket: str, key: str, version_ids: list[str], *, apply: bool
-) -> None:
-    if not apply:
+@dataclass(frozen=True)
+class Found:
+    """One document's key, what FormKiQ's bucket still holds of it, what the replica holds."""
+
+    key: str
+    kept: list[str]
+    """Keys FormKiQ's bucket still holds a version of: left alone in the replica."""
+    purged: dict[str, Versions]
+    """Keys only the replica holds, with their versions: to delete."""
+
+
+def _find(source_s3: Any, replica_s3: Any, source: str, replica: str, key: str) -> Found:
+    # Content FormKiQ still holds (any version; a delete marker alone holds none).
+    kept = versions_of(source_s3, source, key, markers=False)
+    copies = versions_of(replica_s3, replica, key)
+    purged = {name: versions for name, versions in copies.items() if name not in kept}
+    return Found(key, sorted(kept), purged)
+
+
+def _report_found(report: Report, bucket: str, found: Found, *, apply: bool) -> None:
+    for name in found.kept:
         report.add(
             "purge",
-            key,
+            name,
             Status.INFO,
-            f"would delete {len(version_ids)} versions from {bucket} (dry run: add --apply)",
+            "still in FormKiQ's bucket, not purged: left alone in the replica",
         )
+    if not found.purged and not found.kept:
+        report.add(
+            "scope",
+            found.key,
+            Status.WARN,
+            f"in neither FormKiQ's bucket nor {bucket}: nothing matched (a mistyped id or "
+            "--site, or purged from both already)",
+        )
+    if apply:
         return
-    failed: list[str] = []
-    for batch in _batches(version_ids):
-        answer = s3.delete_objects(
-            Bucket=bucket,
-            Delete={"Objects": [{"Key": key, "VersionId": v} for v in batch], "Quiet": True},
-        )
-        failed += [f"{e.get('VersionId')}: {e.get('Code')}" for e in answer.get("Errors", [])]
-    if failed:
-        hint = (
-            " (the replica's policy lets only break-glass roles delete versions: run as one)"
-            if any("AccessDenied" in reason for reason in failed)
-            else ""
-        )
+    for name, versions in sorted(found.purged.items()):
         report.add(
             "purge",
-            key,
-            Status.FAIL,
-            f"{len(failed)} of {len(version_ids)} versions not deleted from {bucket}{hint}: "
-            + "; ".join(failed[:5]),
+            name,
+            Status.INFO,
+            f"would delete {len(versions.ids)} versions from {bucket} (dry run: add --apply)",
         )
-    else:
-        report.add("purge", key, Status.PASS, f"deleted {len(version_ids)} versions from {bucket}")
 
 
-def _batches(items: list[str]) -> Iterator[list[str]]:
+def _purge(s3: Any, report: Report, bucket: str, purges: dict[str, Versions]) -> None:
+    """Every version of every purged key, each a ledger record planned first, asked for as
+    its DeleteObjects request is sent, and done or refused by the answer."""
+    records = {
+        (key, version): report.ledger.plan(
+            "purge", "replica version", f"{key} version {version}", "not reached: not deleted"
+        )
+        for key, versions in sorted(purges.items())
+        for version in versions.ids
+    }
+    for batch in _batches(list(records)):
+        for record in (records[entry] for entry in batch):
+            record.asked("DeleteObjects sent, no answer yet: it may have been deleted")
+        try:
+            answer = s3.delete_objects(
+                Bucket=bucket,
+                Delete={"Objects": [{"Key": k, "VersionId": v} for k, v in batch], "Quiet": True},
+            )
+        except ClientError as error:
+            for record in (records[entry] for entry in batch):
+                record.refused(f"refused: {describe_error(error)}")
+            raise
+        errors = {(e.get("Key"), e.get("VersionId")): e for e in answer.get("Errors", [])}
+        for entry in batch:
+            problem = errors.get(entry)
+            if problem is None:  # Quiet mode lists only the keys it could not delete
+                records[entry].done(f"deleted from {bucket}")
+            else:
+                hint = (
+                    " (the replica's policy lets only break-glass roles delete versions: run "
+                    "as one)"
+                    if problem.get("Code") == "AccessDenied"
+                    else ""
+                )
+                records[entry].refused(
+                    f"not deleted: {problem.get('Code')}: {problem.get('Message', '')}{hint}"
+                )
+
+
+def _batches(items: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
     for start in range(0, len(items), DELETE_BATCH):
         yield items[start : start + DELETE_BATCH]
 

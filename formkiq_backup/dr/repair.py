@@ -5,7 +5,7 @@ differs. Dry-run by default: the plan lists items to put (deleted since), overwr
 since) and keep (created since: legitimate work is never deleted unless `--delete-new` asks
 for it). With `--apply`, every write is conditional on the live item still being exactly what
 the plan saw, so a user's concurrent change is never clobbered silently: it is reported as a
-conflict and left alone.
+conflict (formkiq_backup/dr/writes.py, shared with `repair --from-export`).
 """
 
 import time
@@ -16,10 +16,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from formkiq_backup.dr.context import DrContext, SetupError
-from formkiq_backup.dr.report import Outcome, Report, Status
+from formkiq_backup.dr.report import Outcome, Report, Status, scope_outcome
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import (
     READ_SEGMENTS,
@@ -42,22 +40,17 @@ from formkiq_backup.dr.tables import (
     worker_page_counter,
     worker_profile,
 )
+from formkiq_backup.dr.writes import apply_plan, key_text
 from formkiq_backup.formkiq import TableRole
 from formkiq_backup.sites import site_filter_expression, site_member
 from formkiq_backup.tablediff import Action, Change, TableDiff, store_side
 
-# DynamoDB's limit on an expression string; larger guards fall back to fewer attributes.
-MAX_EXPRESSION_CHARS = 4_000
 PLAN_PREVIEW = 20
 # Changes listed in the JSON report; a larger plan is counted, not listed (it stays on disk).
 PLAN_LISTED = 10_000
 # What the plan calls an item created after the recovery point that stays (the default).
 KEEP = "keep"
 KEPT_DETAIL = "kept: created after the recovery point (--delete-new deletes it)"
-
-
-class UnguardedItemError(ValueError):
-    """An item a conditional write cannot protect: too many attributes for one condition."""
 
 
 def resolve_table(ctx: DrContext, name: str) -> str:
@@ -165,17 +158,18 @@ def run_repair(
         in_workers=is_large(dynamodb, live),
         profile=worker_profile(ctx),
     ) as diff:
-        writes = _report_plan(report, diff, live, delete_new, time.monotonic() - started)
-        report.conclude(_outcome(diff, scope, writes, apply, report))
+        writes = report_plan(report, diff, live, delete_new, time.monotonic() - started)
+        report.conclude(plan_outcome(diff, scope, writes, apply=apply, report=report))
         if apply and writes:
             on_step(f"writing {writes} changes to {live}")
-            _apply(dynamodb, live, diff, delete_new, report)
+            apply_plan(dynamodb, live, diff, delete_new, report)
 
 
-def _report_plan(
+def report_plan(
     report: Report, diff: TableDiff, live: str, delete_new: bool, seconds: float
 ) -> int:
-    """The plan (counts, the changes listed, a preview); returns how many writes it has."""
+    """The plan (counts, the changes listed, a preview), in the summary and the entries;
+    returns how many writes it has. Every repair reports its plan so, whatever the reference."""
     counts = diff.counts()
     plan = {
         Action.PUT.value: counts[Action.PUT],
@@ -202,19 +196,20 @@ def _report_plan(
     return planned - plan[KEEP]
 
 
-def _outcome(diff: TableDiff, scope: str, writes: int, apply: bool, report: Report) -> Outcome:
-    """Nothing in the scope, then or now, is nothing matched; nothing to write is unchanged."""
-    if not diff.reference_count and not diff.live_count:
+def plan_outcome(
+    diff: TableDiff, scope: str, writes: int, *, apply: bool, report: Report
+) -> Outcome:
+    """Nothing in the scope, then or now, is nothing matched; nothing to write is unchanged;
+    otherwise planned (a dry run) or done. Every plan of repair's shape ends so."""
+    matched = bool(diff.reference_count or diff.live_count)
+    if not matched:
         report.add(
             "scope",
             scope,
             Status.WARN,
             "no item in this scope, neither at the recovery point nor now: nothing matched",
         )
-        return Outcome.NOTHING_MATCHED
-    if not writes:
-        return Outcome.UNCHANGED
-    return Outcome.DONE if apply else Outcome.PLANNED
+    return scope_outcome(matched=matched, changes=bool(writes), apply=apply)
 
 
 def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_new: bool) -> None:
@@ -230,7 +225,7 @@ def _preview(report: Report, diff: TableDiff, plan: Mapping[str, int], delete_ne
         if shown[section] < PLAN_PREVIEW:
             shown[section] += 1
             detail = KEPT_DETAIL if action == KEEP else action
-            report.add(section, _key_text(change.key), Status.INFO, detail)
+            report.add(section, key_text(change.key), Status.INFO, detail)
     for section, total in totals.items():
         if total > shown[section]:
             report.add(section, "...", Status.INFO, f"and {total - shown[section]} more")
@@ -369,133 +364,5 @@ def _store_table(read: _SideRead) -> int:
     return store_side(read.path, items, read.keys)
 
 
-def _apply(dynamodb: Any, table: str, diff: TableDiff, delete_new: bool, report: Report) -> None:
-    """Every planned write, as one record of the ledger: stopped part-way (an access error, the
-    endpoint gone, Ctrl-C), it still says how many writes were made and which one was sent
-    without an answer, so the operator knows where the table stands."""
-    outcome = {"written": 0, "conflicts": 0, "kept": 0, "unguarded": 0}
-    writes = report.ledger.ask(
-        "apply", "item writes", table, "writing: stopped before the first answer"
-    )
-    in_flight: list[str] = []
-    started = time.monotonic()
-    try:
-        _write_all(
-            dynamodb,
-            table,
-            diff,
-            delete_new=delete_new,
-            report=report,
-            outcome=outcome,
-            in_flight=in_flight,
-        )
-    except BaseException:
-        writes.entry.seconds = round(time.monotonic() - started, 3)
-        detail = f"stopped part-way: {outcome['written']} written before it stopped"
-        report.summary["applied"] = outcome | {"stoppedPartWay": True, "inFlight": None}
-        if in_flight:
-            # Sent, never answered: DynamoDB may have made it. A new plan shows where it stands.
-            report.summary["applied"]["inFlight"] = in_flight[0]
-            writes.progress(
-                f"{detail}; the write of {in_flight[0]} was sent without an answer: it may "
-                "have been made"
-            )
-            writes.entry.status = Status.FAIL
-        else:
-            writes.done(detail, status=Status.FAIL)
-        raise
-    report.summary["applied"] = outcome
-    writes.done(
-        f"{outcome['written']} written, {outcome['conflicts']} conflicts, "
-        f"{outcome['unguarded']} too large to guard, {outcome['kept']} created after the "
-        "recovery point kept",
-        status=Status.PASS if not (outcome["conflicts"] or outcome["unguarded"]) else Status.FAIL,
-    )
-    writes.entry.seconds = round(time.monotonic() - started, 3)
-
-
-def _write_all(
-    dynamodb: Any,
-    table: str,
-    diff: TableDiff,
-    *,
-    delete_new: bool,
-    report: Report,
-    outcome: dict[str, int],
-    in_flight: list[str],
-) -> None:
-    """Counts into `outcome` as it goes; `in_flight` holds the key of a write sent and not yet
-    answered."""
-    for change in diff.changes():
-        if change.action is Action.DELETE and not delete_new:
-            outcome["kept"] += 1
-            continue
-        key = _key_text(change.key)
-        try:
-            in_flight[:] = [key]
-            _write(dynamodb, table, change)
-            in_flight.clear()
-            outcome["written"] += 1
-        except UnguardedItemError as error:
-            in_flight.clear()  # refused before sending
-            outcome["unguarded"] += 1
-            report.add("unguarded", key, Status.FAIL, f"not written: {error}")
-        except ClientError as error:
-            in_flight.clear()  # DynamoDB answered: not written
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            outcome["conflicts"] += 1
-            report.add(
-                "conflict",
-                key,
-                Status.FAIL,
-                f"changed since the plan was made: {change.action.value} not applied",
-            )
-
-
-def _write(dynamodb: Any, table: str, change: Change) -> None:
-    """One conditional write: the live item must still be as the plan saw it."""
-    if change.action is Action.PUT:
-        names = {f"#k{i}": name for i, name in enumerate(change.key)}
-        dynamodb.put_item(
-            TableName=table,
-            Item=change.wanted,
-            ConditionExpression=" AND ".join(f"attribute_not_exists({n})" for n in names),
-            ExpressionAttributeNames=names,
-        )
-        return
-    assert change.found is not None
-    condition = unchanged_condition(change.found)
-    if change.action is Action.OVERWRITE:
-        dynamodb.put_item(TableName=table, Item=change.wanted, **condition)
-    else:
-        dynamodb.delete_item(TableName=table, Key=change.key, **condition)
-
-
-def unchanged_condition(found: Mapping[str, Any]) -> dict[str, Any]:
-    """A condition true only while every attribute still has the value the plan saw.
-
-    Items too large for one 4 KB expression are guarded by their scalar attributes.
-    """
-    for attributes in (list(found), [n for n, v in found.items() if {"S", "N", "BOOL"} & set(v)]):
-        names = {f"#a{i}": name for i, name in enumerate(attributes)}
-        values = {f":v{i}": found[name] for i, name in enumerate(attributes)}
-        expression = " AND ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
-        if len(expression) <= MAX_EXPRESSION_CHARS:
-            return {
-                "ConditionExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-    raise UnguardedItemError(
-        f"{len(found)} attributes do not fit one {MAX_EXPRESSION_CHARS}-character condition, so "
-        "a concurrent change could not be detected; restore this item by hand"
-    )
-
-
-def _key_text(key: Mapping[str, Any]) -> str:
-    return " / ".join(str(next(iter(value.values()))) for value in key.values())
-
-
 def _describe(change: Change, delete_new: bool) -> dict[str, Any]:
-    return {"action": planned_action(change, delete_new), "key": _key_text(change.key)}
+    return {"action": planned_action(change, delete_new), "key": key_text(change.key)}

@@ -17,7 +17,7 @@ from typing import Any
 from formkiq_backup.dr.context import DrContext, SetupError
 from formkiq_backup.dr.expectations import StackExpectations
 from formkiq_backup.dr.polling import poll_until
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.report import Outcome, Report, Status
 from formkiq_backup.exports import exports_bucket_name
 from formkiq_backup.replication import (
     BATCH_REPORT_PREFIX,
@@ -35,6 +35,8 @@ HELD = frozenset({"Suspended", "Paused"})
 WAIT_TIMEOUT_SECONDS = 48 * 3_600
 # Batch Operations runs jobs of higher priority first (CreateJob, Priority).
 JOB_PRIORITY = 10
+SECTION = "batch replication"
+JOB_KIND = "batch replication job"
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,13 @@ class BatchJob:
 
 
 def planned_jobs(
-    ctx: DrContext, which: Sequence[Replicated], expected: StackExpectations | None
+    ctx: DrContext,
+    report: Report,
+    which: Sequence[Replicated],
+    expected: StackExpectations | None,
 ) -> list[BatchJob]:
-    """One job per replicated bucket asked for, named from the stack's outputs or its names."""
+    """One job per replicated bucket asked for, named from the stack's outputs or its names;
+    a bucket asked for that the stack does not replicate is said so."""
     environment = ctx.environment
     account, partition = environment.account_id, environment.partition
     if expected is not None:
@@ -113,6 +119,15 @@ def planned_jobs(
             Replicated.DOCUMENTS: environment.documents_bucket.name,
             Replicated.EXPORTS: bucket,
         }
+    for kind in which:
+        if kind not in sources:  # only a stack's outputs can leave one out
+            report.add(
+                SECTION,
+                f"{kind.value} bucket",
+                Status.WARN,
+                f"the stack ({expected.source if expected else 'its names'}) does not replicate "
+                f"the {kind.value} bucket: nothing to backfill there",
+            )
     return [
         BatchJob(sources[kind], role, bucket, prefix, account, partition)
         for kind in which
@@ -129,27 +144,50 @@ def run_replicate_existing(
     wait: bool,
     on_progress: Callable[[str], None],
 ) -> None:
-    """Create a Batch Replication job per bucket that has our rule; with `wait`, follow each."""
-    jobs = planned_jobs(ctx, which, expected)
+    """Create a Batch Replication job per bucket that has our rule; with `wait`, follow each.
+
+    Each job is in the report's ledger before CreateJob is sent (an answer that never comes
+    may still have created it), and every job planned is listed however the command ends. No
+    bucket with our rule is nothing matched; with `wait`, jobs that found nothing to replicate
+    are unchanged.
+    """
+    jobs = [
+        job
+        for job in planned_jobs(ctx, report, which, expected)
+        if _has_our_rule(ctx, report, job.source_bucket)
+    ]
+    report.summary["matched"] = len(jobs)
+    if not jobs:
+        report.conclude(Outcome.NOTHING_MATCHED)
+        return
     control = ctx.client("s3control")
-    created: list[tuple[BatchJob, str]] = []
-    for job in jobs:
-        if not _has_our_rule(ctx, report, job.source_bucket):
-            continue
-        job_id = control.create_job(**job.request(str(uuid.uuid4())))["JobId"]
-        created.append((job, job_id))
-        report.add(
-            "batch replication",
-            job.source_bucket,
-            Status.INFO if wait else Status.PASS,
+    records = [
+        report.ledger.plan(
+            SECTION, JOB_KIND, job.source_bucket, "not reached: no job created for it"
+        )
+        for job in jobs
+    ]
+    created: dict[str, str] = {}
+    report.summary["jobs"] = created
+    for job, record in zip(jobs, records, strict=True):
+        record.asked(
+            "CreateJob sent, no answer yet: a job may have been created; `aws s3control "
+            f"list-jobs --account-id {job.account_id} --region {ctx.region}` lists it"
+        )
+        with record.sending():
+            job_id = str(control.create_job(**job.request(str(uuid.uuid4())))["JobId"])
+        created[job.source_bucket] = job_id
+        record.done(
             f"job {job_id} created; follow it with `aws s3control describe-job --account-id "
             f"{job.account_id} --job-id {job_id} --region {ctx.region}`, or run this with --wait",
-            jobId=job_id,
+            arn=f"arn:{job.partition}:s3:{ctx.region}:{job.account_id}:job/{job_id}",
         )
-    report.summary["jobs"] = {job.source_bucket: job_id for job, job_id in created}
-    if wait:
-        for job, job_id in created:
-            _follow(control, report, job, job_id, on_progress)
+        record.entry.data["jobId"] = job_id
+    if not wait:
+        return
+    tasks = [_follow(control, report, job, created[job.source_bucket], on_progress) for job in jobs]
+    if not any(tasks):
+        report.conclude(Outcome.UNCHANGED)
 
 
 def _has_our_rule(ctx: DrContext, report: Report, bucket: str) -> bool:
@@ -164,11 +202,11 @@ def _has_our_rule(ctx: DrContext, report: Report, bucket: str) -> bool:
     if any(rule.get("ID") == RULE_ID and rule.get("Status") == "Enabled" for rule in rules):
         return True
     report.add(
-        "batch replication",
+        SECTION,
         bucket,
-        Status.FAIL,
-        f"no enabled replication rule {RULE_ID}: nothing would be replicated (pulumi up first; "
-        "formkiq-dr verify says what is missing)",
+        Status.WARN,
+        f"no enabled replication rule {RULE_ID}: nothing would be replicated, no job created "
+        "(pulumi up first; formkiq-dr verify says what is missing)",
     )
     return False
 
@@ -179,8 +217,9 @@ def _follow(
     job: BatchJob,
     job_id: str,
     on_progress: Callable[[str], None],
-) -> None:
-    """Poll the job until it ends (or waits for a person), showing its progress."""
+) -> int:
+    """Poll the job until it ends (or waits for a person), showing its progress; returns how
+    many objects it had to replicate (its tasks)."""
 
     def read() -> dict[str, Any]:
         described: dict[str, Any] = control.describe_job(AccountId=job.account_id, JobId=job_id)[
@@ -198,9 +237,12 @@ def _follow(
     status = described.get("Status")
     summary = described.get("ProgressSummary", {})
     failed = int(summary.get("NumberOfTasksFailed", 0))
+    tasks = int(summary.get("TotalNumberOfTasks", 0))
     reports = f"s3://{job.report_bucket}/{job.report_prefix}reports/{job.source_bucket}"
     if status == "Complete" and failed == 0:
         verdict, detail = Status.PASS, f"job {job_id} complete: {_progress(described)}"
+        if not tasks:
+            detail = f"job {job_id} complete: nothing left to replicate"
     elif status == "Complete":
         verdict = Status.FAIL
         detail = f"job {job_id} complete with {failed} failed objects: listed in {reports}"
@@ -210,7 +252,9 @@ def _follow(
         )
         why = reasons or described.get("StatusUpdateReason") or described.get("SuspendedCause")
         verdict, detail = Status.FAIL, f"job {job_id} {status}: {why or 'no reason given'}"
-    report.add("batch replication", job.source_bucket, verdict, detail, jobId=job_id)
+        tasks = max(tasks, 1)  # a job that did not complete is never "nothing to do"
+    report.add("job outcome", job.source_bucket, verdict, detail, jobId=job_id)
+    return tasks
 
 
 def _progress(described: dict[str, Any]) -> str:

@@ -45,6 +45,17 @@ class Outcome(StrEnum):
     """A usage or access error (an endpoint that cannot be reached included)."""
 
 
+def scope_outcome(*, matched: bool, changes: bool, apply: bool) -> Outcome:
+    """How a command that plans changes over a scope ends: a scope that selected nothing is
+    nothing matched; one with nothing to change is unchanged; otherwise the changes are done,
+    or (a dry run) planned."""
+    if not matched:
+        return Outcome.NOTHING_MATCHED
+    if not changes:
+        return Outcome.UNCHANGED
+    return Outcome.DONE if apply else Outcome.PLANNED
+
+
 # Exit codes: healthy or done; a check failed (or the work did); usage or access error;
 # nothing matched.
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_NOTHING_MATCHED = 0, 1, 2, 3

@@ -18,7 +18,7 @@ from formkiq_backup.dr.documents import (
     plan_point_in_time,
 )
 from formkiq_backup.dr.ledger import Record
-from formkiq_backup.dr.report import Outcome, Report, ResourceState, Status
+from formkiq_backup.dr.report import Report, ResourceState, Status, scope_outcome
 from formkiq_backup.dr.scope import require_site
 from formkiq_backup.dr.tables import SourceGuard
 from formkiq_backup.sites import object_belongs_to_site, site_prefix
@@ -61,12 +61,7 @@ def run_restore_documents(
     changes = [plan for plan in plans if plan.action in _CHANGES]
     if apply:
         _apply(report, s3, bucket, changes, on_object)
-    if not plans:
-        report.conclude(Outcome.NOTHING_MATCHED)
-    elif not changes:
-        report.conclude(Outcome.UNCHANGED)
-    else:
-        report.conclude(Outcome.DONE if apply else Outcome.PLANNED)
+    report.conclude(scope_outcome(matched=bool(plans), changes=bool(changes), apply=apply))
 
 
 # What changes an object (the rest are left as they are).

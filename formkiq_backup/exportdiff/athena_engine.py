@@ -17,7 +17,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from formkiq_backup.exportdiff.engine import Candidate, Candidates, EngineError
+from botocore.exceptions import ClientError
+
+from formkiq_backup.exportdiff.engine import (
+    Candidate,
+    Candidates,
+    EngineError,
+    Made,
+    Track,
+    Untracked,
+)
 from formkiq_backup.exportdiff.manifest import Export, check_etags
 from formkiq_backup.exportdiff.sql import ATHENA, Scope, count_query, diff_query, side_query
 
@@ -42,7 +51,11 @@ def create_table_statement(database: str, name: str, export: Export) -> str:
 
 
 class AthenaEngine:
-    """Diffs exports with Athena queries in `workgroup`; `close` drops the tables it made."""
+    """Diffs exports with Athena queries in `workgroup`; `close` drops the tables it made.
+
+    Each table is handed to `track` before its CREATE is sent (the caller's ledger lists it,
+    and drops it on the way out if `close` never ran or could not), else dropped at `close`.
+    """
 
     name = "athena"
 
@@ -54,6 +67,7 @@ class AthenaEngine:
         workgroup: str,
         database: str = "default",
         output_location: str | None = None,
+        track: Track = Untracked,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]+", database):
             raise ValueError(f"Athena database {database!r}: letters, digits and '_' only")
@@ -62,7 +76,8 @@ class AthenaEngine:
         self._workgroup = workgroup
         self._database = database
         self._output = output_location
-        self._tables: list[str] = []
+        self._track = track
+        self._tables: list[Made] = []
         self.queries: list[str] = []
 
     def diff(
@@ -94,9 +109,19 @@ class AthenaEngine:
 
     def _table(self, side: str, export: Export) -> str:
         name = table_name(side, export)
-        self._tables.append(name)
-        self._run(create_table_statement(self._database, name, export))
+        made = self._track(f"{self._database}.{name}", lambda: self._drop(name))
+        self._tables.append(made)
+        try:
+            self._run(create_table_statement(self._database, name, export))
+        except (EngineError, ClientError) as error:
+            made.refused(f"refused: {error}")
+            raise
+        made.done(f"over {export.describe()}; dropped on the way out")
         return f"`{self._database}`.`{name}`".replace("`", '"')
+
+    def _drop(self, name: str) -> bool:
+        self._run(f"DROP TABLE IF EXISTS `{self._database}`.`{name}`")
+        return True
 
     def _count(self, export: Export, table: str, keys: tuple[str, ...], scope: Scope) -> int:
         """The manifest's count for a whole table; a site's items are counted by a query."""
@@ -156,5 +181,5 @@ class AthenaEngine:
     def close(self) -> None:
         """Drop the tables over the exports (the exports themselves are untouched)."""
         tables, self._tables = self._tables, []
-        for name in tables:
-            self._run(f"DROP TABLE IF EXISTS `{self._database}`.`{name}`")
+        for made in tables:
+            made.remove()

@@ -1,6 +1,6 @@
 """What an engine hands back: the diff's candidates and the item counts in scope."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,3 +38,35 @@ class Engine(Protocol):
 
 class EngineError(RuntimeError):
     """The engine could not compute the diff (a query that failed or was cancelled)."""
+
+
+class Made(Protocol):
+    """Something an engine makes in AWS (an Athena table), as its caller accounts for it
+    (formkiq_backup.dr.ledger.Record: recorded before it is asked for, removed however the
+    command ends, listed as left behind when it could not be)."""
+
+    def done(self, detail: str) -> None: ...
+
+    def refused(self, detail: str) -> None: ...
+
+    def remove(self) -> None: ...
+
+
+Track = Callable[[str, Callable[[], bool]], Made]
+"""Called with a name and how to remove it, before the call that makes it is sent."""
+
+
+class Untracked:
+    """What an engine makes when nobody accounts for it: removed at `close`, errors raised."""
+
+    def __init__(self, name: str, remove: Callable[[], bool]) -> None:
+        self.name, self._remove = name, remove
+
+    def done(self, detail: str) -> None:
+        pass
+
+    def refused(self, detail: str) -> None:
+        pass
+
+    def remove(self) -> None:
+        self._remove()

@@ -20,6 +20,7 @@ from components import (
 from components import audit_controls as controls
 from formkiq_backup import aws_rules
 from formkiq_backup.config import BackupSettings
+from formkiq_backup.formkiq import FormKiQEnvironment
 from tiers.capabilities.base import STACK_TAG, Alarm, BuildContext, Contribution, Product
 from tiers.definitions import Capability, RuleKind
 from tiers.scope import ScopeRole
@@ -115,9 +116,7 @@ class AwsBackupBuilder:
         max_age_hours = (
             context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
         )
-        resource_types = (["DynamoDB"] if environment.protected_tables else []) + (
-            ["S3"] if environment.protected_buckets else []
-        )
+        resource_types = backed_up_types(environment)
         alerts = BackupJobAlerts(
             naming.resource("backup-alerts"),
             BackupJobAlertsArgs(
@@ -155,6 +154,14 @@ class AwsBackupBuilder:
                 else {}
             ),
         )
+
+
+def backed_up_types(environment: FormKiQEnvironment) -> list[str]:
+    """The AWS Backup resource types the plan selects (and copies): its jobs' and controls'
+    `ResourceType`."""
+    return (["DynamoDB"] if environment.protected_tables else []) + (
+        ["S3"] if environment.protected_buckets else []
+    )
 
 
 def backup_controls(

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from components import BackupJobAlerts, BackupJobAlertsArgs, BackupVault, BackupVaultArgs
-from tiers.capabilities.aws_backup import DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS, CopyDestination
+from components import audit_controls as controls
+from components.backup_alerts import copy_jobs_widgets
+from tiers.capabilities.aws_backup import (
+    DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
+    CopyDestination,
+    backed_up_types,
+)
 from tiers.capabilities.base import Alarm, BuildContext, Contribution, Product
 from tiers.definitions import Capability
 from tiers.scope import ScopeRole
@@ -72,9 +78,21 @@ class CrossRegionCopiesBuilder:
             ),
             context.child_opts(),
         )
+        copied_types = backed_up_types(environment)
         return Contribution(
             outputs={"drBackupVaultArn": vault.vault_arn},
             alarms=[Alarm(ScopeRole.DR, name) for name in alerts.alarm_names],
+            widgets=copy_jobs_widgets(
+                vault.vault_name,
+                copied_types,
+                {
+                    context.primary.region: context.primary.where.region_name,
+                    dr.region: dr.where.region_name,
+                },
+            ),
+            # "Cross-Region backup copy is scheduled" for every type the plan copies, to this
+            # region: the evidence that each rule's copy action is in place.
+            audit_controls=[controls.protected_cross_region([dr.where.region_name], copied_types)],
             verify={
                 "vaults": [
                     {

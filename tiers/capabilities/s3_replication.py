@@ -28,6 +28,7 @@ from components import (
     Side,
 )
 from components.exports_bucket import lifecycle_rules
+from components.replication_alarms import WatchedRule, replication_widgets
 from formkiq_backup import aws_rules
 from formkiq_backup.replication import (
     BATCH_REPORT_PREFIX,
@@ -90,6 +91,19 @@ class S3ReplicationBuilder:
         return Contribution(
             outputs=outputs,
             alarms=alarms,
+            # The alarmed metrics, each read where S3 publishes it, as its alarm is.
+            widgets=replication_widgets(
+                [
+                    WatchedRule(
+                        plan.replicated.value, plan.source_bucket, plan.replica_bucket, RULE_ID
+                    )
+                    for plan in plans
+                ],
+                {
+                    Side.SOURCE: (context.primary.region, context.primary.where.region_name),
+                    Side.DESTINATION: (context.dr.region, context.dr.where.region_name),
+                },
+            ),
             verify={
                 "replication": [plan.as_output() for plan in plans],
                 "batchReplication": {

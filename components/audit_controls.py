@@ -249,3 +249,18 @@ def protected_by_vault_lock(
         resource_types=tuple(resource_types),
         evidences="backups land in a locked vault",
     )
+
+
+def resources_in_air_gapped_vault(
+    max_age_hours: int, resource_types: Sequence[str]
+) -> AuditControl:
+    unit, value = (
+        ("days", max_age_hours // 24) if max_age_hours % 24 == 0 else ("hours", max_age_hours)
+    )
+    return AuditControl(
+        "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
+        {"recoveryPointAgeUnit": unit, "recoveryPointAgeValue": str(value)},
+        resource_types=tuple(resource_types),
+        evidences=f"every copied resource has a copy younger than {value} {unit} in a logically "
+        "air-gapped vault",
+    )

@@ -14,6 +14,7 @@ from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
 from tiers.capabilities import (
+    REALISED_BY_RULES,
     REGISTRY,
     Alarm,
     BuildContext,
@@ -39,8 +40,9 @@ class TierNotBuildableError(RuntimeError):
 def missing_capabilities(
     spec: TierSpec, registry: Mapping[Capability, CapabilityBuilder] = REGISTRY
 ) -> list[Capability]:
-    """Capabilities `spec` needs that this release cannot build yet."""
-    return sorted(spec.capabilities - set(registry))
+    """Capabilities `spec` needs that this release cannot build yet (a rule's capability is
+    built by the AWS Backup builder, from the tier's rules)."""
+    return sorted(spec.capabilities - set(registry) - REALISED_BY_RULES)
 
 
 def ensure_buildable(

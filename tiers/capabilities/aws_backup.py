@@ -1,7 +1,13 @@
-"""Standard's AWS Backup: a deny-delete vault with its own key, daily and monthly rules, alerts."""
+"""Standard's AWS Backup: a deny-delete vault with its own key, daily and monthly rules, alerts.
+
+Enterprise adds the yearly rule (tier data, RuleKind.YEARLY) and copies into a logically
+air-gapped vault. Copy actions belong to a rule and copy every resource the plan selects, so
+where the air-gapped vault receives the bucket's copies only (`airGappedVault.copyTables`
+false), the bucket gets a plan of its own, with the same rules, beside the tables' plan.
+"""
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pulumi
@@ -21,7 +27,7 @@ from components import audit_controls as controls
 from formkiq_backup import aws_rules
 from formkiq_backup.config import BackupSettings
 from tiers.capabilities.base import STACK_TAG, Alarm, BuildContext, Contribution, Product
-from tiers.definitions import Capability, RuleKind
+from tiers.definitions import Capability, RuleKind, rule_name
 from tiers.scope import ScopeRole
 
 # The guide's example plan tags every recovery point so; kept exactly (backup_and_recovery).
@@ -46,6 +52,38 @@ class CopyDestination:
     backup_role_arn: pulumi.Output[str]
 
 
+@dataclass(frozen=True)
+class AirGappedDestination:
+    """Where the plans' rules copy to in a logically air-gapped vault, given later by its
+    builder (as CopyDestination). `copies_tables`: whether the tables' recovery points are
+    copied there too, or the bucket's only."""
+
+    resolve: Callable[[pulumi.Output[str]], None]
+    copies_tables: bool
+
+
+@dataclass(frozen=True)
+class _CopyTargets:
+    """The vaults the rules copy into, each a deferred ARN its builder resolves."""
+
+    dr: pulumi.Output[str] | None = None
+    resolve_dr: Callable[[pulumi.Output[str]], None] | None = None
+    air_gapped: pulumi.Output[str] | None = None
+    resolve_air_gapped: Callable[[pulumi.Output[str]], None] | None = None
+    air_gapped_tables: bool = False
+
+    def products(self, backup_role_arn: pulumi.Output[str]) -> dict[Product, object]:
+        """What the builders of those vaults complete: each resolver, and the role copying."""
+        found: dict[Product, object] = {}
+        if self.resolve_dr is not None:
+            found[Product.COPY_DESTINATION] = CopyDestination(self.resolve_dr, backup_role_arn)
+        if self.resolve_air_gapped is not None:
+            found[Product.AIR_GAPPED_DESTINATION] = AirGappedDestination(
+                self.resolve_air_gapped, self.air_gapped_tables
+            )
+        return found
+
+
 class AwsBackupBuilder:
     """The primary vault and plan; later capabilities copy from and lock this vault."""
 
@@ -58,7 +96,7 @@ class AwsBackupBuilder:
     needs: ClassVar[frozenset[Product]] = frozenset()
     # COPY_DESTINATION only in tiers with cross-region copies, whose builder resolves it.
     makes: ClassVar[frozenset[Product]] = frozenset(
-        {Product.PRIMARY_VAULT, Product.COPY_DESTINATION}
+        {Product.PRIMARY_VAULT, Product.COPY_DESTINATION, Product.AIR_GAPPED_DESTINATION}
     )
 
     def build(self, context: BuildContext) -> Contribution:
@@ -89,29 +127,39 @@ class AwsBackupBuilder:
             ),
             context.child_opts(),
         )
+        targets = _copy_targets(context)
         rules = [backup_rule(kind, settings) for kind in context.spec.backup_rules]
-        copies_to: pulumi.Output[str] | None = None
-        resolve_copies: Callable[[pulumi.Output[str]], None] | None = None
-        if Capability.CROSS_REGION_COPIES in context.spec.capabilities:
-            copies_to, resolve_copies = pulumi.deferred_output()
-            rules = [rule.copied_to(copies_to) for rule in rules]
+        tables = [t.arn for t in environment.protected_tables]
+        buckets = [b.arn for b in environment.protected_buckets]
+        # The bucket in a plan of its own when only its recovery points go air-gapped.
+        bucket_apart = targets.air_gapped is not None and not targets.air_gapped_tables
         plan = BackupPlan(
             naming.resource("backup-plan"),
-            BackupPlanArgs(
-                plan_name=naming.resource("backup-plan"),
-                selection_name=naming.resource("protected-data"),
-                vault_name=vault.vault_name,
-                rules=rules,
-                resource_arns=[t.arn for t in environment.protected_tables]
-                + [b.arn for b in environment.protected_buckets],
-                account_id=environment.account_id,
-                partition=environment.partition,
-                protect=settings.protect_backups,
-                region=scope.region,
-                tags=context.tags,
+            self._plan_args(
+                context,
+                vault,
+                naming.resource("backup-plan"),
+                naming.resource("protected-data"),
+                [_copied(rule, targets, air_gapped=targets.air_gapped_tables) for rule in rules],
+                tables if bucket_apart else tables + buckets,
             ),
             context.child_opts(),
         )
+        if bucket_apart and buckets:
+            # S3 has no cold tier: the bucket's rules (and copies) keep every point warm.
+            BackupPlan(
+                naming.resource("documents-backup-plan"),
+                self._plan_args(
+                    context,
+                    vault,
+                    naming.resource("documents-backup-plan"),
+                    naming.resource("protected-documents"),
+                    [_copied(rule.warm(), targets, air_gapped=True) for rule in rules],
+                    buckets,
+                    role_arn=plan.role_arn,
+                ),
+                context.child_opts(),
+            )
         max_age_hours = (
             context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
         )
@@ -148,13 +196,62 @@ class AwsBackupBuilder:
                     }
                 ]
             },
-            products={Product.PRIMARY_VAULT: vault}
-            | (
-                {Product.COPY_DESTINATION: CopyDestination(resolve_copies, plan.role_arn)}
-                if resolve_copies is not None
-                else {}
-            ),
+            products={Product.PRIMARY_VAULT: vault, **targets.products(plan.role_arn)},
         )
+
+    @staticmethod
+    def _plan_args(  # noqa: PLR0917  # one plan's own values beside the shared context
+        context: BuildContext,
+        vault: BackupVault,
+        plan_name: str,
+        selection_name: str,
+        rules: Sequence[BackupRule],
+        resource_arns: Sequence[str],
+        role_arn: pulumi.Input[str] | None = None,
+    ) -> BackupPlanArgs:
+        environment = context.environment
+        return BackupPlanArgs(
+            plan_name=plan_name,
+            selection_name=selection_name,
+            vault_name=vault.vault_name,
+            rules=rules,
+            resource_arns=resource_arns,
+            account_id=environment.account_id,
+            partition=environment.partition,
+            protect=context.settings.protect_backups,
+            role_arn=role_arn,
+            region=context.primary.region,
+            tags=context.tags,
+        )
+
+
+def _copy_targets(context: BuildContext) -> _CopyTargets:
+    """Deferred ARNs of the vaults the tier copies into, to be resolved by their builders."""
+    capabilities = context.spec.capabilities
+    targets = _CopyTargets()
+    if Capability.CROSS_REGION_COPIES in capabilities:
+        dr, resolve_dr = pulumi.deferred_output()
+        targets = replace(targets, dr=dr, resolve_dr=resolve_dr)
+    if Capability.AIR_GAPPED_VAULT in capabilities:
+        air_gapped, resolve_air_gapped = pulumi.deferred_output()
+        targets = replace(
+            targets,
+            air_gapped=air_gapped,
+            resolve_air_gapped=resolve_air_gapped,
+            air_gapped_tables=context.settings.air_gapped_vault.copy_tables,
+        )
+    return targets
+
+
+def _copied(rule: BackupRule, targets: _CopyTargets, *, air_gapped: bool) -> BackupRule:
+    """The rule with its copy actions: to the DR vault (its own lifecycle), and, where
+    `air_gapped`, to the air-gapped vault, kept as long and always warm: whether an air-gapped
+    vault tiers copies to cold storage is not documented, and a warm copy is valid either way."""
+    if targets.dr is not None:
+        rule = rule.copied_to(targets.dr)
+    if air_gapped and targets.air_gapped is not None:
+        rule = rule.copied_to(targets.air_gapped, warm=True)
+    return rule
 
 
 def backup_controls(
@@ -195,14 +292,24 @@ def backup_rule(kind: RuleKind, settings: BackupSettings) -> BackupRule:
             settings.backup_schedule.expression,
             None,
         )
-    else:
+    elif kind is RuleKind.MONTHLY:
         days, schedule, cold = (
             settings.monthly_retention_days,
             settings.backup_schedule.monthly_on_first_day(),
             settings.cold_storage_after_days,
         )
+    else:
+        # The guide's seven years. Cold storage applies to DynamoDB with advanced backup only
+        # (AWS Backup developer guide, "Feature availability by resource"; advanced-ddb-backup);
+        # "AWS Backup ignores the cold storage setting for resource types that do not support
+        # it" (API_Lifecycle), so the bucket's yearly points stay warm.
+        days, schedule, cold = (
+            settings.yearly_retention_days,
+            settings.backup_schedule.yearly_on_first_day(),
+            settings.yearly_cold_storage_after_days,
+        )
     return BackupRule(
-        name=f"{kind.value}_kept_{days}_days",
+        name=rule_name(kind, days),
         schedule=schedule,
         timezone=settings.schedule_timezone,
         start_window_minutes=START_WINDOW_MINUTES,

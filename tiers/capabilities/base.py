@@ -36,6 +36,8 @@ class Product(StrEnum):
     COPY_DESTINATION = "the vault the primary plan's rules copy to, still to be built"
     DR_VAULT = "the DR region's backup vault"
     EXPORTS_BUCKET = "the system exports bucket"
+    AIR_GAPPED_DESTINATION = "the logically air-gapped vault the rules copy to, still to be built"
+    AIR_GAPPED_VAULT = "the logically air-gapped vault"
 
 
 # Products handed over as deferred outputs: in a tier with the capability, a builder registers
@@ -44,6 +46,7 @@ class Product(StrEnum):
 # (tiers.builder.ensure_buildable refuses the tier before anything is registered otherwise).
 DEFERRED_PRODUCTS: Mapping[Product, Capability] = {
     Product.COPY_DESTINATION: Capability.CROSS_REGION_COPIES,
+    Product.AIR_GAPPED_DESTINATION: Capability.AIR_GAPPED_VAULT,
 }
 
 

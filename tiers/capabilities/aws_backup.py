@@ -230,9 +230,13 @@ def _copy_targets(context: BuildContext) -> _CopyTargets:
     capabilities = context.spec.capabilities
     targets = _CopyTargets()
     if Capability.CROSS_REGION_COPIES in capabilities:
+        dr: pulumi.Output[str]
+        resolve_dr: Callable[[pulumi.Output[str]], None]
         dr, resolve_dr = pulumi.deferred_output()
         targets = replace(targets, dr=dr, resolve_dr=resolve_dr)
     if Capability.AIR_GAPPED_VAULT in capabilities:
+        air_gapped: pulumi.Output[str]
+        resolve_air_gapped: Callable[[pulumi.Output[str]], None]
         air_gapped, resolve_air_gapped = pulumi.deferred_output()
         targets = replace(
             targets,

@@ -88,7 +88,7 @@ class VaultLockBuilder:
         )
 
 
-def _lock_entry(  # noqa: PLR0913, PLR0917  # one field each, as the output spells them
+def _lock_entry(  # noqa: PLR0917  # one field each, as the output spells them
     name: str,
     region: str,
     mode: str,

@@ -104,7 +104,7 @@ def _topic_policy_services(run: ProgramRun, topic_name: str) -> Any:
 
 
 def test_buildable_capabilities_are_the_registry_and_the_rules_the_plan_builder_realises() -> None:
-    assert BUILDABLE == frozenset(REGISTRY) | REALISED_BY_RULES
+    assert frozenset(REGISTRY) | REALISED_BY_RULES == BUILDABLE
     # A rule's capability (the yearly rule) has no builder: each is a rule kind of the tiers
     # that have it, which the AWS Backup builder turns into a rule of the plan.
     assert not REALISED_BY_RULES & frozenset(REGISTRY)
@@ -167,7 +167,7 @@ def test_single_region_tiers_open_no_dr_scope() -> None:
 
 def test_a_builder_whose_needs_come_later_fails_before_anything_is_registered() -> None:
     # The DR vault builder first, where the primary vault it needs is not made yet.
-    registry = {
+    registry: dict[Capability, CapabilityBuilder] = {
         Capability.GLOBAL_TABLE_REPLICAS: DrVaultBuilder(),
         **{c: b for c, b in REGISTRY.items() if c is not Capability.GLOBAL_TABLE_REPLICAS},
     }

@@ -11,10 +11,10 @@ from io import StringIO
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 from rich.console import Console
 
-from components import table_replicas
 from formkiq_backup.offline.changes import removal_plan
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.preview import render
@@ -158,12 +158,13 @@ def test_replica_creation_may_take_hours_and_the_replica_is_never_deleted(
     """The options Pulumi is given for each replica (mocks do not record timeouts)."""
     seen: list[pulumi.ResourceOptions] = []
 
-    class Recording(table_replicas.aws.dynamodb.TableReplica):  # type: ignore[misc]
+    class Recording(aws.dynamodb.TableReplica):
         def __init__(self, name: str, opts: pulumi.ResourceOptions, **kwargs: Any) -> None:
             seen.append(opts)
             super().__init__(name, opts=opts, **kwargs)
 
-    monkeypatch.setattr(table_replicas.aws.dynamodb, "TableReplica", Recording)
+    # components/table_replicas.py reads `aws.dynamodb.TableReplica` when it builds.
+    monkeypatch.setattr(aws.dynamodb, "TableReplica", Recording)
     run_program("dr")
 
     assert len(seen) == 2

@@ -415,12 +415,17 @@ def region_partitions() -> dict[str, str]:
 
     Read from botocore's bundled endpoint data, so no network call is made.
     """
+    return _service_regions("backup")
+
+
+def _service_regions(service: str) -> dict[str, str]:
+    """Every region botocore's bundled endpoint data lists for `service`, with its partition."""
     import botocore.session
 
     session = botocore.session.get_session()
     regions: dict[str, str] = {}
     for partition in session.get_available_partitions():
-        for region in session.get_available_regions("backup", partition_name=partition):
+        for region in session.get_available_regions(service, partition_name=partition):
             regions[region] = partition
     return regions
 
@@ -996,17 +1001,11 @@ def lock_bound_problems(
     return problems
 
 
+@cache
 def dynamodb_region_partitions() -> dict[str, str]:
     """Every region DynamoDB runs in, mapped to its partition (botocore's endpoint data).
 
     Global tables "are available in all Regions where DynamoDB is available" (DynamoDB
     developer guide, "Global tables"), so a replica region is one of these.
     """
-    import botocore.session
-
-    session = botocore.session.get_session()
-    regions: dict[str, str] = {}
-    for partition in session.get_available_partitions():
-        for region in session.get_available_regions("dynamodb", partition_name=partition):
-            regions[region] = partition
-    return regions
+    return _service_regions("dynamodb")

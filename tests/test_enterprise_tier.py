@@ -15,10 +15,15 @@ import pulumi_aws as aws
 import pytest
 from rich.console import Console
 
+from components.air_gapped_vault import AirGappedVaultArgs
+from components.table_replicas import ReplicatedTable, TableReplicasArgs
+from components.vault_lock import LockMode, VaultLockArgs
+from formkiq_backup import aws_rules
 from formkiq_backup.offline.changes import removal_plan
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.preview import render
 from formkiq_backup.offline.program import ProgramRun, run_program
+from tests.test_config_validation import assert_refused_before_anything
 
 PRIMARY, DR_REGION, MORE_REGION = "us-east-1", "us-west-2", "eu-west-1"
 ACCOUNT = "111122223333"
@@ -513,12 +518,7 @@ def test_bad_enterprise_input_is_rejected_naming_key_value_and_rule(case: str) -
     overrides, fragments = BAD_ENTERPRISE_INPUTS[case]
     run = run_program("dr", overrides=overrides, raise_errors=False)
 
-    assert run.error is not None, f"{case}: the program accepted it"
-    message = str(run.error)
-    for fragment in fragments:
-        assert fragment in message, f"{case}: {fragment!r} missing from:\n{message}"
-    assert run.resources == [], f"{case}: resources were registered before the error"
-    assert run.invokes == [], f"{case}: AWS was called before the error"
+    assert_refused_before_anything(case, run, fragments)
 
 
 def test_enterprise_names_fit_aws_limits_for_the_longest_app_environment() -> None:
@@ -538,3 +538,47 @@ def test_the_enterprise_outputs_are_json_an_operator_can_read(enterprise: Progra
     """`pulumi stack output --json` carries them as they are: plain JSON values."""
     for key in ("tableReplicas", "vaultLocks", "airGappedVaultArn"):
         assert json.loads(json.dumps(enterprise.outputs[key])) == enterprise.outputs[key]
+
+
+# --- the components refuse what AWS would, when another program builds them --------------------
+
+
+def test_the_components_refuse_arguments_aws_would_refuse() -> None:
+    lock = VaultLockArgs("vault", 7, 2555, LockMode.COMPLIANCE, changeable_for_days=2)
+    assert lock.problems() == ["compliance mode needs changeable_for_days 3..36500"]
+    governed = VaultLockArgs("vault", 7, 2555, LockMode.GOVERNANCE, changeable_for_days=3)
+    assert governed.problems() == [
+        "changeable_for_days makes a compliance lock: give mode compliance"
+    ]
+    assert VaultLockArgs("vault", 40, 35).problems() == [
+        "the minimum retention is more than the maximum"
+    ]
+    gapped = AirGappedVaultArgs(
+        "vault-name", 3, 2555, share_with_account="12345", region="ca-west-1"
+    )
+    assert [p.split(" (")[0] for p in gapped.problems()] == [
+        "minimum retention must be 7..36500 days",
+        "share_with_account '12345' is not an account id",
+        "logically air-gapped vaults are not available in ca-west-1",
+    ]
+    table = ReplicatedTable("documents", TABLES[0], f"arn:aws:dynamodb:{PRIMARY}:{ACCOUNT}:table/x")
+    replicas = TableReplicasArgs(
+        tables=[table],
+        replica_regions=[PRIMARY, DR_REGION, DR_REGION],
+        table_region=PRIMARY,
+        topic_arn="arn:aws:sns:us-east-1:111122223333:t",
+        alarm_name_prefix="formkiq-prod",
+        latency_limit_seconds=60,
+    )
+    assert [p.split(":")[0] for p in replicas.problems()] == [
+        f"replica region {PRIMARY} is the tables' own region",
+        f"replica region {DR_REGION} is given twice",
+    ]
+
+
+def test_a_backup_plan_name_past_50_characters_is_refused() -> None:
+    """CreateBackupPlan: BackupPlanName takes 1 to 50 letters, digits and '-_.'."""
+    assert aws_rules.plan_name_problems("formkiq-" + "a" * 27 + "-documents-plan") == []
+    assert aws_rules.plan_name_problems("x" * 51) == [
+        f"plan name {'x' * 51!r} must match ^[a-zA-Z0-9\\-_.]{{1,50}}$"
+    ]

@@ -56,10 +56,16 @@ class BackupRule:
     copies: Sequence[CopyAction] = ()
     """Copies of every recovery point, e.g. into the DR region's vault."""
 
-    def copied_to(self, vault_arn: pulumi.Input[str]) -> "BackupRule":
-        """This rule, also copying each recovery point to `vault_arn`, kept as long as here."""
-        copy = CopyAction(vault_arn, self.delete_after_days, self.cold_storage_after_days)
+    def copied_to(self, vault_arn: pulumi.Input[str], *, warm: bool = False) -> "BackupRule":
+        """This rule, also copying each recovery point to `vault_arn`, kept as long as here;
+        with `warm`, the copies never move to cold storage."""
+        cold = None if warm else self.cold_storage_after_days
+        copy = CopyAction(vault_arn, self.delete_after_days, cold)
         return replace(self, copies=(*self.copies, copy))
+
+    def warm(self) -> "BackupRule":
+        """This rule for resource types without a cold tier (S3): no cold storage said."""
+        return replace(self, cold_storage_after_days=None)
 
     def problems(self) -> list[str]:
         """Every AWS rule this rule breaks (formkiq_backup/aws_rules.py), checked here because no
@@ -96,6 +102,9 @@ class BackupPlanArgs:
     partition: str
     protect: bool = True
     """Protect and retain the service role restores depend on."""
+    role_arn: pulumi.Input[str] | None = None
+    """Another plan's service role to use (its grants, on the DR key say, then hold here too);
+    None: the plan gets a role of its own."""
     region: str | None = None
     """Region of every regional child (pulumi-aws 7 `region`); None: the provider's region.
     A plain string: changing it replaces the resources."""
@@ -103,7 +112,8 @@ class BackupPlanArgs:
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        found = aws_rules.selection_name_problems(self.selection_name)
+        found = aws_rules.plan_name_problems(self.plan_name)
+        found += aws_rules.selection_name_problems(self.selection_name)
         if not self.rules:
             found.append("a plan needs at least one rule")
         if not self.resource_arns:
@@ -139,6 +149,36 @@ class BackupPlan(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
+        role_arn = (
+            pulumi.Output.from_input(args.role_arn)
+            if args.role_arn is not None
+            else self._role(name, args, tags)
+        )
+        plan = aws.backup.Plan(
+            f"{name}-plan",
+            name=args.plan_name,
+            rules=[self._rule(rule, args.vault_name) for rule in args.rules],
+            tags=tags,
+            region=args.region,
+            opts=child,
+        )
+        aws.backup.Selection(
+            f"{name}-selection",
+            name=args.selection_name,
+            plan_id=plan.id,
+            iam_role_arn=role_arn,
+            resources=list(args.resource_arns),
+            region=args.region,
+            opts=child,
+        )
+
+        self.plan_id = plan.id
+        self.plan_arn = plan.arn
+        self.role_arn = role_arn
+        self.register_outputs({"planId": plan.id, "roleArn": role_arn})
+
+    def _role(self, name: str, args: BackupPlanArgs, tags: dict[str, str]) -> pulumi.Output[str]:
+        """The service role AWS Backup assumes for this plan, with AWS's managed policies."""
         role = aws.iam.Role(
             f"{name}-role",
             description=f"AWS Backup service role for {args.plan_name}",
@@ -153,30 +193,9 @@ class BackupPlan(pulumi.ComponentResource):
                 f"{name}-role-{suffix}",
                 role=role.name,
                 policy_arn=managed_policy_arn(args.partition, policy),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
-        plan = aws.backup.Plan(
-            f"{name}-plan",
-            name=args.plan_name,
-            rules=[self._rule(rule, args.vault_name) for rule in args.rules],
-            tags=tags,
-            region=args.region,
-            opts=child,
-        )
-        aws.backup.Selection(
-            f"{name}-selection",
-            name=args.selection_name,
-            plan_id=plan.id,
-            iam_role_arn=role.arn,
-            resources=list(args.resource_arns),
-            region=args.region,
-            opts=child,
-        )
-
-        self.plan_id = plan.id
-        self.plan_arn = plan.arn
-        self.role_arn = role.arn
-        self.register_outputs({"planId": plan.id, "roleArn": role.arn})
+        return role.arn
 
     @staticmethod
     def _rule(rule: BackupRule, vault_name: pulumi.Input[str]) -> aws.backup.PlanRuleArgs:

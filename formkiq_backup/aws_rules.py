@@ -76,6 +76,10 @@ class CronSchedule:
         """The same time of day on the first of each month: the monthly rule's schedule."""
         return f"cron({self.minutes[0]} {self.hours[0]} 1 * ? *)"
 
+    def yearly_on_first_day(self) -> str:
+        """The same time of day on the first of January: the yearly rule's schedule."""
+        return f"cron({self.minutes[0]} {self.hours[0]} 1 1 ? *)"
+
     @property
     def longest_gap(self) -> timedelta:
         """The longest time between two runs (a weekday-only schedule: the weekend)."""
@@ -328,6 +332,14 @@ def vault_name_problems(name: str) -> list[str]:
     return [f"vault name {name!r} must match {_VAULT_NAME.pattern}"]
 
 
+def plan_name_problems(name: str) -> list[str]:
+    """Backup plan names: "1 to 50 alphanumeric or '-_.' characters" (CreateBackupPlan,
+    BackupPlanName)."""
+    if _SELECTION_NAME.match(name):
+        return []
+    return [f"plan name {name!r} must match {_SELECTION_NAME.pattern}"]
+
+
 def selection_name_problems(name: str) -> list[str]:
     """Backup selection names: letters, digits, '-', '_', '.'; at most 50 characters."""
     if _SELECTION_NAME.match(name):
@@ -403,12 +415,17 @@ def region_partitions() -> dict[str, str]:
 
     Read from botocore's bundled endpoint data, so no network call is made.
     """
+    return _service_regions("backup")
+
+
+def _service_regions(service: str) -> dict[str, str]:
+    """Every region botocore's bundled endpoint data lists for `service`, with its partition."""
     import botocore.session
 
     session = botocore.session.get_session()
     regions: dict[str, str] = {}
     for partition in session.get_available_partitions():
-        for region in session.get_available_regions("backup", partition_name=partition):
+        for region in session.get_available_regions(service, partition_name=partition):
             regions[region] = partition
     return regions
 
@@ -882,3 +899,113 @@ def backup_frequency(schedule: CronSchedule) -> tuple[str, int]:
     if hours % 24 == 0 or hours > MAX_FREQUENCY["hours"]:
         return "days", min(-(-hours // 24), MAX_FREQUENCY["days"])
     return "hours", hours
+
+
+# --- Enterprise: vault lock, logically air-gapped vaults, global table replicas ---------------
+
+# PutBackupVaultLockConfiguration: ChangeableForDays "must be at least 3 days" (the 72-hour
+# cooling-off of compliance mode) and at most 36,500; MinRetentionDays and MaxRetentionDays
+# 1..36,500 (AWS Backup developer guide, "AWS Backup Vault Lock"; API reference).
+MIN_CHANGEABLE_FOR_DAYS = 3
+MAX_CHANGEABLE_FOR_DAYS = 36_500
+# CreateLogicallyAirGappedBackupVault: MinRetentionDays "The minimum value accepted is 7 days"
+# (AWS Backup developer guide, "Logically air-gapped vault"; API reference).
+MIN_AIR_GAPPED_RETENTION_DAYS = 7
+# Where logically air-gapped vaults are not offered: "not available in Asia Pacific (Malaysia),
+# Canada West (Calgary), China, or AWS GovCloud (US)" (AWS Backup developer guide, "Logically
+# air-gapped vault", availability): two regions and two whole partitions.
+AIR_GAPPED_UNAVAILABLE_REGIONS = frozenset({"ap-southeast-5", "ca-west-1"})
+AIR_GAPPED_UNAVAILABLE_PARTITIONS = frozenset({"aws-cn", "aws-us-gov"})
+# Where AWS Config runs s3-resources-in-logically-air-gapped-vault, the rule behind the audit
+# control for the bucket: "Only available in Europe (Stockholm), Middle East (Bahrain), Asia
+# Pacific (Mumbai), Europe (Paris), US East (Ohio), Europe (Ireland), Europe (Frankfurt), South
+# America (Sao Paulo), US East (N. Virginia), Asia Pacific (Seoul), Asia Pacific (Osaka), Europe
+# (London), Asia Pacific (Tokyo), US West (Oregon), US West (N. California), Asia Pacific
+# (Singapore), Asia Pacific (Sydney), Canada (Central)" (AWS Config developer guide).
+S3_AIR_GAPPED_CONTROL_REGIONS = frozenset(
+    {
+        "eu-north-1",
+        "me-south-1",
+        "ap-south-1",
+        "eu-west-3",
+        "us-east-2",
+        "eu-west-1",
+        "eu-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "eu-west-2",
+        "ap-northeast-1",
+        "us-west-2",
+        "us-west-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ca-central-1",
+    }
+)
+# A 12-digit AWS account id, as AWS RAM names a principal account.
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def is_account_id(text: str) -> bool:
+    return bool(_ACCOUNT_ID.match(text))
+
+
+def air_gapped_region_problems(region: str) -> list[str]:
+    """Why a logically air-gapped vault cannot be created in `region` (none: it can)."""
+    partition = region_partitions().get(region)
+    if region in AIR_GAPPED_UNAVAILABLE_REGIONS or partition in AIR_GAPPED_UNAVAILABLE_PARTITIONS:
+        return [
+            f"logically air-gapped vaults are not available in {region} (AWS Backup developer "
+            "guide, 'Logically air-gapped vault': not in Asia Pacific (Malaysia), Canada West "
+            "(Calgary), China or AWS GovCloud (US))"
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long one rule (or its copies, or a continuous backup) keeps a recovery point."""
+
+    rule: str
+    days: int
+
+
+def lock_bound_problems(
+    min_days: int, max_days: int, retentions: Sequence[Retention], vault: str
+) -> list[str]:
+    """Rules whose recovery points a vault locked to min..max days would refuse.
+
+    "If the retention period of a backup or copy job is outside the vault lock's minimum and
+    maximum retention, the vault fails that backup or copy job" (PutBackupVaultLockConfiguration,
+    MinRetentionDays and MaxRetentionDays): AWS accepts the lock and fails the jobs later, every
+    day, so each rule outside the bounds is named now. `retentions` lists every rule writing
+    into the vault, every copy action copying into it and any continuous backup (kept 1..35
+    days), each with its retention.
+    """
+    problems = []
+    if min_days > max_days:
+        problems.append(f"{vault}: minimum {min_days} days is more than maximum {max_days} days")
+    for kept in retentions:
+        if kept.days < min_days:
+            problems.append(
+                f"{vault}: rule {kept.rule} keeps its recovery points {kept.days} days, less "
+                f"than the lock's minimum {min_days}: AWS Backup would fail every one of its jobs"
+            )
+        elif kept.days > max_days:
+            problems.append(
+                f"{vault}: rule {kept.rule} keeps its recovery points {kept.days} days, more "
+                f"than the lock's maximum {max_days}: AWS Backup would fail every one of its jobs"
+            )
+    return problems
+
+
+@cache
+def dynamodb_region_partitions() -> dict[str, str]:
+    """Every region DynamoDB runs in, mapped to its partition (botocore's endpoint data).
+
+    Global tables "are available in all Regions where DynamoDB is available" (DynamoDB
+    developer guide, "Global tables"), so a replica region is one of these.
+    """
+    return _service_regions("dynamodb")

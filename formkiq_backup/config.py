@@ -25,7 +25,9 @@ from tiers.definitions import (
     SWITCHABLE_OFF,
     TIERS,
     Capability,
+    RuleKind,
     Tier,
+    rule_name,
 )
 
 NAMESPACE = "formkiq-backup"
@@ -404,6 +406,12 @@ def _role_arns(arns: list[str]) -> tuple[str, ...]:
 
 _AWS_BACKUP = frozenset({Capability.AWS_BACKUP})
 _EXPORTS = frozenset({Capability.SYSTEM_EXPORTS})
+_REPLICAS = frozenset({Capability.GLOBAL_TABLE_REPLICAS})
+_YEARLY = frozenset({Capability.YEARLY_COLD_STORAGE})
+# The guide's seven years; cold after 90 days (the guide's cold storage advice), kept at least
+# 90 days cold (API_Lifecycle).
+DEFAULT_YEARLY_RETENTION_DAYS = 2555
+DEFAULT_YEARLY_COLD_STORAGE_DAYS = 90
 # The guide's retention policy asks for monthly exports: the 1st of each month, 06:00.
 DEFAULT_EXPORT_SCHEDULE = "cron(0 6 1 * ? *)"
 # The guide's checklist tests recovery quarterly: the 1st of January, April, July and October,
@@ -442,6 +450,134 @@ def _sample_size(value: int) -> int:
     if not 1 <= value <= MAX_SAMPLE_SIZE:
         raise InvalidValueError((value, f"must be 1..{MAX_SAMPLE_SIZE} documents"))
     return value
+
+
+@dataclass(frozen=True)
+class VaultLockSettings:
+    """`vaultLock`: the lock on the primary and DR vaults (AWS Backup Vault Lock)."""
+
+    mode: str
+    """governance (a principal with the IAM permissions may change or remove it) or
+    compliance (immutable once `changeable_for_days` have passed)."""
+    min_retention_days: int
+    max_retention_days: int | None
+    """None: the longest retention of any rule (or copy) writing into the vault."""
+    changeable_for_days: int
+    acknowledge_irreversible: bool
+
+    @property
+    def compliance(self) -> bool:
+        return self.mode == LOCK_COMPLIANCE
+
+    def max_for(self, retentions: "Iterable[aws_rules.Retention]") -> int:
+        """The maximum the lock is given: the setting, else the longest retention."""
+        if self.max_retention_days is not None:
+            return self.max_retention_days
+        return max((kept.days for kept in retentions), default=self.min_retention_days)
+
+
+@dataclass(frozen=True)
+class AirGappedVaultSettings:
+    """`airGappedVault`: a logically air-gapped vault in drRegion that copies go to."""
+
+    enabled: bool
+    min_retention_days: int
+    max_retention_days: int | None
+    """None: AWS's largest, 36500 days (see `max_days`)."""
+    share_with_account: str | None
+    """An account AWS RAM shares the vault with, to restore from it; None: not shared."""
+    copy_tables: bool
+    """Copy the tables' recovery points there too, not only the bucket's (see the README)."""
+
+    @property
+    def max_days(self) -> int:
+        """The vault's maximum retention. Its compliance lock is AWS's, set once at creation
+        (AWS Backup developer guide, "Logically air-gapped vault"), so the default does not
+        follow the rules' retentions: a longer yearly rule must never need a new vault."""
+        if self.max_retention_days is not None:
+            return self.max_retention_days
+        return aws_rules.MAX_LIFECYCLE_DAYS
+
+
+LOCK_GOVERNANCE, LOCK_COMPLIANCE = "governance", "compliance"
+
+
+def _lock_mode(text: str) -> str:
+    if text in (LOCK_GOVERNANCE, LOCK_COMPLIANCE):
+        return text
+    hint = f' (did you mean "{text.lower()}"?)' if text.lower() in _LOCK_MODES else ""
+    raise InvalidValueError((text, f"must be governance or compliance{hint}"))
+
+
+_LOCK_MODES = (LOCK_GOVERNANCE, LOCK_COMPLIANCE)
+
+
+def _optional_days(value: int) -> int | None:
+    """0 is the declared default meaning "the longest retention of any rule"."""
+    return None if value == 0 else _days(value)
+
+
+def _changeable_for(value: int) -> int:
+    low, high = aws_rules.MIN_CHANGEABLE_FOR_DAYS, aws_rules.MAX_CHANGEABLE_FOR_DAYS
+    if not low <= value <= high:
+        raise InvalidValueError(
+            (
+                value,
+                f"must be {low}..{high} days: compliance mode's grace period, before the lock "
+                "becomes immutable, is at least 72 hours (PutBackupVaultLockConfiguration)",
+            )
+        )
+    return value
+
+
+def _air_gapped_min(value: int) -> int:
+    low = aws_rules.MIN_AIR_GAPPED_RETENTION_DAYS
+    if not low <= value <= aws_rules.MAX_LIFECYCLE_DAYS:
+        raise InvalidValueError(
+            (
+                value,
+                f"must be {low}..{aws_rules.MAX_LIFECYCLE_DAYS} days: a logically air-gapped "
+                f"vault keeps recovery points at least {low} days "
+                "(CreateLogicallyAirGappedBackupVault)",
+            )
+        )
+    return value
+
+
+def _account(text: str) -> str | None:
+    if not text:
+        return None
+    if not aws_rules.is_account_id(text):
+        raise InvalidValueError(
+            (text, "must be a 12-digit AWS account id (AWS RAM shares with accounts), or empty")
+        )
+    return text
+
+
+def _vault_lock(values: Mapping[str, Any]) -> VaultLockSettings:
+    return VaultLockSettings(**values)
+
+
+def _air_gapped_vault(values: Mapping[str, Any]) -> AirGappedVaultSettings:
+    return AirGappedVaultSettings(**values)
+
+
+def _replica_regions(regions: list[str]) -> tuple[str, ...]:
+    """Regions where DynamoDB (and so global tables) runs, none twice."""
+    known = aws_rules.dynamodb_region_partitions()
+    found: list[tuple[object, str]] = [
+        (region, f"is not a region where DynamoDB runs{_near(region)}")
+        for region in regions
+        if region not in known
+    ]
+    found += [
+        (region, "is listed twice: a table has one replica per region")
+        for region in sorted(set(regions))
+        if regions.count(region) > 1
+    ]
+    if found:
+        raise InvalidValueError(*found)
+    return tuple(regions)
 
 
 def _restore_testing(values: Mapping[str, Any]) -> RestoreTestingSettings:
@@ -622,6 +758,44 @@ class BackupSettings:
             parse=_export_retention,
         )
     )
+    replica_regions: tuple[str, ...] = field(
+        metadata=key(
+            "replicaRegions",
+            "array",
+            "More regions for DynamoDB global table replicas of Documents and DocumentSyncs, "
+            "besides drRegion, which always has one (enterprise).",
+            "regions where DynamoDB runs, in the partition of `aws:region`; not `aws:region`, "
+            "not `drRegion` (it has a replica already), none twice",
+            default=[],
+            default_note="drRegion only",
+            used_by=_REPLICAS,
+            parse=_replica_regions,
+        )
+    )
+    yearly_retention_days: int = field(
+        metadata=key(
+            "yearlyRetentionDays",
+            "integer",
+            "Days each yearly recovery point is kept (enterprise; 2555 = the guide's seven years).",
+            "1..36500; >= `yearlyColdStorageAfterDays` + 90",
+            default=DEFAULT_YEARLY_RETENTION_DAYS,
+            used_by=_YEARLY,
+            parse=_days,
+        )
+    )
+    yearly_cold_storage_after_days: int | None = field(
+        metadata=key(
+            "yearlyColdStorageAfterDays",
+            "integer",
+            "Days after which yearly recovery points of the tables move to cold storage "
+            "(DynamoDB only: the bucket's stay warm). 0 = never.",
+            "if set, the tables' yearly recovery points (and their copies in drRegion) go cold "
+            "after this many days; `yearlyRetentionDays` >= this + 90",
+            default=DEFAULT_YEARLY_COLD_STORAGE_DAYS,
+            used_by=_YEARLY,
+            parse=_cold_storage,
+        )
+    )
     restore_testing: RestoreTestingSettings = field(
         metadata=key(
             "restoreTesting",
@@ -706,8 +880,135 @@ class BackupSettings:
             ),
         )
     )
+    vault_lock: VaultLockSettings = field(
+        metadata=key(
+            "vaultLock",
+            "object",
+            "AWS Backup Vault Lock on the primary and DR vaults (enterprise): the retention "
+            "every recovery point must have, and whether the lock can ever be lifted.",
+            "",
+            used_by=frozenset({Capability.VAULT_LOCK}),
+            parse=_vault_lock,
+            fields=(
+                sub_key(
+                    "mode",
+                    "string",
+                    "governance (removable by principals allowed to) or compliance "
+                    "(immutable after changeableForDays; the vault then cannot be deleted "
+                    "while it holds recovery points).",
+                    "`governance` or `compliance`; compliance needs `acknowledgeIrreversible: "
+                    "true`",
+                    LOCK_GOVERNANCE,
+                    parse=_lock_mode,
+                ),
+                sub_key(
+                    "minRetentionDays",
+                    "integer",
+                    "Shortest retention a recovery point or copy may have in the vaults.",
+                    "1..36500; at most the shortest rule's retention (each rule outside the "
+                    "bounds is named)",
+                    7,
+                    parse=_days,
+                ),
+                sub_key(
+                    "maxRetentionDays",
+                    "integer",
+                    "Longest retention a recovery point or copy may have in the vaults. "
+                    "0 = the longest rule's retention.",
+                    "0 or 1..36500; at least the longest rule's retention",
+                    0,
+                    default_note="the longest rule's",
+                    parse=_optional_days,
+                ),
+                sub_key(
+                    "changeableForDays",
+                    "integer",
+                    "Compliance mode only: days the lock can still be changed or removed "
+                    "before it becomes immutable.",
+                    "3..36500 (AWS's 72-hour minimum); ignored in governance mode",
+                    3,
+                    parse=_changeable_for,
+                ),
+                sub_key(
+                    "acknowledgeIrreversible",
+                    "boolean",
+                    "Compliance mode only: true says you know the lock can never be lifted "
+                    "after changeableForDays, by anyone, AWS included.",
+                    "must be `true` for `mode: compliance`",
+                    False,
+                ),
+            ),
+        )
+    )
+    air_gapped_vault: AirGappedVaultSettings = field(
+        metadata=key(
+            "airGappedVault",
+            "object",
+            "A logically air-gapped vault in drRegion receiving copies (enterprise): "
+            "compliance-locked by AWS, restorable from another account.",
+            "",
+            used_by=frozenset({Capability.AIR_GAPPED_VAULT}),
+            switches=Capability.AIR_GAPPED_VAULT,
+            parse=_air_gapped_vault,
+            fields=(
+                sub_key(
+                    "enabled",
+                    "boolean",
+                    "Build the logically air-gapped vault and copy to it.",
+                    "`false`: no air-gapped vault (drRegion where AWS offers none: Asia "
+                    "Pacific (Malaysia), Canada West (Calgary), China, AWS GovCloud (US))",
+                    True,
+                ),
+                sub_key(
+                    "minRetentionDays",
+                    "integer",
+                    "Shortest retention a copy may have in the vault (AWS: at least 7).",
+                    "7..36500; at most the shortest rule's retention",
+                    aws_rules.MIN_AIR_GAPPED_RETENTION_DAYS,
+                    parse=_air_gapped_min,
+                ),
+                sub_key(
+                    "maxRetentionDays",
+                    "integer",
+                    "Longest retention a copy may have in the vault. 0 = 36500, AWS's largest. "
+                    "Set once: the vault's lock never changes after it is created.",
+                    "0 or 1..36500; at least the longest rule's retention",
+                    0,
+                    default_note="36500",
+                    parse=_optional_days,
+                ),
+                sub_key(
+                    "shareWithAccount",
+                    "string",
+                    "A recovery account the vault is shared with through AWS RAM, to restore "
+                    "from it if this account is compromised. Empty = not shared.",
+                    "a 12-digit account id: the recovery account, another than this one; the share "
+                    "must be accepted there within 12 hours",
+                    "",
+                    default_note="not shared",
+                    parse=_account,
+                ),
+                sub_key(
+                    "copyTables",
+                    "boolean",
+                    "Also copy the tables' recovery points (not only the bucket's): only once "
+                    "AWS lists DynamoDB as a resource a logically air-gapped vault accepts.",
+                    "`true` only after checking AWS Backup's 'Feature availability by "
+                    "resource' table (README)",
+                    False,
+                ),
+            ),
+        )
+    )
     warnings: tuple[ConfigProblem, ...] = ()
     """What is valid but probably not meant; the program logs each with pulumi.log.warn."""
+
+    def retentions(self, kinds: Iterable[RuleKind]) -> list[aws_rules.Retention]:
+        """Each rule of `kinds` (a tier's backup rules) by name, with its retention: what a
+        vault receiving its recovery points, or copies of them, must admit."""
+        return _retentions(
+            kinds, {name: getattr(self, name) for name in _RETENTION_FIELDS.values()}
+        )
 
     @property
     def switched_on(self) -> frozenset[Capability]:
@@ -726,6 +1027,24 @@ class BackupSettings:
             for name, spec in _FIELDS.items()
             if spec.switches is not None and not getattr(self, name).enabled
         )
+
+
+# The setting giving each rule kind its retention.
+_RETENTION_FIELDS: Mapping[RuleKind, str] = {
+    RuleKind.DAILY: "daily_retention_days",
+    RuleKind.MONTHLY: "monthly_retention_days",
+    RuleKind.YEARLY: "yearly_retention_days",
+}
+
+
+def _retentions(kinds: Iterable[RuleKind], values: Mapping[str, Any]) -> list[aws_rules.Retention]:
+    """The rules of `kinds` with their retentions (skipping a retention already invalid)."""
+    found = []
+    for kind in kinds:
+        days = values.get(_RETENTION_FIELDS[kind])
+        if isinstance(days, int):
+            found.append(aws_rules.Retention(rule_name(kind, days), days))
+    return found
 
 
 # Every key, in declaration order, keyed by the BackupSettings field it fills.
@@ -1300,6 +1619,7 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
             ConfigProblem((("coldStorageAfterDays", cold), ("monthlyRetentionDays", monthly)), rule)
             for rule in aws_rules.lifecycle_problems(monthly, cold)
         )
+    problems += _enterprise_problems(tier, valid, primary, dr_region)
     roles, audit = valid.get("break_glass_role_arns", ()), valid.get("audit")
     limit = aws_rules.MAX_MANUAL_DELETION_PRINCIPALS
     if tier is not None and audit is not None and _audits(tier, audit) and len(roles) > limit:
@@ -1310,6 +1630,122 @@ def _cross_key_problems(values: Mapping[str, Any]) -> list[ConfigProblem]:
                 f"most {limit} (its principalArnList): give at most {limit}",
             )
         )
+    return problems
+
+
+def _enterprise_problems(
+    tier: Tier | None, valid: Mapping[str, Any], primary: str | None, dr_region: str | None
+) -> list[ConfigProblem]:
+    """Replica regions, the yearly rule's lifecycle, the locks and the air-gapped vault."""
+    problems = _replica_region_problems(valid, primary, dr_region)
+    yearly = valid.get("yearly_retention_days")
+    yearly_cold = valid.get("yearly_cold_storage_after_days")
+    if yearly is not None and yearly_cold is not None:
+        problems.extend(
+            ConfigProblem(
+                (("yearlyColdStorageAfterDays", yearly_cold), ("yearlyRetentionDays", yearly)),
+                rule,
+            )
+            for rule in aws_rules.lifecycle_problems(yearly, yearly_cold)
+        )
+    if tier is not None:
+        problems += _lock_problems(tier, valid, dr_region)
+    return problems
+
+
+def _replica_region_problems(
+    valid: Mapping[str, Any], primary: str | None, dr_region: str | None
+) -> list[ConfigProblem]:
+    """Each replica region elsewhere than FormKiQ's table and drRegion's replica, and in the
+    primary region's partition (a global table cannot span partitions)."""
+    problems = []
+    partitions = aws_rules.dynamodb_region_partitions()
+    for region in valid.get("replica_regions", ()):
+        if region == primary:
+            problems.append(
+                ConfigProblem(
+                    (("replicaRegions", region), ("aws:region", primary)),
+                    "FormKiQ's own tables are in the primary region: a replica region must "
+                    "be another one",
+                )
+            )
+        elif region == dr_region:
+            problems.append(
+                ConfigProblem(
+                    (("replicaRegions", region), ("drRegion", dr_region)),
+                    "drRegion always has a replica: list only the regions beyond it",
+                )
+            )
+        elif primary is not None and partitions.get(region) != partitions.get(primary):
+            problems.append(
+                ConfigProblem(
+                    (("replicaRegions", region), ("aws:region", primary)),
+                    f"a global table cannot span partitions ({partitions.get(primary)} to "
+                    f"{partitions.get(region)})",
+                )
+            )
+    return problems
+
+
+def _lock_problems(
+    tier: Tier, valid: Mapping[str, Any], dr_region: str | None
+) -> list[ConfigProblem]:
+    """Locks the tier builds whose bounds would make AWS fail a rule's (or copy's) jobs, a
+    compliance lock nobody acknowledged, and an air-gapped vault where AWS has none."""
+    spec = TIERS[tier]
+    retentions = _retentions(spec.backup_rules, valid)
+    problems: list[ConfigProblem] = []
+    lock: VaultLockSettings | None = valid.get("vault_lock")
+    if lock is not None and Capability.VAULT_LOCK in spec.capabilities:
+        if lock.compliance and not lock.acknowledge_irreversible:
+            problems.append(
+                ConfigProblem(
+                    (
+                        ("vaultLock.mode", lock.mode),
+                        ("vaultLock.acknowledgeIrreversible", False),
+                    ),
+                    "a compliance lock can never be changed or removed once changeableForDays "
+                    "have passed, by anyone (AWS included), and the vault cannot be deleted "
+                    "while it holds recovery points: set acknowledgeIrreversible: true to mean "
+                    "it, or use governance",
+                )
+            )
+        maximum = lock.max_for(retentions)
+        problems += [
+            ConfigProblem(
+                (
+                    ("vaultLock.minRetentionDays", lock.min_retention_days),
+                    ("vaultLock.maxRetentionDays", maximum),
+                ),
+                rule,
+            )
+            for rule in aws_rules.lock_bound_problems(
+                lock.min_retention_days, maximum, retentions, "the primary and DR vaults"
+            )
+        ]
+    gapped: AirGappedVaultSettings | None = valid.get("air_gapped_vault")
+    if gapped is not None and gapped.enabled and Capability.AIR_GAPPED_VAULT in spec.capabilities:
+        maximum = gapped.max_days
+        problems += [
+            ConfigProblem(
+                (
+                    ("airGappedVault.minRetentionDays", gapped.min_retention_days),
+                    ("airGappedVault.maxRetentionDays", maximum),
+                ),
+                rule,
+            )
+            for rule in aws_rules.lock_bound_problems(
+                gapped.min_retention_days, maximum, retentions, "the air-gapped vault"
+            )
+        ]
+        if dr_region is not None:
+            problems += [
+                ConfigProblem(
+                    (("drRegion", dr_region), ("airGappedVault.enabled", True)),
+                    f"{rule}: choose another drRegion, or set airGappedVault.enabled: false",
+                )
+                for rule in aws_rules.air_gapped_region_problems(dr_region)
+            ]
     return problems
 
 

@@ -1,19 +1,13 @@
-"""Renders shared by the review and policy tests, and hand-built resources for rules whose
-resources no tier registers yet (table replicas, vault locks, air-gapped vaults)."""
+"""Renders shared by the review and policy tests, and hand-built resources (table replicas, vault
+locks, air-gapped vaults) for rules to be proven on resources no render holds as broken."""
 
 import copy
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-import pytest
-
 from formkiq_backup.offline.document import preview_document
 from formkiq_backup.offline.program import ProgramRun, run_program
-
-ENTERPRISE_NOT_BUILT = (
-    "tier enterprise does not build yet (run_program('dr', tier=enterprise) fails)"
-)
 
 
 @cache
@@ -43,10 +37,8 @@ def document(stack: str, tier: str | None = None, **overrides: object) -> dict[s
 
 
 def enterprise_run() -> ProgramRun:
-    """The example DR stack at tier enterprise; skips while that tier cannot be built."""
+    """The example DR stack at tier enterprise."""
     run = render("dr", "enterprise")
-    if run.error is not None and "not implemented yet" in str(run.error):
-        pytest.skip(ENTERPRISE_NOT_BUILT)
     assert run.error is None, run.error
     return run
 

@@ -63,7 +63,7 @@ def test_every_stack_our_tiers_build_passes_every_rule(
     assert failing(violations(resources(run))) == {}
 
 
-def test_the_enterprise_tier_passes_every_rule_once_it_builds() -> None:
+def test_the_enterprise_tier_passes_every_rule() -> None:
     assert failing(violations(resources(enterprise_run()))) == {}
 
 

@@ -11,7 +11,7 @@ import pytest
 from formkiq_backup.offline.document import FORMAT_VERSION, dumps, preview_document
 from formkiq_backup.offline.preview import main
 from tests.review_support import document, render
-from tiers.definitions import TIERS, Incident, Tier
+from tiers.definitions import Incident
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((PROJECT_DIR / "docs" / "preview.schema.json").read_text())
@@ -59,7 +59,7 @@ def test_the_document_is_byte_identical_across_processes_so_renders_diff_cleanly
 
 
 def test_resources_carry_region_protect_retain_and_parsed_policies() -> None:
-    doc = document("dr")
+    doc = document("dr", "enhanced")
     by_name = {resource["name"]: resource for resource in doc["resources"]}
     vault = by_name["formkiq-prod-dr-backup-vault-vault"]
     assert (vault["region"], vault["protect"], vault["retainOnDelete"]) == ("us-west-2", True, True)
@@ -96,7 +96,7 @@ def test_effective_settings_merge_defaults_and_mark_what_the_tier_ignores() -> N
         == "tier basic does not use it (tiers standard+ do)"
     )
     assert settings["restoreTesting.schedule"]["ignored"].startswith("tier basic does not use it")
-    enhanced = {entry["key"]: entry for entry in document("dr")["settings"]}
+    enhanced = {entry["key"]: entry for entry in document("dr", "enhanced")["settings"]}
     assert enhanced["audit.reportRetentionDays"]["ignored"] == "audit.enabled is false"
     assert enhanced["restoreTesting.enabled"]["ignored"] is None
 
@@ -105,9 +105,10 @@ def test_objectives_by_incident_never_read_slower_as_the_tier_goes_up() -> None:
     """Standard keeps PITR: its accidental-change and deleted-table answers are Basic's."""
     basic = document("dev")["objectives"]["byIncident"]
     standard = document("prod")["objectives"]["byIncident"]
-    enhanced = document("dr")["objectives"]["byIncident"]
+    enhanced = document("dr", "enhanced")["objectives"]["byIncident"]
+    enterprise = document("dr", "enterprise")["objectives"]["byIncident"]
     for incident in Incident:
-        for lower, higher in ((basic, standard), (standard, enhanced)):
+        for lower, higher in ((basic, standard), (standard, enhanced), (enhanced, enterprise)):
             if lower[incident]["rtoMinutes"] is None:
                 continue
             assert higher[incident]["rtoMinutes"]["max"] <= lower[incident]["rtoMinutes"]["max"]
@@ -116,7 +117,7 @@ def test_objectives_by_incident_never_read_slower_as_the_tier_goes_up() -> None:
     assert standard["purgedDocument"]["rpo"] == "1 day"  # backupSchedule's longest gap
     assert enhanced["purgedDocument"]["rpo"] == "15 minutes"
     assert standard["primaryRegionLoss"]["note"].startswith("nothing is kept outside")
-    assert TIERS[Tier.ENTERPRISE].capabilities  # the data covers every tier, enterprise too
+    assert enterprise["compromisedAccount"]["rpoMinutes"] is not None
 
 
 def test_an_hourly_backup_schedule_shortens_the_rpo_it_sets() -> None:
@@ -125,7 +126,7 @@ def test_an_hourly_backup_schedule_shortens_the_rpo_it_sets() -> None:
 
 
 def test_costs_count_fixed_items_from_the_render_and_cite_dated_list_prices() -> None:
-    costs = document("dr")["costs"]
+    costs = document("dr", "enhanced")["costs"]
     fixed = {line["price"]: line for line in costs["fixed"]}
     assert fixed["kmsKey"]["quantity"] == 7
     assert fixed["kmsKey"]["monthly"] == 7.0

@@ -64,7 +64,7 @@ def standard() -> ProgramRun:
 @pytest.fixture(scope="module")
 def enhanced() -> ProgramRun:
     """Enhanced with audit: the exports bucket, both replicas and the reports bucket."""
-    return run_program("dr", overrides={"audit": {"enabled": True}})
+    return run_program("dr", overrides={"tier": "enhanced", "audit": {"enabled": True}})
 
 
 def bucket_urns(run: ProgramRun) -> set[str]:

@@ -1,9 +1,8 @@
 """`make review`: what a config change does to the backups, data-loss risks first.
 
-Real renders of the example stacks for what the tiers build today; hand-built resources for what
-only the enterprise tier will build (table replicas, vault locks, an air-gapped vault), so each
-rule is proven before those renders exist. The enterprise review tests run by themselves as
-soon as `tier: enterprise` builds.
+Real renders of the example stacks, enterprise included; hand-built table replicas, vault locks
+and air-gapped vaults where a rule needs a change no example config makes (a lock loosened, a
+replica region dropped).
 """
 
 import os
@@ -50,7 +49,7 @@ def risk_of(result: Review, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def downgrade() -> Review:
-    return review(document("dr"), document("dr", "standard"))
+    return review(document("dr", "enhanced"), document("dr", "standard"))
 
 
 def test_an_upgrade_matches_every_resource_through_the_tier_aliases_and_finds_no_risk() -> None:
@@ -108,7 +107,10 @@ def test_enhanced_to_standard_lists_every_dr_data_holder_and_what_stops(downgrad
 
 
 def test_a_shortened_retention_says_it_applies_to_new_recovery_points_only() -> None:
-    result = review(document("dr"), document("dr", dailyRetentionDays=14, monthlyRetentionDays=200))
+    result = review(
+        document("dr", "enhanced"),
+        document("dr", "enhanced", dailyRetentionDays=14, monthlyRetentionDays=200),
+    )
     retention = [risk.message for risk in result.risks if risk.kind == "retention"]
     assert any("rule daily: recovery points kept 35 days -> 14 days" in m for m in retention)
     assert any(
@@ -133,7 +135,7 @@ def test_a_shorter_export_retention_is_flagged_as_deleting_exports_already_kept(
 
 
 def test_a_new_dr_region_is_a_replacement_of_the_whole_dr_side() -> None:
-    result = review(document("dr"), document("dr", drRegion="us-east-2"))
+    result = review(document("dr", "enhanced"), document("dr", "enhanced", drRegion="us-east-2"))
     assert result.risks[0].kind in ("blocked", "replaced")
     dr_region = next(risk.message for risk in result.risks if risk.kind == "drRegion")
     assert dr_region.startswith("drRegion us-west-2 -> us-east-2: the whole DR side is replaced")
@@ -151,12 +153,14 @@ def with_resources(base: dict[str, Any], *entries: dict[str, Any]) -> dict[str, 
 
 
 def test_a_removed_table_replica_is_a_risk_by_its_fate() -> None:
-    before = with_resources(document("dr"), replica())
-    retained = review(before, document("dr"))
+    before = with_resources(document("dr", "enhanced"), replica())
+    retained = review(before, document("dr", "enhanced"))
     message = risk_of(retained, replica()["name"])
     assert "still part of the global table: it keeps receiving, and billing" in message
     unretained = replica() | {"protect": False, "retainOnDelete": False}
-    deleted = review(with_resources(document("dr"), unretained), document("dr"))
+    deleted = review(
+        with_resources(document("dr", "enhanced"), unretained), document("dr", "enhanced")
+    )
     assert deleted.risks[0].kind == "deleted"
     assert "DELETED from AWS, with its a replica of a FormKiQ table" in deleted.risks[0].message
 
@@ -165,7 +169,10 @@ def test_a_replica_whose_key_changes_is_replaced_and_loses_its_items() -> None:
     old = replica() | {"protect": False, "retainOnDelete": False}
     new = replica() | {"protect": False, "retainOnDelete": False}
     new["inputs"] = old["inputs"] | {"kmsKeyArn": "arn:aws:kms:us-west-2:111122223333:key/new"}
-    result = review(with_resources(document("dr"), old), with_resources(document("dr"), new))
+    result = review(
+        with_resources(document("dr", "enhanced"), old),
+        with_resources(document("dr", "enhanced"), new),
+    )
     assert result.risks[0].kind == "replaced"
     assert "REPLACED (kmsKeyArn null -> " in result.risks[0].message
     assert result.risks[0].resource == f"{TABLE_REPLICA} {old['name']}"
@@ -184,15 +191,20 @@ def test_a_lock_whose_mode_or_bounds_change_is_a_risk(after: dict[str, Any], exp
     old = lock(vault)
     new = lock(vault)
     new["inputs"] = {k: v for k, v in (old["inputs"] | after).items() if v is not None}
-    result = review(with_resources(document("dr"), old), with_resources(document("dr"), new))
+    result = review(
+        with_resources(document("dr", "enhanced"), old),
+        with_resources(document("dr", "enhanced"), new),
+    )
     messages = [risk.message for risk in result.risks if risk.kind == "lock"]
     assert len(messages) == 1
     assert expected in messages[0]
 
 
 def test_a_removed_lock_and_a_removed_air_gapped_vault_are_both_listed() -> None:
-    before = with_resources(document("dr"), lock("formkiq-prod-dr-backup-vault"), air_gapped())
-    result = review(before, document("dr"))
+    before = with_resources(
+        document("dr", "enhanced"), lock("formkiq-prod-dr-backup-vault"), air_gapped()
+    )
+    result = review(before, document("dr", "enhanced"))
     lock_risk = next(risk for risk in result.risks if risk.kind == "lock")
     assert lock_risk.resource == f"{LOCK} formkiq-prod-dr-backup-vault-lock"
     assert "(compliance) removed" in lock_risk.message
@@ -203,8 +215,8 @@ def test_a_removed_lock_and_a_removed_air_gapped_vault_are_both_listed() -> None
 
 def test_an_air_gapped_vault_with_new_bounds_is_replaced() -> None:
     result = review(
-        with_resources(document("dr"), air_gapped(maximum=2555)),
-        with_resources(document("dr"), air_gapped(maximum=3650)),
+        with_resources(document("dr", "enhanced"), air_gapped(maximum=2555)),
+        with_resources(document("dr", "enhanced"), air_gapped(maximum=3650)),
     )
     assert "REPLACED (maxRetentionDays 2555 -> 3650)" in risk_of(
         result, "formkiq-prod-air-gapped-vault"
@@ -236,7 +248,7 @@ def test_text_and_json_reports_agree_on_the_risks(downgrade: Review) -> None:
 
 def test_main_exits_0_1_or_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     saved = tmp_path / "dr.json"
-    saved.write_text(__import__("json").dumps(document("dr")))
+    saved.write_text(__import__("json").dumps(document("dr", "enhanced")))
     assert main(["--from", str(saved), "--to", str(saved)]) == NO_RISK
     assert "No data-loss risk found." in capsys.readouterr().out
     assert main(["--from", str(saved), "--to", "dr:standard", "--format", "json"]) == RISKS_FOUND
@@ -260,10 +272,10 @@ def test_make_review_reports_risks_as_the_commands_exit_1() -> None:
     )
     assert result.returncode == 2  # make's own code for any failure
     assert re.search(r"make: \*\*\* \[Makefile:\d+: review\] Error 1", result.stderr)
-    assert result.stdout.startswith("## formkiq-backup review: `dr (enhanced)`")
+    assert result.stdout.startswith("## formkiq-backup review: `dr (enterprise)`")
 
 
-# --- enterprise, as soon as the tier builds -----------------------------------------------
+# --- enterprise renders -----------------------------------------------------------------------
 
 
 def test_enterprise_to_standard_lists_replicas_locks_and_the_air_gapped_vault() -> None:
@@ -277,11 +289,26 @@ def test_enterprise_to_standard_lists_replicas_locks_and_the_air_gapped_vault() 
     assert result.exit_code == RISKS_FOUND
 
 
-def test_enterprise_with_another_dr_region_replaces_the_dr_side_and_its_replicas() -> None:
+def test_enterprise_with_another_dr_region_replaces_the_dr_side_and_leaves_its_replicas() -> None:
+    """A replica is named by its region: the old region's replicas are removed from the stack (a
+    new one is added in the new region), blocked while protected, then left in the global table,
+    still receiving writes; the vaults, keys and replica buckets are replaced, empty."""
     enterprise_run()
     before = document("dr", "enterprise")
     after = document("dr", "enterprise", drRegion="us-east-2")
     result = review(before, after)
     assert any(risk.kind == "drRegion" for risk in result.risks)
-    replaced = [risk for risk in result.risks if risk.resource.startswith(TABLE_REPLICA)]
-    assert replaced and all("REPLACED" in risk.message for risk in replaced)
+    replicas = [
+        risk
+        for risk in result.risks
+        if risk.kind == "blocked" and risk.resource.startswith(TABLE_REPLICA)
+    ]
+    assert sorted(risk.resource.split()[1] for risk in replicas) == [
+        "formkiq-prod-table-replicas-documents-us-west-2",
+        "formkiq-prod-table-replicas-documentsyncs-us-west-2",
+    ]
+    assert all("still part of the global table" in risk.message for risk in replicas)
+    assert 'REPLACED (region "us-west-2" -> "us-east-2"' in risk_of(
+        result, "formkiq-prod-dr-air-gapped-vault-vault"
+    )
+    assert result.exit_code == RISKS_FOUND

@@ -14,6 +14,7 @@ from components import NotificationTopic, NotificationTopicArgs
 from formkiq_backup.config import BackupSettings
 from formkiq_backup.formkiq import FormKiQEnvironment
 from tiers.capabilities import (
+    REALISED_BY_RULES,
     REGISTRY,
     Alarm,
     BuildContext,
@@ -39,8 +40,9 @@ class TierNotBuildableError(RuntimeError):
 def missing_capabilities(
     spec: TierSpec, registry: Mapping[Capability, CapabilityBuilder] = REGISTRY
 ) -> list[Capability]:
-    """Capabilities `spec` needs that this release cannot build yet."""
-    return sorted(spec.capabilities - set(registry))
+    """Capabilities `spec` needs that this release cannot build yet (a rule's capability is
+    built by the AWS Backup builder, from the tier's rules)."""
+    return sorted(spec.capabilities - set(registry) - REALISED_BY_RULES)
 
 
 def ensure_buildable(
@@ -180,10 +182,15 @@ def build_tier(
         for role, where in regions.items()
     }
     context = BuildContext(spec, settings, environment, scopes, tags, parent=parent)
-    for builder in builders:
-        contribution = builder.build(context)
-        context.products.update(contribution.products)
-        context.contributions.append(contribution)
+    try:
+        for builder in builders:
+            contribution = builder.build(context)
+            context.products.update(contribution.products)
+            context.contributions.append(contribution)
+    except Exception as error:
+        # Resources already registered may wait for an ARN a later builder was to give.
+        context.abandon_deferred(error)
+        raise
     return Deployment(
         spec,
         environment,

@@ -40,6 +40,36 @@ class AuditOptions(TypedDict, total=False):
     """Days each audit report is kept in the reports bucket (1..36500). Default: 2555."""
 
 
+class VaultLockOptions(TypedDict, total=False):
+    """`vaultLock`: AWS Backup Vault Lock on the primary and DR vaults (enterprise): the retention every recovery point must have, and whether the lock can ever be lifted."""
+
+    mode: pulumi.Input[str]
+    """governance (removable by principals allowed to) or compliance (immutable after changeableForDays; the vault then cannot be deleted while it holds recovery points). Default: governance."""
+    min_retention_days: pulumi.Input[int]
+    """Shortest retention a recovery point or copy may have in the vaults. Default: 7."""
+    max_retention_days: pulumi.Input[int]
+    """Longest retention a recovery point or copy may have in the vaults. 0 = the longest rule's retention. Default: 0 (the longest rule's)."""
+    changeable_for_days: pulumi.Input[int]
+    """Compliance mode only: days the lock can still be changed or removed before it becomes immutable. Default: 3."""
+    acknowledge_irreversible: pulumi.Input[bool]
+    """Compliance mode only: true says you know the lock can never be lifted after changeableForDays, by anyone, AWS included. Default: false."""
+
+
+class AirGappedVaultOptions(TypedDict, total=False):
+    """`airGappedVault`: A logically air-gapped vault in drRegion receiving copies (enterprise): compliance-locked by AWS, restorable from another account."""
+
+    enabled: pulumi.Input[bool]
+    """Build the logically air-gapped vault and copy to it. Default: true."""
+    min_retention_days: pulumi.Input[int]
+    """Shortest retention a copy may have in the vault (AWS: at least 7). Default: 7."""
+    max_retention_days: pulumi.Input[int]
+    """Longest retention a copy may have in the vault. 0 = 36500, AWS's largest. Set once: the vault's lock never changes after it is created. Default: 0 (36500)."""
+    share_with_account: pulumi.Input[str]
+    """A recovery account the vault is shared with through AWS RAM, to restore from it if this account is compromised. Empty = not shared. Default: "" (not shared)."""
+    copy_tables: pulumi.Input[bool]
+    """Also copy the tables' recovery points (not only the bucket's): only once AWS lists DynamoDB as a resource a logically air-gapped vault accepts. Default: false."""
+
+
 class BasicBackupArgs(TypedDict, total=False):
     """The arguments of BasicBackup: the settings the basic tier reads from a stack
     (Pulumi.<stack>.yaml spells them as other languages do: camelCase).
@@ -75,7 +105,7 @@ class BasicBackup(TierComponent):
     dashboard_url: pulumi.Output[str]
     """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role; at enterprise, each vault lock's bounds and the air-gapped vault."""
 
     def __init__(
         self, name: str, args: BasicBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -144,7 +174,7 @@ class StandardBackup(TierComponent):
     dashboard_url: pulumi.Output[str]
     """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role; at enterprise, each vault lock's bounds and the air-gapped vault."""
 
     def __init__(
         self, name: str, args: StandardBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -235,7 +265,7 @@ class EnhancedBackup(TierComponent):
     dashboard_url: pulumi.Output[str]
     """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role; at enterprise, each vault lock's bounds and the air-gapped vault."""
 
     def __init__(
         self, name: str, args: EnhancedBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -274,14 +304,24 @@ class EnterpriseBackupArgs(TypedDict, total=False):
     """EventBridge Scheduler cron() or rate() for the system exports (standard and up); at most once a day. Default: cron(0 6 1 * ? *)."""
     export_retention_days: pulumi.Input[int]
     """Days each export is kept (61..36500; exports move to Glacier Instant Retrieval at 60 days). Default: 365."""
+    replica_regions: pulumi.Input[list[str]]
+    """More regions for DynamoDB global table replicas of Documents and DocumentSyncs, besides drRegion, which always has one (enterprise). Default: [] (drRegion only)."""
+    yearly_retention_days: pulumi.Input[int]
+    """Days each yearly recovery point is kept (enterprise; 2555 = the guide's seven years). Default: 2555."""
+    yearly_cold_storage_after_days: pulumi.Input[int]
+    """Days after which yearly recovery points of the tables move to cold storage (DynamoDB only: the bucket's stay warm). 0 = never. Default: 90."""
     restore_testing: pulumi.Input[RestoreTestingOptions]
     """AWS Backup restore testing of the protected tables and documents bucket, each restore checked against its source (enhanced and up). Each key left out takes its default."""
     audit: pulumi.Input[AuditOptions]
     """AWS Backup Audit Manager framework and reports (enterprise; enhanced with audit.enabled). Each key left out takes its default."""
+    vault_lock: pulumi.Input[VaultLockOptions]
+    """AWS Backup Vault Lock on the primary and DR vaults (enterprise): the retention every recovery point must have, and whether the lock can ever be lifted. Each key left out takes its default."""
+    air_gapped_vault: pulumi.Input[AirGappedVaultOptions]
+    """A logically air-gapped vault in drRegion receiving copies (enterprise): compliance-locked by AWS, restorable from another account. Each key left out takes its default."""
 
 
 class EnterpriseBackup(TierComponent):
-    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, vault lock, yearly rule and audit evidence (RTO target < 15 minutes). Not built by this release yet: constructing it fails, naming the capabilities it still lacks."""
+    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, locked and air-gapped vaults, a yearly rule and audit evidence (RTO target < 15 minutes with FormKiQ standing by in drRegion; about an hour without)."""
 
     tier: pulumi.Output[str]
     """The tier built: basic, standard, enhanced or enterprise."""
@@ -323,10 +363,16 @@ class EnterpriseBackup(TierComponent):
     """The Backup Audit Manager framework; null where the stack does not audit (enhanced without audit.enabled)."""
     reports_bucket: pulumi.Output[str | None]
     """The bucket the daily audit reports land in; null where the stack does not audit."""
+    table_replicas: pulumi.Output[dict[str, list[str]]]
+    """Each FormKiQ table with a global table replica, and the regions of its replicas (drRegion first, then replicaRegions)."""
+    vault_locks: pulumi.Output[dict[str, Any]]
+    """Each locked vault by name: its region, mode (governance or compliance), minRetentionDays, maxRetentionDays and changeableForDays (compliance only); the air-gapped vault's is AWS's compliance lock."""
+    air_gapped_vault_arn: pulumi.Output[str | None]
+    """The logically air-gapped vault in drRegion; null when airGappedVault.enabled is false."""
     dashboard_url: pulumi.Output[str]
     """The stack's CloudWatch dashboard (primary region): every alarm's state, then what each capability watches."""
     verify_expectations: pulumi.Output[dict[str, Any]]
-    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role."""
+    """What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults with their maximum recovery point age, replica regions; from enhanced, each replication (source, replica, region, rule, role) and the batch replication role; at enterprise, each vault lock's bounds and the air-gapped vault."""
 
     def __init__(
         self, name: str, args: EnterpriseBackupArgs, opts: pulumi.ResourceOptions | None = None

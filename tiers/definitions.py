@@ -5,7 +5,9 @@
 | basic      | PITR + S3 versioning, guarded and alarmed; one dashboard          | 1-4 h      |
 | standard   | AWS Backup vault and plans, scheduled system exports              | 2-8 h      |
 | enhanced   | cross-region copies, S3 replication, restore testing (audit: opt) | 15-60 min  |
-| enterprise | global table replicas, vault lock, yearly rule, audit             | < 15 min   |
+| enterprise | table replicas, locked and air-gapped vaults, yearly rule, audit  | < 15 min * |
+
+* with FormKiQ standing by in drRegion (docs/failover.md); about an hour without.
 
 This module is plain data (no Pulumi import), so the recovery tools can read what a tier
 promises without loading the Pulumi SDK.
@@ -35,17 +37,19 @@ class Capability(StrEnum):
     SYSTEM_EXPORTS = "scheduled exports of all system data (DynamoDB, Cognito, templates)"
     CROSS_REGION_COPIES = "cross-region copies into a DR vault and key in drRegion"
     S3_REPLICATION = "S3 cross-region replication with RTC and alarms"
-    GLOBAL_TABLE_REPLICAS = "DynamoDB global table replicas in drRegion"
-    VAULT_LOCK = "vault lock"
-    YEARLY_COLD_STORAGE = "yearly rule kept in cold storage"
+    GLOBAL_TABLE_REPLICAS = "DynamoDB global table replicas in drRegion (and replicaRegions)"
+    VAULT_LOCK = "vault lock on the primary and DR vaults"
+    AIR_GAPPED_VAULT = "a logically air-gapped vault in drRegion, receiving copies"
+    YEARLY_COLD_STORAGE = "yearly rule kept seven years, DynamoDB's points in cold storage"
     RESTORE_TESTING = "AWS Backup restore testing, each restore validated against its source"
     AUDIT = "AWS Backup Audit Manager framework and reports"
     DASHBOARD = "one CloudWatch dashboard of the stack's checks, jobs and alarms"
 
 
 # What a stack may switch off where its tier has it: restore tests cost money per test
-# (restoreTesting.enabled: false).
-SWITCHABLE_OFF = frozenset({Capability.RESTORE_TESTING})
+# (restoreTesting.enabled: false); a logically air-gapped vault is unavailable in some regions
+# and its copies are billed on their own (airGappedVault.enabled: false).
+SWITCHABLE_OFF = frozenset({Capability.RESTORE_TESTING, Capability.AIR_GAPPED_VAULT})
 
 # What puts copies or replicas in a second region: a tier with any of these needs drRegion.
 SECOND_REGION_CAPABILITIES = frozenset(
@@ -53,6 +57,7 @@ SECOND_REGION_CAPABILITIES = frozenset(
         Capability.CROSS_REGION_COPIES,
         Capability.S3_REPLICATION,
         Capability.GLOBAL_TABLE_REPLICAS,
+        Capability.AIR_GAPPED_VAULT,
     }
 )
 
@@ -62,6 +67,20 @@ class RuleKind(StrEnum):
 
     DAILY = "daily"
     MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+def rule_name(kind: RuleKind, retention_days: int) -> str:
+    """`daily_kept_35_days`: a rule's name says what it keeps (the plan, the lock checks and
+    the preview all name a rule so)."""
+    return f"{kind.value}_kept_{retention_days}_days"
+
+
+# The rule kinds a capability adds to the plan the AWS Backup builder makes (the yearly rule is
+# Enterprise's): that builder realises them, no builder of their own.
+RULE_CAPABILITIES: Mapping[RuleKind, Capability] = MappingProxyType(
+    {RuleKind.YEARLY: Capability.YEARLY_COLD_STORAGE}
+)
 
 
 class DataClass(StrEnum):
@@ -299,27 +318,46 @@ ENHANCED = STANDARD.extended(
 
 ENTERPRISE = ENHANCED.extended(
     Tier.ENTERPRISE,
-    summary="Enhanced + global table replicas, vault lock, yearly rule and audit evidence",
-    rto_target="< 15 minutes",
+    summary="Enhanced + global table replicas, locked and air-gapped vaults, a yearly rule and "
+    "audit evidence",
+    # The guide's < 15 minutes holds only with FormKiQ already deployed in drRegion against the
+    # replicas (docs/failover.md); deploying it during the incident takes about an hour more.
+    rto_target="< 15 minutes with FormKiQ standing by in drRegion; about an hour without",
     adds=frozenset(
         {
             Capability.GLOBAL_TABLE_REPLICAS,
             Capability.VAULT_LOCK,
+            Capability.AIR_GAPPED_VAULT,
             Capability.YEARLY_COLD_STORAGE,
             Capability.AUDIT,
         }
     ),
     optional_capabilities=frozenset(),
+    backup_rules=(RuleKind.DAILY, RuleKind.MONTHLY, RuleKind.YEARLY),
     objectives={
+        # Global tables replicate asynchronously, "typically within a second" (DynamoDB
+        # developer guide, "How global tables work"); the ReplicationLatency alarm and
+        # `formkiq-dr verify` hold each replica to this RPO.
         DataClass.DOCUMENT_METADATA: RecoveryObjective(
             rpo_minutes=1,
-            rto_minutes=(1, 15),
+            rto_minutes=(15, 60),
             protected_by=(
-                "DynamoDB global table replica in drRegion",
-                "DynamoDB PITR",
-                "AWS Backup copies in a locked vault",
+                "DynamoDB global table replicas in drRegion (and replicaRegions)",
+                "DynamoDB PITR (35 days) on every replica",
+                "AWS Backup daily, monthly and yearly recovery points in locked vaults, copied "
+                "to drRegion",
             ),
-            note="a replica mirrors deletes too: backups remain the defence against them",
+            note="a replica takes every write and delete too, TTL deletes and mistakes "
+            "included: those are undone from PITR or a recovery point (2-8 hours). 15 minutes "
+            "with FormKiQ standing by in drRegion; deploying it there takes about an hour",
+        ),
+        DataClass.DOCUMENT_CONTENT: replace(
+            ENHANCED.recovery_objectives[DataClass.DOCUMENT_CONTENT],
+            protected_by=(
+                "S3 versioning",
+                "S3 replication with RTC to a replica bucket in drRegion",
+                "AWS Backup copies in drRegion and in a logically air-gapped vault",
+            ),
         ),
     },
 )

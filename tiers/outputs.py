@@ -86,6 +86,9 @@ _COPIES = frozenset({Capability.CROSS_REGION_COPIES})
 _REPLICATION = frozenset({Capability.S3_REPLICATION})
 _RESTORE_TESTING = frozenset({Capability.RESTORE_TESTING})
 _AUDIT = frozenset({Capability.AUDIT})
+_REPLICAS = frozenset({Capability.GLOBAL_TABLE_REPLICAS})
+_LOCK = frozenset({Capability.VAULT_LOCK})
+_AIR_GAPPED = frozenset({Capability.AIR_GAPPED_VAULT})
 
 # In the order the stack exports them: the tier's own outputs, then each capability's.
 OUTPUTS: tuple[OutputSpec, ...] = (
@@ -175,6 +178,27 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         _AUDIT,
     ),
     OutputSpec(
+        "tableReplicas",
+        "dict[str, list[str]]",
+        "Each FormKiQ table with a global table replica, and the regions of its replicas "
+        "(drRegion first, then replicaRegions).",
+        _REPLICAS,
+    ),
+    OutputSpec(
+        "vaultLocks",
+        "dict[str, Any]",
+        "Each locked vault by name: its region, mode (governance or compliance), "
+        "minRetentionDays, maxRetentionDays and changeableForDays (compliance only); the "
+        "air-gapped vault's is AWS's compliance lock.",
+        _LOCK,
+    ),
+    OutputSpec(
+        "airGappedVaultArn",
+        "str | None",
+        "The logically air-gapped vault in drRegion; null when airGappedVault.enabled is false.",
+        _AIR_GAPPED,
+    ),
+    OutputSpec(
         "dashboardUrl",
         "str",
         "The stack's CloudWatch dashboard (primary region): every alarm's state, then what "
@@ -186,7 +210,8 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "dict[str, Any]",
         "What `formkiq-dr verify --stack-outputs` checks: tier, regions, tables, buckets, vaults "
         "with their maximum recovery point age, replica regions; from enhanced, each "
-        "replication (source, replica, region, rule, role) and the batch replication role.",
+        "replication (source, replica, region, rule, role) and the batch replication role; "
+        "at enterprise, each vault lock's bounds and the air-gapped vault.",
     ),
 )
 OUTPUTS_BY_NAME = {spec.name: spec for spec in OUTPUTS}

@@ -66,6 +66,10 @@ class Naming:
         """The vault's name; also what the posture guard looks for recovery points in."""
         return f"{self.prefix}-backup-vault"
 
+    def air_gapped_vault(self) -> str:
+        """The logically air-gapped vault's name (50 characters at most, like any vault's)."""
+        return f"{self.prefix}-airgap-vault"
+
     def function(self, purpose: str) -> str:
         """A Lambda function name (64 characters at most)."""
         return self._checked("lambda function", f"{self.prefix}-{purpose}")

@@ -214,6 +214,23 @@ class FormKiQMocks(pulumi.runtime.Mocks):
                 "name": name,
                 "arn": base.format("backup") + f"backup-vault:{name}",
             },
+            "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": {
+                "name": name,
+                "arn": base.format("backup") + f"backup-vault:{name}",
+            },
+            "aws:backup/vaultLockConfiguration:VaultLockConfiguration": {
+                "backupVaultArn": base.format("backup")
+                + f"backup-vault:{args.inputs.get('backupVaultName')}",
+            },
+            "aws:dynamodb/tableReplica:TableReplica": {
+                # The replica's ARN: the main table's name, in the replica's region.
+                "arn": base.format("dynamodb")
+                + "table/"
+                + str(args.inputs.get("globalTableArn", "")).rsplit("/", 1)[-1],
+            },
+            "aws:ram/resourceShare:ResourceShare": {
+                "arn": base.format("ram") + f"resource-share/{token}",
+            },
             "aws:backup/plan:Plan": {
                 "id": token,
                 "version": "v1",

@@ -23,6 +23,7 @@ from rich.tree import Tree
 
 from formkiq_backup.console import output_console
 from formkiq_backup.formkiq import EXCLUDED_TABLE_REASONS
+from formkiq_backup.offline import enterprise_review
 from formkiq_backup.offline.document import GLOBAL, dumps, preview_document
 from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import PROJECT_DIR, ProgramRun, StackFileError, run_program
@@ -453,6 +454,7 @@ SUMMARIES: Mapping[str, Summary] = {
     "aws:s3/bucketObjectv2:BucketObjectv2": lambda i, _: f"s3 object {i['key']}",
     "aws:scheduler/schedule:Schedule": _schedule,
     "aws:scheduler/scheduleGroup:ScheduleGroup": lambda i, _: f"schedule group {i['name']}",
+    **enterprise_review.SUMMARIES,
     "aws:sqs/queue:Queue": lambda i, _: (
         f"{i.get('name')}: kept {int(i.get('messageRetentionSeconds', 345600)) // 86400} d, "
         f"{'SSE-SQS' if i.get('sqsManagedSseEnabled') else 'UNENCRYPTED'}"
@@ -628,6 +630,7 @@ _COMPONENT_ORDER = (
     "BucketReplication",
     "ReplicationAlarms",
     "BatchReplicationRole",
+    *enterprise_review.COMPONENT_ORDER,
 )
 
 
@@ -715,7 +718,8 @@ def _render_outside_changes(run: ProgramRun, console: Console) -> None:
         if resource.inputs.get("bucket") in formkiq_buckets
     ]
     dr_region = run.outputs.get("drRegion")
-    if not configs and not dr_region:
+    enterprise = enterprise_review.outside_changes(run)
+    if not configs and not dr_region and not enterprise:
         return
     lines = [
         f"- A replication configuration on FormKiQ's bucket {config.inputs['bucket']}: the only "
@@ -738,6 +742,7 @@ def _render_outside_changes(run: ProgramRun, console: Console) -> None:
             "replica buckets and alert topic in the new region; the old ones stay in AWS with "
             "every copy and replica (retained; with protectBackups the update stops first)."
         )
+    lines += enterprise
     console.print(
         Panel(
             Text("\n".join(lines)),

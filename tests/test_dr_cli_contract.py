@@ -339,6 +339,8 @@ REPAIR = ("repair", "--table", "documents")
         (("repair", "--table", "documents", "--site", "finance", "--from-backup", "x"), "x: not"),
         (("snapshot", "--role-arn", "arn:aws:iam::123456789012:role/backup"), "with --vault"),
         (("snapshot", "--vault", "v", "--role-arn", "backup"), "not an IAM role ARN"),
+        (("snapshot", "--keep-days", "30"), "give it with --vault"),
+        (("snapshot", "--vault", "v", "--keep-days", "0"), "from 1 to 36500 days"),
         (
             ("restore-documents", "--site", "finance", "--prefix", "x", "--at", AN_HOUR_AGO),
             "--site and --prefix",

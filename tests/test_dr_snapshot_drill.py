@@ -71,7 +71,24 @@ def stubbed_backup(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         stubber.assert_no_pending_responses()
 
 
-def expect_backup_job(stubber: Stubber, table: str, states: list[str]) -> str:
+def expect_vault(stubber: Stubber, **lock: int) -> None:
+    """DescribeBackupVault's answer: the vault, with a Vault Lock's bounds when given."""
+    stubber.add_response(
+        "describe_backup_vault",
+        {
+            "BackupVaultName": "formkiq-prod-backup-vault",
+            "BackupVaultArn": (
+                f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:formkiq-prod-backup-vault"
+            ),
+            **({"Locked": True, **lock} if lock else {}),
+        },
+        {"BackupVaultName": "formkiq-prod-backup-vault"},
+    )
+
+
+def expect_backup_job(
+    stubber: Stubber, table: str, states: list[str], keep_days: int | None = None
+) -> str:
     arn = f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/{table}"
     point = f"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:recovery-point:{table}-1"
     stubber.add_response(
@@ -86,6 +103,7 @@ def expect_backup_job(stubber: Stubber, table: str, states: list[str]) -> str:
             "ResourceArn": arn,
             "IamRoleArn": f"arn:aws:iam::{MOTO_ACCOUNT}:role/backup",
             "RecoveryPointTags": {"Application": "FormKiQ", "formkiq-dr": "snapshot"},
+            **({"Lifecycle": {"DeleteAfterDays": keep_days}} if keep_days else {}),
         },
     )
     for state in states:
@@ -103,6 +121,7 @@ def expect_backup_job(stubber: Stubber, table: str, states: list[str]) -> str:
 
 
 def test_snapshot_into_a_vault_runs_aws_backup_jobs(world: World, stubbed_backup: Stubber) -> None:
+    expect_vault(stubbed_backup)
     points = {
         DOCUMENTS: expect_backup_job(
             stubbed_backup, DOCUMENTS, ["CREATED", "RUNNING", "COMPLETED"]
@@ -115,7 +134,70 @@ def test_snapshot_into_a_vault_runs_aws_backup_jobs(world: World, stubbed_backup
     assert outcome.report["summary"]["backups"] == points
 
 
+def test_snapshot_into_a_locked_vault_gives_each_job_the_lifecycle_asked_for(
+    world: World, stubbed_backup: Stubber
+) -> None:
+    """The jobs AWS receives carry `Lifecycle.DeleteAfterDays` (the stub checks the request)."""
+    expect_vault(stubbed_backup, MinRetentionDays=7, MaxRetentionDays=2555)
+    expect_backup_job(stubbed_backup, DOCUMENTS, ["COMPLETED"], keep_days=30)
+    expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"], keep_days=30)
+    outcome = world.run("snapshot", *INTO_VAULT, "--keep-days", "30")
+
+    assert outcome.exit_code == 0, outcome.report
+
+
+@pytest.mark.parametrize(
+    ("keep", "message"),
+    [
+        (
+            (),
+            "--keep-days: vault formkiq-prod-backup-vault has a Vault Lock keeping recovery "
+            "points 7 to 2555 days; a backup kept until deleted is longer than its maximum, so "
+            "AWS Backup would fail the job: give --keep-days from 7 to 2555",
+        ),
+        (
+            ("--keep-days", "3"),
+            "--keep-days 3: vault formkiq-prod-backup-vault has a Vault Lock keeping recovery "
+            "points 7 to 2555 days, and AWS Backup fails a job outside them",
+        ),
+        (
+            ("--keep-days", "3000"),
+            "--keep-days 3000: vault formkiq-prod-backup-vault has a Vault Lock keeping recovery "
+            "points 7 to 2555 days, and AWS Backup fails a job outside them",
+        ),
+    ],
+)
+def test_a_snapshot_a_locked_vault_would_fail_is_refused_before_any_job(
+    world: World, stubbed_backup: Stubber, keep: tuple[str, ...], message: str
+) -> None:
+    """Only DescribeBackupVault is answered: a StartBackupJob would fail the stub."""
+    expect_vault(stubbed_backup, MinRetentionDays=7, MaxRetentionDays=2555)
+    outcome = world.run("snapshot", *INTO_VAULT, *keep)
+
+    assert outcome.exit_code == 2
+    assert outcome.report["summary"]["error"] == message
+    assert outcome.entries("snapshot") == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--keep-days", "30"), "--keep-days is the recovery points' lifecycle in a vault"),
+        ((*INTO_VAULT, "--keep-days", "0"), "--keep-days 0: from 1 to 36500 days"),
+        ((*INTO_VAULT, "--keep-days", "36501"), "--keep-days 36501: from 1 to 36500 days"),
+    ],
+)
+def test_keep_days_is_checked_before_any_aws_call(
+    world: World, options: tuple[str, ...], message: str
+) -> None:
+    outcome = world.run("snapshot", *options)
+
+    assert outcome.exit_code == 2
+    assert message in outcome.stderr
+
+
 def test_a_failed_backup_job_fails_the_snapshot(world: World, stubbed_backup: Stubber) -> None:
+    expect_vault(stubbed_backup)
     expect_backup_job(stubbed_backup, DOCUMENTS, ["FAILED"])
     expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"])
     outcome = world.run("snapshot", *INTO_VAULT)
@@ -407,6 +489,7 @@ def test_a_backup_job_that_never_finishes_fails_at_its_deadline(
 ) -> None:
     """The one polling loop gives up at the snapshot's deadline: a failure, not a hang."""
     monkeypatch.setattr("formkiq_backup.dr.snapshot.TIMEOUT_SECONDS", 0)
+    expect_vault(stubbed_backup)
     expect_backup_job(stubbed_backup, DOCUMENTS, ["RUNNING"])
     expect_backup_job(stubbed_backup, SYNCS, ["COMPLETED"])
     outcome = world.run("snapshot", *INTO_VAULT)

@@ -35,6 +35,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from formkiq_backup.aws_rules import MAX_LIFECYCLE_DAYS
 from formkiq_backup.console import output_console
 from formkiq_backup.dr.context import DrContext, SetupError, describe_error, is_access_error
 from formkiq_backup.dr.paths import check_writable, report_files
@@ -494,12 +495,33 @@ def _shown(value: object) -> str:
     help="Word for backup names (or, with --vault, the recovery points' formkiq-dr tag), e.g. "
     "pre-upgrade: up to 64 letters, digits, '_', '.' and '-'.",
 )
-def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **options: Any) -> None:
+@click.option(
+    "--keep-days",
+    type=int,
+    default=None,
+    help="With --vault: the recovery points expire after this many days (default: kept until "
+    "deleted). A vault with a Vault Lock needs it, within the lock's minimum and maximum.",
+)
+def snapshot(
+    *,
+    vault: str | None,
+    role_arn: str | None,
+    label: str | None,
+    keep_days: int | None,
+    **options: Any,
+) -> None:
     """On-demand backups of every protected table, waited on, reported with ARNs."""
     from formkiq_backup.dr.snapshot import check_label, run_snapshot
 
     if label is not None and (problem := check_label(label)):
         refuse(f"--label {label!r}: {problem}")
+    if keep_days is not None and vault is None:
+        refuse("--keep-days is the recovery points' lifecycle in a vault: give it with --vault")
+    if keep_days is not None and not 1 <= keep_days <= MAX_LIFECYCLE_DAYS:
+        refuse(
+            f"--keep-days {keep_days}: from 1 to {MAX_LIFECYCLE_DAYS} days (AWS Backup's longest "
+            "retention)"
+        )
     if role_arn is not None and vault is None:
         refuse("--role-arn is the role AWS Backup uses: give it with --vault, or leave it out")
     if role_arn is not None and not _is_role_arn(role_arn):
@@ -508,7 +530,13 @@ def snapshot(*, vault: str | None, role_arn: str | None, label: str | None, **op
         "snapshot",
         options,
         lambda ctx, report, feedback: run_snapshot(
-            ctx, report, label=label, vault=vault, role_arn=role_arn, on_progress=feedback.step
+            ctx,
+            report,
+            label=label,
+            vault=vault,
+            role_arn=role_arn,
+            on_progress=feedback.step,
+            keep_days=keep_days,
         ),
     )
 

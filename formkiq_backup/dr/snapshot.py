@@ -1,7 +1,8 @@
 """`formkiq-dr snapshot`: on-demand backups of every protected table, before a risky change.
 
 The guide's "pre-deployment safeguards": DynamoDB on-demand backups (kept until deleted), or,
-with a vault, AWS Backup jobs (kept by the vault's rules, encrypted with its key). Each backup is
+with a vault, AWS Backup jobs (encrypted with the vault's key, kept `--keep-days` days or until
+deleted; a locked vault needs `--keep-days` within its lock's bounds). Each backup is
 waited on, so the command only succeeds once every backup can be restored from. Each is in the
 report's ledger from the moment it is asked for: a snapshot stopped while waiting still lists
 the backups it started, which stay (backups are never deleted by the command that made them).
@@ -69,12 +70,14 @@ def run_snapshot(
     vault: str | None,
     role_arn: str | None,
     on_progress: Callable[[str], None],
+    keep_days: int | None = None,
 ) -> None:
     """Back up each protected table and wait; one report entry (with the ARN) per table."""
     environment = ctx.environment
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     tables = environment.protected_tables
     names = backup_names(label, [table.name for table in tables], stamp) if not vault else {}
+    lifecycle = vault_lifecycle(ctx.client("backup"), vault, keep_days) if vault else {}
     backups: dict[str, str] = {}
     report.summary["backups"] = backups
     for table in tables:
@@ -86,7 +89,13 @@ def run_snapshot(
                 "role/service-role/AWSBackupDefaultServiceRole"
             )
             record = _aws_backup(
-                report, ctx.client("backup"), table, vault=vault, role_arn=role, label=label
+                report,
+                ctx.client("backup"),
+                table,
+                vault=vault,
+                role_arn=role,
+                label=label,
+                lifecycle=lifecycle,
             )
         else:
             record = _dynamodb_backup(report, ctx.client("dynamodb"), table.name, names[table.name])
@@ -120,8 +129,46 @@ def _dynamodb_backup(report: Report, dynamodb: Any, table: str, name: str) -> Re
     return record
 
 
+def vault_lifecycle(backup: Any, vault: str, keep_days: int | None) -> dict[str, Any]:
+    """StartBackupJob's `Lifecycle` for `--keep-days`, checked against the vault's lock first.
+
+    A vault with a Vault Lock fails any backup job whose retention is outside the lock's minimum
+    and maximum, and a job without a lifecycle is kept until deleted, longer than any maximum
+    (AWS Backup API Reference, PutBackupVaultLockConfiguration: "any backup or copy job to the
+    vault must have a lifecycle policy with a retention period equal to or shorter than the
+    maximum retention period"). Refused here, before any job starts, rather than failed by AWS
+    after the first table's job is in.
+    """
+    described = backup.describe_backup_vault(BackupVaultName=vault)
+    locked = bool(described.get("Locked")) or "MinRetentionDays" in described
+    low = int(described.get("MinRetentionDays") or 1)
+    high = described.get("MaxRetentionDays")
+    bounds = f"{low} to {high} days" if high is not None else f"at least {low} days"
+    if keep_days is None:
+        if high is not None:
+            raise SetupError(
+                f"--keep-days: vault {vault} has a Vault Lock keeping recovery points {bounds}; "
+                "a backup kept until deleted is longer than its maximum, so AWS Backup would "
+                f"fail the job: give --keep-days from {low} to {high}"
+            )
+        return {}
+    if locked and (keep_days < low or (high is not None and keep_days > int(high))):
+        raise SetupError(
+            f"--keep-days {keep_days}: vault {vault} has a Vault Lock keeping recovery points "
+            f"{bounds}, and AWS Backup fails a job outside them"
+        )
+    return {"Lifecycle": {"DeleteAfterDays": keep_days}}
+
+
 def _aws_backup(
-    report: Report, backup: Any, table: TableFacts, *, vault: str, role_arn: str, label: str | None
+    report: Report,
+    backup: Any,
+    table: TableFacts,
+    *,
+    vault: str,
+    role_arn: str,
+    label: str | None,
+    lifecycle: dict[str, Any],
 ) -> Record:
     record = report.ledger.ask(
         "snapshot",
@@ -136,6 +183,7 @@ def _aws_backup(
             ResourceArn=table.arn,
             IamRoleArn=role_arn,
             RecoveryPointTags={"Application": "FormKiQ", "formkiq-dr": label or "snapshot"},
+            **lifecycle,
         )
     job_id = job["BackupJobId"]
     record.resource.name = job_id

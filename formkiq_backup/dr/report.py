@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     pass
 
 
+def readable_time(moment: str | datetime | None) -> str:
+    """A time (ISO text or datetime) as a reader wants it in a summary: UTC, to the second."""
+    if moment is None:
+        return "unknown"
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class Status(StrEnum):
     """One line's verdict; a FAIL makes the command fail (exit 1)."""
 

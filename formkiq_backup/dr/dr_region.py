@@ -206,15 +206,27 @@ def _checksum(head: dict[str, Any]) -> str:
     return str(head.get("ETag", "")).strip('"')
 
 
-def check_dr_copies(ctx: DrContext, report: Report, wanted: DrExpectations) -> None:
+def check_dr_copies(
+    ctx: DrContext,
+    report: Report,
+    wanted: DrExpectations,
+    resources: Sequence[tuple[str, str]] | None = None,
+    *,
+    stale: Status = Status.FAIL,
+) -> None:
     """Each protected resource's newest completed copy in the DR vault, within the age limit:
-    the posture guard's own check (Check.COPY), asked in drRegion."""
+    the posture guard's own check (Check.COPY), asked in drRegion.
+
+    `resources` (name, ARN) default to FormKiQ's protected tables and bucket; a copy older than
+    the limit is `stale` (failover-check: a warning, since it can still be restored).
+    """
     if wanted.dr_vault is None or wanted.dr_region is None:
         return
-    environment = ctx.environment
     backup = ctx.client("backup", wanted.dr_region)
-    resources = [(t.name, t.arn) for t in environment.protected_tables]
-    resources += [(b.name, b.arn) for b in environment.protected_buckets]
+    if resources is None:
+        environment = ctx.environment
+        resources = [(t.name, t.arn) for t in environment.protected_tables]
+        resources += [(b.name, b.arn) for b in environment.protected_buckets]
     limit = f" (tier allows {wanted.max_age_hours} h)" if wanted.max_age_hours else ""
     for name, arn in resources:
         finding = require_access(
@@ -227,11 +239,12 @@ def check_dr_copies(ctx: DrContext, report: Report, wanted: DrExpectations) -> N
                 check=Check.COPY,
             )
         )
-        fresh = finding.compliant or (not wanted.max_age_hours and "newest" in finding.details)
+        found = "newest" in finding.details
+        fresh = finding.compliant or (not wanted.max_age_hours and found)
         report.add(
             "dr copies",
             f"{name} ({wanted.dr_region}, {wanted.dr_vault})",
-            Status.PASS if fresh else Status.FAIL,
+            Status.PASS if fresh else stale if found else Status.FAIL,
             finding.observed + (limit if "newest" in finding.details else ""),
             newest=finding.details.get("newest"),
         )

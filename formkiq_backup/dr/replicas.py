@@ -111,11 +111,18 @@ def _report_source(
 
 
 def check_replica_table(
-    ctx: DrContext, report: Report, table: str, region: str, *, required: bool
+    ctx: DrContext,
+    report: Report,
+    table: str,
+    region: str,
+    *,
+    required: bool,
+    missing_hint: str = "",
 ) -> dict[str, Any] | None:
     """The replica as its own region describes it: ACTIVE, and part of a global table.
 
-    Returns DescribeTable's `Table`, or None when there is no table of that name there.
+    Returns DescribeTable's `Table`, or None when there is no table of that name there (the
+    entry then says so, followed by `missing_hint`).
     """
     subject = f"{table} ({region})"
     bad = Status.FAIL if required else Status.INFO
@@ -126,7 +133,7 @@ def check_replica_table(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
-        report.add(TABLE_SECTION, subject, bad, f"no table {table} in {region}")
+        report.add(TABLE_SECTION, subject, bad, f"no table {table} in {region}{missing_hint}")
         return None
     status = described.get("TableStatus", "?")
     others = source_states(described)
@@ -217,12 +224,12 @@ def check_replica_lag(
         report.add(LAG_SECTION, subject, Status.INFO, detail, **data)
         return
     within = average <= rpo_minutes * 60_000
-    limit = f"the tier's RPO is {rpo_minutes} min"
+    verdict = "within" if within else "more than"
     report.add(
         LAG_SECTION,
         subject,
         Status.PASS if within else Status.FAIL,
-        f"{detail}; {limit}" if within else f"{detail}: more than {limit}",
+        f"{detail}: {verdict} the tier's RPO of {rpo_minutes} min",
         rpoMinutes=rpo_minutes,
         **data,
     )

@@ -236,6 +236,24 @@ def test_without_table_replicas_the_tables_are_information_with_what_to_do(
     assert outcome.entries("newest document") == []
 
 
+def test_a_region_with_table_replicas_only_is_not_ready_for_want_of_content(
+    side: DrSide, tmp_path: Path
+) -> None:
+    """A replicaRegions region holds the tables; the documents' content stays in drRegion."""
+    outcome = check(tmp_path, "--region", "eu-west-1", globalTableReplicaRegions=[DR, "eu-west-1"])
+
+    assert outcome.exit_code == 1
+    assert outcome.report["summary"]["region"] == "eu-west-1"
+    assert details(outcome, "documents replica") == {
+        "eu-west-1": (
+            "fail",
+            "no document content here: the stack keeps neither a replica bucket nor copies in "
+            f"eu-west-1; they are in {DR}",
+        )
+    }
+    assert {c.region for c in side.answers.calls} == {"eu-west-1"}
+
+
 def test_without_stack_outputs_formkiq_is_discovered_in_the_primary_region(
     side: DrSide,
 ) -> None:

@@ -83,6 +83,8 @@ class FailoverTarget:
 
     region: str
     primary_region: str
+    dr_region: str | None
+    """The stack's drRegion: where content and copies are, when `region` is another one."""
     source: str
     """Where the names come from, for the summary."""
     tables: tuple[tuple[str, str], ...]
@@ -105,6 +107,7 @@ def target_from_outputs(
     return FailoverTarget(
         region=region,
         primary_region=primary,
+        dr_region=expected.dr_region,
         source=f"the stack outputs {expected.source}",
         tables=tuple(
             (name, f"arn:{partition}:dynamodb:{primary}:{account_id}:table/{name}")
@@ -151,6 +154,7 @@ def target_from_tier(ctx: DrContext, spec: TierSpec, region: str) -> FailoverTar
     return FailoverTarget(
         region=region,
         primary_region=environment.region,
+        dr_region=region,
         source=f"tier {spec.tier.value}, the names the program gives",
         tables=tuple((t.name, t.arn) for t in environment.protected_tables),
         buckets=tuple((b.name, b.arn) for b in environment.protected_buckets),
@@ -376,6 +380,16 @@ def _check_documents_replica(
 ) -> None:
     """The replica bucket: there, versioned, holding objects; the newest document's content."""
     bucket = target.documents_replica
+    if bucket is None and target.dr_vault is None:
+        # A replicaRegions region: the tables are here, the documents' content is not.
+        report.add(
+            BUCKET_SECTION,
+            target.region,
+            Status.FAIL,
+            "no document content here: the stack keeps neither a replica bucket nor copies in "
+            f"{target.region}; they are in {target.dr_region}",
+        )
+        return
     if bucket is None:
         report.add(
             BUCKET_SECTION,

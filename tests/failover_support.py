@@ -28,7 +28,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.validate import validate_parameters
 
-from formkiq_backup.exports import TableExpectation, exports_bucket_name
+from formkiq_backup.exports import TableExpectation
 from formkiq_backup.offline.seed import create_formkiq_table, write_items
 from tests.dr_support import (
     BUCKET,
@@ -41,20 +41,20 @@ from tests.dr_support import (
     our_replication,
 )
 from tests.exports_support import good_exports, record_export_times, write_completed_table_export
+from tests.test_dr_verify import ARNS, VAULT, recovery_points
+from tests.test_dr_verify_dr_region import (
+    DOCUMENTS_REPLICA,
+    DR,
+    DR_VAULT,
+    EXPORTS,
+    EXPORTS_REPLICA,
+    ReplicationStatuses,
+    role,
+    write_replica,
+)
 
 PRIMARY: Final = "us-east-1"
-DR: Final = "us-west-2"
-VAULT: Final = "formkiq-prod-backup-vault"
-DR_VAULT: Final = "formkiq-prod-dr-backup-vault"
 AIR_GAPPED: Final = "formkiq-prod-dr-airgap-vault"
-EXPORTS: Final = exports_bucket_name("prod", MOTO_ACCOUNT)
-DOCUMENTS_REPLICA: Final = f"formkiq-prod-documents-dr-{MOTO_ACCOUNT}-{DR}"
-EXPORTS_REPLICA: Final = f"formkiq-prod-exports-dr-{MOTO_ACCOUNT}-{DR}"
-ARNS: Final = {
-    DOCUMENTS: f"arn:aws:dynamodb:{PRIMARY}:{MOTO_ACCOUNT}:table/{DOCUMENTS}",
-    SYNCS: f"arn:aws:dynamodb:{PRIMARY}:{MOTO_ACCOUNT}:table/{SYNCS}",
-    BUCKET: f"arn:aws:s3:::{BUCKET}",
-}
 # The newest document, added today in site finance (the seeded ones are months old).
 NEWEST_ID: Final = "0f0f0f0f-1111-4222-8333-444455556666"
 NEWEST_KEY: Final = f"finance/{NEWEST_ID}"
@@ -227,8 +227,6 @@ def _replica_tables(side: DrSide) -> None:
 def _replica_buckets(side: DrSide, monkeypatch: pytest.MonkeyPatch) -> FaithfulReplication:
     """Both replica buckets, versioned, our rule on the documents bucket; every current version
     of the documents in the replica at its version id, and S3 saying each was replicated."""
-    from tests.test_dr_verify_dr_region import ReplicationStatuses, role, write_replica
-
     s3 = side.client("s3")
     for bucket in (DOCUMENTS_REPLICA, EXPORTS_REPLICA):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": DR})
@@ -248,8 +246,6 @@ def _exports(
 ) -> None:
     """Fresh exports in the exports bucket, our rule on it, and all of it in the replica
     (tables' exports with the summary manifests DynamoDB writes, which moto does not)."""
-    from tests.test_dr_verify_dr_region import role
-
     world = side.world
     record_export_times(world.session, monkeypatch)
     expectations = good_exports(world.session, world.sample, world.pool_id)
@@ -284,21 +280,8 @@ def _recovery_points(side: DrSide) -> Answer:
     def respond(region: str, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["ResourceArn"]
         vault = VAULT if region == PRIMARY else DR_VAULT
-        now = datetime.now(UTC)
-        point = f"arn:aws:backup:{region}:{MOTO_ACCOUNT}:recovery-point"
-        return {
-            "RecoveryPoints": [
-                {
-                    "RecoveryPointArn": f"{point}:{n}",
-                    "BackupVaultName": vault,
-                    "CreationDate": now - timedelta(hours=age),
-                    "Status": "COMPLETED",
-                    "BackupSizeBytes": 123_456,
-                    "ResourceName": arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1],
-                }
-                for n, age in enumerate(side.copies.get((region, arn), []))
-            ]
-        }
+        answer: dict[str, Any] = recovery_points(arn, side.copies.get((region, arn), []), vault)
+        return answer
 
     return respond
 

@@ -16,11 +16,6 @@ from click.testing import CliRunner
 from formkiq_backup.dr.cli import cli
 from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, Outcome, World, no_aws_session, run_cli
 from tests.failover_support import (
-    ARNS,
-    DOCUMENTS_REPLICA,
-    DR,
-    DR_VAULT,
-    EXPORTS_REPLICA,
     NEWEST_ID,
     NEWEST_KEY,
     PRIMARY,
@@ -28,6 +23,8 @@ from tests.failover_support import (
     dr_side,
     enterprise_outputs,
 )
+from tests.test_dr_verify import ARNS
+from tests.test_dr_verify_dr_region import DOCUMENTS_REPLICA, DR, DR_VAULT, EXPORTS_REPLICA
 
 TABLES = {f"{DOCUMENTS} ({DR})", f"{SYNCS} ({DR})"}
 

@@ -16,15 +16,14 @@ from formkiq_backup.dr.cli import cli
 from tests.dr_support import DOCUMENTS, SYNCS, Outcome, World, no_aws_session, run_cli
 from tests.failover_support import (
     AIR_GAPPED,
-    DR,
-    DR_VAULT,
     PRIMARY,
-    VAULT,
     DrSide,
     air_gapped_vault,
     dr_side,
     enterprise_outputs,
 )
+from tests.test_dr_verify import VAULT
+from tests.test_dr_verify_dr_region import DR, DR_VAULT
 
 REPLICAS = {f"{DOCUMENTS} ({DR})", f"{SYNCS} ({DR})"}
 LOCKS = {f"{VAULT} ({PRIMARY})", f"{DR_VAULT} ({DR})", f"{AIR_GAPPED} ({DR})"}

@@ -426,33 +426,22 @@ def verify(
     **options: Any,
 ) -> None:
     """Check PITR, versioning, replication, recovery points, vault locks and replicas."""
-    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
     from formkiq_backup.dr.verify import run_verify
 
     expected = None
     if stack_outputs is not None:
-        try:
-            expected = read_stack_outputs(stack_outputs)
-        except StackOutputsError as error:
-            refuse(f"--stack-outputs {error}")
+        expected = _load_outputs(stack_outputs)
         names = tuple(vault.name for vault in expected.vaults)
-        for option, given, key, value in (
-            ("--tier", tier, "tier", expected.tier.value),
-            (
-                "--app-env (or FORMKIQ_APP_ENV)",
-                options["app_env"],
-                "appEnvironment",
-                expected.app_environment,
-            ),
-            ("--region", options["region"], "primaryRegion", expected.primary_region),
-            ("--dr-region", dr_region, "drRegion", expected.dr_region),
-            ("--vault", set(vaults) or None, "vaults", set(names)),
-        ):
-            if given is not None and given != value:
-                refuse(
-                    f"{option} {_shown(given)} disagrees with --stack-outputs {stack_outputs}, "
-                    f"whose {key} is {_shown(value)}: leave the option out, or fix it"
-                )
+        _refuse_disagreements(
+            stack_outputs,
+            [
+                ("--tier", tier, "tier", expected.tier.value),
+                (APP_ENV_OPTION, options["app_env"], "appEnvironment", expected.app_environment),
+                ("--region", options["region"], "primaryRegion", expected.primary_region),
+                ("--dr-region", dr_region, "drRegion", expected.dr_region),
+                ("--vault", set(vaults) or None, "vaults", set(names)),
+            ],
+        )
         options.update(app_env=expected.app_environment, region=expected.primary_region)
         tier, dr_region, vaults = expected.tier.value, expected.dr_region, names
     if not options["app_env"]:
@@ -465,6 +454,29 @@ def verify(
             ctx, report, Tier(tier or Tier.BASIC.value), dr_region, vaults, expected
         ),
     )
+
+
+APP_ENV_OPTION = "--app-env (or FORMKIQ_APP_ENV)"
+
+
+def _load_outputs(path: Path) -> "StackExpectations":
+    """The stack's outputs, or a usage error naming the file and the key at fault."""
+    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
+
+    try:
+        return read_stack_outputs(path)
+    except StackOutputsError as error:
+        refuse(f"--stack-outputs {error}")
+
+
+def _refuse_disagreements(path: Path, checks: Sequence[tuple[str, Any, str, Any]]) -> None:
+    """Each (option, value given, output key, the outputs' value): a value given must agree."""
+    for option, given, key, value in checks:
+        if given is not None and given != value:
+            refuse(
+                f"{option} {_shown(given)} disagrees with --stack-outputs {path}, whose {key} is "
+                f"{_shown(value)}: leave the option out, or fix it"
+            )
 
 
 FAILOVER_TIERS = (Tier.ENHANCED.value, Tier.ENTERPRISE.value)
@@ -543,27 +555,15 @@ def _failover_outputs(
 ) -> "StackExpectations":
     """The stack's outputs; the flags given must agree with them, and the region must be one
     where the stack keeps something (its drRegion by default)."""
-    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
-
-    try:
-        expected = read_stack_outputs(path)
-    except StackOutputsError as error:
-        refuse(f"--stack-outputs {error}")
-    for option, given, key, value in (
-        ("--tier", tier, "tier", expected.tier.value),
-        (
-            "--app-env (or FORMKIQ_APP_ENV)",
-            options["app_env"],
-            "appEnvironment",
-            expected.app_environment,
-        ),
-        ("--primary-region", primary_region, "primaryRegion", expected.primary_region),
-    ):
-        if given is not None and given != value:
-            refuse(
-                f"{option} {given!r} disagrees with --stack-outputs {path}, whose {key} is "
-                f"{value!r}: leave the option out, or fix it"
-            )
+    expected = _load_outputs(path)
+    _refuse_disagreements(
+        path,
+        [
+            ("--tier", tier, "tier", expected.tier.value),
+            (APP_ENV_OPTION, options["app_env"], "appEnvironment", expected.app_environment),
+            ("--primary-region", primary_region, "primaryRegion", expected.primary_region),
+        ],
+    )
     kept = [r for r in (expected.dr_region, *expected.replica_regions) if r]
     region = options["region"] or expected.dr_region
     if region is None:
@@ -1272,12 +1272,7 @@ def _read_outputs(
     """The stack's outputs when given: they must be of this environment; they give the region."""
     if stack_outputs is None:
         return None
-    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
-
-    try:
-        expected = read_stack_outputs(stack_outputs)
-    except StackOutputsError as error:
-        refuse(f"--stack-outputs {error}")
+    expected = _load_outputs(stack_outputs)
     if options["app_env"] != expected.app_environment:
         refuse(
             f"--app-env {options['app_env']!r} disagrees with --stack-outputs {stack_outputs}, "

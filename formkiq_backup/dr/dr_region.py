@@ -57,27 +57,32 @@ def dr_expectations(
             dr_region=expected.dr_region,
             max_age_hours=dr_vaults[0].max_recovery_point_age_hours if dr_vaults else None,
         )
-    environment = ctx.environment
     replicates = Capability.S3_REPLICATION in spec.capabilities
     copies = Capability.CROSS_REGION_COPIES in spec.capabilities
-    plans: list[ReplicationPlan] = []
-    if replicates and dr_region:
-        plans = planned_replications(
-            app_environment=environment.app_environment,
-            account_id=environment.account_id,
-            partition=environment.partition,
-            prefix=Naming.for_environment(environment.app_environment).prefix,
-            documents_bucket=environment.documents_bucket.name,
-            dr_region=dr_region,
-            with_exports=Capability.SYSTEM_EXPORTS in spec.capabilities,
-        )
-    vault = Naming.for_environment(environment.app_environment, ScopeRole.DR).backup_vault()
+    plans = tier_replications(ctx, spec, dr_region) if dr_region else []
+    vault = Naming.for_environment(ctx.app_environment, ScopeRole.DR).backup_vault()
     return DrExpectations(
         replications=plans,
         replication_required=replicates,
         dr_vault=vault if copies and dr_region else None,
         dr_region=dr_region,
         max_age_hours=spec.recovery_point_max_age_hours,
+    )
+
+
+def tier_replications(ctx: DrContext, spec: TierSpec, dr_region: str) -> list[ReplicationPlan]:
+    """The replications a stack of this tier makes to `dr_region`, by the program's names."""
+    if Capability.S3_REPLICATION not in spec.capabilities:
+        return []
+    environment = ctx.environment
+    return planned_replications(
+        app_environment=environment.app_environment,
+        account_id=environment.account_id,
+        partition=environment.partition,
+        prefix=Naming.for_environment(environment.app_environment).prefix,
+        documents_bucket=environment.documents_bucket.name,
+        dr_region=dr_region,
+        with_exports=Capability.SYSTEM_EXPORTS in spec.capabilities,
     )
 
 

@@ -145,11 +145,11 @@ def read_stack_outputs(path: Path) -> StackExpectations:
             _replication(reader, index, entry)
             for index, entry in enumerate(reader.list("replication", []))
         ),
-        batch_replication=_batch(reader, block.get("batchReplication")),
+        batch_replication=_batch(reader),
         vault_locks=tuple(
             _lock(reader, index, entry) for index, entry in enumerate(reader.list("vaultLocks", []))
         ),
-        air_gapped_vault=_air_gapped(reader, block.get("airGappedVault")),
+        air_gapped_vault=_air_gapped(reader),
         replica_rpo_minutes=_metadata_rpo(path, document),
     )
 
@@ -252,12 +252,10 @@ def _lock(reader: "_Reader", index: int, value: Any) -> ExpectedLock:
     )
 
 
-def _air_gapped(reader: "_Reader", value: Any) -> ExpectedAirGappedVault | None:
-    if value is None:
+def _air_gapped(reader: "_Reader") -> ExpectedAirGappedVault | None:
+    entry = reader.optional_object("airGappedVault")
+    if entry is None:
         return None
-    if not isinstance(value, dict):
-        raise reader.problem("airGappedVault", "is not a JSON object")
-    entry = _Reader(reader.path, value, reader.label("airGappedVault"))
     return ExpectedAirGappedVault(
         name=entry.text("name"),
         region=entry.optional_text("region"),
@@ -278,12 +276,10 @@ def _metadata_rpo(path: Path, document: Mapping[str, Any]) -> int | None:
 _METADATA = "documentMetadata"
 
 
-def _batch(reader: "_Reader", value: Any) -> BatchReplication | None:
-    if value is None:
+def _batch(reader: "_Reader") -> BatchReplication | None:
+    entry = reader.optional_object("batchReplication")
+    if entry is None:
         return None
-    if not isinstance(value, dict):
-        raise reader.problem("batchReplication", "is not a JSON object")
-    entry = _Reader(reader.path, value, reader.label("batchReplication"))
     return BatchReplication(
         role_arn=entry.text("roleArn"),
         report_bucket=entry.text("reportBucket"),
@@ -334,6 +330,15 @@ class _Reader:
         if not isinstance(value, list):
             raise self.problem(key, f"is {value!r}, not a list")
         return value
+
+    def optional_object(self, key: str) -> "_Reader | None":
+        """The JSON object at `key`, to read in turn; None when absent or null."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.problem(key, "is not a JSON object")
+        return _Reader(self.path, value, self.label(key))
 
     def days(self, key: str, *, unit: str = "days") -> int | None:
         """A whole number >= 1 of `unit`, or None when absent or null."""

@@ -33,8 +33,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from formkiq_backup.dr.context import DrContext, describe_error
-from formkiq_backup.dr.dr_region import DrExpectations, check_dr_copies
+from formkiq_backup.dr.dr_region import DrExpectations, check_dr_copies, tier_replications
 from formkiq_backup.dr.expectations import StackExpectations
+from formkiq_backup.dr.exports import bucket_exists
 from formkiq_backup.dr.replicas import check_replica_pitr, check_replica_table
 from formkiq_backup.dr.report import Report, Status, readable_time
 from formkiq_backup.dr.scope import bucket_sites, registry_sites
@@ -50,7 +51,7 @@ from formkiq_backup.exports import (
 )
 from formkiq_backup.items import text_of
 from formkiq_backup.posture import check_bucket_versioning
-from formkiq_backup.replication import Replicated, planned_replications
+from formkiq_backup.replication import Replicated
 from formkiq_backup.sites import DEFAULT_SITE, site_of_key, site_prefix
 from tiers.definitions import Capability, TierSpec
 from tiers.scope import Naming, ScopeRole
@@ -138,17 +139,7 @@ def target_from_tier(ctx: DrContext, spec: TierSpec, region: str) -> FailoverTar
     """What the tier keeps in `region`, by the names the program gives, for FormKiQ as
     discovered in the primary region (`ctx.discovery_region`)."""
     environment = ctx.environment
-    plans = []
-    if Capability.S3_REPLICATION in spec.capabilities:
-        plans = planned_replications(
-            app_environment=environment.app_environment,
-            account_id=environment.account_id,
-            partition=environment.partition,
-            prefix=Naming.for_environment(environment.app_environment).prefix,
-            documents_bucket=environment.documents_bucket.name,
-            dr_region=region,
-            with_exports=Capability.SYSTEM_EXPORTS in spec.capabilities,
-        )
+    plans = tier_replications(ctx, spec, region)
     replicas = {plan.replicated: plan.replica_bucket for plan in plans}
     copies = Capability.CROSS_REGION_COPIES in spec.capabilities
     return FailoverTarget(
@@ -400,7 +391,7 @@ def _check_documents_replica(
         )
         return
     s3 = ctx.client("s3", target.region)
-    if not _bucket_exists(s3, bucket):
+    if not bucket_exists(s3, bucket):
         report.add(BUCKET_SECTION, bucket, Status.FAIL, f"no bucket {bucket}: no content here")
         return
     versioning = check_bucket_versioning(s3, bucket).observed
@@ -422,16 +413,6 @@ def _check_documents_replica(
     )
     if newest is not None:
         _check_newest_content(s3, report, bucket, newest)
-
-
-def _bucket_exists(s3: Any, bucket: str) -> bool:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
-            raise
-        return False
-    return True
 
 
 def _check_newest_content(s3: Any, report: Report, bucket: str, newest: NewestDocument) -> None:
@@ -500,7 +481,7 @@ def _check_exports_replica(ctx: DrContext, report: Report, target: FailoverTarge
         )
         return
     s3 = ctx.client("s3", target.region)
-    if not _bucket_exists(s3, bucket):
+    if not bucket_exists(s3, bucket):
         report.add(EXPORTS_SECTION, bucket, Status.FAIL, f"no bucket {bucket}: no exports here")
         return
     now = datetime.now(UTC)

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.expectations import StackExpectations
-from formkiq_backup.dr.report import Report, Status, readable_time
+from formkiq_backup.dr.report import Report, Status, pitr_detail, readable_time
 from formkiq_backup.posture import check_table_pitr
 from tiers.definitions import Capability, DataClass, TierSpec
 
@@ -157,10 +157,7 @@ def check_replica_pitr(
     """PITR on the replica, asked in its region: the posture guard's own check."""
     finding = require_access(check_table_pitr(ctx.client("dynamodb", region), table))
     window = finding.details
-    detail = finding.observed
-    if window:
-        detail += f"; restorable {readable_time(window.get('earliestRestorable'))} to "
-        detail += readable_time(window.get("latestRestorable"))
+    detail = pitr_detail(finding.observed, window)
     bad = Status.FAIL if required else Status.INFO
     report.add(
         PITR_SECTION,

@@ -22,7 +22,7 @@ from formkiq_backup.dr.dr_region import (
 )
 from formkiq_backup.dr.expectations import StackExpectations
 from formkiq_backup.dr.replicas import check_global_tables, replica_expectations
-from formkiq_backup.dr.report import Report, Status, readable_time
+from formkiq_backup.dr.report import Report, Status, pitr_detail
 from formkiq_backup.dr.vault_locks import (
     check_air_gapped_vault,
     check_vault,
@@ -58,10 +58,7 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
     for table in environment.protected_tables:
         finding = require_access(check_table_pitr(dynamodb, table.name))
         window = finding.details
-        detail = finding.observed
-        if window:
-            detail += f"; restorable {readable_time(window.get('earliestRestorable'))} to "
-            detail += readable_time(window.get("latestRestorable"))
+        detail = pitr_detail(finding.observed, window)
         report.add(
             "pitr",
             table.name,

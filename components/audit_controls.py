@@ -210,10 +210,13 @@ def manual_deletion_disabled(
     )
 
 
+def _age(hours: int) -> tuple[str, int]:
+    """A recovery point age as the controls take it: whole days where it is, else hours."""
+    return ("days", hours // 24) if hours % 24 == 0 else ("hours", hours)
+
+
 def last_recovery_point_created(max_age_hours: int, resource_types: Sequence[str]) -> AuditControl:
-    unit, value = (
-        ("days", max_age_hours // 24) if max_age_hours % 24 == 0 else ("hours", max_age_hours)
-    )
+    unit, value = _age(max_age_hours)
     return AuditControl(
         "BACKUP_LAST_RECOVERY_POINT_CREATED",
         {"recoveryPointAgeUnit": unit, "recoveryPointAgeValue": str(value)},
@@ -254,9 +257,7 @@ def protected_by_vault_lock(
 def resources_in_air_gapped_vault(
     max_age_hours: int, resource_types: Sequence[str]
 ) -> AuditControl:
-    unit, value = (
-        ("days", max_age_hours // 24) if max_age_hours % 24 == 0 else ("hours", max_age_hours)
-    )
+    unit, value = _age(max_age_hours)
     return AuditControl(
         "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT",
         {"recoveryPointAgeUnit": unit, "recoveryPointAgeValue": str(value)},

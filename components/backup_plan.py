@@ -112,7 +112,8 @@ class BackupPlanArgs:
 
     def problems(self) -> list[str]:
         """Argument errors, reported before any resource is registered."""
-        found = aws_rules.selection_name_problems(self.selection_name)
+        found = aws_rules.plan_name_problems(self.plan_name)
+        found += aws_rules.selection_name_problems(self.selection_name)
         if not self.rules:
             found.append("a plan needs at least one rule")
         if not self.resource_arns:

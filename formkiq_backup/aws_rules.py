@@ -332,6 +332,14 @@ def vault_name_problems(name: str) -> list[str]:
     return [f"vault name {name!r} must match {_VAULT_NAME.pattern}"]
 
 
+def plan_name_problems(name: str) -> list[str]:
+    """Backup plan names: "1 to 50 alphanumeric or '-_.' characters" (CreateBackupPlan,
+    BackupPlanName)."""
+    if _SELECTION_NAME.match(name):
+        return []
+    return [f"plan name {name!r} must match {_SELECTION_NAME.pattern}"]
+
+
 def selection_name_problems(name: str) -> list[str]:
     """Backup selection names: letters, digits, '-', '_', '.'; at most 50 characters."""
     if _SELECTION_NAME.match(name):
@@ -407,12 +415,17 @@ def region_partitions() -> dict[str, str]:
 
     Read from botocore's bundled endpoint data, so no network call is made.
     """
+    return _service_regions("backup")
+
+
+def _service_regions(service: str) -> dict[str, str]:
+    """Every region botocore's bundled endpoint data lists for `service`, with its partition."""
     import botocore.session
 
     session = botocore.session.get_session()
     regions: dict[str, str] = {}
     for partition in session.get_available_partitions():
-        for region in session.get_available_regions("backup", partition_name=partition):
+        for region in session.get_available_regions(service, partition_name=partition):
             regions[region] = partition
     return regions
 
@@ -903,23 +916,32 @@ MIN_AIR_GAPPED_RETENTION_DAYS = 7
 # air-gapped vault", availability): two regions and two whole partitions.
 AIR_GAPPED_UNAVAILABLE_REGIONS = frozenset({"ap-southeast-5", "ca-west-1"})
 AIR_GAPPED_UNAVAILABLE_PARTITIONS = frozenset({"aws-cn", "aws-us-gov"})
-# AWS Config's RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT rules (behind the audit control) run in
-# fewer regions than the vault: "All supported AWS regions except China (Beijing), Asia Pacific
-# (Thailand), Asia Pacific (Malaysia), AWS GovCloud (US-East), AWS GovCloud (US-West), Mexico
-# (Central), Israel (Tel Aviv), Asia Pacific (Taipei), Canada West (Calgary), China (Ningxia)"
-# (AWS Config developer guide, ebs-resources-in-logically-air-gapped-vault and its siblings).
-AIR_GAPPED_CONTROL_UNAVAILABLE_REGIONS = frozenset(
+# Where AWS Config runs s3-resources-in-logically-air-gapped-vault, the rule behind the audit
+# control for the bucket: "Only available in Europe (Stockholm), Middle East (Bahrain), Asia
+# Pacific (Mumbai), Europe (Paris), US East (Ohio), Europe (Ireland), Europe (Frankfurt), South
+# America (Sao Paulo), US East (N. Virginia), Asia Pacific (Seoul), Asia Pacific (Osaka), Europe
+# (London), Asia Pacific (Tokyo), US West (Oregon), US West (N. California), Asia Pacific
+# (Singapore), Asia Pacific (Sydney), Canada (Central)" (AWS Config developer guide).
+S3_AIR_GAPPED_CONTROL_REGIONS = frozenset(
     {
-        "cn-north-1",
-        "cn-northwest-1",
-        "ap-southeast-7",
-        "ap-southeast-5",
-        "us-gov-east-1",
-        "us-gov-west-1",
-        "mx-central-1",
-        "il-central-1",
-        "ap-east-2",
-        "ca-west-1",
+        "eu-north-1",
+        "me-south-1",
+        "ap-south-1",
+        "eu-west-3",
+        "us-east-2",
+        "eu-west-1",
+        "eu-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "eu-west-2",
+        "ap-northeast-1",
+        "us-west-2",
+        "us-west-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ca-central-1",
     }
 )
 # A 12-digit AWS account id, as AWS RAM names a principal account.
@@ -979,17 +1001,11 @@ def lock_bound_problems(
     return problems
 
 
+@cache
 def dynamodb_region_partitions() -> dict[str, str]:
     """Every region DynamoDB runs in, mapped to its partition (botocore's endpoint data).
 
     Global tables "are available in all Regions where DynamoDB is available" (DynamoDB
     developer guide, "Global tables"), so a replica region is one of these.
     """
-    import botocore.session
-
-    session = botocore.session.get_session()
-    regions: dict[str, str] = {}
-    for partition in session.get_available_partitions():
-        for region in session.get_available_regions("dynamodb", partition_name=partition):
-            regions[region] = partition
-    return regions
+    return _service_regions("dynamodb")

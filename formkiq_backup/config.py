@@ -483,16 +483,20 @@ class AirGappedVaultSettings:
     enabled: bool
     min_retention_days: int
     max_retention_days: int | None
-    """None: the longest retention of any rule copying into it."""
+    """None: AWS's largest, 36500 days (see `max_days`)."""
     share_with_account: str | None
     """An account AWS RAM shares the vault with, to restore from it; None: not shared."""
     copy_tables: bool
     """Copy the tables' recovery points there too, not only the bucket's (see the README)."""
 
-    def max_for(self, retentions: "Iterable[aws_rules.Retention]") -> int:
+    @property
+    def max_days(self) -> int:
+        """The vault's maximum retention. Its compliance lock is AWS's, set once at creation
+        (AWS Backup developer guide, "Logically air-gapped vault"), so the default does not
+        follow the rules' retentions: a longer yearly rule must never need a new vault."""
         if self.max_retention_days is not None:
             return self.max_retention_days
-        return max((kept.days for kept in retentions), default=self.min_retention_days)
+        return aws_rules.MAX_LIFECYCLE_DAYS
 
 
 LOCK_GOVERNANCE, LOCK_COMPLIANCE = "governance", "compliance"
@@ -966,11 +970,11 @@ class BackupSettings:
                 sub_key(
                     "maxRetentionDays",
                     "integer",
-                    "Longest retention a copy may have in the vault. 0 = the longest rule's "
-                    "retention.",
+                    "Longest retention a copy may have in the vault. 0 = 36500, AWS's largest. "
+                    "Set once: the vault's lock never changes after it is created.",
                     "0 or 1..36500; at least the longest rule's retention",
                     0,
-                    default_note="the longest rule's",
+                    default_note="36500",
                     parse=_optional_days,
                 ),
                 sub_key(
@@ -978,8 +982,8 @@ class BackupSettings:
                     "string",
                     "A recovery account the vault is shared with through AWS RAM, to restore "
                     "from it if this account is compromised. Empty = not shared.",
-                    "a 12-digit account id, not this account; the share must be accepted "
-                    "there within 12 hours",
+                    "a 12-digit account id: the recovery account, another than this one; the share "
+                    "must be accepted there within 12 hours",
                     "",
                     default_note="not shared",
                     parse=_account,
@@ -1721,7 +1725,7 @@ def _lock_problems(
         ]
     gapped: AirGappedVaultSettings | None = valid.get("air_gapped_vault")
     if gapped is not None and gapped.enabled and Capability.AIR_GAPPED_VAULT in spec.capabilities:
-        maximum = gapped.max_for(retentions)
+        maximum = gapped.max_days
         problems += [
             ConfigProblem(
                 (

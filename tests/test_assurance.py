@@ -347,6 +347,16 @@ def test_the_audit_controls_are_what_the_tier_promises_with_the_stacks_settings(
             "parameters": {"maxRestoreTime": "60"},
             "scope": types,
         },
+        # The vault lock's own bounds: 7 days up to the yearly rule's seven years.
+        "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK": {
+            "parameters": {"maxRetentionDays": "2555", "minRetentionDays": "7"},
+            "scope": types,
+        },
+        # Only the bucket's points are copied air-gapped (airGappedVault.copyTables false).
+        "RESOURCES_IN_LOGICALLY_AIR_GAPPED_VAULT": {
+            "parameters": {"recoveryPointAgeUnit": "hours", "recoveryPointAgeValue": "26"},
+            "scope": {"complianceResourceTypes": ["S3"]},
+        },
     }
 
 
@@ -699,6 +709,7 @@ def test_the_dashboard_is_built_from_what_the_capabilities_contributed(
         "## Posture checks",
         "## Backup and restore jobs",
         "## Exports",
+        "## Table replicas",
         "## Restore tests",
     ]
     validations = metrics["Restore test validations (1 = passed, 0 = failed)"]

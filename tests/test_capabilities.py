@@ -18,9 +18,16 @@ from formkiq_backup.discovery import PulumiInvokeReader, discover
 from formkiq_backup.offline.program import ProgramRun, run_offline, run_program
 from formkiq_backup.offline.samples import sample_formkiq
 from tiers.builder import TierNotBuildableError, build_tier, ensure_buildable
-from tiers.capabilities import BUILDABLE, REGISTRY, BuildContext, CapabilityBuilder, Contribution
+from tiers.capabilities import (
+    BUILDABLE,
+    REALISED_BY_RULES,
+    REGISTRY,
+    BuildContext,
+    CapabilityBuilder,
+    Contribution,
+)
 from tiers.capabilities.base import Product
-from tiers.definitions import STANDARD, TIERS, Capability, Tier
+from tiers.definitions import RULE_CAPABILITIES, STANDARD, TIERS, Capability, Tier
 from tiers.scope import Naming, ScopeRole
 
 DR_REGION = "us-west-2"
@@ -96,8 +103,14 @@ def _topic_policy_services(run: ProgramRun, topic_name: str) -> Any:
     return sorted(services)
 
 
-def test_buildable_capabilities_are_the_registry() -> None:
-    assert frozenset(REGISTRY) == BUILDABLE
+def test_buildable_capabilities_are_the_registry_and_the_rules_the_plan_builder_realises() -> None:
+    assert frozenset(REGISTRY) | REALISED_BY_RULES == BUILDABLE
+    # A rule's capability (the yearly rule) has no builder: each is a rule kind of the tiers
+    # that have it, which the AWS Backup builder turns into a rule of the plan.
+    assert not REALISED_BY_RULES & frozenset(REGISTRY)
+    for kind, capability in RULE_CAPABILITIES.items():
+        for spec in TIERS.values():
+            assert (capability in spec.capabilities) == (kind in spec.backup_rules), spec.tier
     assert all(builder.capability is capability for capability, builder in REGISTRY.items())
     for spec in TIERS.values():
         if spec.capabilities <= BUILDABLE:
@@ -153,7 +166,11 @@ def test_single_region_tiers_open_no_dr_scope() -> None:
 
 
 def test_a_builder_whose_needs_come_later_fails_before_anything_is_registered() -> None:
-    registry = {Capability.GLOBAL_TABLE_REPLICAS: DrVaultBuilder(), **REGISTRY}
+    # The DR vault builder first, where the primary vault it needs is not made yet.
+    registry: dict[Capability, CapabilityBuilder] = {
+        Capability.GLOBAL_TABLE_REPLICAS: DrVaultBuilder(),
+        **{c: b for c, b in REGISTRY.items() if c is not Capability.GLOBAL_TABLE_REPLICAS},
+    }
 
     run = run_offline(
         lambda: ensure_buildable(DR_SPEC, registry), sample=sample_formkiq(), raise_errors=False
@@ -245,3 +262,37 @@ def test_a_copies_builder_that_does_not_take_the_copy_destination_is_refused_bef
     on it for ever, so the tier is refused before anything is registered."""
     with pytest.raises(TierNotBuildableError, match="must complete the vault the primary plan"):
         ensure_buildable(TIERS[Tier.ENHANCED], _registry(CopiesWithoutTheirVault()))
+
+
+class CopiesThatFail(CopiesWithoutTheirVault):
+    """A copies builder that takes the copy destination, then fails before giving it."""
+
+    needs: ClassVar[frozenset[Product]] = frozenset({Product.COPY_DESTINATION})
+
+    def build(self, context: BuildContext) -> Contribution:
+        raise ValueError("the DR vault could not be built")
+
+
+def test_a_builder_that_fails_after_the_plan_waits_for_its_vault_stops_the_program() -> None:
+    """The plan is registered with the DR vault's ARN still to come: a failure before that ARN
+    is given fails the plan too, with the reason, instead of leaving `pulumi up` waiting."""
+    settings = parse_settings(
+        {"tier": "enhanced", "appEnvironment": "prod", "drRegion": DR_REGION}, "us-east-1"
+    )
+    run = run_offline(
+        lambda: build_tier(
+            TIERS[Tier.ENHANCED],
+            settings,
+            discover(PulumiInvokeReader(), "prod"),
+            _registry(CopiesThatFail()),
+        ),
+        sample=sample_formkiq(),
+        raise_errors=False,
+    )
+
+    assert run.error is not None
+    assert "the DR vault could not be built" in str(run.error)
+    # The plan waited for the vault: it was never sent with a copy action to nowhere.
+    registered = {r.type for r in run.resources}
+    assert "aws:backup/vault:Vault" in registered
+    assert "aws:backup/plan:Plan" not in registered

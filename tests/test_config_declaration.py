@@ -45,6 +45,7 @@ def test_the_tiers_needing_a_dr_region_follow_from_their_capabilities() -> None:
         Capability.CROSS_REGION_COPIES,
         Capability.S3_REPLICATION,
         Capability.GLOBAL_TABLE_REPLICAS,
+        Capability.AIR_GAPPED_VAULT,
     } == SECOND_REGION_CAPABILITIES
 
 

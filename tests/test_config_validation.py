@@ -98,17 +98,22 @@ BAD_INPUTS |= {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
-def test_bad_input_is_rejected_before_any_resource_or_aws_call(case: str) -> None:
-    overrides, fragments = BAD_INPUTS[case]
-    run = run_program("prod", overrides=overrides, raise_errors=False)
-
+def assert_refused_before_anything(case: str, run: ProgramRun, fragments: list[str]) -> None:
+    """The run stopped with every fragment in its message, before any resource or AWS call."""
     assert run.error is not None, f"{case}: the program accepted it"
     message = str(run.error)
     for fragment in fragments:
         assert fragment in message, f"{case}: {fragment!r} missing from:\n{message}"
     assert run.resources == [], f"{case}: resources were registered before the error"
     assert run.invokes == [], f"{case}: AWS was called before the error"
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
+def test_bad_input_is_rejected_before_any_resource_or_aws_call(case: str) -> None:
+    overrides, fragments = BAD_INPUTS[case]
+    run = run_program("prod", overrides=overrides, raise_errors=False)
+
+    assert_refused_before_anything(case, run, fragments)
 
 
 def test_a_bad_retention_is_reported_once_not_again_against_cold_storage() -> None:

@@ -1,4 +1,5 @@
-"""The Enhanced tier (Pulumi.dr.yaml) against a sample FormKiQ: every kind of data in drRegion.
+"""The Enhanced tier (Pulumi.dr.yaml moved to enhanced) against a sample FormKiQ: every kind of
+data in drRegion.
 
 Each render of the program is shared by the tests of this module (module-scoped fixtures): a
 run takes seconds, the assertions on it none.
@@ -36,14 +37,20 @@ DR_DATA_HOLDERS = {
 }
 
 
+def run_enhanced(raise_errors: bool = True, **overrides: object) -> ProgramRun:
+    """Pulumi.dr.yaml (an enterprise stack) as an enhanced one; its enterprise keys are ignored
+    with a warning."""
+    return run_program("dr", overrides={"tier": "enhanced", **overrides}, raise_errors=raise_errors)
+
+
 @pytest.fixture(scope="module")
 def enhanced() -> ProgramRun:
-    return run_program("dr")
+    return run_enhanced()
 
 
 @pytest.fixture(scope="module")
 def unprotected() -> ProgramRun:
-    return run_program("dr", overrides={"protectBackups": False})
+    return run_enhanced(protectBackups=False)
 
 
 def _policy(resource: RegisteredResource, key: str = "policy") -> list[dict[str, Any]]:
@@ -494,7 +501,7 @@ def test_going_from_enhanced_to_standard_keeps_every_replica_and_recovery_point(
 def test_a_new_dr_region_replaces_the_dr_side_and_keeps_the_old_one(
     enhanced: ProgramRun,
 ) -> None:
-    moved = run_program("dr", overrides={"drRegion": "eu-west-1"})
+    moved = run_enhanced(drRegion="eu-west-1")
     plan = replacement_plan(enhanced, moved)
 
     # Every DR data holder is replaced (region is a replacing input); the old ones are blocked
@@ -529,7 +536,7 @@ def test_a_bad_dr_region_stops_the_enhanced_program_before_any_resource(
 ) -> None:
     """The config checks themselves are in test_config_validation.py; this proves the whole
     program stops on them before registering anything or calling AWS."""
-    run = run_program("dr", overrides={"drRegion": dr_region}, raise_errors=False)
+    run = run_enhanced(raise_errors=False, drRegion=dr_region)
 
     assert message in str(run.error)
     assert "drRegion" in str(run.error)
@@ -539,7 +546,7 @@ def test_a_bad_dr_region_stops_the_enhanced_program_before_any_resource(
 
 def test_dr_names_fit_aws_limits_for_the_longest_app_environment() -> None:
     longest = "customer-acme-europe-prod-1"  # 27 characters: FormKiQ's longest
-    run = run_program("dr", overrides={"appEnvironment": longest})
+    run = run_enhanced(appEnvironment=longest)
 
     buckets = [r.inputs["bucket"] for r in run.of_type("aws:s3/bucket:Bucket")]
     assert len(buckets) == 3 and all(len(name) <= 63 for name in buckets), buckets

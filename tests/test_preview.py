@@ -386,7 +386,7 @@ def test_a_saved_review_of_a_rejected_stack_stays_empty_and_the_terminal_lists_e
 
 @pytest.fixture(scope="module")
 def dr_render() -> str:
-    """The example enhanced stack, rendered once for the tests below."""
+    """The example stack (enterprise, with a DR region), rendered once for the tests below."""
     return rendered("dr")
 
 

@@ -203,16 +203,16 @@ def test_prod_stack_builds_against_every_formkiq_layout(version: str) -> None:
     ]
 
 
-def test_enterprise_says_it_is_not_implemented_before_calling_aws() -> None:
-    run = run_program(
-        "prod", overrides={"tier": "enterprise", "drRegion": "us-west-2"}, raise_errors=False
-    )
+def test_a_standard_stack_moved_to_enterprise_builds_with_only_a_dr_region_added() -> None:
+    """Every enterprise key has a default: drRegion is the one thing a stack must add."""
+    run = run_program("prod", overrides={"tier": "enterprise", "drRegion": "us-west-2"})
 
-    assert "tier 'enterprise' is not implemented yet" in str(run.error)
-    assert "global table replicas" in str(run.error)
-    assert "cross-region copies" not in str(run.error)  # Enhanced's capabilities are built
-    assert run.resources == []
-    assert run.invokes == []
+    assert run.outputs["tier"] == "enterprise"
+    assert run.outputs["tableReplicas"] == {
+        "formkiq-core-prod-documents": ["us-west-2"],
+        "formkiq-core-prod-documentsyncs": ["us-west-2"],
+    }
+    assert run.outputs["airGappedVaultArn"].startswith("arn:aws:backup:us-west-2:")
 
 
 def test_missing_formkiq_parameter_fails_naming_it_before_any_resource() -> None:

@@ -16,7 +16,6 @@ from formkiq_backup.offline.mocks import RegisteredResource
 from formkiq_backup.offline.program import ProgramRun, run_offline, run_program
 from formkiq_backup.offline.samples import sample_formkiq
 from tests.component_support import fingerprint
-from tiers.builder import TierNotBuildableError
 from tiers.component_base import TierComponent, _plain, type_token
 from tiers.components import (
     BasicBackup,
@@ -24,6 +23,7 @@ from tiers.components import (
     EnhancedBackup,
     EnhancedBackupArgs,
     EnterpriseBackup,
+    EnterpriseBackupArgs,
     StandardBackup,
     StandardBackupArgs,
 )
@@ -229,14 +229,40 @@ def test_a_python_program_is_warned_in_its_own_names() -> None:
     ]
 
 
-def test_a_tier_a_later_release_builds_fails_as_not_implemented_before_any_aws_call() -> None:
-    run = failing(EnterpriseBackup, {"app_environment": "prod", "dr_region": "us-west-2"})
+def test_the_enterprise_component_builds_its_replicas_locks_and_air_gapped_vault() -> None:
+    outputs: dict[str, object] = {}
 
-    assert isinstance(run.error, TierNotBuildableError)
-    assert "tier 'enterprise' is not implemented yet" in str(run.error)
-    assert "global table replicas" in str(run.error)
-    assert run.resources == []
-    assert run.invokes == []
+    def program() -> None:
+        args = cast(
+            EnterpriseBackupArgs,
+            {
+                **PROD,
+                "dr_region": "us-west-2",
+                "replica_regions": ["eu-west-1"],
+                "vault_lock": {"min_retention_days": 30},
+            },
+        )
+        backup = EnterpriseBackup("prod", args)
+        backup.table_replicas.apply(lambda replicas: outputs.update(replicas=replicas))
+        backup.vault_locks.apply(lambda locks: outputs.update(locks=locks))
+
+    run = run_offline(program, sample=sample_formkiq())
+
+    assert run.error is None
+    replicas = run.of_type("aws:dynamodb/tableReplica:TableReplica")
+    assert sorted(r.inputs["region"] for r in replicas) == [
+        "eu-west-1",
+        "eu-west-1",
+        "us-west-2",
+        "us-west-2",
+    ]
+    assert outputs["replicas"] == {
+        "formkiq-core-prod-documents": ["us-west-2", "eu-west-1"],
+        "formkiq-core-prod-documentsyncs": ["us-west-2", "eu-west-1"],
+    }
+    locks = cast(dict[str, dict[str, object]], outputs["locks"])
+    assert locks["formkiq-prod-backup-vault"]["minRetentionDays"] == 30
+    assert run.one("aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault")
 
 
 def test_the_enhanced_component_builds_its_dr_side_and_declares_its_outputs() -> None:

@@ -182,10 +182,15 @@ def build_tier(
         for role, where in regions.items()
     }
     context = BuildContext(spec, settings, environment, scopes, tags, parent=parent)
-    for builder in builders:
-        contribution = builder.build(context)
-        context.products.update(contribution.products)
-        context.contributions.append(contribution)
+    try:
+        for builder in builders:
+            contribution = builder.build(context)
+            context.products.update(contribution.products)
+            context.contributions.append(contribution)
+    except Exception as error:
+        # Resources already registered may wait for an ARN a later builder was to give.
+        context.abandon_deferred(error)
+        raise
     return Deployment(
         spec,
         environment,

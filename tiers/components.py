@@ -63,7 +63,7 @@ class AirGappedVaultOptions(TypedDict, total=False):
     min_retention_days: pulumi.Input[int]
     """Shortest retention a copy may have in the vault (AWS: at least 7). Default: 7."""
     max_retention_days: pulumi.Input[int]
-    """Longest retention a copy may have in the vault. 0 = the longest rule's retention. Default: 0 (the longest rule's)."""
+    """Longest retention a copy may have in the vault. 0 = 36500, AWS's largest. Set once: the vault's lock never changes after it is created. Default: 0 (36500)."""
     share_with_account: pulumi.Input[str]
     """A recovery account the vault is shared with through AWS RAM, to restore from it if this account is compromised. Empty = not shared. Default: "" (not shared)."""
     copy_tables: pulumi.Input[bool]

@@ -94,18 +94,23 @@ def outside_changes(run: ProgramRun) -> list[str]:
         lines.append(
             "- COMPLIANCE vault locks: after changeableForDays they can never be changed or "
             "removed, by anyone, and their vaults cannot be deleted while they hold recovery "
-            "points. Review minRetentionDays and maxRetentionDays before the grace period ends."
+            "points. Every lock argument forces a new lock, which AWS refuses after that date: "
+            "review minRetentionDays and maxRetentionDays (and the retentions they admit) "
+            "before the grace period ends."
         )
     elif locks:
         lines.append(
-            "- Governance vault locks: a change of vaultLock replaces each lock (Pulumi stops "
-            "while protectBackups is true: set it false for that one update); jobs outside the "
-            "new bounds fail, recovery points already there keep their lifecycle."
+            "- Governance vault locks: a change of vaultLock (or a longer yearly rule, which "
+            "raises the default maximum) replaces each lock: the new one is put over the old, "
+            "which is retained, never deleted (Pulumi stops while protectBackups is true: set it "
+            "false for that one update). Recovery points already in a vault keep their lifecycle."
         )
     if run.of_type(AIR_GAPPED_VAULT):
         lines.append(
-            "- The logically air-gapped vault is compliance-locked by AWS and cannot be deleted "
-            "while it holds copies: removing it from the stack leaves it (retained)."
+            "- The logically air-gapped vault is compliance-locked by AWS from its creation, "
+            "with the bounds it is created with, and cannot be deleted while it holds copies: "
+            "removing it from the stack leaves it (retained), its copies expiring by their "
+            "lifecycle."
         )
     return lines
 
@@ -121,8 +126,9 @@ def _replica_lines(replicas: list[Any]) -> list[str]:
         "through the primary table's stream to FormKiQ's stream consumers; for 24 hours after a "
         "replica is added the table cannot be deleted (a FormKiQ stack deletion fails); if "
         "CloudFormation replaces or deletes a table, its replicas are orphaned.",
-        "- Replicas are NEVER deleted by this stack: moving below enterprise, or removing a "
-        "region from replicaRegions, leaves each replica and its items in place (retained; "
-        "with protectBackups the update stops first). Deleting a replica deletes its items: to "
-        "retire one and keep its data, disassociate it (README, 'Retiring a table replica').",
+        "- Replicas are NEVER deleted by this stack: moving below enterprise, removing a "
+        "region from replicaRegions or changing drRegion leaves each replica and its items in "
+        "place, still replicating (retained; with protectBackups the update stops first). "
+        "Deleting a replica deletes its items: to retire one and keep its data, disassociate "
+        "it once it has left the stack (README, 'Retiring a table replica').",
     ]

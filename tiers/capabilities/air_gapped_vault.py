@@ -42,13 +42,12 @@ class AirGappedVaultBuilder:
         settings = context.settings
         wanted = settings.air_gapped_vault
         destination = context.product(Product.AIR_GAPPED_DESTINATION, AirGappedDestination)
-        retentions = settings.retentions(context.spec.backup_rules)
         vault = AirGappedVault(
             dr.naming.resource("air-gapped-vault"),
             AirGappedVaultArgs(
                 vault_name=dr.naming.air_gapped_vault(),
                 min_retention_days=wanted.min_retention_days,
-                max_retention_days=wanted.max_for(retentions),
+                max_retention_days=wanted.max_days,
                 share_with_account=wanted.share_with_account,
                 protect=settings.protect_backups,
                 region=dr.region,
@@ -59,11 +58,12 @@ class AirGappedVaultBuilder:
         destination.resolve(vault.vault_arn)
         copied = (["DynamoDB"] if destination.copies_tables else []) + ["S3"]
         max_age = context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
-        # The AWS Config rule behind the control does not run in every region the vault does.
+        # Evidence only for the bucket, and only where AWS Config runs the rule behind it:
+        # s3-resources-in-logically-air-gapped-vault is "Only available in" some regions (AWS
+        # Config developer guide); no such rule is documented for DynamoDB.
         evidence = (
-            [controls.resources_in_air_gapped_vault(max_age, copied)]
-            if context.primary.where.region_name
-            not in aws_rules.AIR_GAPPED_CONTROL_UNAVAILABLE_REGIONS
+            [controls.resources_in_air_gapped_vault(max_age, ["S3"])]
+            if context.primary.where.region_name in aws_rules.S3_AIR_GAPPED_CONTROL_REGIONS
             else []
         )
         return Contribution(

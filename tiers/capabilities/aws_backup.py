@@ -26,7 +26,14 @@ from components import (
 from components import audit_controls as controls
 from formkiq_backup import aws_rules
 from formkiq_backup.config import BackupSettings
-from tiers.capabilities.base import STACK_TAG, Alarm, BuildContext, Contribution, Product
+from tiers.capabilities.base import (
+    STACK_TAG,
+    Alarm,
+    BuildContext,
+    Contribution,
+    DeferredArn,
+    Product,
+)
 from tiers.definitions import Capability, RuleKind, rule_name
 from tiers.scope import ScopeRole
 
@@ -64,22 +71,20 @@ class AirGappedDestination:
 
 @dataclass(frozen=True)
 class _CopyTargets:
-    """The vaults the rules copy into, each a deferred ARN its builder resolves."""
+    """The vaults the rules copy into, each an ARN the builder of that vault gives later."""
 
-    dr: pulumi.Output[str] | None = None
-    resolve_dr: Callable[[pulumi.Output[str]], None] | None = None
-    air_gapped: pulumi.Output[str] | None = None
-    resolve_air_gapped: Callable[[pulumi.Output[str]], None] | None = None
+    dr: DeferredArn | None = None
+    air_gapped: DeferredArn | None = None
     air_gapped_tables: bool = False
 
     def products(self, backup_role_arn: pulumi.Output[str]) -> dict[Product, object]:
-        """What the builders of those vaults complete: each resolver, and the role copying."""
+        """What the builders of those vaults complete: each ARN to give, and the role copying."""
         found: dict[Product, object] = {}
-        if self.resolve_dr is not None:
-            found[Product.COPY_DESTINATION] = CopyDestination(self.resolve_dr, backup_role_arn)
-        if self.resolve_air_gapped is not None:
+        if self.dr is not None:
+            found[Product.COPY_DESTINATION] = CopyDestination(self.dr.resolve, backup_role_arn)
+        if self.air_gapped is not None:
             found[Product.AIR_GAPPED_DESTINATION] = AirGappedDestination(
-                self.resolve_air_gapped, self.air_gapped_tables
+                self.air_gapped.resolve, self.air_gapped_tables
             )
         return found
 
@@ -128,37 +133,18 @@ class AwsBackupBuilder:
             context.child_opts(),
         )
         targets = _copy_targets(context)
-        rules = [backup_rule(kind, settings) for kind in context.spec.backup_rules]
-        tables = [t.arn for t in environment.protected_tables]
-        buckets = [b.arn for b in environment.protected_buckets]
-        # The bucket in a plan of its own when only its recovery points go air-gapped.
-        bucket_apart = targets.air_gapped is not None and not targets.air_gapped_tables
-        plan = BackupPlan(
-            naming.resource("backup-plan"),
-            self._plan_args(
-                context,
-                vault,
-                naming.resource("backup-plan"),
-                naming.resource("protected-data"),
-                [_copied(rule, targets, air_gapped=targets.air_gapped_tables) for rule in rules],
-                tables if bucket_apart else tables + buckets,
-            ),
-            context.child_opts(),
-        )
-        if bucket_apart and buckets:
-            # S3 has no cold tier: the bucket's rules (and copies) keep every point warm.
+        plans = self._plans(context, vault, targets)
+        # Every plan's arguments are checked before the first is registered: a registered plan
+        # waits for the vaults it copies into, which a failure here would never build.
+        problems = [problem for _, args in plans for problem in args.problems()]
+        if problems:
+            raise ValueError("AWS Backup plans: " + "; ".join(problems))
+        (name, args), *others = plans
+        plan = BackupPlan(name, args, context.child_opts())
+        for other_name, other_args in others:
+            # One service role for every plan: the DR key grants it, and restores reuse it.
             BackupPlan(
-                naming.resource("documents-backup-plan"),
-                self._plan_args(
-                    context,
-                    vault,
-                    naming.resource("documents-backup-plan"),
-                    naming.resource("protected-documents"),
-                    [_copied(rule.warm(), targets, air_gapped=True) for rule in rules],
-                    buckets,
-                    role_arn=plan.role_arn,
-                ),
-                context.child_opts(),
+                other_name, replace(other_args, role_arn=plan.role_arn), context.child_opts()
             )
         max_age_hours = (
             context.spec.recovery_point_max_age_hours or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS
@@ -192,59 +178,81 @@ class AwsBackupBuilder:
                         "arn": vault.vault_arn,
                         "region": scope.where.region_name,
                         "maxRecoveryPointAgeHours": max_age_hours,
-                        "locked": False,
+                        "locked": Capability.VAULT_LOCK in context.spec.capabilities,
                     }
                 ]
             },
             products={Product.PRIMARY_VAULT: vault, **targets.products(plan.role_arn)},
         )
 
+    @classmethod
+    def _plans(
+        cls, context: BuildContext, vault: BackupVault, targets: _CopyTargets
+    ) -> list[tuple[str, BackupPlanArgs]]:
+        """The plan of every protected resource; where only the bucket's recovery points go to
+        the air-gapped vault, the tables' plan and the bucket's (a copy action copies every
+        resource its plan selects). Names fit AWS's 50 characters for the longest prefix."""
+        rules = [backup_rule(kind, context.settings) for kind in context.spec.backup_rules]
+        tables = [t.arn for t in context.environment.protected_tables]
+        buckets = [b.arn for b in context.environment.protected_buckets]
+        if targets.air_gapped is None or targets.air_gapped_tables or not buckets:
+            every = [_copied(rule, targets, air_gapped=targets.air_gapped_tables) for rule in rules]
+            return [
+                cls._plan(context, vault, "backup-plan", "protected-data", every, tables + buckets)
+            ]
+        return [
+            cls._plan(
+                context,
+                vault,
+                "backup-plan",
+                "protected-data",
+                [_copied(rule, targets, air_gapped=False) for rule in rules],
+                tables,
+            ),
+            # S3 has no cold tier in a plan's lifecycle (AWS Backup would ignore the setting:
+            # API_Lifecycle), so the bucket's rules say none.
+            cls._plan(
+                context,
+                vault,
+                "documents-plan",
+                "documents",
+                [_copied(rule.warm(), targets, air_gapped=True) for rule in rules],
+                buckets,
+            ),
+        ]
+
     @staticmethod
-    def _plan_args(  # noqa: PLR0917  # one plan's own values beside the shared context
+    def _plan(  # noqa: PLR0917  # one plan's own values beside the shared context
         context: BuildContext,
         vault: BackupVault,
-        plan_name: str,
-        selection_name: str,
+        plan: str,
+        selection: str,
         rules: Sequence[BackupRule],
         resource_arns: Sequence[str],
-        role_arn: pulumi.Input[str] | None = None,
-    ) -> BackupPlanArgs:
-        environment = context.environment
-        return BackupPlanArgs(
-            plan_name=plan_name,
-            selection_name=selection_name,
+    ) -> tuple[str, BackupPlanArgs]:
+        naming, environment = context.primary.naming, context.environment
+        return naming.resource(plan), BackupPlanArgs(
+            plan_name=naming.resource(plan),
+            selection_name=naming.resource(selection),
             vault_name=vault.vault_name,
             rules=rules,
             resource_arns=resource_arns,
             account_id=environment.account_id,
             partition=environment.partition,
             protect=context.settings.protect_backups,
-            role_arn=role_arn,
             region=context.primary.region,
             tags=context.tags,
         )
 
 
 def _copy_targets(context: BuildContext) -> _CopyTargets:
-    """Deferred ARNs of the vaults the tier copies into, to be resolved by their builders."""
+    """ARNs of the vaults the tier copies into, each given later by its builder."""
     capabilities = context.spec.capabilities
-    targets = _CopyTargets()
-    if Capability.CROSS_REGION_COPIES in capabilities:
-        dr: pulumi.Output[str]
-        resolve_dr: Callable[[pulumi.Output[str]], None]
-        dr, resolve_dr = pulumi.deferred_output()
-        targets = replace(targets, dr=dr, resolve_dr=resolve_dr)
-    if Capability.AIR_GAPPED_VAULT in capabilities:
-        air_gapped: pulumi.Output[str]
-        resolve_air_gapped: Callable[[pulumi.Output[str]], None]
-        air_gapped, resolve_air_gapped = pulumi.deferred_output()
-        targets = replace(
-            targets,
-            air_gapped=air_gapped,
-            resolve_air_gapped=resolve_air_gapped,
-            air_gapped_tables=context.settings.air_gapped_vault.copy_tables,
-        )
-    return targets
+    return _CopyTargets(
+        dr=context.defer() if Capability.CROSS_REGION_COPIES in capabilities else None,
+        air_gapped=context.defer() if Capability.AIR_GAPPED_VAULT in capabilities else None,
+        air_gapped_tables=context.settings.air_gapped_vault.copy_tables,
+    )
 
 
 def _copied(rule: BackupRule, targets: _CopyTargets, *, air_gapped: bool) -> BackupRule:
@@ -252,9 +260,9 @@ def _copied(rule: BackupRule, targets: _CopyTargets, *, air_gapped: bool) -> Bac
     `air_gapped`, to the air-gapped vault, kept as long and always warm: whether an air-gapped
     vault tiers copies to cold storage is not documented, and a warm copy is valid either way."""
     if targets.dr is not None:
-        rule = rule.copied_to(targets.dr)
+        rule = rule.copied_to(targets.dr.output)
     if air_gapped and targets.air_gapped is not None:
-        rule = rule.copied_to(targets.air_gapped, warm=True)
+        rule = rule.copied_to(targets.air_gapped.output, warm=True)
     return rule
 
 

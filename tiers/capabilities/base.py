@@ -9,7 +9,7 @@ metrics it watches (the dashboard shows both), the audit controls that evidence 
 for the builders after it.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -48,6 +48,40 @@ DEFERRED_PRODUCTS: Mapping[Product, Capability] = {
     Product.COPY_DESTINATION: Capability.CROSS_REGION_COPIES,
     Product.AIR_GAPPED_DESTINATION: Capability.AIR_GAPPED_VAULT,
 }
+
+
+class BuildAbandonedError(RuntimeError):
+    """A capability failed to build: what waited for a value it was to give fails too."""
+
+
+class DeferredArn:
+    """An ARN resources are registered with before the resource it names exists.
+
+    One builder registers resources that wait for it (the plan's copy actions wait for the
+    vault they copy into); a later builder gives its value (pulumi.deferred_output). If any
+    builder fails first, `abandon` fails what waits with the reason, so `pulumi up` stops on
+    the error instead of waiting for ever for a value no builder will give.
+    """
+
+    def __init__(self) -> None:
+        self.output: pulumi.Output[str]
+        self._resolve: Callable[[pulumi.Output[str]], None]
+        self.output, self._resolve = pulumi.deferred_output()
+        self.resolved = False
+
+    def resolve(self, value: pulumi.Output[str]) -> None:
+        self.resolved = True
+        self._resolve(value)
+
+    def abandon(self, reason: BaseException) -> None:
+        """Fail every resource waiting for this ARN (nothing happens once it is resolved)."""
+        if self.resolved:
+            return
+
+        def fail(_: object) -> str:
+            raise BuildAbandonedError(f"not built: {reason}") from reason
+
+        self.resolve(pulumi.Output.from_input("").apply(fail))
 
 
 @dataclass(frozen=True)
@@ -127,6 +161,19 @@ class BuildContext:
     contributions: list[Contribution] = field(default_factory=list)
     """What the builders before this one contributed: the audit framework and the dashboard,
     registered last, gather their controls, widgets and alarms from it."""
+    deferred: list[DeferredArn] = field(default_factory=list)
+    """Every ARN a builder handed out for a later builder to give (`defer`)."""
+
+    def defer(self) -> DeferredArn:
+        """An ARN a later builder gives; abandoned if the build fails before it does."""
+        deferred = DeferredArn()
+        self.deferred.append(deferred)
+        return deferred
+
+    def abandon_deferred(self, reason: BaseException) -> None:
+        """Fail whatever still waits for an ARN no builder will now give."""
+        for deferred in self.deferred:
+            deferred.abandon(reason)
 
     def child_opts(self, **options: Any) -> pulumi.ResourceOptions:
         """Options for a component a builder registers: parented where the tier says."""

@@ -86,7 +86,7 @@ class CrossRegionCopiesBuilder:
                         # recov-point-create-a-copy.html): the same age limit applies.
                         "maxRecoveryPointAgeHours": context.spec.recovery_point_max_age_hours
                         or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
-                        "locked": False,
+                        "locked": Capability.VAULT_LOCK in context.spec.capabilities,
                     }
                 ]
             },

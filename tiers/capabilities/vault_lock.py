@@ -71,7 +71,7 @@ class VaultLockBuilder:
                     context.dr.where.region_name,
                     LockMode.COMPLIANCE.value,
                     air.min_retention_days,
-                    air.max_for(retentions),
+                    air.max_days,
                     None,
                 )
             )

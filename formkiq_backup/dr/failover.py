@@ -70,7 +70,6 @@ _DOCUMENTS_TABLE = re.compile(r"-documents$")
 # FormKiQ's inserteddate: yyyy-MM-dd'T'HH:mm:ssZ (core DateUtil), e.g. 2026-05-01T12:00:00+0000.
 _INSERTED = "%Y-%m-%dT%H:%M:%S%z"
 
-TABLE_SECTION = "replica table"
 COUNT_SECTION = "item count"
 NEWEST_SECTION = "newest document"
 BUCKET_SECTION = "documents replica"

@@ -217,8 +217,9 @@ _NOT_REPLICATED = (
 def _count_items(ctx: DrContext, report: Report, table: str, region: str) -> None:
     """An exact count by Scan with `Select=COUNT`, stopped at EXACT_COUNT_LIMIT scanned items.
 
-    A Scan reads every item (and bills the reads) even when it returns only the count
-    (DynamoDB developer guide, "Scanning tables": Select COUNT, ScannedCount).
+    A Scan reads every item it evaluates (and bills the reads) even when it returns only the
+    count; `Limit` caps the items evaluated, `ScannedCount` says how many were, and no
+    `LastEvaluatedKey` means the table was read to its end (DynamoDB API reference, Scan).
     """
     dynamodb = ctx.client("dynamodb", region)
     counted = scanned = 0

@@ -7,7 +7,8 @@ check, whoever asks.
   reference, ReplicaDescription).
 - The replica region's own view: DescribeTable there (`TableStatus`, `Replicas[]` naming the
   other regions, `ItemCount`), and DescribeContinuousBackups there: PITR is a setting of each
-  replica, off unless set ("Point-in-time recovery", DynamoDB developer guide; the stack sets it).
+  replica (Pulumi's `aws.dynamodb.TableReplica` leaves it off unless `point_in_time_recovery`
+  is set; the stack sets it, components/table_replicas.py).
 - Lag: CloudWatch's `AWS/DynamoDB` `ReplicationLatency`, in milliseconds, "emitted for every
   source- and destination-Region pair" (DynamoDB developer guide, "Monitoring global tables"),
   with dimensions `TableName` and `ReceivingRegion`, published in the source region, where the

@@ -187,18 +187,27 @@ class PulumiInvokeReader:
 class Boto3Reader:
     """Reads through boto3: the recovery CLI's credentials (profile, region, endpoint URL)."""
 
-    def __init__(self, session: "boto3.session.Session", client_config: Any = None) -> None:
+    def __init__(
+        self,
+        session: "boto3.session.Session",
+        client_config: Any = None,
+        region: str | None = None,
+    ) -> None:
         self._session = session
         self._config = client_config
+        self._region = region
+        """Where to read, when not the session's region."""
 
     def _client(self, service: str) -> Any:
-        return self._session.client(service, config=self._config)  # type: ignore[call-overload]
+        return self._session.client(  # type: ignore[call-overload]
+            service, region_name=self._region, config=self._config
+        )
 
     def identity(self) -> AccountIdentity:
         caller = self._client("sts").get_caller_identity()
         return AccountIdentity(
             account_id=caller["Account"],
-            region=self._session.region_name or "us-east-1",
+            region=self._region or self._session.region_name or "us-east-1",
             partition=caller["Arn"].split(":")[1],
         )
 

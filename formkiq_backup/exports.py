@@ -271,6 +271,18 @@ def check_table_export(
     return _judged(export_set, completed, live, in_progress, limit=limit, now=now)
 
 
+def check_table_export_in_bucket(
+    s3: Any, bucket: str, table: str, table_arn: str, *, limit: timedelta, now: datetime
+) -> ExportFinding:
+    """The newest export of `table` whose summary manifest is in `bucket`: for a bucket
+    ListExports does not know, such as the exports bucket's replica in drRegion."""
+    export_set = f"{ExportSet.DYNAMODB.value}/{table}"
+    completed = _newest_in_bucket(s3, bucket, table, table_arn)
+    if completed is None:
+        return ExportFinding(export_set, State.MISSING, f"no export of {table} in {bucket}")
+    return _judged(export_set, completed, None, "", limit=limit, now=now)
+
+
 def _failed(export_set: str, newest: Mapping[str, Any]) -> ExportFinding:
     why = newest.get("FailureMessage") or newest.get("FailureCode") or "no reason given"
     return ExportFinding(
@@ -340,16 +352,18 @@ def _judged(
     limit: timedelta,
     now: datetime,
 ) -> ExportFinding:
-    """GOOD, or STALE when older than the schedule allows."""
+    """GOOD, or STALE when older than the schedule allows. `live`: the table's approximate
+    item count, None where the table is not asked (an export read from a replica bucket)."""
     when = export.when
     found = (
         f" (found from {export.summary_key}: ListExports lists only the past 90 days)"
-        if export.summary_key
+        if export.summary_key and live is not None
         else ""
     )
+    table_count = "" if live is None else f", table has about {live}"
     detail = (
-        f"newest {_iso(when)} ({_age(now - when)} old), {export.items} items exported, "
-        f"table has about {live}{in_progress}{found}"
+        f"newest {_iso(when)} ({_age(now - when)} old), {export.items} items exported"
+        f"{table_count}{in_progress}{found}"
     )
     data = {
         "exportArn": export.export_arn,

@@ -117,6 +117,14 @@ MID_COMMAND: list[tuple[str, tuple[str, ...], tuple[str, str]]] = [
         ("users", "export", "--out", "{out}"),
         ("cognito-identity-provider", "ListUsers"),
     ),
+    (
+        "failover-check",
+        (
+            "failover-check",
+            *("--tier", "enterprise", "--primary-region", "us-east-1", "--region", "us-west-2"),
+        ),
+        ("dynamodb", "DescribeTable"),
+    ),
 ]
 
 
@@ -351,6 +359,18 @@ REPAIR = ("repair", "--table", "documents")
         ),
         (("restore-documents", "--prefix", "", "--at", AN_HOUR_AGO), "--prefix '' is the whole"),
         (("drill", "--from-backup", "arn:aws:backup:x"), "not a DynamoDB backup ARN"),
+        (("failover-check", "--tier", "enterprise", "--region", "us-west-2"), "--primary-region"),
+        (
+            ("failover-check", "--tier", "enterprise", "--primary-region", "us-east-1"),
+            "give --region",
+        ),
+        (
+            (
+                "failover-check",
+                *("--tier", "enhanced", "--primary-region", "us-west-2", "--region", "us-west-2"),
+            ),
+            "--region and --primary-region are both us-west-2",
+        ),
     ],
 )
 def test_conflicting_or_missing_options_are_refused_before_any_aws_call(

@@ -321,7 +321,7 @@ class EnterpriseBackupArgs(TypedDict, total=False):
 
 
 class EnterpriseBackup(TierComponent):
-    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, locked and air-gapped vaults, a yearly rule and audit evidence (RTO target < 15 minutes with FormKiQ standing by in drRegion; about an hour without)."""
+    """The enterprise tier of FormKiQ's backup guide: Enhanced + global table replicas, locked and air-gapped vaults, a yearly rule and audit evidence (RTO target < 15 minutes only for a small deployment with FormKiQ standing by in drRegion; otherwise the time to copy the replicas into it, as a rehearsal measures)."""
 
     tier: pulumi.Output[str]
     """The tier built: basic, standard, enhanced or enterprise."""

@@ -43,7 +43,7 @@ from formkiq_backup.dr.report import EXIT_FAILED, EXIT_SETUP, Outcome, Report, S
 from formkiq_backup.dr.tables import SourceWriteRefusedError, check_backup_arn
 from formkiq_backup.dr.users import ImportResult
 from formkiq_backup.sites import is_site_id
-from tiers.definitions import Tier
+from tiers.definitions import TIERS, Tier
 
 if TYPE_CHECKING:
     from formkiq_backup.dr.expectations import StackExpectations
@@ -428,33 +428,22 @@ def verify(
     **options: Any,
 ) -> None:
     """Check PITR, versioning, replication, recovery points, vault locks and replicas."""
-    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
     from formkiq_backup.dr.verify import run_verify
 
     expected = None
     if stack_outputs is not None:
-        try:
-            expected = read_stack_outputs(stack_outputs)
-        except StackOutputsError as error:
-            refuse(f"--stack-outputs {error}")
+        expected = _load_outputs(stack_outputs)
         names = tuple(vault.name for vault in expected.vaults)
-        for option, given, key, value in (
-            ("--tier", tier, "tier", expected.tier.value),
-            (
-                "--app-env (or FORMKIQ_APP_ENV)",
-                options["app_env"],
-                "appEnvironment",
-                expected.app_environment,
-            ),
-            ("--region", options["region"], "primaryRegion", expected.primary_region),
-            ("--dr-region", dr_region, "drRegion", expected.dr_region),
-            ("--vault", set(vaults) or None, "vaults", set(names)),
-        ):
-            if given is not None and given != value:
-                refuse(
-                    f"{option} {_shown(given)} disagrees with --stack-outputs {stack_outputs}, "
-                    f"whose {key} is {_shown(value)}: leave the option out, or fix it"
-                )
+        _refuse_disagreements(
+            stack_outputs,
+            [
+                ("--tier", tier, "tier", expected.tier.value),
+                (APP_ENV_OPTION, options["app_env"], "appEnvironment", expected.app_environment),
+                ("--region", options["region"], "primaryRegion", expected.primary_region),
+                ("--dr-region", dr_region, "drRegion", expected.dr_region),
+                ("--vault", set(vaults) or None, "vaults", set(names)),
+            ],
+        )
         options.update(app_env=expected.app_environment, region=expected.primary_region)
         tier, dr_region, vaults = expected.tier.value, expected.dr_region, names
     if not options["app_env"]:
@@ -467,6 +456,163 @@ def verify(
             ctx, report, Tier(tier or Tier.BASIC.value), dr_region, vaults, expected
         ),
     )
+
+
+APP_ENV_OPTION = "--app-env (or FORMKIQ_APP_ENV)"
+
+
+def _load_outputs(path: Path) -> "StackExpectations":
+    """The stack's outputs, or a usage error naming the file and the key at fault."""
+    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
+
+    try:
+        return read_stack_outputs(path)
+    except StackOutputsError as error:
+        refuse(f"--stack-outputs {error}")
+
+
+def _refuse_disagreements(path: Path, checks: Sequence[tuple[str, Any, str, Any]]) -> None:
+    """Each (option, value given, output key, the outputs' value): a value given must agree."""
+    for option, given, key, value in checks:
+        if given is not None and given != value:
+            refuse(
+                f"{option} {_shown(given)} disagrees with --stack-outputs {path}, whose {key} is "
+                f"{_shown(value)}: leave the option out, or fix it"
+            )
+
+
+FAILOVER_TIERS = (Tier.ENHANCED.value, Tier.ENTERPRISE.value)
+
+
+@cli.command("failover-check")
+@common_options_app_env_optional
+@click.option(
+    "--stack-outputs",
+    "stack_outputs",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="JSON of `pulumi stack output --json`: the names of what the stack keeps in the region; "
+    "the primary region is never called. --region defaults to its drRegion.",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(FAILOVER_TIERS),
+    default=None,
+    help="Without --stack-outputs: what the stack keeps in the region.",
+)
+@click.option(
+    "--primary-region",
+    default=None,
+    help="Without --stack-outputs: where FormKiQ runs now (discovered there, from SSM).",
+)
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Also count each replica table's items with a Scan (reads every item, up to "
+    "1,000,000 a table); DescribeTable's count is updated only about every six hours.",
+)
+def failover_check(
+    *,
+    stack_outputs: Path | None,
+    tier: str | None,
+    primary_region: str | None,
+    exact: bool,
+    **options: Any,
+) -> None:
+    """What a FormKiQ deployed in --region (the DR region) would find there, read-only.
+
+    Replica tables (status, PITR, item count, newest document), the replica bucket, the DR
+    vault's newest recovery points, the newest exports, and what is missing. Exit code 0 ready,
+    1 not ready, 2 usage or access error.
+    """
+    from formkiq_backup.dr.failover import (
+        run_failover_check,
+        target_from_outputs,
+        target_from_tier,
+    )
+
+    if stack_outputs is not None:
+        expected = _failover_outputs(stack_outputs, tier, primary_region, options)
+
+        def from_outputs(ctx: DrContext, report: Report, feedback: Feedback) -> None:
+            caller = ctx.client("sts").get_caller_identity()
+            partition = str(caller["Arn"]).split(":")[1]
+            target = target_from_outputs(expected, ctx.region, caller["Account"], partition)
+            run_failover_check(ctx, report, target, exact=exact, on_step=feedback.step)
+
+        execute("failover-check", options, from_outputs)
+    primary = _failover_flags(tier, primary_region, options)
+
+    def from_tier(ctx: DrContext, report: Report, feedback: Feedback) -> None:
+        ctx.discovery_region = primary
+        target = target_from_tier(ctx, TIERS[Tier(str(tier))], ctx.region)
+        report.summary["tier"] = tier
+        run_failover_check(ctx, report, target, exact=exact, on_step=feedback.step)
+
+    execute("failover-check", options, from_tier)
+
+
+def _failover_outputs(
+    path: Path, tier: str | None, primary_region: str | None, options: dict[str, Any]
+) -> "StackExpectations":
+    """The stack's outputs; the flags given must agree with them, and the region must be one
+    where the stack keeps something (its drRegion by default)."""
+    expected = _load_outputs(path)
+    _refuse_disagreements(
+        path,
+        [
+            ("--tier", tier, "tier", expected.tier.value),
+            (APP_ENV_OPTION, options["app_env"], "appEnvironment", expected.app_environment),
+            ("--primary-region", primary_region, "primaryRegion", expected.primary_region),
+        ],
+    )
+    kept = [r for r in (expected.dr_region, *expected.replica_regions) if r]
+    region = options["region"] or expected.dr_region
+    if region is None:
+        refuse(
+            f"--stack-outputs {path}: the stack keeps nothing in a second region (drRegion is "
+            "none): there is nothing to fail over to"
+        )
+    if region == expected.primary_region:
+        refuse(
+            f"--region {region} is the primary region: give the region to fail over to "
+            f"({', '.join(dict.fromkeys(kept))})"
+        )
+    if region not in kept:
+        refuse(
+            f"--region {region}: the stack keeps nothing there; it keeps copies or replicas in "
+            f"{', '.join(dict.fromkeys(kept))}"
+        )
+    options.update(app_env=expected.app_environment, region=region)
+    return expected
+
+
+def _failover_flags(tier: str | None, primary_region: str | None, options: dict[str, Any]) -> str:
+    """Without the stack's outputs: the environment, the tier, both regions, all given."""
+    from formkiq_backup.dr.context import is_region_name
+
+    if not options["app_env"]:
+        refuse("give --app-env (or FORMKIQ_APP_ENV), or --stack-outputs FILE")
+    if tier is None:
+        refuse(
+            f"give --tier ({' or '.join(FAILOVER_TIERS)}): what the stack keeps in the region; "
+            "or --stack-outputs FILE"
+        )
+    if options["region"] is None:
+        refuse("give --region: the region to fail over to (the stack's drRegion)")
+    if primary_region is None:
+        refuse(
+            "give --primary-region: where FormKiQ runs now, to discover it there; or "
+            "--stack-outputs FILE, which needs no call to that region"
+        )
+    if not is_region_name(primary_region):
+        refuse(f"--primary-region {primary_region!r} is not an AWS region name such as us-east-1")
+    if primary_region == options["region"]:
+        refuse(
+            f"--region and --primary-region are both {primary_region}: --region is the region "
+            "to fail over to"
+        )
+    return primary_region
 
 
 def _shown(value: object) -> str:
@@ -1155,12 +1301,7 @@ def _read_outputs(
     """The stack's outputs when given: they must be of this environment; they give the region."""
     if stack_outputs is None:
         return None
-    from formkiq_backup.dr.expectations import StackOutputsError, read_stack_outputs
-
-    try:
-        expected = read_stack_outputs(stack_outputs)
-    except StackOutputsError as error:
-        refuse(f"--stack-outputs {error}")
+    expected = _load_outputs(stack_outputs)
     if options["app_env"] != expected.app_environment:
         refuse(
             f"--app-env {options['app_env']!r} disagrees with --stack-outputs {stack_outputs}, "

@@ -64,7 +64,15 @@ class SetupError(RuntimeError):
 # The services formkiq-dr calls, by the identifier in their endpoint variable's name
 # (AWS_ENDPOINT_URL_<SERVICE>; "Identifiers for service-specific endpoints", AWS SDKs and Tools
 # Reference Guide: https://docs.aws.amazon.com/sdkref/latest/guide/ss-endpoints-table.html).
-ENDPOINT_SERVICES = ("BACKUP", "COGNITO_IDENTITY_PROVIDER", "DYNAMODB", "S3", "SSM", "STS")
+ENDPOINT_SERVICES = (
+    "BACKUP",
+    "CLOUDWATCH",
+    "COGNITO_IDENTITY_PROVIDER",
+    "DYNAMODB",
+    "S3",
+    "SSM",
+    "STS",
+)
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", *(f"AWS_ENDPOINT_URL_{s}" for s in ENDPOINT_SERVICES))
 _ENDPOINT_EXAMPLE = "such as http://127.0.0.1:4566 or https://dynamodb.eu-west-1.amazonaws.com"
 
@@ -181,6 +189,11 @@ def is_access_error(error: BaseException) -> bool:
     return False
 
 
+def is_region_name(text: str) -> bool:
+    """Whether `text` is shaped like an AWS region name (us-east-1, us-gov-west-1)."""
+    return _REGION.match(text) is not None
+
+
 def region_source(region: str | None) -> str:
     """Where the region came from, to name it in an error."""
     if region:
@@ -213,6 +226,9 @@ class DrContext:
     app_environment: str
     _clients: dict[tuple[str, str | None], Any] = field(default_factory=dict)
     _environment: FormKiQEnvironment | None = None
+    discovery_region: str | None = None
+    """Where FormKiQ is discovered, when not the session's region (failover-check runs in the
+    DR region and discovers FormKiQ in the primary one)."""
 
     @classmethod
     def create(
@@ -237,7 +253,7 @@ class DrContext:
                 "no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), "
                 "or give the profile a region"
             )
-        if not _REGION.match(session.region_name):
+        if not is_region_name(session.region_name):
             raise SetupError(
                 f"{region_source(region)} {session.region_name!r} is not an AWS region name "
                 "such as us-east-1"
@@ -267,14 +283,13 @@ class DrContext:
     def environment(self) -> FormKiQEnvironment:
         """The FormKiQ environment, discovered exactly as the Pulumi program discovers it."""
         if self._environment is None:
+            where = self.discovery_region or self.region
+            reader = Boto3Reader(self.session, CLIENT_CONFIG, region=self.discovery_region)
             try:
-                self._environment = discover(
-                    Boto3Reader(self.session, CLIENT_CONFIG), self.app_environment
-                )
+                self._environment = discover(reader, self.app_environment)
             except DiscoveryError as error:
-                raise SetupError(f"{error} (region {self.region})") from error
+                raise SetupError(f"{error} (region {where})") from error
             except (ClientError, BotoCoreError) as error:
-                raise SetupError(
-                    f"discovering FormKiQ in {self.region}: {describe_error(error)}"
-                ) from error
+                problem = describe_error(error)
+                raise SetupError(f"discovering FormKiQ in {where}: {problem}") from error
         return self._environment

@@ -57,27 +57,32 @@ def dr_expectations(
             dr_region=expected.dr_region,
             max_age_hours=dr_vaults[0].max_recovery_point_age_hours if dr_vaults else None,
         )
-    environment = ctx.environment
     replicates = Capability.S3_REPLICATION in spec.capabilities
     copies = Capability.CROSS_REGION_COPIES in spec.capabilities
-    plans: list[ReplicationPlan] = []
-    if replicates and dr_region:
-        plans = planned_replications(
-            app_environment=environment.app_environment,
-            account_id=environment.account_id,
-            partition=environment.partition,
-            prefix=Naming.for_environment(environment.app_environment).prefix,
-            documents_bucket=environment.documents_bucket.name,
-            dr_region=dr_region,
-            with_exports=Capability.SYSTEM_EXPORTS in spec.capabilities,
-        )
-    vault = Naming.for_environment(environment.app_environment, ScopeRole.DR).backup_vault()
+    plans = tier_replications(ctx, spec, dr_region) if dr_region else []
+    vault = Naming.for_environment(ctx.app_environment, ScopeRole.DR).backup_vault()
     return DrExpectations(
         replications=plans,
         replication_required=replicates,
         dr_vault=vault if copies and dr_region else None,
         dr_region=dr_region,
         max_age_hours=spec.recovery_point_max_age_hours,
+    )
+
+
+def tier_replications(ctx: DrContext, spec: TierSpec, dr_region: str) -> list[ReplicationPlan]:
+    """The replications a stack of this tier makes to `dr_region`, by the program's names."""
+    if Capability.S3_REPLICATION not in spec.capabilities:
+        return []
+    environment = ctx.environment
+    return planned_replications(
+        app_environment=environment.app_environment,
+        account_id=environment.account_id,
+        partition=environment.partition,
+        prefix=Naming.for_environment(environment.app_environment).prefix,
+        documents_bucket=environment.documents_bucket.name,
+        dr_region=dr_region,
+        with_exports=Capability.SYSTEM_EXPORTS in spec.capabilities,
     )
 
 
@@ -206,15 +211,27 @@ def _checksum(head: dict[str, Any]) -> str:
     return str(head.get("ETag", "")).strip('"')
 
 
-def check_dr_copies(ctx: DrContext, report: Report, wanted: DrExpectations) -> None:
+def check_dr_copies(
+    ctx: DrContext,
+    report: Report,
+    wanted: DrExpectations,
+    resources: Sequence[tuple[str, str]] | None = None,
+    *,
+    stale: Status = Status.FAIL,
+) -> None:
     """Each protected resource's newest completed copy in the DR vault, within the age limit:
-    the posture guard's own check (Check.COPY), asked in drRegion."""
+    the posture guard's own check (Check.COPY), asked in drRegion.
+
+    `resources` (name, ARN) default to FormKiQ's protected tables and bucket; a copy older than
+    the limit is `stale` (failover-check: a warning, since it can still be restored).
+    """
     if wanted.dr_vault is None or wanted.dr_region is None:
         return
-    environment = ctx.environment
     backup = ctx.client("backup", wanted.dr_region)
-    resources = [(t.name, t.arn) for t in environment.protected_tables]
-    resources += [(b.name, b.arn) for b in environment.protected_buckets]
+    if resources is None:
+        environment = ctx.environment
+        resources = [(t.name, t.arn) for t in environment.protected_tables]
+        resources += [(b.name, b.arn) for b in environment.protected_buckets]
     limit = f" (tier allows {wanted.max_age_hours} h)" if wanted.max_age_hours else ""
     for name, arn in resources:
         finding = require_access(
@@ -227,11 +244,12 @@ def check_dr_copies(ctx: DrContext, report: Report, wanted: DrExpectations) -> N
                 check=Check.COPY,
             )
         )
-        fresh = finding.compliant or (not wanted.max_age_hours and "newest" in finding.details)
+        found = "newest" in finding.details
+        fresh = finding.compliant or (not wanted.max_age_hours and found)
         report.add(
             "dr copies",
             f"{name} ({wanted.dr_region}, {wanted.dr_vault})",
-            Status.PASS if fresh else Status.FAIL,
+            Status.PASS if fresh else stale if found else Status.FAIL,
             finding.observed + (limit if "newest" in finding.details else ""),
             newest=finding.details.get("newest"),
         )

@@ -5,7 +5,9 @@ vault (name, ARN, region, the newest recovery point's allowed age, whether it is
 protected tables and buckets and the regions of global table replicas. Verifying against that
 checks what the stack actually built, not what someone typed. Enhanced stacks add each
 replication (source, replica bucket and region, rule id, role) and the S3 Batch Replication role
-with the bucket its reports go to. Outputs of older programs have
+with the bucket its reports go to. Enterprise stacks add each vault lock (`vaultLocks`: mode and
+retention bounds), the logically air-gapped vault (`airGappedVault`) and, with the top-level
+`recoveryObjectives`, the RPO its table replicas are held to. Outputs of older programs have
 only the top-level keys (`tier`, `appEnvironment`, `primaryRegion`, `drRegion`,
 `backupVaultArn`, `protectedTables`, `protectedBuckets`); they are read when the block is
 absent.
@@ -14,6 +16,7 @@ absent.
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,36 @@ class ExpectedVault:
     max_recovery_point_age_hours: int | None
     locked: bool
     arn: str | None = None
+
+
+class LockMode(StrEnum):
+    """A vault lock's mode: governance can be changed or removed at any time; compliance becomes
+    immutable on its lock date ("AWS Backup Vault Lock", AWS Backup developer guide)."""
+
+    GOVERNANCE = "governance"
+    COMPLIANCE = "compliance"
+
+
+@dataclass(frozen=True)
+class ExpectedLock:
+    """A vault lock the stack set: its mode and retention bounds (`vaultLocks`)."""
+
+    name: str
+    region: str | None
+    mode: LockMode
+    min_retention_days: int
+    max_retention_days: int
+    changeable_for_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ExpectedAirGappedVault:
+    """The logically air-gapped vault the stack built, and what it copies there."""
+
+    name: str
+    region: str | None
+    arn: str | None = None
+    resource_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +95,17 @@ class StackExpectations:
     replica_regions: tuple[str, ...] = field(default=())
     replication: tuple[ReplicationPlan, ...] = ()
     batch_replication: BatchReplication | None = None
+    vault_locks: tuple[ExpectedLock, ...] = ()
+    air_gapped_vault: ExpectedAirGappedVault | None = None
+    replica_rpo_minutes: int | None = None
+    """The RPO of document metadata (`recoveryObjectives`): what a replica may lag behind."""
+
+    def lock_of(self, name: str, region: str | None) -> ExpectedLock | None:
+        """The lock the stack set on vault `name` in `region`, if any."""
+        for lock in self.vault_locks:
+            if lock.name == name and lock.region in (None, region):
+                return lock
+        return None
 
 
 def read_stack_outputs(path: Path) -> StackExpectations:
@@ -101,7 +145,12 @@ def read_stack_outputs(path: Path) -> StackExpectations:
             _replication(reader, index, entry)
             for index, entry in enumerate(reader.list("replication", []))
         ),
-        batch_replication=_batch(reader, block.get("batchReplication")),
+        batch_replication=_batch(reader),
+        vault_locks=tuple(
+            _lock(reader, index, entry) for index, entry in enumerate(reader.list("vaultLocks", []))
+        ),
+        air_gapped_vault=_air_gapped(reader),
+        replica_rpo_minutes=_metadata_rpo(path, document),
     )
 
 
@@ -179,12 +228,58 @@ def _replication(reader: "_Reader", index: int, value: Any) -> ReplicationPlan:
     )
 
 
-def _batch(reader: "_Reader", value: Any) -> BatchReplication | None:
-    if value is None:
-        return None
+def _lock(reader: "_Reader", index: int, value: Any) -> ExpectedLock:
+    where = f"vaultLocks[{index}]"
     if not isinstance(value, dict):
-        raise reader.problem("batchReplication", "is not a JSON object")
-    entry = _Reader(reader.path, value, reader.label("batchReplication"))
+        raise reader.problem(where, "is not a JSON object")
+    entry = _Reader(reader.path, value, reader.label(where))
+    mode = entry.text("mode")
+    try:
+        lock_mode = LockMode(mode)
+    except ValueError:
+        raise entry.problem("mode", f"is {mode!r}, not governance or compliance") from None
+    minimum = entry.days("minRetentionDays")
+    maximum = entry.days("maxRetentionDays")
+    if minimum is None or maximum is None:
+        raise entry.problem("minRetentionDays", "and maxRetentionDays are both needed")
+    return ExpectedLock(
+        name=entry.text("name"),
+        region=entry.optional_text("region"),
+        mode=lock_mode,
+        min_retention_days=minimum,
+        max_retention_days=maximum,
+        changeable_for_days=entry.days("changeableForDays"),
+    )
+
+
+def _air_gapped(reader: "_Reader") -> ExpectedAirGappedVault | None:
+    entry = reader.optional_object("airGappedVault")
+    if entry is None:
+        return None
+    return ExpectedAirGappedVault(
+        name=entry.text("name"),
+        region=entry.optional_text("region"),
+        arn=entry.optional_text("arn"),
+        resource_types=entry.names("resourceTypes", required=False),
+    )
+
+
+def _metadata_rpo(path: Path, document: Mapping[str, Any]) -> int | None:
+    """`recoveryObjectives.documentMetadata.rpoMinutes`, a top-level output; None without it."""
+    objectives = document.get("recoveryObjectives")
+    if not isinstance(objectives, dict) or not isinstance(objectives.get(_METADATA), dict):
+        return None
+    reader = _Reader(path, objectives[_METADATA], f"recoveryObjectives.{_METADATA}")
+    return reader.days("rpoMinutes", unit="minutes")
+
+
+_METADATA = "documentMetadata"
+
+
+def _batch(reader: "_Reader") -> BatchReplication | None:
+    entry = reader.optional_object("batchReplication")
+    if entry is None:
+        return None
     return BatchReplication(
         role_arn=entry.text("roleArn"),
         report_bucket=entry.text("reportBucket"),
@@ -234,6 +329,24 @@ class _Reader:
             raise self.problem(key, "is missing: verify needs it")
         if not isinstance(value, list):
             raise self.problem(key, f"is {value!r}, not a list")
+        return value
+
+    def optional_object(self, key: str) -> "_Reader | None":
+        """The JSON object at `key`, to read in turn; None when absent or null."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.problem(key, "is not a JSON object")
+        return _Reader(self.path, value, self.label(key))
+
+    def days(self, key: str, *, unit: str = "days") -> int | None:
+        """A whole number >= 1 of `unit`, or None when absent or null."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.problem(key, f"is {value!r}, not a whole number of {unit} >= 1")
         return value
 
     def names(self, key: str, *, required: bool = True) -> tuple[str, ...]:

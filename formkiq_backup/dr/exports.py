@@ -6,6 +6,7 @@ verify fails a missing export at once, where the monitor waits until the first i
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -37,11 +38,7 @@ def check_export_health(ctx: DrContext, report: Report, required: bool) -> None:
     s3, dynamodb = ctx.client("s3"), ctx.client("dynamodb")
     bucket = exports_bucket_name(environment.app_environment, environment.account_id)
     bad = Status.FAIL if required else Status.INFO
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
-            raise
+    if not bucket_exists(s3, bucket):
         report.add(SECTION, bucket, bad, "no exports bucket: are the system exports deployed?")
         return
     expectations = read_expectations(s3, bucket)
@@ -77,3 +74,14 @@ def check_export_health(ctx: DrContext, report: Report, required: bool) -> None:
             maxAgeDays=expectations.max_age_days,
             **dict(finding.data),
         )
+
+
+def bucket_exists(s3: Any, bucket: str) -> bool:
+    """HeadBucket: True when the bucket is there, False when it is not; other errors raise."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+        return False
+    return True

@@ -1,6 +1,7 @@
 """What a command found or did: a readable summary, a JSON document and a Markdown report."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,6 +13,22 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     pass
+
+
+def readable_time(moment: str | datetime | None) -> str:
+    """A time (ISO text or datetime) as a reader wants it in a summary: UTC, to the second."""
+    if moment is None:
+        return "unknown"
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pitr_detail(observed: str, window: Mapping[str, str]) -> str:
+    """A PITR finding with its restorable window (earliestRestorable, latestRestorable)."""
+    if not window:
+        return observed
+    earliest = readable_time(window.get("earliestRestorable"))
+    return f"{observed}; restorable {earliest} to {readable_time(window.get('latestRestorable'))}"
 
 
 class Status(StrEnum):

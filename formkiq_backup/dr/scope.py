@@ -62,24 +62,33 @@ def known_sites(ctx: DrContext) -> KnownSites:
         except (ClientError, BotoCoreError) as error:
             known.unreadable.append(f"Cognito groups: {describe_error(error)}")
     try:
-        registry = ctx.client("dynamodb").query(
-            TableName=environment.documents_table.name,
-            KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": "sites"}},
-        )
-        known.sites |= {site for item in registry["Items"] if (site := text_of(item.get("siteId")))}
+        known.sites |= registry_sites(ctx.client("dynamodb"), environment.documents_table.name)
     except (ClientError, BotoCoreError) as error:
         known.unreadable.append(f"the site registry: {describe_error(error)}")
     try:
-        listing = ctx.client("s3").list_objects_v2(
-            Bucket=environment.documents_bucket.name, Delimiter="/"
-        )
-        folders = {str(p["Prefix"]).rstrip("/") for p in listing.get("CommonPrefixes", [])}
-        # Default-site artifacts sit under `<documentId>/`: a document, not a site.
-        known.sites |= {f for f in folders if is_site_id(f) and not _DOCUMENT_ID.match(f)}
+        known.sites |= bucket_sites(ctx.client("s3"), environment.documents_bucket.name)
     except (ClientError, BotoCoreError) as error:
         known.unreadable.append(f"the documents bucket: {describe_error(error)}")
     return known
+
+
+def registry_sites(dynamodb: Any, documents_table: str) -> set[str]:
+    """Sites the "defined sites" registry names (`PK=sites` items of the Documents table)."""
+    registry = dynamodb.query(
+        TableName=documents_table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "sites"}},
+    )
+    return {site for item in registry["Items"] if (site := text_of(item.get("siteId")))}
+
+
+def bucket_sites(s3: Any, bucket: str) -> set[str]:
+    """Sites named by the top-level folders of the first page of a documents bucket's listing
+    (or its replica's: replication keeps the keys)."""
+    listing = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    folders = {str(p["Prefix"]).rstrip("/") for p in listing.get("CommonPrefixes", [])}
+    # Default-site artifacts sit under `<documentId>/`: a document, not a site.
+    return {f for f in folders if is_site_id(f) and not _DOCUMENT_ID.match(f)}
 
 
 def _bucket_has_site(ctx: DrContext, site: str, known: KnownSites) -> bool:

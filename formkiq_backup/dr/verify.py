@@ -3,25 +3,31 @@
 PITR and versioning use the same checks as the posture-guard Lambda (formkiq_backup.posture).
 A tier's capabilities (tiers.definitions) decide which of the rest are requirements (FAIL when
 missing) and which are information. With the stack's outputs (`--stack-outputs`), what the
-stack built is required too: its vaults (and their locks), the tables and buckets it protects,
-its replications, its global table replica regions. The DR region's checks (replication,
-copies, replicas) are in formkiq_backup.dr.dr_region.
+stack built is required too: its vaults (and their locks, with the bounds it set), the tables
+and buckets it protects, its replications, its global table replicas (each ACTIVE, with PITR,
+within the RPO) and its logically air-gapped vault. The DR region's checks (replication, copies,
+replicas) are in formkiq_backup.dr.dr_region; global table replicas in formkiq_backup.dr.replicas;
+vaults and locks in formkiq_backup.dr.vault_locks, which failover-check shares.
 """
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from formkiq_backup.dr.context import DrContext, require_access
 from formkiq_backup.dr.dr_region import (
+    DrExpectations,
     check_dr_copies,
     check_replication_setup,
     dr_expectations,
 )
-from formkiq_backup.dr.expectations import ExpectedVault, StackExpectations
-from formkiq_backup.dr.report import Report, Status
+from formkiq_backup.dr.expectations import StackExpectations
+from formkiq_backup.dr.replicas import check_global_tables, replica_expectations
+from formkiq_backup.dr.report import Report, Status, pitr_detail
+from formkiq_backup.dr.vault_locks import (
+    check_air_gapped_vault,
+    check_vault,
+    report_lock,
+)
 from formkiq_backup.posture import (
     check_bucket_versioning,
     check_table_pitr,
@@ -29,6 +35,7 @@ from formkiq_backup.posture import (
     newest_recovery_points,
 )
 from tiers.definitions import TIERS, Capability, Tier
+from tiers.scope import Naming, ScopeRole
 
 
 def run_verify(  # noqa: PLR0917  # the CLI's options, one each
@@ -51,10 +58,7 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
     for table in environment.protected_tables:
         finding = require_access(check_table_pitr(dynamodb, table.name))
         window = finding.details
-        detail = finding.observed
-        if window:
-            detail += f"; restorable {_readable(window.get('earliestRestorable'))} to "
-            detail += _readable(window.get("latestRestorable"))
+        detail = pitr_detail(finding.observed, window)
         report.add(
             "pitr",
             table.name,
@@ -89,17 +93,12 @@ def run_verify(  # noqa: PLR0917  # the CLI's options, one each
         seen_vaults = _check_recovery_points(ctx, report, max_age, elsewhere)
         check_dr_copies(ctx, report, dr)
         if expected is not None:
-            _check_expected_vaults(ctx, report, expected.vaults)
+            _check_expected_vaults(ctx, report, expected)
         else:
-            _check_vault_locks(
-                ctx, report, vaults | seen_vaults, Capability.VAULT_LOCK in spec.capabilities
-            )
-    if expected is not None:
-        regions = list(expected.replica_regions)
-        _check_replicas(ctx, report, regions, required=bool(regions))
-    else:
-        required = Capability.GLOBAL_TABLE_REPLICAS in spec.capabilities
-        _check_replicas(ctx, report, [dr_region] if dr_region else [], required=required)
+            _check_vault_locks(ctx, report, vaults | seen_vaults, spec.capabilities, dr)
+    _check_air_gapped(ctx, report, spec.capabilities, dr, expected)
+    tables = [table.name for table in environment.protected_tables]
+    check_global_tables(ctx, report, tables, replica_expectations(spec, dr_region, expected))
     if Capability.SYSTEM_EXPORTS in spec.capabilities:
         from formkiq_backup.dr.exports import check_export_health
 
@@ -143,28 +142,17 @@ def _check_protection(ctx: DrContext, report: Report, expected: StackExpectation
         )
 
 
-def _check_expected_vaults(ctx: DrContext, report: Report, vaults: Iterable[ExpectedVault]) -> None:
-    """Each vault the stack built is there, locked when the stack locked it."""
-    for vault in vaults:
-        region = vault.region if vault.region not in (None, ctx.region) else None
-        where = f"{vault.name} ({vault.region or ctx.region})"
-        try:
-            described = ctx.client("backup", region).describe_backup_vault(
-                BackupVaultName=vault.name
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
-            report.add("vault", where, Status.FAIL, "the stack built it, but it is not there")
-            continue
-        _report_lock(report, where, described, required=vault.locked)
-
-
-def _readable(iso: str | None) -> str:
-    """An ISO time as a reader wants it in a summary, in UTC to the second."""
-    if iso is None:
-        return "unknown"
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _check_expected_vaults(ctx: DrContext, report: Report, expected: StackExpectations) -> None:
+    """Each vault the stack built is there, locked as the stack locked it (`vaultLocks`)."""
+    for vault in expected.vaults:
+        check_vault(
+            ctx,
+            report,
+            vault.name,
+            vault.region or ctx.region,
+            lock_required=vault.locked,
+            wanted=expected.lock_of(vault.name, vault.region),
+        )
 
 
 def _required(required: bool) -> Status:
@@ -220,43 +208,43 @@ def _check_recovery_points(
     return vaults
 
 
-def _check_vault_locks(ctx: DrContext, report: Report, vaults: set[str], required: bool) -> None:
+def _check_vault_locks(
+    ctx: DrContext,
+    report: Report,
+    vaults: set[str],
+    capabilities: Iterable[Capability],
+    dr: DrExpectations,
+) -> None:
+    """Without the stack's outputs: the primary region's vaults, and the DR vault when the tier
+    locks it; the bounds the stack set are not known here, only reported."""
+    required = Capability.VAULT_LOCK in capabilities
     backup = ctx.client("backup")
     for vault in sorted(vaults):
         described = backup.describe_backup_vault(BackupVaultName=vault)
-        _report_lock(report, vault, described, required=required)
+        report_lock(report, vault, described, required=required)
+    if required and dr.dr_vault and dr.dr_region:
+        check_vault(ctx, report, dr.dr_vault, dr.dr_region, lock_required=True)
 
 
-def _report_lock(
-    report: Report, subject: str, described: dict[str, Any], *, required: bool
+def _check_air_gapped(
+    ctx: DrContext,
+    report: Report,
+    capabilities: Iterable[Capability],
+    dr: DrExpectations,
+    expected: StackExpectations | None,
 ) -> None:
-    if described.get("Locked"):
-        mode = "compliance" if described.get("LockDate") else "governance"
-        report.add(
-            "vault lock",
-            subject,
-            Status.PASS,
-            f"locked ({mode}), retention {described.get('MinRetentionDays', '-')}.."
-            f"{described.get('MaxRetentionDays', '-')} days",
-        )
-    else:
-        report.add("vault lock", subject, _required(required), "not locked")
-
-
-def _check_replicas(ctx: DrContext, report: Report, regions: list[str], *, required: bool) -> None:
-    """Each protected table has an ACTIVE replica in every region wanted."""
-    dynamodb = ctx.client("dynamodb")
-    for table in ctx.environment.protected_tables:
-        replicas = dynamodb.describe_table(TableName=table.name)["Table"].get("Replicas", [])
-        states = {r["RegionName"]: r.get("ReplicaStatus", "?") for r in replicas}
-        if regions and all(states.get(region) == "ACTIVE" for region in regions):
-            active = ", ".join(regions)
-            report.add("global table", table.name, Status.PASS, f"replica in {active} ACTIVE")
-        elif states:
-            listed = ", ".join(f"{region} {state}" for region, state in sorted(states.items()))
-            report.add("global table", table.name, _required(required), f"replicas: {listed}")
-        else:
-            report.add("global table", table.name, _required(required), "no replicas")
+    """The stack's logically air-gapped vault; without its outputs, the one the tier names in
+    drRegion (a stack may switch it off: missing is then a warning)."""
+    if expected is not None:
+        vault = expected.air_gapped_vault
+        if vault is not None:
+            region = vault.region or expected.dr_region or ctx.region
+            wanted = expected.lock_of(vault.name, region)
+            check_air_gapped_vault(ctx, report, vault.name, region, required=True, wanted=wanted)
+        return
+    if Capability.AIR_GAPPED_VAULT in capabilities and dr.dr_region:
+        name = Naming.for_environment(ctx.app_environment, ScopeRole.DR).air_gapped_vault()
+        check_air_gapped_vault(ctx, report, name, dr.dr_region, required=False)
 
 
 def _hours(age: timedelta) -> str:

@@ -130,7 +130,15 @@ def hook_dynamodb(monkeypatch: pytest.MonkeyPatch, event: str, handler: Any) -> 
 def test_throttling_is_retried_and_never_crashes_the_command(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Adaptive retries: DescribeContinuousBackups throttled three times, then answered."""
+    """Adaptive retries: DescribeContinuousBackups throttled three times, then answered. The
+    backoff between attempts and the adaptive rate limiter's wait (seconds of real sleep) are
+    none here; the retries themselves are botocore's."""
+    monkeypatch.setattr(
+        "botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0
+    )
+    monkeypatch.setattr(
+        "botocore.retries.bucket.TokenBucket.acquire", lambda self, block=True: True
+    )
     throttled = dynamodb_errors(
         monkeypatch, "DescribeContinuousBackups", "ThrottlingException", times=3
     )

@@ -38,10 +38,35 @@ class CrossRegionCopiesBuilder:
     makes: ClassVar[frozenset[Product]] = frozenset({Product.DR_VAULT})
 
     def build(self, context: BuildContext) -> Contribution:
-        dr = context.dr
-        settings, environment = context.settings, context.environment
         destination = context.product(Product.COPY_DESTINATION, CopyDestination)
-        vault = BackupVault(
+        vault = self._vault(context, destination)
+        destination.resolve(vault.vault_arn)
+        alerts = self._alerts(context, vault)
+        dr = context.dr
+        copied_types = backed_up_types(context.environment)
+        return Contribution(
+            outputs={"drBackupVaultArn": vault.vault_arn},
+            alarms=[Alarm(ScopeRole.DR, name) for name in alerts.alarm_names],
+            widgets=copy_jobs_widgets(
+                vault.vault_name,
+                copied_types,
+                {
+                    context.primary.region: context.primary.where.region_name,
+                    dr.region: dr.where.region_name,
+                },
+            ),
+            # "Cross-Region backup copy is scheduled" for every type the plan copies, to this
+            # region: the evidence that each rule's copy action is in place.
+            audit_controls=[controls.protected_cross_region([dr.where.region_name], copied_types)],
+            verify={"vaults": [self._expected_vault(context, vault)]},
+            products={Product.DR_VAULT: vault},
+        )
+
+    @staticmethod
+    def _vault(context: BuildContext, destination: CopyDestination) -> BackupVault:
+        """The DR vault, its own key, policy and notifications, in drRegion."""
+        dr, settings, environment = context.dr, context.settings, context.environment
+        return BackupVault(
             dr.naming.resource("backup-vault"),
             BackupVaultArgs(
                 vault_name=dr.naming.backup_vault(),
@@ -60,13 +85,19 @@ class CrossRegionCopiesBuilder:
             ),
             context.child_opts(),
         )
-        destination.resolve(vault.vault_arn)
-        # No AWS page says which region emits a cross-region copy's "Copy Job State Change"
-        # events (the job runs in the source region, its recovery point lands here): the
-        # primary region's BackupJobAlerts catch them if the source emits them, these if the
-        # destination does. The DR region also sees the restores of a failover. No silence
-        # alarm: no backup job ever completes into a vault that only receives copies.
-        alerts = BackupJobAlerts(
+
+    @staticmethod
+    def _alerts(context: BuildContext, vault: BackupVault) -> BackupJobAlerts:
+        """Failed jobs seen in drRegion.
+
+        No AWS page says which region emits a cross-region copy's "Copy Job State Change"
+        events (the job runs in the source region, its recovery point lands here): the primary
+        region's BackupJobAlerts catch them if the source emits them, these if the destination
+        does. The DR region also sees the restores of a failover. No silence alarm: no backup
+        job ever completes into a vault that only receives copies.
+        """
+        dr = context.dr
+        return BackupJobAlerts(
             dr.naming.resource("backup-alerts"),
             BackupJobAlertsArgs(
                 topic_arn=dr.alerts.topic_arn,
@@ -78,35 +109,18 @@ class CrossRegionCopiesBuilder:
             ),
             context.child_opts(),
         )
-        copied_types = backed_up_types(environment)
-        return Contribution(
-            outputs={"drBackupVaultArn": vault.vault_arn},
-            alarms=[Alarm(ScopeRole.DR, name) for name in alerts.alarm_names],
-            widgets=copy_jobs_widgets(
-                vault.vault_name,
-                copied_types,
-                {
-                    context.primary.region: context.primary.where.region_name,
-                    dr.region: dr.where.region_name,
-                },
-            ),
-            # "Cross-Region backup copy is scheduled" for every type the plan copies, to this
-            # region: the evidence that each rule's copy action is in place.
-            audit_controls=[controls.protected_cross_region([dr.where.region_name], copied_types)],
-            verify={
-                "vaults": [
-                    {
-                        "role": ScopeRole.DR.value,
-                        "name": vault.vault_name,
-                        "arn": vault.vault_arn,
-                        "region": dr.where.region_name,
-                        # A copy keeps its source's creation date (developer guide,
-                        # recov-point-create-a-copy.html): the same age limit applies.
-                        "maxRecoveryPointAgeHours": context.spec.recovery_point_max_age_hours
-                        or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
-                        "locked": Capability.VAULT_LOCK in context.spec.capabilities,
-                    }
-                ]
-            },
-            products={Product.DR_VAULT: vault},
-        )
+
+    @staticmethod
+    def _expected_vault(context: BuildContext, vault: BackupVault) -> dict[str, object]:
+        """What `formkiq-dr verify --stack-outputs` expects of the DR vault."""
+        return {
+            "role": ScopeRole.DR.value,
+            "name": vault.vault_name,
+            "arn": vault.vault_arn,
+            "region": context.dr.where.region_name,
+            # A copy keeps its source's creation date (developer guide,
+            # recov-point-create-a-copy.html): the same age limit applies.
+            "maxRecoveryPointAgeHours": context.spec.recovery_point_max_age_hours
+            or DEFAULT_MAX_RECOVERY_POINT_AGE_HOURS,
+            "locked": Capability.VAULT_LOCK in context.spec.capabilities,
+        }

@@ -114,16 +114,21 @@ class S3ReplicationBuilder:
             },
         )
 
-    @staticmethod
+    @classmethod
     def _replicate(
-        context: BuildContext, plan: ReplicationPlan, exports: ExportsBucket
+        cls, context: BuildContext, plan: ReplicationPlan, exports: ExportsBucket
     ) -> tuple[ReplicaBucket, list[Alarm]]:
         """One source: its replica, our rule on it, and the rule's alarms on both sides."""
-        primary, dr = context.primary, context.dr
-        settings, environment = context.settings, context.environment
+        replica = cls._replica(context, plan)
+        replication = cls._rule(context, plan, replica, exports)
+        return replica, cls._alarms(context, plan, replica, replication)
+
+    @staticmethod
+    def _replica(context: BuildContext, plan: ReplicationPlan) -> ReplicaBucket:
+        """The replica bucket in drRegion, guarded as the exports bucket is."""
+        dr, settings, environment = context.dr, context.settings, context.environment
         kind = plan.replicated.value
-        is_exports = plan.replicated is Replicated.EXPORTS
-        replica = ReplicaBucket(
+        return ReplicaBucket(
             dr.naming.resource(f"{kind}-replica"),
             ReplicaBucketArgs(
                 bucket_name=plan.replica_bucket,
@@ -136,7 +141,7 @@ class S3ReplicationBuilder:
                 lifecycle_rules=lifecycle_rules(
                     settings.export_retention_days, aws_rules.GLACIER_IR_TRANSITION_DAYS
                 )
-                if is_exports
+                if plan.replicated is Replicated.EXPORTS
                 else (),
                 protect=settings.protect_backups,
                 region=dr.region,
@@ -144,13 +149,25 @@ class S3ReplicationBuilder:
             ),
             context.child_opts(),
         )
-        replication = BucketReplication(
+
+    @staticmethod
+    def _rule(
+        context: BuildContext,
+        plan: ReplicationPlan,
+        replica: ReplicaBucket,
+        exports: ExportsBucket,
+    ) -> BucketReplication:
+        """Our replication rule on the source bucket, and the role it runs as."""
+        primary, environment = context.primary, context.environment
+        kind = plan.replicated.value
+        is_exports = plan.replicated is Replicated.EXPORTS
+        return BucketReplication(
             primary.naming.resource(f"{kind}-replication"),
             BucketReplicationArgs(
                 source_bucket=plan.source_bucket,
                 source_bucket_arn=plan.expected.source_bucket_arn,
                 destination_bucket_arn=replica.bucket_arn,
-                destination_region=dr.where.region_name,
+                destination_region=context.dr.where.region_name,
                 destination_key_arn=replica.key_arn,
                 destination_versioning=replica.versioning,
                 role_name=replication_role_name(primary.naming.prefix, plan.replicated),
@@ -167,10 +184,20 @@ class S3ReplicationBuilder:
             ),
             context.child_opts(),
         )
+
+    @staticmethod
+    def _alarms(
+        context: BuildContext,
+        plan: ReplicationPlan,
+        replica: ReplicaBucket,
+        replication: BucketReplication,
+    ) -> list[Alarm]:
+        """The rule's metrics alarmed where S3 publishes each: on the source and the replica."""
+        kind = plan.replicated.value
         alarms = []
         for side, scope, role in (
-            (Side.SOURCE, primary, ScopeRole.PRIMARY),
-            (Side.DESTINATION, dr, ScopeRole.DR),
+            (Side.SOURCE, context.primary, ScopeRole.PRIMARY),
+            (Side.DESTINATION, context.dr, ScopeRole.DR),
         ):
             watched = ReplicationAlarms(
                 scope.naming.resource(f"{kind}-replication-alarms"),
@@ -187,7 +214,7 @@ class S3ReplicationBuilder:
                 context.child_opts(),
             )
             alarms += [Alarm(role, name) for name in watched.alarm_names]
-        return replica, alarms
+        return alarms
 
     @staticmethod
     def _batch_role(

@@ -11,10 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from formkiq_backup.dr.cli import cli
-from tests.dr_support import BUCKET, DOCUMENTS, SYNCS, Outcome, World, no_aws_session, run_cli
+from tests.dr_support import (
+    BUCKET,
+    DOCUMENTS,
+    SYNCS,
+    Outcome,
+    World,
+    hook_clients,
+    no_aws_session,
+    run_cli,
+)
 from tests.failover_support import (
     NEWEST_ID,
     NEWEST_KEY,
@@ -172,6 +182,23 @@ def test_a_missing_replica_bucket_fails(side: DrSide, tmp_path: Path) -> None:
     assert details(outcome, "documents replica") == {
         DOCUMENTS_REPLICA: ("fail", f"no bucket {DOCUMENTS_REPLICA}: no content here")
     }
+
+
+def test_no_permission_on_the_replica_bucket_is_an_access_error_not_a_region_not_ready(
+    side: DrSide, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 answers a denied HeadBucket with a bare 403 (a HEAD response has no body): exit 2, as
+    the help promises for an access error, never 1 (not ready)."""
+
+    def forbidden(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadBucket")
+
+    hook_clients(monkeypatch, "before-parameter-build.s3.HeadBucket", forbidden)
+    outcome = check(tmp_path)
+
+    assert outcome.exit_code == 2
+    assert outcome.report["exitCode"] == 2
+    assert outcome.report["outcome"] == "setup-error"
 
 
 def test_the_newest_documents_content_not_yet_replicated_is_a_warning(

@@ -41,9 +41,14 @@ UNREACHABLE = (BotoConnectionError, ConnectionClosedError, ReadTimeoutError)
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _HTML = re.compile(r"^\s*<(!doctype\s+html|html)", re.IGNORECASE)
 _HTML_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
-# Error codes that mean "you may not" or "who are you": the caller's setup, exit code 2.
+# Error codes that mean "you may not" or "who are you": the caller's setup, exit code 2. S3's
+# HEAD requests carry no body, so their denial is the bare status "403" (botocore's code for it);
+# HeadObject answers 403 for a missing key too when the caller lacks s3:ListBucket (Amazon S3 API
+# Reference, HeadObject), a permission either way.
 ACCESS_ERROR_CODES = frozenset(
     {
+        "403",
+        "Forbidden",
         "AccessDenied",
         "AccessDeniedException",
         "UnauthorizedOperation",

@@ -17,11 +17,14 @@ Sections, each read in that region; "needed" means ready needs it (where the sta
 - vault, dr copies: the DR vault, each resource's newest completed recovery point in it.
   Needed (none is a failure, one older than the tier allows a warning).
 - exports replica: the newest export of each data set, checked as the export monitor checks
-  it. A corrupt or failed one fails; a missing or old one warns.
+  it. A corrupt one fails; a missing or old one warns. A DynamoDB export that failed writes no
+  manifest summary, so the replica shows only the newest that completed (ListExports in the
+  primary region is where a failed one is seen: `formkiq-dr verify`).
 - readiness: the verdict, ready or what is missing.
 
 Ready is exit code 0; not ready is a failed check, exit code 1; a usage or access error 2
-(formkiq_backup.dr.report).
+(formkiq_backup.dr.report). A check stopped by another AWS error also exits 1, with no verdict:
+`summary.error` says why, and `summary.ready` is absent.
 """
 
 import re

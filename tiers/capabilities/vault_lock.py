@@ -11,6 +11,7 @@ from typing import ClassVar
 from components import BackupVault
 from components import audit_controls as controls
 from components.vault_lock import LockMode, VaultLock, VaultLockArgs
+from tiers.capabilities.aws_backup import backed_up_types
 from tiers.capabilities.base import BuildContext, Contribution, Product
 from tiers.definitions import Capability
 from tiers.scope import ScopeRole
@@ -81,7 +82,7 @@ class VaultLockBuilder:
             outputs={"vaultLocks": locks},
             audit_controls=[
                 controls.protected_by_vault_lock(
-                    wanted.min_retention_days, maximum, _resource_types(context)
+                    wanted.min_retention_days, maximum, backed_up_types(context.environment)
                 )
             ],
             verify={"vaultLocks": entries},
@@ -104,10 +105,3 @@ def _lock_entry(  # noqa: PLR0917  # one field each, as the output spells them
         "maxRetentionDays": max_days,
         "changeableForDays": changeable_for_days,
     }
-
-
-def _resource_types(context: BuildContext) -> list[str]:
-    environment = context.environment
-    return (["DynamoDB"] if environment.protected_tables else []) + (
-        ["S3"] if environment.protected_buckets else []
-    )

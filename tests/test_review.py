@@ -312,3 +312,74 @@ def test_enterprise_with_another_dr_region_replaces_the_dr_side_and_leaves_its_r
         result, "formkiq-prod-dr-air-gapped-vault-vault"
     )
     assert result.exit_code == RISKS_FOUND
+
+
+# --- protection taken away without removing a data holder -----------------------------------
+
+
+def resource_named(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(entry for entry in doc["resources"] if entry["name"] == name)
+
+
+def protection_risks(result: Review) -> dict[str, str]:
+    return {
+        risk.resource.split()[1]: risk.message for risk in result.risks if risk.kind == "protection"
+    }
+
+
+def test_a_vault_policy_that_stops_denying_deletion_is_a_risk() -> None:
+    after = document("dr", "enhanced")
+    policy = resource_named(after, "formkiq-prod-backup-vault-access-policy")
+    policy["inputs"]["policy"]["Statement"] = []
+    result = review(document("dr", "enhanced"), after)
+
+    message = protection_risks(result)["formkiq-prod-backup-vault-access-policy"]
+    assert message.startswith("the policy no longer denies ")
+    assert "backup:DeleteRecoveryPoint" in message
+    assert result.exit_code == RISKS_FOUND
+
+
+def test_a_vault_policy_deleted_with_its_resource_is_a_risk_and_a_retained_one_is_not() -> None:
+    name = "formkiq-prod-backup-vault-access-policy"
+    retained = document("dr", "enhanced")
+    after = document("dr", "enhanced")
+    after["resources"] = [entry for entry in after["resources"] if entry["name"] != name]
+    assert name not in protection_risks(review(retained, after))
+
+    unretained = document("dr", "enhanced")
+    resource_named(unretained, name)["retainOnDelete"] = False
+    message = protection_risks(review(unretained, after))[name]
+    assert message.startswith("policy deleted: it denied ")
+    assert "backup:DeleteRecoveryPoint" in message
+
+
+def test_suspended_versioning_is_a_risk() -> None:
+    after = document("dr", "enhanced")
+    versioning = resource_named(after, "formkiq-prod-exports-versioning")
+    versioning["inputs"]["versioningConfiguration"]["status"] = "Suspended"
+    result = review(document("dr", "enhanced"), after)
+
+    assert protection_risks(result)["formkiq-prod-exports-versioning"] == (
+        "versioning of formkiq-prod-exports-111122223333 Enabled -> Suspended: overwrites and "
+        "deletes keep no previous version, and replication stops"
+    )
+    assert result.exit_code == RISKS_FOUND
+
+
+def test_a_replica_losing_pitr_or_deletion_protection_is_a_risk() -> None:
+    enterprise_run()
+    after = document("dr", "enterprise")
+    name = "formkiq-prod-table-replicas-documents-us-west-2"
+    resource_named(after, name)["inputs"] |= {
+        "pointInTimeRecovery": False,
+        "deletionProtectionEnabled": False,
+    }
+    result = review(document("dr", "enterprise"), after)
+
+    messages = [
+        risk.message for risk in result.risks if risk.kind == "protection" and name in risk.resource
+    ]
+    assert messages == [
+        "PITR off on the replica: its restorable history is dropped",
+        "deletion protection off: the replica can be deleted",
+    ]

@@ -48,6 +48,9 @@ REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 ALARMS = ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+VAULT_POLICY = "aws:backup/vaultPolicy:VaultPolicy"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 
 # What a data holder keeps, and what stays in AWS (and on the bill) when it is left unmanaged.
 HOLDS: Mapping[str, tuple[str, str]] = {
@@ -349,6 +352,10 @@ def _pair_risks(old: Entry, new: Entry, data_keys: set[str]) -> list[Risk]:
         LIFECYCLE: _lifecycle_risks,
         LOCK: _lock_risks,
         SELECTION: _selection_risks,
+        VAULT_POLICY: _policy_risks,
+        BUCKET_POLICY: _policy_risks,
+        VERSIONING: _versioning_risks,
+        TABLE_REPLICA: _replica_setting_risks,
     }.get(old["type"])
     if inspect is not None:
         risks += [
@@ -393,6 +400,15 @@ def _removed_function_risks(removed: Sequence[Entry]) -> list[Risk]:
         elif entry["type"] == TABLE_REPLICA:
             risks.append(
                 Risk("replication", f"table replica in {region} no longer managed", label, region)
+            )
+        elif entry["type"] in (VAULT_POLICY, BUCKET_POLICY) and not entry["retainOnDelete"]:
+            denied = ", ".join(sorted(_denied_actions(inputs))) or "nothing"
+            risks.append(Risk("protection", f"policy deleted: it denied {denied}", label, region))
+        elif entry["type"] == VERSIONING and not entry["retainOnDelete"]:
+            # Deleting the resource suspends versioning on a versioned bucket (Terraform
+            # aws_s3_bucket_versioning, which pulumi-aws's BucketVersioning is).
+            risks.append(
+                Risk("protection", f"versioning of {inputs.get('bucket')} suspended", label, region)
             )
         elif entry["type"] in ALARMS:
             risks.append(
@@ -566,6 +582,63 @@ def _lock_mode(inputs: Mapping[str, Any]) -> str:
     # Governance = no ChangeableForDays; compliance = ChangeableForDays >= 3 (AWS Backup Vault
     # Lock, PutBackupVaultLockConfiguration).
     return "compliance" if inputs.get("changeableForDays") else "governance"
+
+
+def _denied_actions(inputs: Mapping[str, Any]) -> set[str]:
+    """The actions a resource policy's Deny statements name."""
+    policy = inputs.get("policy")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return set()
+    if not isinstance(policy, Mapping):
+        return set()
+    statements = policy.get("Statement", [])
+    denied: set[str] = set()
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, Mapping) and statement.get("Effect") == "Deny":
+            actions = statement.get("Action", [])
+            denied |= {actions} if isinstance(actions, str) else set(actions)
+    return denied
+
+
+def _policy_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A vault or bucket policy that stops denying what it denied (recovery point or object
+    deletion, lifecycle or policy changes)."""
+    lost = _denied_actions(old) - _denied_actions(new)
+    if not lost:
+        return []
+    return [("protection", f"the policy no longer denies {', '.join(sorted(lost))}")]
+
+
+def _versioning_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Versioning no longer enabled: an overwrite or delete keeps no previous version, and S3
+    replication, which needs versioning on both buckets, stops."""
+    before = (old.get("versioningConfiguration") or {}).get("status")
+    after = (new.get("versioningConfiguration") or {}).get("status")
+    if before != "Enabled" or after == "Enabled":
+        return []
+    return [
+        (
+            "protection",
+            f"versioning of {new.get('bucket')} {before} -> {after}: overwrites and deletes keep "
+            "no previous version, and replication stops",
+        )
+    ]
+
+
+def _replica_setting_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A table replica's own safety settings turned off."""
+    meanings = {
+        "pointInTimeRecovery": "PITR off on the replica: its restorable history is dropped",
+        "deletionProtectionEnabled": "deletion protection off: the replica can be deleted",
+    }
+    return [
+        ("protection", meaning)
+        for key, meaning in meanings.items()
+        if old.get(key) and not new.get(key)
+    ]
 
 
 def _lock_risks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, str]]:

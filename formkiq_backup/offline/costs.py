@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from formkiq_backup import aws_rules
+from formkiq_backup.config import SETTINGS_BY_KEY
 from formkiq_backup.prices import NOT_PRICED, PRICES, PRICES_AS_OF, PRICES_REGION
 
 _DAYS_IN_MONTH = 30.44
@@ -201,16 +202,17 @@ def _growing(
     ]
     if exports:
         runs = _runs_a_month(settings.get("exportSchedule"))
-        kept = int(settings.get("exportRetentionDays", 365))
+        kept = int(_setting(settings, "exportRetentionDays"))
+        transition = aws_rules.GLACIER_IR_TRANSITION_DAYS
         rates += [
             _rate(
                 "DynamoDB exports",
                 "dynamodbExport",
                 f"GB of table size x {runs} export(s) a month x {len(exports)} tables",
             ),
-            _rate("exports, first 60 days", "s3Standard", "GB of every export kept"),
+            _rate(f"exports, first {transition} days", "s3Standard", "GB of every export kept"),
             _rate(
-                "exports, day 60 on",
+                f"exports, day {transition} on",
                 "s3GlacierInstantRetrieval",
                 f"GB of every export kept, until day {kept}",
             ),
@@ -231,10 +233,16 @@ def _growing(
     return rates
 
 
+def _setting(settings: Mapping[str, Any], key: str) -> Any:
+    """The stack's value (defaults merged in), or the declared default where the render has no
+    stack settings (a program body built in a test)."""
+    return settings[key] if key in settings else SETTINGS_BY_KEY[key].default
+
+
 def _backup_rates(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    daily = int(settings.get("dailyRetentionDays", 35))
-    monthly = int(settings.get("monthlyRetentionDays", 365))
-    cold = int(settings.get("coldStorageAfterDays") or 0)
+    daily = int(_setting(settings, "dailyRetentionDays"))
+    monthly = int(_setting(settings, "monthlyRetentionDays"))
+    cold = int(_setting(settings, "coldStorageAfterDays") or 0)
     warm_months = min(cold, monthly) if cold else monthly
     rates = [
         _rate(
